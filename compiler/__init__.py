@@ -1,0 +1,1 @@
+"""pipec's compiler: parse, analyse, trace and emit. Imported only by `pipec build` and `pipec check`."""

@@ -1,0 +1,547 @@
+"""Pass 2: what each component is (options, signature, code) and which module code it carries along."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import CodeRange
+
+from pipec.compiler.diagnostics import Location, Reporter
+from pipec.compiler.literals import NOT_LITERAL, encode_literal, read_literal
+from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
+from pipec.compiler.source import SourceModule
+
+__all__ = [
+    "Component",
+    "OptionValue",
+    "Parameter",
+    "ParameterKind",
+    "Support",
+    "analyse_components",
+    "collect_support",
+    "read_options",
+]
+
+DEFAULT_RETURN_VALUES = ("return_object",)
+
+# Options pipec acts on, options it records as metadata, and ClearML-server features that do
+# nothing on a pipec host (warned about once per build).
+_COMPONENT_ACTED = {
+    "return_values", "name", "cache", "packages", "parents", "helper_functions",
+    "retry_on_failure", "execution_queue",
+}
+_COMPONENT_METADATA = {"task_type", "tags"}
+_COMPONENT_INERT = {
+    "continue_on_fail", "docker", "docker_args", "docker_bash_setup_script",
+    "auto_connect_frameworks", "auto_connect_arg_parser", "repo", "repo_branch", "repo_commit",
+    "monitor_metrics", "monitor_artifacts", "monitor_models", "pre_execute_callback",
+    "post_execute_callback", "status_change_callback", "output_uri", "draft", "working_dir",
+    "continue_behaviour",
+}
+_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class OptionValue:
+    """A decorator option: its literal value when it has one, and its source text."""
+
+    source: str
+    location: Location
+    value: Any = NOT_LITERAL
+
+    @property
+    def is_literal(self) -> bool:
+        return self.value is not NOT_LITERAL
+
+    def to_manifest(self) -> Any:
+        if self.is_literal:
+            encoded = encode_literal(self.value)
+            return encoded["value"] if "value" in encoded else encoded
+        return {"source": self.source}
+
+
+class ParameterKind(enum.Enum):
+    POSITIONAL_OR_KEYWORD = "positional_or_keyword"
+    KEYWORD_ONLY = "keyword_only"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: ParameterKind
+    default: str | None  # source text of the default, evaluated by the script itself
+    annotation: str | None
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class Support:
+    """Module code a script needs beside its function: pruned imports, definitions, imported modules."""
+
+    imports: tuple[str, ...]
+    definitions: tuple[str, ...]
+    modules: tuple[str, ...]  # every absolute module imported by the carried code and the function
+
+
+@dataclass(frozen=True)
+class Component:
+    function_name: str
+    step_name: str
+    parameters: tuple[Parameter, ...]
+    return_values: tuple[str, ...]
+    options: Mapping[str, OptionValue]
+    cache: bool
+    retry_on_failure: int
+    queue: str | None
+    parents: tuple[str, ...]
+    packages: tuple[str, ...] | None
+    packages_file: str | None
+    location: Location
+    code: str
+    support: Support
+
+    def parameter(self, name: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+
+def _literal_of(source: SourceModule, expr: cst.BaseExpression) -> Any:
+    """A literal written in place, or a module-level constant assigned once from a literal."""
+    value = read_literal(source.code(expr))
+    if value is not NOT_LITERAL or not isinstance(expr, cst.Name):
+        return value
+    indices = source.global_bindings().get(expr.value, [])
+    if len(indices) != 1:
+        return NOT_LITERAL
+    statement = source.module.body[indices[0]]
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+        small = statement.body[0]
+        if (
+            isinstance(small, (cst.Assign, cst.AnnAssign))
+            and small.value is not None
+            and _assigns_only(small, expr.value)
+        ):
+            return read_literal(source.code(small.value))
+    return NOT_LITERAL
+
+
+def _assigns_only(small: cst.Assign | cst.AnnAssign, name: str) -> bool:
+    if isinstance(small, cst.AnnAssign):
+        return isinstance(small.target, cst.Name) and small.target.value == name
+    return len(small.targets) == 1 and m_name(small.targets[0].target) == name
+
+
+def m_name(expr: cst.BaseExpression) -> str | None:
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+def read_options(
+    source: SourceModule, decorated: Decorated, reporter: Reporter
+) -> dict[str, OptionValue]:
+    options: dict[str, OptionValue] = {}
+    if decorated.call is None:
+        return options
+    for arg in decorated.call.args:
+        if arg.keyword is None:
+            reporter.error(
+                source.location(arg),
+                f"positional argument to @PipelineDecorator.{decorated.kind.value}",
+                "ClearML's decorators take keyword options only, e.g. "
+                "`@PipelineDecorator.component(return_values=['data'])`",
+            )
+            continue
+        key = arg.keyword.value
+        options[key] = OptionValue(
+            source=source.code(arg.value),
+            location=source.location(arg.value),
+            value=_literal_of(source, arg.value),
+        )
+    return options
+
+
+def _need_literal(
+    options: Mapping[str, OptionValue], key: str, reporter: Reporter, hint: str
+) -> Any:
+    option = options.get(key)
+    if option is None:
+        return NOT_LITERAL
+    if not option.is_literal:
+        reporter.error(
+            option.location,
+            f"option `{key}` must be a literal or a module-level constant assigned from one",
+            hint,
+        )
+        return NOT_LITERAL
+    return option.value
+
+
+def _signature(
+    source: SourceModule, function: cst.FunctionDef, reporter: Reporter, what: str
+) -> tuple[Parameter, ...]:
+    params = function.params
+    name = function.name.value
+    for bad, label in (
+        (params.star_arg, "*args"),
+        (params.star_kwarg, "**kwargs"),
+    ):
+        if isinstance(bad, cst.Param):
+            reporter.error(
+                source.location(bad),
+                f"{what} `{name}` takes {label}",
+                "name every argument explicitly: pipec passes inputs by name",
+            )
+    if params.posonly_params:
+        reporter.error(
+            source.location(params.posonly_params[0]),
+            f"{what} `{name}` has positional-only parameters",
+            "remove the `/` from the signature: pipec passes inputs by name",
+        )
+
+    def convert(param: cst.Param, kind: ParameterKind) -> Parameter:
+        default = source.code(param.default).strip() if param.default is not None else None
+        annotation = (
+            source.code(param.annotation.annotation).strip() if param.annotation is not None else None
+        )
+        return Parameter(param.name.value, kind, default, annotation)
+
+    return tuple(
+        [convert(p, ParameterKind.POSITIONAL_OR_KEYWORD) for p in params.params]
+        + [convert(p, ParameterKind.KEYWORD_ONLY) for p in params.kwonly_params]
+    )
+
+
+class _ReturnFinder(cst.CSTVisitor):
+    """The `return` statements of one function, not of functions nested in it."""
+
+    def __init__(self) -> None:
+        self.returns: list[cst.Return] = []
+        self._depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._depth -= 1
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self._depth == 1:
+            self.returns.append(node)
+
+
+def _check_return_count(
+    source: SourceModule, function: cst.FunctionDef, names: tuple[str, ...], reporter: Reporter
+) -> None:
+    if len(names) < 2:
+        return
+    finder = _ReturnFinder()
+    function.visit(finder)
+    for ret in finder.returns:
+        value = ret.value
+        if isinstance(value, (cst.Tuple, cst.List)) and not any(
+            isinstance(e, cst.StarredElement) for e in value.elements
+        ):
+            if len(value.elements) != len(names):
+                reporter.error(
+                    source.location(ret),
+                    f"`{function.name.value}` returns {len(value.elements)} values but "
+                    f"return_values names {len(names)}: {', '.join(names)}",
+                    "return one value per name in return_values, or change return_values",
+                )
+        elif value is None:
+            reporter.error(
+                source.location(ret),
+                f"`{function.name.value}` returns nothing but return_values names {len(names)} outputs",
+                f"return a tuple of {len(names)} values",
+            )
+
+
+def _strip_component_decorators(source: SourceModule, function: cst.FunctionDef) -> cst.FunctionDef:
+    kept = [d for d in function.decorators if decorator_kind(source, d) is None]
+    if len(kept) == len(function.decorators):
+        return function
+    # The removed decorator may have held the comments above the function; keep the function's own.
+    return function.with_changes(decorators=kept)
+
+
+def _component_decorator_ranges(source: SourceModule, statement: cst.CSTNode) -> list[CodeRange]:
+    if not isinstance(statement, cst.FunctionDef):
+        return []
+    return [
+        source.positions[d] for d in statement.decorators if decorator_kind(source, d) is not None
+    ]
+
+
+class _ImportCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.modules: set[str] = set()
+        self.relative: list[cst.ImportFrom] = []
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            self.modules.add(_dotted(alias.name))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.relative:
+            self.relative.append(node)
+        elif node.module is not None:
+            base = _dotted(node.module)
+            self.modules.add(base)
+            if not isinstance(node.names, cst.ImportStar):
+                # `from google.cloud import storage` may name a submodule: keep the full path too.
+                for alias in node.names:
+                    self.modules.add(f"{base}.{_dotted(alias.name)}")
+
+
+def _dotted(expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        return f"{_dotted(expr.value)}.{expr.attr.value}"
+    raise TypeError(f"not a dotted name: {type(expr).__name__}")
+
+
+def _bound_name(alias: cst.ImportAlias) -> str:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return _dotted(alias.name).split(".")[0]
+
+
+def _prune_import(statement: cst.SimpleStatementLine, wanted: set[str]) -> cst.SimpleStatementLine:
+    """Keep only the aliases whose bound names the script uses (unused imports fail ruff)."""
+    small = statement.body[0]
+    if not isinstance(small, (cst.Import, cst.ImportFrom)) or isinstance(small.names, cst.ImportStar):
+        return statement
+    names = [a for a in small.names if _bound_name(a) in wanted]
+    if not names or len(names) == len(small.names):
+        return statement
+    names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    pruned: cst.Import | cst.ImportFrom
+    if isinstance(small, cst.ImportFrom):
+        pruned = small.with_changes(names=names, lpar=None, rpar=None) if len(names) == 1 else small.with_changes(names=names)
+    else:
+        pruned = small.with_changes(names=names)
+    return statement.with_changes(body=[pruned])
+
+
+def _is_import_line(statement: cst.CSTNode) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], (cst.Import, cst.ImportFrom))
+    )
+
+
+def _statement_code(source: SourceModule, statement: cst.BaseStatement) -> str:
+    """Code of a top-level statement with its comments, without the blank lines above it."""
+    code = source.code(statement)
+    return code.lstrip("\n").rstrip() + "\n"
+
+
+def collect_support(
+    source: SourceModule,
+    parsed: ParsedFile,
+    roots: Iterable[str],
+    own: Iterable[cst.CSTNode],
+    reporter: Reporter,
+    user: str,
+) -> Support:
+    """The module-level statements that the names in `roots` need, transitively, in source order.
+
+    `own` are the nodes whose code the script holds itself (the step function, glue statements):
+    the imports inside them count for the script's requirements.
+    """
+    bindings = source.global_bindings()
+    skip = {d.index for d in parsed.pipelines}
+    if parsed.main_index is not None:
+        skip.add(parsed.main_index)
+    chosen: dict[int, set[str]] = {}
+    pending = sorted(set(roots))
+    seen: set[str] = set()
+    unresolved: list[str] = []
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        indices = [i for i in bindings.get(name, []) if i not in skip]
+        if not indices:
+            unresolved.append(name)
+            continue
+        for index in indices:
+            chosen.setdefault(index, set()).add(name)
+            if len(chosen[index]) > 1:
+                continue
+            statement = source.module.body[index]
+            excluded = _component_decorator_ranges(source, statement)
+            for use in source.uses_within(source.extent(statement), excluded):
+                if use.scope is source.global_scope and use.name not in seen:
+                    pending.append(use.name)
+
+    for name in sorted(unresolved):
+        in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
+        if in_main:
+            reporter.warning(
+                source.location(source.module.body[parsed.main_index or 0]),
+                f"{user} uses `{name}`, which is assigned only under `if __name__ == \"__main__\":`",
+                f"move the assignment of `{name}` to module level so the generated script has it",
+            )
+
+    imports: list[str] = []
+    definitions: list[str] = []
+    collector = _ImportCollector()
+    for node in own:
+        node.visit(collector)
+    for index in sorted(chosen):
+        statement = source.module.body[index]
+        if isinstance(statement, cst.FunctionDef):
+            statement = _strip_component_decorators(source, statement)
+        if _is_import_line(statement):
+            assert isinstance(statement, cst.SimpleStatementLine)
+            pruned = _prune_import(statement, chosen[index])
+            pruned.visit(collector)
+            imports.append(_statement_code(source, pruned))
+        else:
+            statement.visit(collector)
+            definitions.append(_statement_code(source, statement))
+    for relative in collector.relative:
+        reporter.error(
+            source.location(relative) if relative in source.positions else Location(source.path, 1, 1),
+            "relative import in a pipeline file",
+            "import the module by its absolute name (`from mylib import f`): modules beside the "
+            "pipeline file are copied into the build",
+        )
+    return Support(tuple(imports), tuple(definitions), tuple(sorted(collector.modules)))
+
+
+def _component(source: SourceModule, parsed: ParsedFile, decorated: Decorated, reporter: Reporter) -> Component:
+    function = decorated.function
+    name = function.name.value
+    options = read_options(source, decorated, reporter)
+    for key, option in options.items():
+        if key in _COMPONENT_INERT:
+            reporter.warning_once(
+                f"component:{key}",
+                option.location,
+                f"option `{key}` needs a ClearML server and does nothing in pipec",
+                "it is kept in the manifest; remove it to silence this warning",
+            )
+        elif key not in _COMPONENT_ACTED | _COMPONENT_METADATA:
+            reporter.warning(
+                option.location,
+                f"unknown component option `{key}`",
+                "check the spelling against @PipelineDecorator.component's keyword options",
+            )
+
+    return_values: tuple[str, ...] = DEFAULT_RETURN_VALUES
+    raw = _need_literal(options, "return_values", reporter, "write the output names in place: return_values=['a', 'b']")
+    if raw is not NOT_LITERAL:
+        values = [raw] if isinstance(raw, str) else raw
+        if (
+            not isinstance(values, (list, tuple))
+            or not values
+            or not all(isinstance(v, str) and _OUTPUT_NAME.match(v) for v in values)
+            or len(set(values)) != len(values)
+        ):
+            reporter.error(
+                options["return_values"].location,
+                "return_values must be a non-empty list of distinct identifiers",
+                "for example return_values=['X_train', 'y_train']",
+            )
+        else:
+            return_values = tuple(values)
+
+    step_name = name
+    raw = _need_literal(options, "name", reporter, "write the step name as a string literal")
+    if isinstance(raw, str) and raw:
+        step_name = re.sub(r"\W+", "_", raw).strip("_") or name
+        if not step_name[0].isalpha() and step_name[0] != "_":
+            step_name = f"step_{step_name}"
+
+    cache = _need_literal(options, "cache", reporter, "write cache=True or cache=False")
+    retry = NOT_LITERAL
+    if "retry_on_failure" in options and not options["retry_on_failure"].is_literal:
+        reporter.warning(
+            options["retry_on_failure"].location,
+            "retry_on_failure is not an integer literal; pipec will not retry this step",
+            "write retry_on_failure=N for N retries (callable retry policies need ClearML)",
+        )
+    elif "retry_on_failure" in options:
+        retry = options["retry_on_failure"].value
+        if retry is not None and (not isinstance(retry, int) or isinstance(retry, bool) or retry < 0):
+            reporter.error(options["retry_on_failure"].location, "retry_on_failure must be a whole number >= 0", "for example retry_on_failure=2")
+            retry = 0
+    queue = _need_literal(options, "execution_queue", reporter, "write the queue name as a string literal")
+    parents = _need_literal(options, "parents", reporter, "write the parent step names as a list of strings")
+    if parents is not NOT_LITERAL and parents is not None and (
+        not isinstance(parents, (list, tuple)) or not all(isinstance(p, str) for p in parents)
+    ):
+        reporter.error(options["parents"].location, "parents must be a list of step names", "for example parents=['step_one']")
+        parents = ()
+    packages = _need_literal(options, "packages", reporter, "write the packages as a list of pip specifiers or a requirements file path")
+    packages_file: str | None = None
+    package_list: tuple[str, ...] | None = None
+    if isinstance(packages, str):
+        packages_file = packages
+    elif isinstance(packages, (list, tuple)) and all(isinstance(p, str) for p in packages):
+        package_list = tuple(packages)
+    elif packages is not NOT_LITERAL and packages is not None:
+        reporter.error(options["packages"].location, "packages must be a list of pip specifiers or a path to a requirements file", "for example packages=['scikit-learn>=1.3', 'pandas']")
+
+    helper_roots: list[str] = []
+    helpers = options.get("helper_functions")
+    if helpers is not None and decorated.call is not None:
+        arg = next(a for a in decorated.call.args if a.keyword is not None and a.keyword.value == "helper_functions")
+        if isinstance(arg.value, (cst.List, cst.Tuple)) and all(isinstance(e.value, cst.Name) for e in arg.value.elements):
+            helper_roots = [e.value.value for e in arg.value.elements if isinstance(e.value, cst.Name)]
+        elif not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
+            reporter.error(helpers.location, "helper_functions must be a list of function names", "for example helper_functions=[normalise, load_table]")
+
+    parameters = _signature(source, function, reporter, "component")
+    _check_return_count(source, function, return_values, reporter)
+
+    own_range = source.extent(function)
+    excluded = [source.positions[decorated.decorator]]
+    roots = {
+        use.name
+        for use in source.uses_within(own_range, excluded)
+        if use.scope is source.global_scope and use.name != name
+    }
+    roots.update(helper_roots)
+    stripped = _strip_component_decorators(source, function)
+    support = collect_support(source, parsed, roots, [stripped], reporter, f"step `{name}`")
+    return Component(
+        function_name=name,
+        step_name=step_name,
+        parameters=parameters,
+        return_values=return_values,
+        options=options,
+        cache=bool(cache) if cache is not NOT_LITERAL else False,
+        retry_on_failure=retry if isinstance(retry, int) else 0,
+        queue=queue if isinstance(queue, str) else None,
+        parents=tuple(parents) if isinstance(parents, (list, tuple)) else (),
+        packages=package_list,
+        packages_file=packages_file,
+        location=source.location(function),
+        code=_statement_code(source, stripped),
+        support=support,
+    )
+
+
+def analyse_components(parsed: ParsedFile, reporter: Reporter) -> dict[str, Component]:
+    """Function name -> Component, for every component in the file."""
+    source = parsed.source
+    return {
+        d.name: _component(source, parsed, d, reporter)
+        for d in parsed.components
+        if d.kind is DecoratorKind.COMPONENT
+    }

@@ -1,0 +1,432 @@
+"""The compiler's pure core: source text in, the build folder's files out. No I/O happens here."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import libcst as cst
+
+from pipec.compiler.analyse import Component, _signature, analyse_components, read_options
+from pipec.compiler.diagnostics import Diagnostic, Location, Reporter, UserError
+from pipec.compiler.emit import BuildPlan, ParameterInfo, PipelineInfo, emit_build
+from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.parse import Decorated, ParsedFile, find_decorated
+from pipec.compiler.requirements import (
+    Environment,
+    Requirement,
+    declared,
+    parse_requirements_text,
+    resolve_requirements,
+)
+from pipec.compiler.source import SourceModule, parse_source
+from pipec.compiler.trace import GlueNode, OutputRef, StepNode, Trace, trace_controller
+
+__all__ = ["BuildResult", "LocalModule", "ProjectFiles", "build", "pipeline_slug"]
+
+
+@dataclass(frozen=True)
+class LocalModule:
+    """A module or package that sits next to the pipeline file."""
+
+    name: str
+    files: tuple[tuple[str, str], ...]  # (path relative to the pipeline's folder, text)
+
+
+class ProjectFiles(Protocol):
+    """The pipeline file's neighbours, read on demand by the caller of `build`."""
+
+    def local_module(self, name: str) -> LocalModule | None: ...
+
+    def read_text(self, relative: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    name: str  # folder name of the build: the pipeline's name, made safe for a path
+    files: Mapping[str, bytes]
+    manifest: Mapping[str, Any]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+_PIPELINE_INERT = {
+    "pool_frequency", "add_pipeline_tags", "target_project", "pipeline_execution_queue",
+    "multi_instance_support", "add_run_number", "args_map", "start_controller_locally", "docker",
+    "docker_args", "docker_bash_setup_script", "repo", "repo_branch", "repo_commit",
+    "artifact_serialization_function", "artifact_deserialization_function", "output_uri",
+    "skip_global_imports", "working_dir", "enable_local_imports", "packages", "retry_on_failure",
+}
+_PIPELINE_KNOWN = {"name", "project", "version", "return_value", "default_queue", "abort_on_failure"}
+
+
+def pipeline_slug(name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")
+    return slug or "pipeline"
+
+
+def _select_pipeline(parsed: ParsedFile, wanted: str | None, reporter: Reporter) -> Decorated | None:
+    source = parsed.source
+    pipelines = parsed.pipelines
+    if not pipelines:
+        reporter.error(
+            Location(source.path, 1, 1),
+            "no pipeline in this file",
+            "decorate the controller function with @PipelineDecorator.pipeline(name=..., project=..., version=...)",
+        )
+        return None
+    if wanted is not None:
+        for decorated in pipelines:
+            options = read_options(source, decorated, Reporter())
+            name = options.get("name")
+            if decorated.name == wanted or (name is not None and name.value == wanted):
+                return decorated
+        reporter.error(
+            Location(source.path, 1, 1),
+            f"no pipeline named `{wanted}` in this file",
+            "choose one of: " + ", ".join(f"`{d.name}`" for d in pipelines),
+        )
+        return None
+    if len(pipelines) > 1:
+        reporter.error(
+            source.location(pipelines[1].function),
+            f"this file holds {len(pipelines)} pipelines",
+            "choose one with --pipeline NAME: " + ", ".join(f"`{d.name}`" for d in pipelines),
+        )
+        return None
+    return pipelines[0]
+
+
+@dataclass(frozen=True)
+class _MainCall:
+    overrides: Mapping[str, Any]
+    queue: str | None
+
+
+def _read_main_block(
+    parsed: ParsedFile, controller: Decorated, parameter_names: list[str], reporter: Reporter
+) -> _MainCall:
+    source = parsed.source
+    overrides: dict[str, Any] = {}
+    queue: str | None = None
+    if parsed.main_block is None:
+        return _MainCall(overrides, queue)
+    body = parsed.main_block.body
+    statements = body.body if isinstance(body, cst.IndentedBlock) else [cst.SimpleStatementLine(list(body.body))]
+    called = False
+    for statement in statements:
+        smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
+        for small in smalls:
+            call = small.value if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) else None
+            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
+                call = small.value
+            if call is None:
+                if not isinstance(small, cst.Pass):
+                    _ignored_in_main(source, small, reporter)
+                continue
+            names = source.qualified_names(call.func)
+            if any(n.endswith("PipelineDecorator.set_default_execution_queue") for n in names):
+                if call.args:
+                    value = read_literal(source.code(call.args[0].value))
+                    if isinstance(value, str):
+                        queue = value
+                continue
+            if any(n.endswith(("PipelineDecorator.run_locally", "PipelineDecorator.debug_pipeline")) for n in names):
+                continue
+            if isinstance(call.func, cst.Name) and call.func.value == controller.name:
+                if called:
+                    reporter.warning(source.location(call), "the pipeline is called more than once under __main__", "pipec takes the first call's arguments as the defaults")
+                    continue
+                called = True
+                overrides = _bind_main_call(source, call, parameter_names, reporter)
+                continue
+            _ignored_in_main(source, small, reporter)
+        if not isinstance(statement, cst.SimpleStatementLine):
+            _ignored_in_main(source, statement, reporter)
+    return _MainCall(overrides, queue)
+
+
+def _ignored_in_main(source: SourceModule, node: cst.CSTNode, reporter: Reporter) -> None:
+    reporter.warning_once(
+        "main-ignored",
+        source.location(node),
+        "code under `if __name__ == \"__main__\":` other than the pipeline call is not part of the build",
+        "move work the pipeline needs into a step or into the controller",
+    )
+
+
+def _bind_main_call(source: SourceModule, call: cst.Call, names: list[str], reporter: Reporter) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    position = 0
+    for arg in call.args:
+        if arg.star:
+            reporter.warning(source.location(arg), "star-arguments in the pipeline call are not read", "pass the parameters by name")
+            continue
+        if arg.keyword is None:
+            if position >= len(names):
+                reporter.error(source.location(arg), "the pipeline is called with too many arguments", f"its parameters are: {', '.join(names)}")
+                continue
+            name = names[position]
+            position += 1
+        else:
+            name = arg.keyword.value
+            if name not in names:
+                reporter.error(source.location(arg), f"the pipeline has no parameter `{name}`", f"its parameters are: {', '.join(names) or 'none'}")
+                continue
+        value = read_literal(source.code(arg.value))
+        if value is NOT_LITERAL:
+            reporter.warning(
+                source.location(arg.value),
+                f"the value passed for `{name}` is not a literal; the manifest keeps the function's default",
+                f"pass it at run time: pipec run BUILD --param {name}=VALUE",
+            )
+            continue
+        overrides[name] = value
+    return overrides
+
+
+def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter) -> PipelineInfo:
+    source = parsed.source
+    options = read_options(source, controller, reporter)
+    for key, option in options.items():
+        if key in _PIPELINE_INERT:
+            reporter.warning_once(f"pipeline:{key}", option.location, f"pipeline option `{key}` does nothing in pipec", "it is kept in the manifest")
+        elif key not in _PIPELINE_KNOWN:
+            reporter.warning(option.location, f"unknown pipeline option `{key}`", "check the spelling against @PipelineDecorator.pipeline's keyword options")
+
+    def text(key: str) -> str | None:
+        option = options.get(key)
+        if option is None:
+            return None
+        if not option.is_literal or not isinstance(option.value, (str, int, float)):
+            reporter.error(option.location, f"pipeline option `{key}` must be a string literal", f"write {key}='...'")
+            return None
+        return str(option.value)
+
+    abort = options.get("abort_on_failure")
+    abort_on_failure = False
+    if abort is not None:
+        if abort.is_literal and isinstance(abort.value, bool):
+            abort_on_failure = abort.value
+        else:
+            reporter.error(abort.location, "abort_on_failure must be True or False", "write abort_on_failure=True")
+    signature = _signature(source, controller.function, reporter, "pipeline controller")
+    names = [p.name for p in signature]
+    main = _read_main_block(parsed, controller, names, reporter)
+    default_queue = main.queue if main.queue is not None else text("default_queue")
+    parameters: list[ParameterInfo] = []
+    for parameter in signature:
+        if parameter.name in main.overrides:
+            parameters.append(ParameterInfo(parameter.name, parameter.annotation, main.overrides[parameter.name], True))
+            continue
+        if parameter.default is None:
+            parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
+            continue
+        value = read_literal(parameter.default)
+        if value is NOT_LITERAL:
+            param_node = next(p for p in controller.function.params.params + controller.function.params.kwonly_params if p.name.value == parameter.name)
+            reporter.error(
+                source.location(param_node.default or param_node),
+                f"the default of pipeline parameter `{parameter.name}` is not a literal",
+                f"write a literal default, or pass the value at run time with --param {parameter.name}=VALUE",
+            )
+            continue
+        parameters.append(ParameterInfo(parameter.name, parameter.annotation, value, True))
+    location = source.location(controller.function)
+    return PipelineInfo(
+        name=text("name") or controller.name,
+        project=text("project"),
+        version=text("version"),
+        function=controller.name,
+        abort_on_failure=abort_on_failure,
+        default_queue=default_queue,
+        options=options,
+        line=location.line,
+        column=location.column,
+        parameters=tuple(parameters),
+    )
+
+
+def _imports_of_file(path: str, text: str) -> set[str]:
+    """Absolute imports of a local module (read with `ast`; it is never run)."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(text, filename=path)):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")
+    return modules
+
+
+@dataclass
+class _LocalIndex:
+    project: ProjectFiles
+    reporter: Reporter
+    self_name: str
+    found: dict[str, LocalModule | None]
+    imports: dict[str, set[str]]
+
+    def lookup(self, name: str) -> LocalModule | None:
+        if name not in self.found:
+            module = None if name == self.self_name else self.project.local_module(name)
+            self.found[name] = module
+            if module is not None:
+                modules: set[str] = set()
+                for relative, text in module.files:
+                    if relative.endswith(".py"):
+                        try:
+                            modules |= _imports_of_file(relative, text)
+                        except SyntaxError as exc:
+                            self.reporter.error(
+                                Location(relative, exc.lineno or 1, exc.offset or 1),
+                                f"syntax error in local module: {exc.msg}",
+                                "fix the module: every step that imports it would fail",
+                            )
+                self.imports[name] = modules
+        return self.found[name]
+
+    def closure(self, modules: set[str]) -> tuple[set[str], set[str]]:
+        """(local module names needed, all absolute imports including those of the local modules)."""
+        needed: set[str] = set()
+        every = set(modules)
+        pending = sorted({m.split(".")[0] for m in modules})
+        while pending:
+            top = pending.pop()
+            if top in needed or self.lookup(top) is None:
+                continue
+            needed.add(top)
+            for imported in self.imports[top]:
+                every.add(imported)
+                pending.append(imported.split(".")[0])
+        return needed, every
+
+
+def _script_names(components: Mapping[str, Component], trace: Trace, reserved: set[str]) -> dict[str, str]:
+    """Script stem for each used component and glue node; never one that would shadow an import."""
+    names: dict[str, str] = {}
+    taken = set(reserved)
+    for node in trace.nodes:
+        key = node.component if isinstance(node, StepNode) else node.name
+        if key in names:
+            continue
+        stem = key
+        while stem in taken or stem in sys.stdlib_module_names:
+            stem = f"{stem}_step" if isinstance(node, StepNode) else f"{stem}_"
+        taken.add(stem)
+        names[key] = stem
+    return names
+
+
+def build(
+    text: str,
+    path: str,
+    *,
+    environment: Environment,
+    project: ProjectFiles,
+    pipeline: str | None = None,
+    regenerate: str | None = None,
+) -> BuildResult:
+    """Compile one pipeline file. Raises UserError with every diagnostic when the file is wrong."""
+    source = parse_source(text, path)
+    reporter = Reporter()
+    parsed = find_decorated(source, reporter)
+    controller = _select_pipeline(parsed, pipeline, reporter)
+    components = analyse_components(parsed, reporter)
+    if controller is None:
+        raise UserError(reporter.diagnostics)
+    info = _pipeline_info(parsed, controller, reporter)
+    trace = trace_controller(parsed, components, controller, tuple(p.name for p in info.parameters), reporter)
+    if reporter.has_errors:
+        raise UserError(reporter.diagnostics)
+
+    stem_of_path = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+    local = _LocalIndex(project, reporter, stem_of_path, {}, {})
+    script_modules: dict[str, set[str]] = {}
+    for node in trace.nodes:
+        if isinstance(node, StepNode):
+            script_modules.setdefault(node.component, set(components[node.component].support.modules))
+        elif isinstance(node, GlueNode):
+            script_modules[node.name] = set(node.support.modules)
+    local_needed: set[str] = set()
+    every_modules: dict[str, set[str]] = {}
+    for key, modules in script_modules.items():
+        needed, every = local.closure(modules)
+        local_needed |= needed
+        every_modules[key] = every
+    reserved = {m.split(".")[0] for mods in every_modules.values() for m in mods} | local_needed
+    reserved |= {n for n, found in local.found.items() if found is not None}
+    script_names = _script_names(components, trace, reserved - set(script_modules))
+
+    local_names = local_needed | {n for n, found in local.found.items() if found is not None}
+    requirements: dict[str, tuple[Requirement, ...]] = {}
+    for node in trace.nodes:
+        key = node.component if isinstance(node, StepNode) else node.name
+        if script_names[key] in requirements:
+            continue
+        component = components[node.component] if isinstance(node, StepNode) else None
+        resolved: list[Requirement]
+        if component is not None and component.packages is not None:
+            resolved = [declared(spec) for spec in component.packages]
+        elif component is not None and component.packages_file is not None:
+            resolved = _packages_file(component, project, reporter)
+        else:
+            resolved = resolve_requirements(every_modules[key], environment, local_names)
+            for requirement in resolved:
+                if requirement.origin == "guessed":
+                    reporter.warning(
+                        node.location if component is None else component.location,
+                        f"no installed package provides `{requirement.distribution}`; guessed the "
+                        f"requirement `{requirement.distribution}`",
+                        "install the package where you build, or declare it: packages=['name>=version']",
+                    )
+        if isinstance(node, GlueNode):
+            # Glue loads what steps made (a model, a DataFrame): it needs their packages to unpickle.
+            for _, binding in node.inputs:
+                if isinstance(binding, OutputRef):
+                    producer = trace.node(binding.node)
+                    producer_key = producer.component if isinstance(producer, StepNode) else producer.name
+                    resolved.extend(requirements.get(script_names[producer_key], ()))
+            resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
+        requirements[script_names[key]] = tuple(resolved)
+    if reporter.has_errors:
+        raise UserError(reporter.diagnostics)
+
+    local_files: dict[str, str] = {}
+    for name in sorted(local_needed):
+        module = local.found[name]
+        assert module is not None
+        for relative, content in module.files:
+            local_files[relative] = content
+    plan = BuildPlan(
+        source_path=path,
+        regenerate=regenerate or f"pipec build {path}",
+        pipeline=info,
+        components=components,
+        trace=trace,
+        requirements=requirements,
+        script_names=script_names,
+        local_files=local_files,
+    )
+    files, manifest = emit_build(plan)
+    return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics)
+
+
+def _packages_file(component: Component, project: ProjectFiles, reporter: Reporter) -> list[Requirement]:
+    assert component.packages_file is not None
+    option = component.options["packages"]
+    text = project.read_text(component.packages_file)
+    if text is None:
+        reporter.error(
+            option.location,
+            f"requirements file `{component.packages_file}` not found next to the pipeline file",
+            "give a path relative to the pipeline file, or list the packages: packages=['name']",
+        )
+        return []
+    requirements, skipped = parse_requirements_text(text)
+    for line in skipped:
+        reporter.warning(option.location, f"`{line}` in {component.packages_file} is not supported", "list plain specifiers, one per line")
+    return requirements

@@ -1,0 +1,201 @@
+"""The `pipec` command: a thin shell around the compiler's pure core and the runtime's commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 70
+
+
+class DirectoryProject:
+    """The folder of the pipeline file: local modules and requirement files beside it."""
+
+    def __init__(self, root: Path, exclude: Path) -> None:
+        self.root = root
+        self.exclude = exclude.resolve()
+
+    def local_module(self, name: str):  # type: ignore[no-untyped-def]
+        from pipec.compiler.build import LocalModule
+
+        single = self.root / f"{name}.py"
+        if single.is_file() and single.resolve() != self.exclude:
+            return LocalModule(name, ((single.name, single.read_text(encoding="utf-8")),))
+        package = self.root / name
+        if package.is_dir() and (package / "__init__.py").is_file():
+            files = []
+            for file in sorted(package.rglob("*.py")):
+                relative = file.relative_to(self.root)
+                if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
+                    continue
+                files.append((relative.as_posix(), file.read_text(encoding="utf-8")))
+            return LocalModule(name, tuple(files))
+        return None
+
+    def read_text(self, relative: str) -> str | None:
+        path = self.root / relative
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _display_path(path: Path) -> str:
+    """The path as the user would type it from here; never an absolute path of this host."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path.name
+    return path.name if relative.startswith("..") else Path(relative).as_posix()
+
+
+def _read_source(path: Path) -> str:
+    data = path.read_bytes()
+    return data.decode("utf-8-sig")
+
+
+def _compile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pipec.compiler.build import build
+    from pipec.compiler.diagnostics import UserError, format_all
+    from pipec.compiler.requirements import InstalledEnvironment
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"pipec: error: {args.file}: no such file", file=sys.stderr)
+        return None, EXIT_USER_ERROR
+    display = _display_path(path)
+    try:
+        text = _read_source(path)
+    except UnicodeDecodeError as exc:
+        print(f"{display}:1:1: error: the file is not UTF-8 ({exc.reason})", file=sys.stderr)
+        return None, EXIT_USER_ERROR
+    regenerate = f"pipec build {display}" + (f" --pipeline {args.pipeline}" if args.pipeline else "")
+    try:
+        result = build(
+            text,
+            display,
+            environment=InstalledEnvironment(),
+            project=DirectoryProject(path.parent, path),
+            pipeline=args.pipeline,
+            regenerate=regenerate,
+        )
+    except UserError as error:
+        print(format_all(error.diagnostics, {display: text}), file=sys.stderr)
+        errors = sum(1 for d in error.diagnostics if d.is_error)
+        print(f"pipec: {errors} error{'s' if errors != 1 else ''}; nothing was written", file=sys.stderr)
+        return None, EXIT_USER_ERROR
+    if result.diagnostics:
+        print(format_all(result.diagnostics, {display: text}), file=sys.stderr)
+    return result, 0
+
+
+def _write_build(files: dict[str, bytes], out: Path) -> None:
+    """Write the whole folder beside `out`, then swap it in: never a half-written build."""
+    out = out.absolute()
+    if out.exists() and not (out / "manifest.json").is_file() and any(out.iterdir()):
+        raise _OutputError(f"{out} exists and is not a pipec build; choose another folder with -o")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for relative, content in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        if out.exists():
+            runs = out / "runs"
+            if runs.is_dir():  # past runs of this build survive a rebuild
+                runs.rename(staging / "runs")
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(retired / out.name)
+            staging.rename(out)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+class _OutputError(Exception):
+    pass
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    result, code = _compile(args)
+    if result is None:
+        return code
+    out = Path(args.output) if args.output else Path("build") / result.name
+    try:
+        _write_build(dict(result.files), out)
+    except _OutputError as error:
+        print(f"pipec: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    nodes = result.manifest["nodes"]
+    steps = sum(1 for n in nodes if n["kind"] == "step")
+    print(f"built {_display_path(out)}: {steps} step node(s), {len(nodes) - steps} glue node(s)")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    result, code = _compile(args)
+    if result is None:
+        return code
+    print(f"{args.file}: ok ({len(result.manifest['nodes'])} nodes)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from pipec import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="pipec",
+        description="Compile ClearML-style decorator pipelines into standalone scripts, and run them.",
+    )
+    parser.add_argument("--version", action="version", version=f"pipec {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser("build", help="compile a pipeline file into a build folder")
+    build.add_argument("file", help="the pipeline file (it is read, never imported or run)")
+    build.add_argument("-o", "--output", help="the build folder (default: build/<pipeline name>)")
+    build.add_argument("--pipeline", help="the pipeline to build when the file holds several")
+    build.set_defaults(func=_cmd_build)
+
+    check = commands.add_parser("check", help="report a pipeline file's problems; write nothing")
+    check.add_argument("file")
+    check.add_argument("--pipeline")
+    check.set_defaults(func=_cmd_check)
+
+    try:
+        from pipec import commands as runtime_commands
+    except ImportError:
+        runtime_commands = None  # type: ignore[assignment]
+    if runtime_commands is not None:
+        runtime_commands.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print(
+            "pipec: internal error: this is a bug in pipec, not in your pipeline; "
+            "please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""One diagnostic type and one formatter for everything pipec reports about a user's file."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Diagnostic", "Location", "Reporter", "Severity", "UserError", "format_all", "format_diagnostic"]
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A position in a source file: 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    location: Location
+    severity: Severity
+    message: str
+    hint: str = ""
+
+    @classmethod
+    def error(cls, location: Location, message: str, hint: str = "") -> Diagnostic:
+        return cls(location, Severity.ERROR, message, hint)
+
+    @classmethod
+    def warning(cls, location: Location, message: str, hint: str = "") -> Diagnostic:
+        return cls(location, Severity.WARNING, message, hint)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+class UserError(Exception):
+    """Raised to stop a build whose input is wrong; carries every diagnostic found so far."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(d.message for d in self.diagnostics))
+
+
+def _source_line(text: str | None, line: int) -> str | None:
+    if text is None:
+        return None
+    lines = text.splitlines()
+    if 1 <= line <= len(lines):
+        return lines[line - 1]
+    return None
+
+
+def format_diagnostic(diagnostic: Diagnostic, source_text: str | None) -> str:
+    """`path:line:col: severity: message`, the source line, a caret under the column, the hint."""
+    loc = diagnostic.location
+    out = [f"{loc}: {diagnostic.severity.value}: {diagnostic.message}"]
+    line = _source_line(source_text, loc.line)
+    if line is not None:
+        out.append(f"    {line}")
+        # Keep the tabs of the source line so the caret lands under the same character.
+        prefix = "".join(ch if ch == "\t" else " " for ch in line[: max(loc.column - 1, 0)])
+        out.append(f"    {prefix}^")
+    if diagnostic.hint:
+        out.append(f"  hint: {diagnostic.hint}")
+    return "\n".join(out)
+
+
+def format_all(diagnostics: Iterable[Diagnostic], sources: dict[str, str]) -> str:
+    ordered = sorted(diagnostics, key=lambda d: (d.location, d.severity.value, d.message))
+    return "\n".join(format_diagnostic(d, sources.get(d.location.path)) for d in ordered)
+
+
+class Reporter:
+    """Collects the diagnostics of one build so that all of them are shown together."""
+
+    def __init__(self) -> None:
+        self._items: list[Diagnostic] = []
+        self._warned_once: set[str] = set()
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        if diagnostic not in self._items:
+            self._items.append(diagnostic)
+
+    def error(self, location: Location, message: str, hint: str = "") -> None:
+        self.add(Diagnostic.error(location, message, hint))
+
+    def warning(self, location: Location, message: str, hint: str = "") -> None:
+        self.add(Diagnostic.warning(location, message, hint))
+
+    def warning_once(self, key: str, location: Location, message: str, hint: str = "") -> None:
+        if key not in self._warned_once:
+            self._warned_once.add(key)
+            self.warning(location, message, hint)
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        return tuple(self._items)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self._items)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise UserError(self._items)

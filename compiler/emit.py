@@ -1,0 +1,335 @@
+"""Pass 5: render the build folder — step and glue scripts, requirements files and the manifest."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import jinja2
+import libcst as cst
+
+from pipec.compiler.analyse import Component, OptionValue, Support
+from pipec.compiler.literals import encode_literal
+from pipec.compiler.requirements import Requirement
+from pipec.compiler.trace import RETURN_OUTPUT, Binding, Const, GlueNode, OutputRef, ParamRef, StepNode, Trace
+
+__all__ = ["BuildPlan", "PipelineInfo", "ParameterInfo", "emit_build", "MANIFEST_SCHEMA_VERSION"]
+
+MANIFEST_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ParameterInfo:
+    name: str
+    annotation: str | None
+    default: Any  # NOT_LITERAL-free: only set when has_default
+    has_default: bool
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    name: str
+    project: str | None
+    version: str | None
+    function: str
+    abort_on_failure: bool
+    default_queue: str | None
+    options: Mapping[str, OptionValue]
+    line: int
+    column: int
+    parameters: tuple[ParameterInfo, ...]
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything emit needs, computed by the earlier passes."""
+
+    source_path: str
+    regenerate: str
+    pipeline: PipelineInfo
+    components: Mapping[str, Component]
+    trace: Trace
+    requirements: Mapping[str, tuple[Requirement, ...]]  # script stem -> requirements
+    script_names: Mapping[str, str]  # component function or glue node -> script stem
+    local_files: Mapping[str, str]  # relative path under steps/ -> text
+
+
+def _pyrepr(value: Any) -> str:
+    return repr(value)
+
+
+def _pytuple(values: Sequence[str]) -> str:
+    return repr(tuple(values))
+
+
+def _docstring_safe(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+@dataclass(frozen=True)
+class _Templates:
+    environment: jinja2.Environment
+
+    @classmethod
+    def load(cls) -> _Templates:
+        folder = resources.files("pipec.templates")
+        environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        environment.filters.update({"pyrepr": _pyrepr, "pytuple": _pytuple, "docstring": _docstring_safe})
+        environment.globals["version"] = templates_version()
+        return cls(environment)
+
+    def render(self, name: str, **context: Any) -> str:
+        return self.environment.get_template(name).render(**context)
+
+
+def _tidy(code: str) -> str:
+    """One newline style, no trailing spaces, no runs of blank lines longer than two, one final newline."""
+    code = code.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in code.split("\n")]
+    tidy: list[str] = []
+    blanks = 0
+    for line in lines:
+        blanks = blanks + 1 if not line else 0
+        if blanks <= 2:
+            tidy.append(line)
+    return "\n".join(tidy).strip("\n") + "\n"
+
+
+def _main_name(*codes: str) -> str:
+    return "_pipec_main" if any(re.search(r"\bmain\b", c) for c in codes) else "main"
+
+
+class _ReturnAsOutputs(cst.CSTTransformer):
+    """`return expr` in glue becomes `return {"return": expr}`: the controller's result is an output."""
+
+    def leave_Return(self, original_node: cst.Return, updated_node: cst.Return) -> cst.Return:
+        value = updated_node.value or cst.Name("None")
+        return updated_node.with_changes(
+            value=cst.Dict([cst.DictElement(cst.SimpleString(repr(RETURN_OUTPUT)), value)]),
+            whitespace_after_return=cst.SimpleWhitespace(" "),
+        )
+
+
+def _glue_function(node: GlueNode) -> str:
+    statements: list[cst.BaseStatement] = []
+    returns = False
+    for statement in node.statements:
+        if isinstance(statement, cst.SimpleStatementLine) and any(isinstance(s, cst.Return) for s in statement.body):
+            returns = True
+            rewritten = statement.visit(_ReturnAsOutputs())
+            assert isinstance(rewritten, cst.SimpleStatementLine)
+            statement = rewritten
+        statements.append(statement)
+    if not returns:
+        elements = [
+            cst.DictElement(cst.SimpleString(repr(name)), cst.Name(name)) for name in node.outputs
+        ]
+        statements.append(cst.SimpleStatementLine([cst.Return(cst.Dict(elements))]))
+    function = cst.FunctionDef(
+        name=cst.Name(node.name),
+        params=cst.Parameters([cst.Param(cst.Name(name)) for name, _ in node.inputs]),
+        body=cst.IndentedBlock(statements),
+    )
+    return cst.Module(body=[function]).code
+
+
+def _binding(binding: Binding) -> dict[str, Any]:
+    if isinstance(binding, ParamRef):
+        return {"param": binding.name}
+    if isinstance(binding, OutputRef):
+        return {"node": binding.node, "output": binding.output}
+    assert isinstance(binding, Const)
+    return encode_literal(binding.value)
+
+
+def _options(options: Mapping[str, OptionValue]) -> dict[str, Any]:
+    return {key: options[key].to_manifest() for key in sorted(options)}
+
+
+def _requirements_text(templates: _Templates, plan: BuildPlan, what: str, requirements: Sequence[Requirement]) -> str:
+    return templates.render(
+        "requirements.txt.jinja",
+        source_path=plan.source_path,
+        regenerate=plan.regenerate,
+        what=what,
+        requirements=requirements,
+    )
+
+
+def _check_python(path: str, code: str) -> None:
+    try:
+        ast.parse(code, filename=path)
+    except SyntaxError as exc:  # pragma: no cover - a template bug, not a user error
+        raise AssertionError(f"pipec generated invalid Python in {path}: {exc}\n{code}") from exc
+
+
+def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Relative path -> file content for the whole build folder, and the manifest as data."""
+    templates = _Templates.load()
+    files: dict[str, str] = {}
+    script_hashes: dict[str, str] = {}
+    pipeline = plan.pipeline
+    trace = plan.trace
+
+    def add_script(stem: str, code: str) -> str:
+        path = f"steps/{stem}.py"
+        code = _tidy(code)
+        _check_python(path, code)
+        files[path] = code
+        script_hashes[path] = hashlib.sha256(code.encode()).hexdigest()
+        return path
+
+    used_components = sorted({n.component for n in trace.nodes if isinstance(n, StepNode)})
+    for function in used_components:
+        component = plan.components[function]
+        stem = plan.script_names[function]
+        required = [p.name for p in component.parameters if p.required]
+        add_script(
+            stem,
+            templates.render(
+                "step.py.jinja",
+                step=component,
+                pipeline_name=pipeline.name,
+                source_path=plan.source_path,
+                regenerate=plan.regenerate,
+                script_name=f"{stem}.py",
+                required=required,
+                parameter_names=[p.name for p in component.parameters],
+                main_name=_main_name(component.code, *component.support.definitions),
+            ),
+        )
+    for node in trace.nodes:
+        if not isinstance(node, GlueNode):
+            continue
+        stem = plan.script_names[node.name]
+        function_code = _glue_function(node)
+        input_names = [name for name, _ in node.inputs]
+        add_script(
+            stem,
+            templates.render(
+                "glue.py.jinja",
+                node=node,
+                controller=pipeline.function,
+                pipeline_name=pipeline.name,
+                source_path=plan.source_path,
+                regenerate=plan.regenerate,
+                script_name=f"{stem}.py",
+                input_names=input_names,
+                function_code=function_code,
+                main_name=_main_name(function_code, *node.support.definitions),
+            ),
+        )
+    for relative, text in sorted(plan.local_files.items()):
+        files[f"steps/{relative}"] = text
+
+    all_requirements: dict[str, Requirement] = {}
+    for stem, requirements in sorted(plan.requirements.items()):
+        files[f"requirements/{stem}.txt"] = _requirements_text(templates, plan, f"`steps/{stem}.py`", requirements)
+        for requirement in requirements:
+            all_requirements.setdefault(str(requirement), requirement)
+    files["requirements.txt"] = _requirements_text(
+        templates, plan, f"pipeline `{pipeline.name}`", [all_requirements[k] for k in sorted(all_requirements, key=str.lower)]
+    )
+
+    nodes: list[dict[str, Any]] = []
+    for node in trace.nodes:
+        if isinstance(node, StepNode):
+            component = plan.components[node.component]
+            stem = plan.script_names[node.component]
+            options = _options(component.options)
+            cache, retry, queue = component.cache, component.retry_on_failure, component.queue or pipeline.default_queue
+            outputs = list(component.return_values)
+            function: str | None = component.function_name
+            effects = False
+        else:
+            stem = plan.script_names[node.name]
+            options, cache, retry, queue = {}, False, 0, None
+            outputs = list(node.outputs)
+            function = None
+            effects = node.effects
+        script = f"steps/{stem}.py"
+        nodes.append(
+            {
+                "name": node.name,
+                "kind": node.kind.value,
+                "script": script,
+                "function": function,
+                "inputs": {name: _binding(b) for name, b in node.inputs},
+                "outputs": outputs,
+                "after": list(node.after),
+                "effects": effects,
+                "requirements": [str(r) for r in plan.requirements.get(stem, ())],
+                "requirements_file": f"requirements/{stem}.txt",
+                "options": options,
+                "cache": cache,
+                "retry_on_failure": retry,
+                "queue": queue,
+                "source": {"path": plan.source_path, "line": node.location.line, "column": node.location.column},
+                "code_sha256": script_hashes[script],
+            }
+        )
+    order = {n.name: i for i, n in enumerate(trace.nodes)}
+    edges = sorted(
+        (
+            {"from": a, "to": b, "kind": data["kind"]}
+            for a, b, data in trace.graph.edges(data=True)
+        ),
+        key=lambda e: (order[e["to"]], order[e["from"]]),
+    )
+    manifest: dict[str, Any] = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "generator": f"pipec {templates_version()}",
+        "pipeline": {
+            "name": pipeline.name,
+            "project": pipeline.project,
+            "version": pipeline.version,
+            "function": pipeline.function,
+            "abort_on_failure": pipeline.abort_on_failure,
+            "default_queue": pipeline.default_queue,
+            "options": _options(pipeline.options),
+            "source": {"path": plan.source_path, "line": pipeline.line, "column": pipeline.column},
+        },
+        "parameters": [
+            {
+                "name": p.name,
+                "annotation": p.annotation,
+                "default": encode_literal(p.default) if p.has_default else None,
+                "required": not p.has_default,
+            }
+            for p in pipeline.parameters
+        ],
+        "nodes": nodes,
+        "edges": edges,
+        "result": _binding(trace.result) if trace.result is not None else None,
+        "requirements_file": "requirements.txt",
+    }
+    files["manifest.json"] = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    return {path: text.encode("utf-8") for path, text in sorted(files.items())}, manifest
+
+
+def templates_version() -> str:
+    from pipec import __version__
+
+    return __version__
+
+
+def python_tag() -> str:
+    return "%d.%d" % sys.version_info[:2]
+
+
+def support_modules(support: Support) -> tuple[str, ...]:
+    return support.modules

@@ -1,0 +1,169 @@
+"""Pass 1: find the components, the pipelines and the `__main__` block of a parsed file."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import libcst as cst
+import libcst.matchers as m
+
+from pipec.compiler.diagnostics import Diagnostic, Reporter
+from pipec.compiler.source import SourceModule
+
+__all__ = ["Decorated", "DecoratorKind", "ParsedFile", "decorator_kind", "find_decorated"]
+
+# Every import path under which ClearML (or pipec's drop-in) exposes the decorator class.
+_DECORATOR_MODULES = ("clearml", "clearml.automation", "clearml.automation.controller", "pipec")
+
+
+class DecoratorKind(enum.Enum):
+    COMPONENT = "component"
+    PIPELINE = "pipeline"
+
+
+_QUALIFIED = {
+    f"{module}.PipelineDecorator.{kind.value}": kind
+    for module in _DECORATOR_MODULES
+    for kind in DecoratorKind
+}
+
+
+@dataclass(frozen=True)
+class Decorated:
+    """A module-level function carrying a component or pipeline decorator."""
+
+    kind: DecoratorKind
+    function: cst.FunctionDef
+    decorator: cst.Decorator
+    call: cst.Call | None  # None for a bare `@PipelineDecorator.component`
+    index: int  # position of the function in the module body
+
+    @property
+    def name(self) -> str:
+        return self.function.name.value
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    source: SourceModule
+    components: tuple[Decorated, ...]
+    pipelines: tuple[Decorated, ...]
+    main_block: cst.If | None
+    main_index: int | None
+
+
+def decorator_kind(source: SourceModule, decorator: cst.Decorator) -> DecoratorKind | None:
+    expr = decorator.decorator
+    target = expr.func if isinstance(expr, cst.Call) else expr
+    for name in source.qualified_names(target):
+        if name in _QUALIFIED:
+            return _QUALIFIED[name]
+    return None
+
+
+class _NestedFinder(cst.CSTVisitor):
+    """Finds decorated functions that are not at module level (methods, closures, under `if`)."""
+
+    def __init__(self, source: SourceModule) -> None:
+        self.source = source
+        self.depth = 0
+        self.found: list[tuple[cst.FunctionDef, DecoratorKind]] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if self.depth > 0:
+            for decorator in node.decorators:
+                kind = decorator_kind(self.source, decorator)
+                if kind is not None:
+                    self.found.append((node, kind))
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.depth += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.depth -= 1
+
+    def visit_If(self, node: cst.If) -> None:
+        self.depth += 1
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.depth -= 1
+
+
+_MAIN_TEST = m.Comparison(
+    left=m.Name("__name__"),
+    comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=m.SimpleString())],
+) | m.Comparison(
+    left=m.SimpleString(),
+    comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=m.Name("__name__"))],
+)
+
+
+def _is_main_block(statement: cst.BaseStatement) -> bool:
+    if not isinstance(statement, cst.If) or not m.matches(statement.test, _MAIN_TEST):
+        return False
+    test = statement.test
+    assert isinstance(test, cst.Comparison)
+    strings = [test.left, *(t.comparator for t in test.comparisons)]
+    return any(isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__" for s in strings)
+
+
+def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
+    components: list[Decorated] = []
+    pipelines: list[Decorated] = []
+    diagnostics: list[Diagnostic] = []
+    main_block: cst.If | None = None
+    main_index: int | None = None
+    for index, statement in enumerate(source.module.body):
+        if _is_main_block(statement):
+            assert isinstance(statement, cst.If)
+            main_block, main_index = statement, index
+            continue
+        if not isinstance(statement, cst.FunctionDef):
+            continue
+        marks = [(d, decorator_kind(source, d)) for d in statement.decorators]
+        marks = [(d, k) for d, k in marks if k is not None]
+        if len(marks) > 1:
+            diagnostics.append(
+                Diagnostic.error(
+                    source.location(marks[1][0]),
+                    f"`{statement.name.value}` carries more than one PipelineDecorator decorator",
+                    "keep exactly one of @PipelineDecorator.component or @PipelineDecorator.pipeline",
+                )
+            )
+            continue
+        if not marks:
+            continue
+        decorator, kind = marks[0]
+        assert kind is not None
+        call = decorator.decorator if isinstance(decorator.decorator, cst.Call) else None
+        found = Decorated(kind, statement, decorator, call, index)
+        (components if kind is DecoratorKind.COMPONENT else pipelines).append(found)
+        if statement.asynchronous is not None:
+            diagnostics.append(
+                Diagnostic.error(
+                    source.location(statement),
+                    f"`{statement.name.value}` is an async function",
+                    "pipeline steps and controllers must be plain `def` functions",
+                )
+            )
+
+    finder = _NestedFinder(source)
+    source.module.visit(finder)
+    for function, kind in finder.found:
+        what = "component" if kind is DecoratorKind.COMPONENT else "pipeline controller"
+        diagnostics.append(
+            Diagnostic.error(
+                source.location(function),
+                f"{what} `{function.name.value}` is not defined at module level",
+                f"move `{function.name.value}` to the top level of the file: pipec compiles "
+                "module-level functions only (not methods, closures or functions under `if`)",
+            )
+        )
+    for diagnostic in diagnostics:
+        reporter.add(diagnostic)
+    return ParsedFile(source, tuple(components), tuple(pipelines), main_block, main_index)

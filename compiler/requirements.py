@@ -1,0 +1,192 @@
+"""Pass 3: the packages a script needs, named as pip knows them and pinned from the build environment."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata, resources
+from typing import Protocol
+
+__all__ = [
+    "Environment",
+    "InstalledEnvironment",
+    "Requirement",
+    "StaticEnvironment",
+    "parse_requirements_text",
+    "resolve_requirements",
+]
+
+# Rows that pipreqs' mapping gets wrong or lacks (it maps sklearn to `scikit_learn`, ruamel to a
+# dead `ruamel.base`, and knows nothing of cv2, skimage, fitz, ...).  Dotted keys win over bare ones.
+_MAPPING_FIXES = {
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python",
+    "skimage": "scikit-image",
+    "attr": "attrs",
+    "docx": "python-docx",
+    "fitz": "PyMuPDF",
+    "grpc": "grpcio",
+    "nacl": "PyNaCl",
+    "Bio": "biopython",
+    "kafka": "kafka-python",
+    "MySQLdb": "mysqlclient",
+    "ruamel.yaml": "ruamel.yaml",
+    "google.protobuf": "protobuf",
+    "google.cloud.storage": "google-cloud-storage",
+    "google.cloud.bigquery": "google-cloud-bigquery",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Requirement:
+    distribution: str
+    specifier: str  # "==1.2.3", a specifier from `packages=`, or "" when unpinned
+    origin: str  # installed | mapped | guessed | declared
+
+    def __str__(self) -> str:
+        return f"{self.distribution}{self.specifier}"
+
+
+class Environment(Protocol):
+    """What the build host knows about installed distributions."""
+
+    def distributions(self, top_level: str) -> list[str]: ...
+
+    def version(self, distribution: str) -> str | None: ...
+
+    def provides(self, distribution: str, dotted: str) -> bool: ...
+
+
+class InstalledEnvironment:
+    """The interpreter running pipec, read through importlib.metadata (nothing is imported)."""
+
+    @functools.cached_property
+    def _top_levels(self) -> Mapping[str, list[str]]:
+        return metadata.packages_distributions()
+
+    def distributions(self, top_level: str) -> list[str]:
+        return sorted(set(self._top_levels.get(top_level, [])))
+
+    def version(self, distribution: str) -> str | None:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            return None
+
+    def provides(self, distribution: str, dotted: str) -> bool:
+        path = dotted.replace(".", "/")
+        try:
+            files = metadata.distribution(distribution).files or []
+        except metadata.PackageNotFoundError:
+            return False
+        return any(str(f).startswith((path + "/", path + ".py")) for f in files)
+
+
+@dataclass(frozen=True)
+class StaticEnvironment:
+    """A fixed environment: top-level module -> {distribution: (version, provided dotted prefixes)}."""
+
+    packages: Mapping[str, Mapping[str, tuple[str, tuple[str, ...]]]]
+
+    def distributions(self, top_level: str) -> list[str]:
+        return sorted(self.packages.get(top_level, {}))
+
+    def version(self, distribution: str) -> str | None:
+        for dists in self.packages.values():
+            if distribution in dists:
+                return dists[distribution][0]
+        return None
+
+    def provides(self, distribution: str, dotted: str) -> bool:
+        for dists in self.packages.values():
+            if distribution in dists:
+                return any(dotted == p or dotted.startswith(p + ".") for p in dists[distribution][1])
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def _pipreqs_mapping() -> dict[str, str]:
+    # Read the data file directly: importing pipreqs.pipreqs pulls in `requests` for nothing.
+    text = resources.files("pipreqs").joinpath("mapping").read_text(encoding="utf-8")
+    rows = (line.strip().split(":", 1) for line in text.splitlines() if ":" in line)
+    return {key: value for key, value in rows}
+
+
+def _is_stdlib(top: str) -> bool:
+    return top in sys.stdlib_module_names or top == "__future__"
+
+
+def _by_dotted(modules: Iterable[str], top: str) -> list[str]:
+    return sorted((m for m in modules if m.split(".")[0] == top), key=lambda m: -m.count("."))
+
+
+def _not_installed(top: str, dotted: list[str]) -> tuple[str, str]:
+    for name in dotted + [top]:
+        if name in _MAPPING_FIXES:
+            return _MAPPING_FIXES[name], "mapped"
+    mapping = _pipreqs_mapping()
+    if top in mapping:
+        return mapping[top], "mapped"
+    return top, "guessed"
+
+
+def resolve_requirements(
+    modules: Iterable[str], environment: Environment, local: Iterable[str] = ()
+) -> list[Requirement]:
+    """Distributions for absolute imports, minus the standard library and local modules."""
+    modules = sorted(set(modules))
+    local_names = set(local)
+    found: dict[str, Requirement] = {}
+    for top in sorted({m.split(".")[0] for m in modules}):
+        if _is_stdlib(top) or top in local_names or not top.isidentifier():
+            continue
+        dotted = _by_dotted(modules, top)
+        candidates = environment.distributions(top)
+        chosen: list[str] = []
+        if len(candidates) == 1:
+            chosen = candidates
+        elif len(candidates) > 1:
+            # Namespace packages (google.cloud.storage): the dotted path picks the distribution.
+            for path in dotted:
+                chosen = [d for d in candidates if environment.provides(d, path)]
+                if chosen:
+                    break
+            chosen = chosen[:1] or candidates[:1]
+        if chosen:
+            version = environment.version(chosen[0])
+            requirement = Requirement(chosen[0], f"=={version}" if version else "", "installed")
+        else:
+            name, origin = _not_installed(top, dotted)
+            requirement = Requirement(name, "", origin)
+        key = _canonical(requirement.distribution)
+        found.setdefault(key, requirement)
+    return sorted(found.values(), key=lambda r: _canonical(r.distribution))
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def parse_requirements_text(text: str) -> tuple[list[Requirement], list[str]]:
+    """Specifiers of a requirements file; lines pipec cannot honour are returned separately."""
+    requirements: list[Requirement] = []
+    skipped: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            skipped.append(line)
+            continue
+        requirements.append(declared(line))
+    return requirements, skipped
+
+
+def declared(spec: str) -> Requirement:
+    match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?)\s*(.*)$", spec)
+    if match is None:
+        return Requirement(spec.strip(), "", "declared")
+    return Requirement(match.group(1), match.group(2).strip(), "declared")

@@ -1,0 +1,165 @@
+"""The parsed pipeline file: its concrete syntax tree, positions and a name index of the module scope."""
+
+from __future__ import annotations
+
+import ast
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import (
+    BuiltinScope,
+    CodeRange,
+    GlobalScope,
+    MetadataWrapper,
+    PositionProvider,
+    QualifiedNameProvider,
+    Scope,
+    ScopeProvider,
+)
+
+from pipec.compiler.diagnostics import Diagnostic, Location, UserError
+
+__all__ = ["NameUse", "SourceModule", "parse_source"]
+
+
+@dataclass(frozen=True)
+class NameUse:
+    """One read of a name, with where it is and which scope defines it."""
+
+    name: str
+    node: cst.Name
+    range: CodeRange
+    scope: Scope | None  # the scope that binds the name; None for a builtin or an undefined name
+    builtin: bool
+
+
+@dataclass
+class SourceModule:
+    """A parsed file. Built once by `parse_source`; read-only afterwards."""
+
+    path: str
+    text: str
+    module: cst.Module
+    positions: dict[cst.CSTNode, CodeRange]
+    scopes: dict[cst.CSTNode, Scope | None]
+    raw_qualified_names: Mapping[cst.CSTNode, object]
+    uses: tuple[NameUse, ...]
+    _starts: list[tuple[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._starts = [self._start(stmt) for stmt in self.module.body]
+
+    def _start(self, node: cst.CSTNode) -> tuple[int, int]:
+        r = self.extent(node)
+        return (r.start.line, r.start.column)
+
+    def extent(self, node: cst.CSTNode) -> CodeRange:
+        """The node's range, including the decorators of a function or class."""
+        r = self.positions[node]
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node.decorators:
+            return CodeRange(self.positions[node.decorators[0]].start, r.end)
+        return r
+
+    def qualified_names(self, node: cst.CSTNode) -> frozenset[str]:
+        """Dotted names `node` refers to, resolved through the file's imports."""
+        value = self.raw_qualified_names.get(node, ())
+        if callable(value):  # libcst computes qualified names lazily
+            value = value()
+        return frozenset(q.name for q in value)  # type: ignore[attr-defined]
+
+    def location(self, node: cst.CSTNode) -> Location:
+        r = self.positions[node]
+        return Location(self.path, r.start.line, r.start.column + 1)
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def statement_index(self, node: cst.CSTNode) -> int:
+        """Index in `module.body` of the top-level statement that holds `node`."""
+        return self.index_at(self.positions[node])
+
+    def index_at(self, where: CodeRange) -> int:
+        key = (where.start.line, where.start.column)
+        return bisect.bisect_right(self._starts, key) - 1
+
+    @property
+    def global_scope(self) -> GlobalScope:
+        scope = self.scopes[self.module]
+        assert isinstance(scope, GlobalScope)
+        return scope
+
+    def global_bindings(self) -> dict[str, list[int]]:
+        """Module-level name -> indices of the top-level statements that bind it."""
+        bindings: dict[str, set[int]] = defaultdict(set)
+        for assignment in self.global_scope.assignments:
+            node = assignment.node
+            if node in self.positions:
+                bindings[assignment.name].add(self.statement_index(node))
+        return {name: sorted(indices) for name, indices in bindings.items()}
+
+    def uses_within(self, where: CodeRange, excluding: Iterable[CodeRange] = ()) -> Iterator[NameUse]:
+        skipped = tuple(excluding)
+        for use in self.uses:
+            if _inside(use.range, where) and not any(_inside(use.range, s) for s in skipped):
+                yield use
+
+
+def _inside(inner: CodeRange, outer: CodeRange) -> bool:
+    a = (inner.start.line, inner.start.column)
+    b = (inner.end.line, inner.end.column)
+    return (outer.start.line, outer.start.column) <= a and b <= (outer.end.line, outer.end.column)
+
+
+def parse_source(text: str, path: str) -> SourceModule:
+    """Parse without running anything. Syntax errors carry CPython's own line and column."""
+    text = text.lstrip("\ufeff")
+    try:
+        ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        column = exc.offset or 1
+        message = exc.msg or "invalid syntax"
+        raise UserError(
+            [
+                Diagnostic.error(
+                    Location(path, line, column),
+                    f"syntax error: {message}",
+                    "fix the syntax; `python -m py_compile FILE` shows the same error",
+                )
+            ]
+        ) from None
+    module = cst.parse_module(text)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = dict(wrapper.resolve(PositionProvider))
+    scopes = dict(wrapper.resolve(ScopeProvider))
+    return SourceModule(
+        path=path,
+        text=text,
+        module=module,
+        positions=positions,
+        scopes=scopes,
+        raw_qualified_names=wrapper.resolve(QualifiedNameProvider),
+        uses=tuple(_collect_uses(scopes, positions)),
+    )
+
+
+def _collect_uses(
+    scopes: dict[cst.CSTNode, Scope | None], positions: dict[cst.CSTNode, CodeRange]
+) -> Iterator[NameUse]:
+    seen: set[int] = set()
+    unique = [s for s in scopes.values() if s is not None and not (id(s) in seen or seen.add(id(s)))]
+    found: list[NameUse] = []
+    for scope in unique:
+        for access in scope.accesses:
+            node = access.node
+            if not isinstance(node, cst.Name) or node not in positions:
+                continue
+            referents = list(access.referents)
+            builtin = bool(referents) and all(isinstance(r.scope, BuiltinScope) for r in referents)
+            owner = next((r.scope for r in referents if not isinstance(r.scope, BuiltinScope)), None)
+            found.append(NameUse(node.value, node, positions[node], owner, builtin))
+    found.sort(key=lambda u: (u.range.start.line, u.range.start.column))
+    return iter(found)
