@@ -10,7 +10,6 @@ from typing import Any
 
 import libcst as cst
 from libcst.metadata import CodeRange
-
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, encode_literal, read_literal
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
@@ -32,15 +31,35 @@ DEFAULT_RETURN_VALUES = ("return_object",)
 # Options pipec acts on, options it records as metadata, and ClearML-server features that do
 # nothing on a pipec host (warned about once per build).
 _COMPONENT_ACTED = {
-    "return_values", "name", "cache", "packages", "parents", "helper_functions",
-    "retry_on_failure", "execution_queue",
+    "return_values",
+    "name",
+    "cache",
+    "packages",
+    "parents",
+    "helper_functions",
+    "retry_on_failure",
+    "execution_queue",
 }
 _COMPONENT_METADATA = {"task_type", "tags"}
 _COMPONENT_INERT = {
-    "continue_on_fail", "docker", "docker_args", "docker_bash_setup_script",
-    "auto_connect_frameworks", "auto_connect_arg_parser", "repo", "repo_branch", "repo_commit",
-    "monitor_metrics", "monitor_artifacts", "monitor_models", "pre_execute_callback",
-    "post_execute_callback", "status_change_callback", "output_uri", "draft", "working_dir",
+    "continue_on_fail",
+    "docker",
+    "docker_args",
+    "docker_bash_setup_script",
+    "auto_connect_frameworks",
+    "auto_connect_arg_parser",
+    "repo",
+    "repo_branch",
+    "repo_commit",
+    "monitor_metrics",
+    "monitor_artifacts",
+    "monitor_models",
+    "pre_execute_callback",
+    "post_execute_callback",
+    "status_change_callback",
+    "output_uri",
+    "draft",
+    "working_dir",
     "continue_behaviour",
 }
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -61,7 +80,7 @@ class OptionValue:
     def to_manifest(self) -> Any:
         if self.is_literal:
             encoded = encode_literal(self.value)
-            return encoded["value"] if "value" in encoded else encoded
+            return encoded.get("value", encoded)
         return {"source": self.source}
 
 
@@ -207,7 +226,9 @@ def _signature(
     def convert(param: cst.Param, kind: ParameterKind) -> Parameter:
         default = source.code(param.default).strip() if param.default is not None else None
         annotation = (
-            source.code(param.annotation.annotation).strip() if param.annotation is not None else None
+            source.code(param.annotation.annotation).strip()
+            if param.annotation is not None
+            else None
         )
         return Parameter(param.name.value, kind, default, annotation)
 
@@ -319,7 +340,9 @@ def _bound_name(alias: cst.ImportAlias) -> str:
 def _prune_import(statement: cst.SimpleStatementLine, wanted: set[str]) -> cst.SimpleStatementLine:
     """Keep only the aliases whose bound names the script uses (unused imports fail ruff)."""
     small = statement.body[0]
-    if not isinstance(small, (cst.Import, cst.ImportFrom)) or isinstance(small.names, cst.ImportStar):
+    if not isinstance(small, (cst.Import, cst.ImportFrom)) or isinstance(
+        small.names, cst.ImportStar
+    ):
         return statement
     names = [a for a in small.names if _bound_name(a) in wanted]
     if not names or len(names) == len(small.names):
@@ -327,7 +350,11 @@ def _prune_import(statement: cst.SimpleStatementLine, wanted: set[str]) -> cst.S
     names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     pruned: cst.Import | cst.ImportFrom
     if isinstance(small, cst.ImportFrom):
-        pruned = small.with_changes(names=names, lpar=None, rpar=None) if len(names) == 1 else small.with_changes(names=names)
+        pruned = (
+            small.with_changes(names=names, lpar=None, rpar=None)
+            if len(names) == 1
+            else small.with_changes(names=names)
+        )
     else:
         pruned = small.with_changes(names=names)
     return statement.with_changes(body=[pruned])
@@ -392,7 +419,7 @@ def collect_support(
         if in_main:
             reporter.warning(
                 source.location(source.module.body[parsed.main_index or 0]),
-                f"{user} uses `{name}`, which is assigned only under `if __name__ == \"__main__\":`",
+                f'{user} uses `{name}`, which is assigned only under `if __name__ == "__main__":`',
                 f"move the assignment of `{name}` to module level so the generated script has it",
             )
 
@@ -415,7 +442,9 @@ def collect_support(
             definitions.append(_statement_code(source, statement))
     for relative in collector.relative:
         reporter.error(
-            source.location(relative) if relative in source.positions else Location(source.path, 1, 1),
+            source.location(relative)
+            if relative in source.positions
+            else Location(source.path, 1, 1),
             "relative import in a pipeline file",
             "import the module by its absolute name (`from mylib import f`): modules beside the "
             "pipeline file are copied into the build",
@@ -423,7 +452,9 @@ def collect_support(
     return Support(tuple(imports), tuple(definitions), tuple(sorted(collector.modules)))
 
 
-def _component(source: SourceModule, parsed: ParsedFile, decorated: Decorated, reporter: Reporter) -> Component:
+def _component(
+    source: SourceModule, parsed: ParsedFile, decorated: Decorated, reporter: Reporter
+) -> Component:
     function = decorated.function
     name = function.name.value
     options = read_options(source, decorated, reporter)
@@ -443,7 +474,12 @@ def _component(source: SourceModule, parsed: ParsedFile, decorated: Decorated, r
             )
 
     return_values: tuple[str, ...] = DEFAULT_RETURN_VALUES
-    raw = _need_literal(options, "return_values", reporter, "write the output names in place: return_values=['a', 'b']")
+    raw = _need_literal(
+        options,
+        "return_values",
+        reporter,
+        "write the output names in place: return_values=['a', 'b']",
+    )
     if raw is not NOT_LITERAL:
         values = [raw] if isinstance(raw, str) else raw
         if (
@@ -477,17 +513,38 @@ def _component(source: SourceModule, parsed: ParsedFile, decorated: Decorated, r
         )
     elif "retry_on_failure" in options:
         retry = options["retry_on_failure"].value
-        if retry is not None and (not isinstance(retry, int) or isinstance(retry, bool) or retry < 0):
-            reporter.error(options["retry_on_failure"].location, "retry_on_failure must be a whole number >= 0", "for example retry_on_failure=2")
+        if retry is not None and (
+            not isinstance(retry, int) or isinstance(retry, bool) or retry < 0
+        ):
+            reporter.error(
+                options["retry_on_failure"].location,
+                "retry_on_failure must be a whole number >= 0",
+                "for example retry_on_failure=2",
+            )
             retry = 0
-    queue = _need_literal(options, "execution_queue", reporter, "write the queue name as a string literal")
-    parents = _need_literal(options, "parents", reporter, "write the parent step names as a list of strings")
-    if parents is not NOT_LITERAL and parents is not None and (
-        not isinstance(parents, (list, tuple)) or not all(isinstance(p, str) for p in parents)
+    queue = _need_literal(
+        options, "execution_queue", reporter, "write the queue name as a string literal"
+    )
+    parents = _need_literal(
+        options, "parents", reporter, "write the parent step names as a list of strings"
+    )
+    if (
+        parents is not NOT_LITERAL
+        and parents is not None
+        and (not isinstance(parents, (list, tuple)) or not all(isinstance(p, str) for p in parents))
     ):
-        reporter.error(options["parents"].location, "parents must be a list of step names", "for example parents=['step_one']")
+        reporter.error(
+            options["parents"].location,
+            "parents must be a list of step names",
+            "for example parents=['step_one']",
+        )
         parents = ()
-    packages = _need_literal(options, "packages", reporter, "write the packages as a list of pip specifiers or a requirements file path")
+    packages = _need_literal(
+        options,
+        "packages",
+        reporter,
+        "write the packages as a list of pip specifiers or a requirements file path",
+    )
     packages_file: str | None = None
     package_list: tuple[str, ...] | None = None
     if isinstance(packages, str):
@@ -495,16 +552,32 @@ def _component(source: SourceModule, parsed: ParsedFile, decorated: Decorated, r
     elif isinstance(packages, (list, tuple)) and all(isinstance(p, str) for p in packages):
         package_list = tuple(packages)
     elif packages is not NOT_LITERAL and packages is not None:
-        reporter.error(options["packages"].location, "packages must be a list of pip specifiers or a path to a requirements file", "for example packages=['scikit-learn>=1.3', 'pandas']")
+        reporter.error(
+            options["packages"].location,
+            "packages must be a list of pip specifiers or a path to a requirements file",
+            "for example packages=['scikit-learn>=1.3', 'pandas']",
+        )
 
     helper_roots: list[str] = []
     helpers = options.get("helper_functions")
     if helpers is not None and decorated.call is not None:
-        arg = next(a for a in decorated.call.args if a.keyword is not None and a.keyword.value == "helper_functions")
-        if isinstance(arg.value, (cst.List, cst.Tuple)) and all(isinstance(e.value, cst.Name) for e in arg.value.elements):
-            helper_roots = [e.value.value for e in arg.value.elements if isinstance(e.value, cst.Name)]
+        arg = next(
+            a
+            for a in decorated.call.args
+            if a.keyword is not None and a.keyword.value == "helper_functions"
+        )
+        if isinstance(arg.value, (cst.List, cst.Tuple)) and all(
+            isinstance(e.value, cst.Name) for e in arg.value.elements
+        ):
+            helper_roots = [
+                e.value.value for e in arg.value.elements if isinstance(e.value, cst.Name)
+            ]
         elif not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
-            reporter.error(helpers.location, "helper_functions must be a list of function names", "for example helper_functions=[normalise, load_table]")
+            reporter.error(
+                helpers.location,
+                "helper_functions must be a list of function names",
+                "for example helper_functions=[normalise, load_table]",
+            )
 
     parameters = _signature(source, function, reporter, "component")
     _check_return_count(source, function, return_values, reporter)

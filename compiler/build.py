@@ -10,8 +10,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import libcst as cst
-
-from pipec.compiler.analyse import Component, _signature, analyse_components, read_options
+from pipec.compiler.analyse import (
+    Component,
+    _literal_of,
+    _signature,
+    analyse_components,
+    read_options,
+)
 from pipec.compiler.diagnostics import Diagnostic, Location, Reporter, UserError
 from pipec.compiler.emit import BuildPlan, ParameterInfo, PipelineInfo, emit_build
 from pipec.compiler.literals import NOT_LITERAL, read_literal
@@ -54,13 +59,37 @@ class BuildResult:
 
 
 _PIPELINE_INERT = {
-    "pool_frequency", "add_pipeline_tags", "target_project", "pipeline_execution_queue",
-    "multi_instance_support", "add_run_number", "args_map", "start_controller_locally", "docker",
-    "docker_args", "docker_bash_setup_script", "repo", "repo_branch", "repo_commit",
-    "artifact_serialization_function", "artifact_deserialization_function", "output_uri",
-    "skip_global_imports", "working_dir", "enable_local_imports", "packages", "retry_on_failure",
+    "pool_frequency",
+    "add_pipeline_tags",
+    "target_project",
+    "pipeline_execution_queue",
+    "multi_instance_support",
+    "add_run_number",
+    "args_map",
+    "start_controller_locally",
+    "docker",
+    "docker_args",
+    "docker_bash_setup_script",
+    "repo",
+    "repo_branch",
+    "repo_commit",
+    "artifact_serialization_function",
+    "artifact_deserialization_function",
+    "output_uri",
+    "skip_global_imports",
+    "working_dir",
+    "enable_local_imports",
+    "packages",
+    "retry_on_failure",
 }
-_PIPELINE_KNOWN = {"name", "project", "version", "return_value", "default_queue", "abort_on_failure"}
+_PIPELINE_KNOWN = {
+    "name",
+    "project",
+    "version",
+    "return_value",
+    "default_queue",
+    "abort_on_failure",
+}
 
 
 def pipeline_slug(name: str) -> str:
@@ -68,7 +97,9 @@ def pipeline_slug(name: str) -> str:
     return slug or "pipeline"
 
 
-def _select_pipeline(parsed: ParsedFile, wanted: str | None, reporter: Reporter) -> Decorated | None:
+def _select_pipeline(
+    parsed: ParsedFile, wanted: str | None, reporter: Reporter
+) -> Decorated | None:
     source = parsed.source
     pipelines = parsed.pipelines
     if not pipelines:
@@ -115,12 +146,20 @@ def _read_main_block(
     if parsed.main_block is None:
         return _MainCall(overrides, queue)
     body = parsed.main_block.body
-    statements = body.body if isinstance(body, cst.IndentedBlock) else [cst.SimpleStatementLine(list(body.body))]
+    statements = (
+        body.body
+        if isinstance(body, cst.IndentedBlock)
+        else [cst.SimpleStatementLine(list(body.body))]  # type: ignore[arg-type]
+    )
     called = False
     for statement in statements:
         smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
         for small in smalls:
-            call = small.value if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) else None
+            call = (
+                small.value
+                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)
+                else None
+            )
             if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
                 call = small.value
             if call is None:
@@ -134,11 +173,18 @@ def _read_main_block(
                     if isinstance(value, str):
                         queue = value
                 continue
-            if any(n.endswith(("PipelineDecorator.run_locally", "PipelineDecorator.debug_pipeline")) for n in names):
+            if any(
+                n.endswith(("PipelineDecorator.run_locally", "PipelineDecorator.debug_pipeline"))
+                for n in names
+            ):
                 continue
             if isinstance(call.func, cst.Name) and call.func.value == controller.name:
                 if called:
-                    reporter.warning(source.location(call), "the pipeline is called more than once under __main__", "pipec takes the first call's arguments as the defaults")
+                    reporter.warning(
+                        source.location(call),
+                        "the pipeline is called more than once under __main__",
+                        "pipec takes the first call's arguments as the defaults",
+                    )
                     continue
                 called = True
                 overrides = _bind_main_call(source, call, parameter_names, reporter)
@@ -153,28 +199,42 @@ def _ignored_in_main(source: SourceModule, node: cst.CSTNode, reporter: Reporter
     reporter.warning_once(
         "main-ignored",
         source.location(node),
-        "code under `if __name__ == \"__main__\":` other than the pipeline call is not part of the build",
+        'code under `if __name__ == "__main__":` other than the pipeline call is not part of the build',
         "move work the pipeline needs into a step or into the controller",
     )
 
 
-def _bind_main_call(source: SourceModule, call: cst.Call, names: list[str], reporter: Reporter) -> dict[str, Any]:
+def _bind_main_call(
+    source: SourceModule, call: cst.Call, names: list[str], reporter: Reporter
+) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     position = 0
     for arg in call.args:
         if arg.star:
-            reporter.warning(source.location(arg), "star-arguments in the pipeline call are not read", "pass the parameters by name")
+            reporter.warning(
+                source.location(arg),
+                "star-arguments in the pipeline call are not read",
+                "pass the parameters by name",
+            )
             continue
         if arg.keyword is None:
             if position >= len(names):
-                reporter.error(source.location(arg), "the pipeline is called with too many arguments", f"its parameters are: {', '.join(names)}")
+                reporter.error(
+                    source.location(arg),
+                    "the pipeline is called with too many arguments",
+                    f"its parameters are: {', '.join(names)}",
+                )
                 continue
             name = names[position]
             position += 1
         else:
             name = arg.keyword.value
             if name not in names:
-                reporter.error(source.location(arg), f"the pipeline has no parameter `{name}`", f"its parameters are: {', '.join(names) or 'none'}")
+                reporter.error(
+                    source.location(arg),
+                    f"the pipeline has no parameter `{name}`",
+                    f"its parameters are: {', '.join(names) or 'none'}",
+                )
                 continue
         value = read_literal(source.code(arg.value))
         if value is NOT_LITERAL:
@@ -193,16 +253,29 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
     options = read_options(source, controller, reporter)
     for key, option in options.items():
         if key in _PIPELINE_INERT:
-            reporter.warning_once(f"pipeline:{key}", option.location, f"pipeline option `{key}` does nothing in pipec", "it is kept in the manifest")
+            reporter.warning_once(
+                f"pipeline:{key}",
+                option.location,
+                f"pipeline option `{key}` does nothing in pipec",
+                "it is kept in the manifest",
+            )
         elif key not in _PIPELINE_KNOWN:
-            reporter.warning(option.location, f"unknown pipeline option `{key}`", "check the spelling against @PipelineDecorator.pipeline's keyword options")
+            reporter.warning(
+                option.location,
+                f"unknown pipeline option `{key}`",
+                "check the spelling against @PipelineDecorator.pipeline's keyword options",
+            )
 
     def text(key: str) -> str | None:
         option = options.get(key)
         if option is None:
             return None
         if not option.is_literal or not isinstance(option.value, (str, int, float)):
-            reporter.error(option.location, f"pipeline option `{key}` must be a string literal", f"write {key}='...'")
+            reporter.error(
+                option.location,
+                f"pipeline option `{key}` must be a string literal",
+                f"write {key}='...'",
+            )
             return None
         return str(option.value)
 
@@ -212,7 +285,11 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
         if abort.is_literal and isinstance(abort.value, bool):
             abort_on_failure = abort.value
         else:
-            reporter.error(abort.location, "abort_on_failure must be True or False", "write abort_on_failure=True")
+            reporter.error(
+                abort.location,
+                "abort_on_failure must be True or False",
+                "write abort_on_failure=True",
+            )
     signature = _signature(source, controller.function, reporter, "pipeline controller")
     names = [p.name for p in signature]
     main = _read_main_block(parsed, controller, names, reporter)
@@ -220,14 +297,27 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
     parameters: list[ParameterInfo] = []
     for parameter in signature:
         if parameter.name in main.overrides:
-            parameters.append(ParameterInfo(parameter.name, parameter.annotation, main.overrides[parameter.name], True))
+            parameters.append(
+                ParameterInfo(
+                    parameter.name, parameter.annotation, main.overrides[parameter.name], True
+                )
+            )
             continue
         if parameter.default is None:
             parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
             continue
-        value = read_literal(parameter.default)
+        param_node = next(
+            p
+            for p in (*controller.function.params.params, *controller.function.params.kwonly_params)
+            if p.name.value == parameter.name
+        )
+        value = (
+            _literal_of(source, param_node.default)
+            if param_node.default is not None
+            else NOT_LITERAL
+        )
         if value is NOT_LITERAL:
-            param_node = next(p for p in controller.function.params.params + controller.function.params.kwonly_params if p.name.value == parameter.name)
+            parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
             reporter.error(
                 source.location(param_node.default or param_node),
                 f"the default of pipeline parameter `{parameter.name}` is not a literal",
@@ -258,7 +348,9 @@ def _imports_of_file(path: str, text: str) -> set[str]:
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             modules.add(node.module)
-            modules.update(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")
+            modules.update(
+                f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"
+            )
     return modules
 
 
@@ -305,7 +397,9 @@ class _LocalIndex:
         return needed, every
 
 
-def _script_names(components: Mapping[str, Component], trace: Trace, reserved: set[str]) -> dict[str, str]:
+def _script_names(
+    components: Mapping[str, Component], trace: Trace, reserved: set[str]
+) -> dict[str, str]:
     """Script stem for each used component and glue node; never one that would shadow an import."""
     names: dict[str, str] = {}
     taken = set(reserved)
@@ -339,7 +433,9 @@ def build(
     if controller is None:
         raise UserError(reporter.diagnostics)
     info = _pipeline_info(parsed, controller, reporter)
-    trace = trace_controller(parsed, components, controller, tuple(p.name for p in info.parameters), reporter)
+    trace = trace_controller(
+        parsed, components, controller, tuple(p.name for p in info.parameters), reporter
+    )
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
 
@@ -348,7 +444,9 @@ def build(
     script_modules: dict[str, set[str]] = {}
     for node in trace.nodes:
         if isinstance(node, StepNode):
-            script_modules.setdefault(node.component, set(components[node.component].support.modules))
+            script_modules.setdefault(
+                node.component, set(components[node.component].support.modules)
+            )
         elif isinstance(node, GlueNode):
             script_modules[node.name] = set(node.support.modules)
     local_needed: set[str] = set()
@@ -388,7 +486,9 @@ def build(
             for _, binding in node.inputs:
                 if isinstance(binding, OutputRef):
                     producer = trace.node(binding.node)
-                    producer_key = producer.component if isinstance(producer, StepNode) else producer.name
+                    producer_key = (
+                        producer.component if isinstance(producer, StepNode) else producer.name
+                    )
                     resolved.extend(requirements.get(script_names[producer_key], ()))
             resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
         requirements[script_names[key]] = tuple(resolved)
@@ -415,7 +515,9 @@ def build(
     return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics)
 
 
-def _packages_file(component: Component, project: ProjectFiles, reporter: Reporter) -> list[Requirement]:
+def _packages_file(
+    component: Component, project: ProjectFiles, reporter: Reporter
+) -> list[Requirement]:
     assert component.packages_file is not None
     option = component.options["packages"]
     text = project.read_text(component.packages_file)
@@ -428,5 +530,9 @@ def _packages_file(component: Component, project: ProjectFiles, reporter: Report
         return []
     requirements, skipped = parse_requirements_text(text)
     for line in skipped:
-        reporter.warning(option.location, f"`{line}` in {component.packages_file} is not supported", "list plain specifiers, one per line")
+        reporter.warning(
+            option.location,
+            f"`{line}` in {component.packages_file} is not supported",
+            "list plain specifiers, one per line",
+        )
     return requirements

@@ -10,6 +10,10 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipec.compiler.build import BuildResult, LocalModule
 
 __all__ = ["main"]
 
@@ -24,8 +28,8 @@ class DirectoryProject:
         self.root = root
         self.exclude = exclude.resolve()
 
-    def local_module(self, name: str):  # type: ignore[no-untyped-def]
-        from pipec.compiler.build import LocalModule
+    def local_module(self, name: str) -> LocalModule | None:
+        from pipec.compiler.build import LocalModule  # noqa: F811 - imported lazily at run time
 
         single = self.root / f"{name}.py"
         if single.is_file() and single.resolve() != self.exclude:
@@ -60,7 +64,7 @@ def _read_source(path: Path) -> str:
     return data.decode("utf-8-sig")
 
 
-def _compile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
     from pipec.compiler.build import build
     from pipec.compiler.diagnostics import UserError, format_all
     from pipec.compiler.requirements import InstalledEnvironment
@@ -75,7 +79,9 @@ def _compile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     except UnicodeDecodeError as exc:
         print(f"{display}:1:1: error: the file is not UTF-8 ({exc.reason})", file=sys.stderr)
         return None, EXIT_USER_ERROR
-    regenerate = f"pipec build {display}" + (f" --pipeline {args.pipeline}" if args.pipeline else "")
+    regenerate = f"pipec build {display}" + (
+        f" --pipeline {args.pipeline}" if args.pipeline else ""
+    )
     try:
         result = build(
             text,
@@ -88,7 +94,10 @@ def _compile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     except UserError as error:
         print(format_all(error.diagnostics, {display: text}), file=sys.stderr)
         errors = sum(1 for d in error.diagnostics if d.is_error)
-        print(f"pipec: {errors} error{'s' if errors != 1 else ''}; nothing was written", file=sys.stderr)
+        print(
+            f"pipec: {errors} error{'s' if errors != 1 else ''}; nothing was written",
+            file=sys.stderr,
+        )
         return None, EXIT_USER_ERROR
     if result.diagnostics:
         print(format_all(result.diagnostics, {display: text}), file=sys.stderr)

@@ -6,7 +6,15 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Diagnostic", "Location", "Reporter", "Severity", "UserError", "format_all", "format_diagnostic"]
+__all__ = [
+    "Diagnostic",
+    "Location",
+    "Reporter",
+    "Severity",
+    "UserError",
+    "format_all",
+    "format_diagnostic",
+]
 
 
 class Severity(enum.Enum):

@@ -14,11 +14,19 @@ from typing import Any
 
 import jinja2
 import libcst as cst
-
 from pipec.compiler.analyse import Component, OptionValue, Support
 from pipec.compiler.literals import encode_literal
 from pipec.compiler.requirements import Requirement
-from pipec.compiler.trace import RETURN_OUTPUT, Binding, Const, GlueNode, OutputRef, ParamRef, StepNode, Trace
+from pipec.compiler.trace import (
+    RETURN_OUTPUT,
+    Binding,
+    Const,
+    GlueNode,
+    OutputRef,
+    ParamRef,
+    StepNode,
+    Trace,
+)
 
 __all__ = ["BuildPlan", "PipelineInfo", "ParameterInfo", "emit_build", "MANIFEST_SCHEMA_VERSION"]
 
@@ -88,7 +96,9 @@ class _Templates:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        environment.filters.update({"pyrepr": _pyrepr, "pytuple": _pytuple, "docstring": _docstring_safe})
+        environment.filters.update(
+            {"pyrepr": _pyrepr, "pytuple": _pytuple, "docstring": _docstring_safe}
+        )
         environment.globals["version"] = templates_version()
         return cls(environment)
 
@@ -107,6 +117,42 @@ def _tidy(code: str) -> str:
         if blanks <= 2:
             tidy.append(line)
     return "\n".join(tidy).strip("\n") + "\n"
+
+
+def _import_key(code: str, local: frozenset[str]) -> tuple[int, int, str]:
+    """isort's order: standard library, third party, local; `import x` before `from x import y`."""
+    words = code.split()
+    module = words[1] if len(words) > 1 else ""
+    top = module.split(".")[0]
+    section = (
+        0
+        if top == "__future__"
+        else 1
+        if top in sys.stdlib_module_names
+        else 3
+        if top in local
+        else 2
+    )
+    return (section, 0 if words[0] == "import" else 1, module.lower())
+
+
+def _support_code(support: Support, local: frozenset[str]) -> str:
+    """Imports first, grouped as isort does, then the module-level definitions in source order."""
+    parts: list[str] = []
+    groups: dict[int, list[str]] = {}
+    for code in sorted(support.imports, key=lambda c: _import_key(c, local)):
+        groups.setdefault(_import_key(code, local)[0], []).append(code.rstrip())
+    if groups:
+        parts.append("\n\n".join("\n".join(groups[k]) for k in sorted(groups)))
+    definitions = [code.rstrip() for code in support.definitions]
+    if (
+        parts
+        and definitions
+        and not definitions[0].lstrip().startswith(("def ", "class ", "@", "async "))
+    ):
+        # isort wants one blank line between imports and a constant, two before a def or class.
+        return parts[0] + "\n\n" + "\n\n\n".join(definitions)
+    return "\n\n\n".join(parts + definitions)
 
 
 def _main_name(*codes: str) -> str:
@@ -128,7 +174,9 @@ def _glue_function(node: GlueNode) -> str:
     statements: list[cst.BaseStatement] = []
     returns = False
     for statement in node.statements:
-        if isinstance(statement, cst.SimpleStatementLine) and any(isinstance(s, cst.Return) for s in statement.body):
+        if isinstance(statement, cst.SimpleStatementLine) and any(
+            isinstance(s, cst.Return) for s in statement.body
+        ):
             returns = True
             rewritten = statement.visit(_ReturnAsOutputs())
             assert isinstance(rewritten, cst.SimpleStatementLine)
@@ -160,7 +208,9 @@ def _options(options: Mapping[str, OptionValue]) -> dict[str, Any]:
     return {key: options[key].to_manifest() for key in sorted(options)}
 
 
-def _requirements_text(templates: _Templates, plan: BuildPlan, what: str, requirements: Sequence[Requirement]) -> str:
+def _requirements_text(
+    templates: _Templates, plan: BuildPlan, what: str, requirements: Sequence[Requirement]
+) -> str:
     return templates.render(
         "requirements.txt.jinja",
         source_path=plan.source_path,
@@ -184,6 +234,7 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
     script_hashes: dict[str, str] = {}
     pipeline = plan.pipeline
     trace = plan.trace
+    local_modules = frozenset(p.split("/")[0].removesuffix(".py") for p in plan.local_files)
 
     def add_script(stem: str, code: str) -> str:
         path = f"steps/{stem}.py"
@@ -194,9 +245,9 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
         return path
 
     used_components = sorted({n.component for n in trace.nodes if isinstance(n, StepNode)})
-    for function in used_components:
-        component = plan.components[function]
-        stem = plan.script_names[function]
+    for function_name in used_components:
+        component = plan.components[function_name]
+        stem = plan.script_names[function_name]
         required = [p.name for p in component.parameters if p.required]
         add_script(
             stem,
@@ -210,6 +261,7 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
                 required=required,
                 parameter_names=[p.name for p in component.parameters],
                 main_name=_main_name(component.code, *component.support.definitions),
+                support_code=_support_code(component.support, local_modules),
             ),
         )
     for node in trace.nodes:
@@ -231,6 +283,7 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
                 input_names=input_names,
                 function_code=function_code,
                 main_name=_main_name(function_code, *node.support.definitions),
+                support_code=_support_code(node.support, local_modules),
             ),
         )
     for relative, text in sorted(plan.local_files.items()):
@@ -238,11 +291,16 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
 
     all_requirements: dict[str, Requirement] = {}
     for stem, requirements in sorted(plan.requirements.items()):
-        files[f"requirements/{stem}.txt"] = _requirements_text(templates, plan, f"`steps/{stem}.py`", requirements)
+        files[f"requirements/{stem}.txt"] = _requirements_text(
+            templates, plan, f"`steps/{stem}.py`", requirements
+        )
         for requirement in requirements:
             all_requirements.setdefault(str(requirement), requirement)
     files["requirements.txt"] = _requirements_text(
-        templates, plan, f"pipeline `{pipeline.name}`", [all_requirements[k] for k in sorted(all_requirements, key=str.lower)]
+        templates,
+        plan,
+        f"pipeline `{pipeline.name}`",
+        [all_requirements[k] for k in sorted(all_requirements, key=str.lower)],
     )
 
     nodes: list[dict[str, Any]] = []
@@ -251,7 +309,11 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
             component = plan.components[node.component]
             stem = plan.script_names[node.component]
             options = _options(component.options)
-            cache, retry, queue = component.cache, component.retry_on_failure, component.queue or pipeline.default_queue
+            cache, retry, queue = (
+                component.cache,
+                component.retry_on_failure,
+                component.queue or pipeline.default_queue,
+            )
             outputs = list(component.return_values)
             function: str | None = component.function_name
             effects = False
@@ -278,16 +340,17 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
                 "cache": cache,
                 "retry_on_failure": retry,
                 "queue": queue,
-                "source": {"path": plan.source_path, "line": node.location.line, "column": node.location.column},
+                "source": {
+                    "path": plan.source_path,
+                    "line": node.location.line,
+                    "column": node.location.column,
+                },
                 "code_sha256": script_hashes[script],
             }
         )
     order = {n.name: i for i, n in enumerate(trace.nodes)}
     edges = sorted(
-        (
-            {"from": a, "to": b, "kind": data["kind"]}
-            for a, b, data in trace.graph.edges(data=True)
-        ),
+        ({"from": a, "to": b, "kind": data["kind"]} for a, b, data in trace.graph.edges(data=True)),
         key=lambda e: (order[e["to"]], order[e["from"]]),
     )
     manifest: dict[str, Any] = {
@@ -325,11 +388,3 @@ def templates_version() -> str:
     from pipec import __version__
 
     return __version__
-
-
-def python_tag() -> str:
-    return "%d.%d" % sys.version_info[:2]
-
-
-def support_modules(support: Support) -> tuple[str, ...]:
-    return support.modules

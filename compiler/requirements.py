@@ -103,7 +103,9 @@ class StaticEnvironment:
     def provides(self, distribution: str, dotted: str) -> bool:
         for dists in self.packages.values():
             if distribution in dists:
-                return any(dotted == p or dotted.startswith(p + ".") for p in dists[distribution][1])
+                return any(
+                    dotted == p or dotted.startswith(p + ".") for p in dists[distribution][1]
+                )
         return False
 
 

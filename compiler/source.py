@@ -19,7 +19,6 @@ from libcst.metadata import (
     Scope,
     ScopeProvider,
 )
-
 from pipec.compiler.diagnostics import Diagnostic, Location, UserError
 
 __all__ = ["NameUse", "SourceModule", "parse_source"]
@@ -95,12 +94,14 @@ class SourceModule:
         """Module-level name -> indices of the top-level statements that bind it."""
         bindings: dict[str, set[int]] = defaultdict(set)
         for assignment in self.global_scope.assignments:
-            node = assignment.node
-            if node in self.positions:
+            node = getattr(assignment, "node", None)  # builtins and imports-by-star have none
+            if node is not None and node in self.positions:
                 bindings[assignment.name].add(self.statement_index(node))
         return {name: sorted(indices) for name, indices in bindings.items()}
 
-    def uses_within(self, where: CodeRange, excluding: Iterable[CodeRange] = ()) -> Iterator[NameUse]:
+    def uses_within(
+        self, where: CodeRange, excluding: Iterable[CodeRange] = ()
+    ) -> Iterator[NameUse]:
         skipped = tuple(excluding)
         for use in self.uses:
             if _inside(use.range, where) and not any(_inside(use.range, s) for s in skipped):
@@ -149,8 +150,7 @@ def parse_source(text: str, path: str) -> SourceModule:
 def _collect_uses(
     scopes: dict[cst.CSTNode, Scope | None], positions: dict[cst.CSTNode, CodeRange]
 ) -> Iterator[NameUse]:
-    seen: set[int] = set()
-    unique = [s for s in scopes.values() if s is not None and not (id(s) in seen or seen.add(id(s)))]
+    unique = list({id(s): s for s in scopes.values() if s is not None}.values())
     found: list[NameUse] = []
     for scope in unique:
         for access in scope.accesses:
@@ -159,7 +159,9 @@ def _collect_uses(
                 continue
             referents = list(access.referents)
             builtin = bool(referents) and all(isinstance(r.scope, BuiltinScope) for r in referents)
-            owner = next((r.scope for r in referents if not isinstance(r.scope, BuiltinScope)), None)
+            owner = next(
+                (r.scope for r in referents if not isinstance(r.scope, BuiltinScope)), None
+            )
             found.append(NameUse(node.value, node, positions[node], owner, builtin))
     found.sort(key=lambda u: (u.range.start.line, u.range.start.column))
     return iter(found)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import libcst as cst
 import networkx as nx
 from libcst.metadata import CodeRange
-
 from pipec.compiler.analyse import (
     Component,
     ParameterKind,
@@ -37,9 +36,7 @@ __all__ = [
 
 # Builtins that neither print nor mutate: glue that calls only these has no side effects to order.
 _PURE_BUILTINS = frozenset(
-    "abs all any bool bytes chr dict divmod enumerate filter float format frozenset hash hex int "
-    "isinstance issubclass iter len list map max min next oct ord pow range repr reversed round "
-    "set slice sorted str sum tuple type zip".split()
+    ["abs", "all", "any", "bool", "bytes", "chr", "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "int", "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "oct", "ord", "pow", "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum", "tuple", "type", "zip"]
 )
 RETURN_OUTPUT = "return"
 
@@ -65,7 +62,7 @@ class Const:
     value: Any
 
 
-Binding = Union[ParamRef, OutputRef, Const]
+Binding = ParamRef | OutputRef | Const
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class _TupleResult:
     component: str
 
 
-_Symbol = Union[ParamRef, OutputRef, Const, _TupleResult]
+_Symbol = ParamRef | OutputRef | Const | _TupleResult
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ class GlueNode:
     kind = NodeKind.GLUE
 
 
-Node = Union[StepNode, GlueNode]
+Node = StepNode | GlueNode
 
 
 @dataclass(frozen=True)
@@ -169,20 +166,53 @@ class _ImpureCallFinder(cst.CSTVisitor):
 
 
 _REFUSED_STATEMENTS: dict[type, tuple[str, str]] = {
-    cst.If: ("`if` in a controller", "control flow in the controller is not supported yet: compute the decision inside a step, or use separate pipelines"),
-    cst.For: ("`for` loop in a controller", "control flow in the controller is not supported yet: call the step once per value explicitly, or loop inside a step"),
-    cst.While: ("`while` loop in a controller", "a controller must have a fixed shape: loop inside a step instead"),
-    cst.Try: ("`try` in a controller", "handle errors inside the step; use retry_on_failure=N for flaky steps"),
+    cst.If: (
+        "`if` in a controller",
+        "control flow in the controller is not supported yet: compute the decision inside a step, or use separate pipelines",
+    ),
+    cst.For: (
+        "`for` loop in a controller",
+        "control flow in the controller is not supported yet: call the step once per value explicitly, or loop inside a step",
+    ),
+    cst.While: (
+        "`while` loop in a controller",
+        "a controller must have a fixed shape: loop inside a step instead",
+    ),
+    cst.Try: (
+        "`try` in a controller",
+        "handle errors inside the step; use retry_on_failure=N for flaky steps",
+    ),
     cst.With: ("`with` in a controller", "open resources inside the step that uses them"),
-    cst.FunctionDef: ("function defined inside a controller", "define helper functions at module level; steps and glue scripts carry them along"),
-    cst.ClassDef: ("class defined inside a controller", "define classes at module level; steps and glue scripts carry them along"),
+    cst.FunctionDef: (
+        "function defined inside a controller",
+        "define helper functions at module level; steps and glue scripts carry them along",
+    ),
+    cst.ClassDef: (
+        "class defined inside a controller",
+        "define classes at module level; steps and glue scripts carry them along",
+    ),
 }
 _REFUSED_SMALL: dict[type, tuple[str, str]] = {
-    cst.Global: ("`global` in a controller", "pass values between steps as arguments and return values"),
-    cst.Nonlocal: ("`nonlocal` in a controller", "pass values between steps as arguments and return values"),
-    cst.Import: ("import inside a controller", "move the import to the top of the file; glue scripts carry the imports they use"),
-    cst.ImportFrom: ("import inside a controller", "move the import to the top of the file; glue scripts carry the imports they use"),
-    cst.Del: ("`del` in a controller", "drop the `del`: every value lives in its own artifact file"),
+    cst.Global: (
+        "`global` in a controller",
+        "pass values between steps as arguments and return values",
+    ),
+    cst.Nonlocal: (
+        "`nonlocal` in a controller",
+        "pass values between steps as arguments and return values",
+    ),
+    cst.Import: (
+        "import inside a controller",
+        "move the import to the top of the file; glue scripts carry the imports they use",
+    ),
+    cst.ImportFrom: (
+        "import inside a controller",
+        "move the import to the top of the file; glue scripts carry the imports they use",
+    ),
+    cst.Del: (
+        "`del` in a controller",
+        "drop the `del`: every value lives in its own artifact file",
+    ),
 }
 
 
@@ -228,7 +258,9 @@ class _Tracer:
                 return candidate
 
     def _glue_name(self) -> str:
-        return self._unique("glue_" + str(sum(1 for n in self.nodes if isinstance(n, GlueNode)) + 1))
+        return self._unique(
+            "glue_" + str(sum(1 for n in self.nodes if isinstance(n, GlueNode)) + 1)
+        )
 
     # ---- classification ----------------------------------------------------------------------
 
@@ -264,10 +296,12 @@ class _Tracer:
         where = self.source.extent(node)
         names: list[str] = []
         for assignment in scope.assignments:
-            target = assignment.node
-            if target in self.source.positions and _within(self.source.positions[target], where):
-                if assignment.name not in names:
-                    names.append(assignment.name)
+            target = getattr(assignment, "node", None)
+            if target is None:
+                continue
+            inside = target in self.source.positions and _within(self.source.positions[target], where)
+            if inside and assignment.name not in names:
+                names.append(assignment.name)
         return names
 
     # ---- bindings ----------------------------------------------------------------------------
@@ -316,7 +350,11 @@ class _Tracer:
         if not isinstance(symbol, _TupleResult) or not isinstance(index, cst.Index):
             return None
         value = read_literal(self.source.code(index.value))
-        if isinstance(value, int) and not isinstance(value, bool) and -len(symbol.items) <= value < len(symbol.items):
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and -len(symbol.items) <= value < len(symbol.items)
+        ):
             return symbol.items[value]
         return None
 
@@ -347,7 +385,9 @@ class _Tracer:
         assert component is not None
         name_for_errors = component.function_name
         bound: dict[str, cst.BaseExpression] = {}
-        positional = [p for p in component.parameters if p.kind is ParameterKind.POSITIONAL_OR_KEYWORD]
+        positional = [
+            p for p in component.parameters if p.kind is ParameterKind.POSITIONAL_OR_KEYWORD
+        ]
         ok = True
         index = 0
         for arg in call.args:
@@ -402,18 +442,34 @@ class _Tracer:
         inputs: list[tuple[str, Binding]] = []
         for parameter in component.parameters:
             if parameter.name in bound:
-                binding = self._bind(bound[parameter.name], f"{component.function_name}_{parameter.name}")
+                binding = self._bind(
+                    bound[parameter.name], f"{component.function_name}_{parameter.name}"
+                )
                 if binding is None:
                     ok = False
                 else:
                     inputs.append((parameter.name, binding))
         if not ok:
-            return None
+            # Keep tracing with a stand-in so later lines are checked without knock-on errors.
+            stand_in = tuple(OutputRef("<invalid>", o) for o in component.return_values)
+            return (
+                stand_in[0]
+                if len(stand_in) == 1
+                else _TupleResult(stand_in, component.function_name)
+            )
         self._flush()
         node_name = self._unique(component.step_name)
         after = self._parents(component, call)
         after = self._ordering(after, inputs)
-        self.nodes.append(StepNode(node_name, component.function_name, tuple(inputs), tuple(after), self._location(call)))
+        self.nodes.append(
+            StepNode(
+                node_name,
+                component.function_name,
+                tuple(inputs),
+                tuple(after),
+                self._location(call),
+            )
+        )
         outputs = tuple(OutputRef(node_name, o) for o in component.return_values)
         if len(outputs) == 1:
             return outputs[0]
@@ -423,8 +479,10 @@ class _Tracer:
         after: list[str] = []
         for parent in component.parents:
             matches = [
-                n.name for n in self.nodes
-                if isinstance(n, StepNode) and (n.name == parent or self.components[n.component].step_name == parent)
+                n.name
+                for n in self.nodes
+                if isinstance(n, StepNode)
+                and (n.name == parent or self.components[n.component].step_name == parent)
             ]
             if not matches:
                 option = component.options["parents"]
@@ -524,14 +582,27 @@ class _Tracer:
             after.append(self.last_effect)
         after = self._ordering(after, inputs)
         first = pending.first or self.controller.function
-        start = self.source.extent(pending.originals[0]) if pending.originals[0] in self.source.positions else None
-        end = self.source.extent(pending.originals[-1]) if pending.originals[-1] in self.source.positions else None
+        start = (
+            self.source.extent(pending.originals[0])
+            if pending.originals[0] in self.source.positions
+            else None
+        )
+        end = (
+            self.source.extent(pending.originals[-1])
+            if pending.originals[-1] in self.source.positions
+            else None
+        )
         code = "".join(
             self.source.code(o) if isinstance(o, cst.BaseStatement) else self.source.code(o) + "\n"
             for o in pending.originals
         )
         support = collect_support(
-            self.source, self.parsed, pending.globals, pending.statements, self.reporter, "controller code"
+            self.source,
+            self.parsed,
+            pending.globals,
+            pending.statements,
+            self.reporter,
+            "controller code",
         )
         node = GlueNode(
             name=name,
@@ -559,7 +630,11 @@ class _Tracer:
 
     def run(self) -> None:
         body = self.controller.function.body
-        statements = list(body.body) if isinstance(body, cst.IndentedBlock) else [cst.SimpleStatementLine(body=list(body.body))]
+        statements: list[cst.BaseStatement] = (
+            list(body.body)
+            if isinstance(body, cst.IndentedBlock)
+            else [cst.SimpleStatementLine(body=list(body.body))]  # type: ignore[arg-type]
+        )
         for position, statement in enumerate(statements):
             if self.returned:
                 self.reporter.warning(
@@ -594,10 +669,18 @@ class _Tracer:
         if isinstance(small, cst.Return):
             self._return(small, line)
             return
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and self._component_of(small.value):
+        if (
+            isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Call)
+            and self._component_of(small.value)
+        ):
             self._step_call(small.value)
             return
-        if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None and self._fold_assign(small):
+        if (
+            isinstance(small, (cst.Assign, cst.AnnAssign))
+            and small.value is not None
+            and self._fold_assign(small)
+        ):
             return
         self._glue_statement(small, small, _leading(small, line))
 
@@ -607,7 +690,11 @@ class _Tracer:
         if value is None:
             self._flush()
             return
-        if isinstance(value, cst.Name) and value.value in self.env and not isinstance(self.env[value.value], _TupleResult):
+        if (
+            isinstance(value, cst.Name)
+            and value.value in self.env
+            and not isinstance(self.env[value.value], _TupleResult)
+        ):
             self._flush()
             symbol = self.env[value.value]
             assert not isinstance(symbol, _TupleResult)
@@ -620,7 +707,11 @@ class _Tracer:
 
     def _fold_assign(self, small: cst.Assign | cst.AnnAssign) -> bool:
         """Assignments decided at compile time: step results, constants, aliases, tuple unpacking."""
-        targets = [small.target] if isinstance(small, cst.AnnAssign) else [t.target for t in small.targets]
+        targets = (
+            [small.target]
+            if isinstance(small, cst.AnnAssign)
+            else [t.target for t in small.targets]
+        )
         value = small.value
         assert value is not None
         shapes = [_target_names(t) for t in targets]
@@ -634,17 +725,21 @@ class _Tracer:
                 return True
         elif isinstance(value, cst.Name) and value.value in self.env:
             symbol = self.env[value.value]
-        elif isinstance(value, cst.Subscript) and self._tuple_item(value) is not None:
-            symbol = self._tuple_item(value)
-        elif not self._step_calls(value) and not any(k in ("local", "global") for k, _ in self._uses(value, [])):
+        elif isinstance(value, cst.Subscript) and (item := self._tuple_item(value)) is not None:
+            symbol = item
+        elif not self._step_calls(value) and not any(
+            k in ("local", "global") for k, _ in self._uses(value, [])
+        ):
             literal = read_literal(self.source.code(value))
             if literal is NOT_LITERAL:
                 return False
             symbol = Const(literal)
         else:
             return False
+        if symbol is None:
+            return True
         bindings: list[tuple[str, _Symbol]] = []
-        for shape, target in zip(shapes, targets):
+        for shape, target in zip(shapes, targets, strict=True):
             assert shape is not None
             if isinstance(shape, str):
                 bindings.append((shape, symbol))
@@ -666,14 +761,18 @@ class _Tracer:
                     return True
                 return False  # unpacking a runtime value: glue does it
             if len(items) != len(shape):
-                where = f"step `{symbol.component}`" if isinstance(symbol, _TupleResult) else "the value"
+                where = (
+                    f"step `{symbol.component}`"
+                    if isinstance(symbol, _TupleResult)
+                    else "the value"
+                )
                 self.reporter.error(
                     self._location(target),
                     f"{where} has {len(items)} outputs but is unpacked into {len(shape)} names",
                     "unpack into as many names as the step's return_values",
                 )
                 return True
-            bindings.extend(zip(shape, items))
+            bindings.extend(zip(shape, items, strict=False))
         if self.pending.statements:
             self._flush()
         for name, bound in bindings:
@@ -711,13 +810,17 @@ class _Tracer:
         self._add_glue(line, original, extra_writes=extra_writes, replaced=replaced)
 
 
-def _leading(small: cst.BaseSmallStatement, line: cst.SimpleStatementLine) -> tuple[cst.EmptyLine, ...]:
+def _leading(
+    small: cst.BaseSmallStatement, line: cst.SimpleStatementLine
+) -> tuple[cst.EmptyLine, ...]:
     """The comment lines above a statement, kept when it is the first on its line."""
     return tuple(line.leading_lines) if line.body and line.body[0] is small else ()
 
 
 def _is_docstring(small: cst.BaseSmallStatement) -> bool:
-    return isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString))
+    return isinstance(small, cst.Expr) and isinstance(
+        small.value, (cst.SimpleString, cst.ConcatenatedString)
+    )
 
 
 def _target_names(target: cst.BaseExpression) -> str | list[str] | None:
@@ -769,7 +872,9 @@ def _graph(nodes: list[Node]) -> nx.DiGraph:
         for before in node.after:
             if not graph.has_edge(before, node.name):
                 graph.add_edge(before, node.name, kind="order")
-    if not nx.is_directed_acyclic_graph(graph):  # pragma: no cover - the tracer only links backwards
+    if not nx.is_directed_acyclic_graph(
+        graph
+    ):  # pragma: no cover - the tracer only links backwards
         raise AssertionError("traced graph has a cycle")
     return graph
 

@@ -48,7 +48,7 @@ class _PrefixedStream(io.TextIOBase):
 def _step_output(name: str) -> Iterator[None]:
     stream = _PrefixedStream(sys.stderr, f"[{name}] ")
     try:
-        with contextlib.redirect_stdout(stream):  # type: ignore[type-var]
+        with contextlib.redirect_stdout(stream):
             yield
     finally:
         stream.flush()
