@@ -1,0 +1,237 @@
+"""Running step scripts: the ``Executor`` seam and the local subprocess pool.
+
+The run loop submits :class:`StepTask` objects and collects :class:`StepResult` objects;
+it never touches a process.  :func:`run_step_process` runs one task to completion and is
+the unit a distributed executor ships elsewhere (a Dask executor would
+``client.submit(run_step_process, task, ...)`` and turn finished futures into results),
+so adding one needs no change to the run loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import IO, Protocol
+
+__all__ = [
+    "Executor",
+    "LocalExecutor",
+    "OutputSink",
+    "StepResult",
+    "StepTask",
+    "Stream",
+    "run_step_process",
+]
+
+_TERMINATE_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+_STDERR_TAIL_LINES = 30
+
+
+class Stream(Enum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+@dataclass(frozen=True)
+class StepTask:
+    """One attempt of one node: the full command line and where its log goes."""
+
+    node: str
+    attempt: int
+    argv: tuple[str, ...]
+    log_path: Path
+    effects: bool
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    node: str
+    attempt: int
+    exit_code: int | None  # None: the process could not be started
+    started: float  # epoch seconds
+    ended: float
+    error: str | None = None
+    stderr_tail: str = ""  # the last lines the step wrote to stderr: its traceback, usually
+
+
+class OutputSink(Protocol):
+    def __call__(self, task: StepTask, stream: Stream, chunk: bytes) -> None:
+        """Receive one line (or final partial line) a step wrote."""
+
+
+class Executor(Protocol):
+    def submit(self, task: StepTask) -> None:
+        """Start the task; its result arrives through :meth:`wait`."""
+
+    def wait(self, timeout: float | None) -> list[StepResult]:
+        """Results that finished since the last call; blocks up to ``timeout`` for the first."""
+
+    def terminate(self) -> None:
+        """Stop every running task; their results still arrive through :meth:`wait`."""
+
+    def running(self) -> int:
+        """How many submitted tasks have not reported yet."""
+
+    def close(self) -> None:
+        """Release resources; called once, after the last result."""
+
+
+def run_step_process(
+    task: StepTask,
+    sink: OutputSink | None,
+    on_start: Callable[[subprocess.Popen[bytes]], None] = lambda process: None,
+) -> StepResult:
+    """Run one step script to completion, appending its output to its log file."""
+    task.log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    with open(task.log_path, "ab") as log:
+        log.write(f"==> pipec: {task.node}, attempt {task.attempt}\n".encode())
+        log.flush()
+        try:
+            # A session of its own: Ctrl-C in the terminal reaches pipec only, which then
+            # stops the steps itself and can tell "interrupted" from "failed".
+            process = subprocess.Popen(
+                list(task.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(task.env),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            message = f"cannot start {task.argv[0]}: {exc}"
+            log.write(f"pipec: {message}\n".encode())
+            return StepResult(task.node, task.attempt, None, started, time.time(), message)
+        on_start(process)
+        lock = threading.Lock()
+        tail: deque[bytes] = deque(maxlen=_STDERR_TAIL_LINES)
+        assert process.stdout is not None and process.stderr is not None
+        readers = [
+            threading.Thread(
+                target=_pump, args=(process.stdout, Stream.STDOUT, task, log, lock, sink, None)
+            ),
+            threading.Thread(
+                target=_pump, args=(process.stderr, Stream.STDERR, task, log, lock, sink, tail)
+            ),
+        ]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        exit_code = process.wait()
+    stderr_tail = b"".join(tail).decode("utf-8", errors="replace")
+    return StepResult(task.node, task.attempt, exit_code, started, time.time(), None, stderr_tail)
+
+
+def _pump(
+    pipe: IO[bytes],
+    stream: Stream,
+    task: StepTask,
+    log: IO[bytes],
+    lock: threading.Lock,
+    sink: OutputSink | None,
+    tail: deque[bytes] | None,
+) -> None:
+    with pipe:
+        for chunk in iter(pipe.readline, b""):
+            with lock:
+                log.write(chunk)
+                log.flush()
+            if tail is not None:
+                tail.append(chunk)
+            if sink is not None:
+                sink(task, stream, chunk)
+
+
+class LocalExecutor:
+    """Each task in a thread that runs the step as a subprocess of this host."""
+
+    def __init__(self, sink: OutputSink | None) -> None:
+        self._sink = sink
+        self._results: queue.Queue[StepResult] = queue.Queue()
+        self._processes: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._terminating = False
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, task: StepTask) -> None:
+        self._pending += 1
+        thread = threading.Thread(
+            target=self._run, args=(task,), name=f"pipec-{task.node}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _run(self, task: StepTask) -> None:
+        key = (task.node, task.attempt)
+
+        def remember(process: subprocess.Popen[bytes]) -> None:
+            with self._lock:
+                self._processes[key] = process
+                if self._terminating:  # started while terminate() ran
+                    _signal_group(process, signal.SIGTERM)
+
+        try:
+            result = run_step_process(task, self._sink, remember)
+        except Exception as exc:  # a broken log folder must not hang the run loop
+            now = time.time()
+            result = StepResult(
+                task.node, task.attempt, None, now, now, f"pipec could not run it: {exc}"
+            )
+        with self._lock:
+            self._processes.pop(key, None)
+        self._results.put(result)
+
+    def wait(self, timeout: float | None) -> list[StepResult]:
+        try:
+            results = [self._results.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                results.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+        self._pending -= len(results)
+        return results
+
+    def running(self) -> int:
+        return self._pending
+
+    def terminate(self) -> None:
+        with self._lock:
+            self._terminating = True
+            processes = list(self._processes.values())
+        for process in processes:
+            _signal_group(process, signal.SIGTERM)
+        if processes:
+            killer = threading.Timer(_TERMINATE_GRACE, _kill_all, args=(processes,))
+            killer.daemon = True
+            killer.start()
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+
+
+def _kill_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)

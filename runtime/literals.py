@@ -1,0 +1,59 @@
+"""Python literals as the manifest and the run record carry them.
+
+A literal is ``{"value": <json>}`` when JSON holds it exactly, else ``{"literal": "<repr>"}``,
+read back with :func:`ast.literal_eval` and never evaluated as code.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+
+__all__ = ["Literal", "LiteralError", "decode_literal", "encode_literal"]
+
+
+class LiteralError(ValueError):
+    """A literal that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A constant value and the Python source text that reproduces it."""
+
+    value: object
+    source: str
+
+
+def decode_literal(data: dict[str, object]) -> Literal:
+    """Read ``{"value": ...}`` or ``{"literal": "..."}``."""
+    if "value" in data:
+        value = data["value"]
+        return Literal(value, repr(value))
+    text = data.get("literal")
+    if not isinstance(text, str):
+        raise LiteralError('a literal is {"value": <json>} or {"literal": "<python repr>"}')
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        raise LiteralError(f"{text!r} is not a Python literal ({exc})") from None
+    return Literal(value, text)
+
+
+def encode_literal(value: object) -> dict[str, object]:
+    """The JSON form of a literal value: plain JSON when it round-trips exactly."""
+    if _json_exact(value):
+        return {"value": value}
+    return {"literal": repr(value)}
+
+
+def _json_exact(value: object) -> bool:
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_exact(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_exact(v) for k, v in value.items())
+    return False

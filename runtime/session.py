@@ -1,0 +1,101 @@
+"""The run record a session starts from: a fresh run, or a failed/interrupted one resumed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from collections.abc import Mapping
+
+from pipec.literals import decode_literal, encode_literal
+from pipec.manifest import Manifest
+from pipec.record import InterpreterInfo, NodeRecord, RunRecord, RunState, timestamp
+
+__all__ = [
+    "ResumeError",
+    "check_resumable",
+    "fresh_record",
+    "resumed_record",
+    "saved_parameters",
+]
+
+
+class ResumeError(Exception):
+    """The chosen run cannot be resumed with this build or interpreter."""
+
+
+def fresh_record(
+    manifest: Manifest,
+    run_id: str,
+    parameters: Mapping[str, object],
+    python: InterpreterInfo,
+    options: Mapping[str, object],
+) -> RunRecord:
+    now = timestamp()
+    return RunRecord(
+        run_id=run_id,
+        build_dir=str(manifest.build_dir),
+        manifest_sha256=manifest.sha256,
+        pipeline=manifest.pipeline.name,
+        state=RunState.RUNNING,
+        created=now,
+        updated=now,
+        ended=None,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        sessions=1,
+        python=python,
+        parameters={name: encode_literal(value) for name, value in parameters.items()},
+        options=dict(options),
+        nodes={node.name: NodeRecord() for node in manifest.nodes},
+    )
+
+
+def check_resumable(manifest: Manifest, previous: RunRecord, python: InterpreterInfo) -> None:
+    """Refuse a resume that would mix builds or Python versions."""
+    if set(previous.nodes) != set(manifest.node_names):
+        raise ResumeError(
+            f"the build's nodes changed since run {previous.run_id} (added or removed steps); "
+            f"start a new run with `pipec run {manifest.build_dir}`"
+        )
+    if previous.python.minor != python.minor:
+        raise ResumeError(
+            f"run {previous.run_id} ran on Python {previous.python.minor}, "
+            "and its artifacts only load "
+            f"there; resume it with --python {previous.python.executable}, or start a new run"
+        )
+
+
+def saved_parameters(previous: RunRecord) -> dict[str, object]:
+    """The parameter values the run was started with."""
+    values: dict[str, object] = {}
+    for name, encoded in previous.parameters.items():
+        if not isinstance(encoded, dict):
+            raise ResumeError(
+                f"run {previous.run_id}: parameter {name!r} is unreadable in run.json"
+            )
+        values[name] = decode_literal(encoded).value
+    return values
+
+
+def resumed_record(
+    previous: RunRecord,
+    kept: frozenset[str],
+    python: InterpreterInfo,
+    options: Mapping[str, object],
+) -> RunRecord:
+    """The record of a resumed session: kept nodes as they were, every other node pending."""
+    nodes = {name: node if name in kept else NodeRecord() for name, node in previous.nodes.items()}
+    return dataclasses.replace(
+        previous,
+        state=RunState.RUNNING,
+        updated=timestamp(),
+        ended=None,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        sessions=previous.sessions + 1,
+        python=python,
+        options=dict(options),
+        nodes=nodes,
+        result=None,
+    )

@@ -1,0 +1,99 @@
+"""Where a run's artifacts live: the ``ArtifactStore`` seam and its local-directory form.
+
+Step scripts write ``PATH`` and ``PATH.meta.json`` themselves (size, sha256, Python and
+cloudpickle versions); the store only names the paths, reads the meta files and puts
+cached files in place.  It never unpickles anything.  A remote store (fsspec, ``s3://``)
+implements the same protocol and stages files around the step's process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Protocol
+
+from pipec.atomic import link_or_copy_atomic
+from pipec.record import ArtifactInfo
+
+__all__ = ["ArtifactStore", "LocalArtifactStore", "StoreError", "META_SUFFIX", "read_meta"]
+
+META_SUFFIX = ".meta.json"
+
+
+class StoreError(Exception):
+    """An artifact or its meta file is missing or unreadable."""
+
+
+class ArtifactStore(Protocol):
+    def location(self, node: str, output: str) -> str:
+        """The path a step script reads or writes for this output."""
+
+    def describe(self, node: str, output: str) -> ArtifactInfo:
+        """Size and sha256 of a written output, from its meta file; StoreError when absent."""
+
+    def intact(self, node: str, output: str, expected: ArtifactInfo) -> bool:
+        """Whether the output still exists with the expected size (cheap; no rehash)."""
+
+    def adopt(self, node: str, output: str, source: Path) -> ArtifactInfo:
+        """Place an existing file (and its meta file) as this output, linking when possible."""
+
+    def local_file(self, node: str, output: str) -> Path:
+        """A local path holding the output's bytes (for the cache to keep)."""
+
+
+def read_meta(path: Path) -> dict[str, object]:
+    meta_path = Path(str(path) + META_SUFFIX)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreError(f"{meta_path} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{meta_path} cannot be read ({exc})") from None
+    if not isinstance(meta, dict):
+        raise StoreError(f"{meta_path} is not a JSON object")
+    return meta
+
+
+class LocalArtifactStore:
+    """Artifacts under ``<run_dir>/artifacts/<node>/<output>.pkl``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def _path(self, node: str, output: str) -> Path:
+        return self.run_dir / "artifacts" / node / f"{output}.pkl"
+
+    def location(self, node: str, output: str) -> str:
+        path = self._path(node, output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def local_file(self, node: str, output: str) -> Path:
+        return self._path(node, output)
+
+    def describe(self, node: str, output: str) -> ArtifactInfo:
+        path = self._path(node, output)
+        if not path.is_file():
+            raise StoreError(f"{path} is missing")
+        meta = read_meta(path)
+        size, sha256 = meta.get("size"), meta.get("sha256")
+        if not isinstance(size, int) or not isinstance(sha256, str):
+            raise StoreError(f"{path}{META_SUFFIX} lacks size or sha256")
+        return ArtifactInfo(str(path.relative_to(self.run_dir)), size, sha256)
+
+    def intact(self, node: str, output: str, expected: ArtifactInfo) -> bool:
+        path = self._path(node, output)
+        try:
+            return (
+                os.stat(path).st_size == expected.size and self.describe(node, output) == expected
+            )
+        except (OSError, StoreError):
+            return False
+
+    def adopt(self, node: str, output: str, source: Path) -> ArtifactInfo:
+        target = self._path(node, output)
+        # The meta file goes in first: a reader that finds the artifact finds its meta too.
+        link_or_copy_atomic(Path(str(source) + META_SUFFIX), Path(str(target) + META_SUFFIX))
+        link_or_copy_atomic(source, target)
+        return self.describe(node, output)

@@ -1,0 +1,307 @@
+"""Hand-made build folders for the runtime tests, and a way to run ``pipec`` on them.
+
+Each node is a small ``def step(...)`` written in the test; :func:`write_build` wraps it in
+a script that follows the step-script contract of docs/build-output.md (``--input``,
+``--value``, ``--output``, meta files, exit status 3 on a foreign Python) and writes a
+manifest that validates against runtime/manifest.schema.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MISSING = object()
+
+SCRIPT = '''\
+"""Test step {name}: follows the pipec step-script contract."""
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+import cloudpickle
+
+OUTPUTS = {outputs!r}
+
+
+def _load(path):
+    meta_path = path + ".meta.json"
+    if os.path.exists(meta_path):
+        with open(meta_path, encoding="utf-8") as handle:
+            meta = json.load(handle)
+        here = "%d.%d" % sys.version_info[:2]
+        if meta["python"] != here or meta["cloudpickle"] != cloudpickle.__version__:
+            print(
+                "error: input %s was written by Python %s with cloudpickle %s; this is Python %s "
+                "with cloudpickle %s" % (path, meta["python"], meta["cloudpickle"], here,
+                                         cloudpickle.__version__),
+                file=sys.stderr,
+            )
+            sys.exit(3)
+    with open(path, "rb") as handle:
+        return cloudpickle.load(handle)
+
+
+def _write(path, value):
+    data = cloudpickle.dumps(value)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+    meta = {{
+        "format": "cloudpickle",
+        "python": "%d.%d" % sys.version_info[:2],
+        "cloudpickle": cloudpickle.__version__,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }}
+    fd, tmp = tempfile.mkstemp(dir=folder)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(meta, handle)
+    os.replace(tmp, path + ".meta.json")
+
+
+{code}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--input", action="append", default=[])
+    parser.add_argument("--value", action="append", default=[])
+    parser.add_argument("--output", action="append", default=[])
+    args = parser.parse_args()
+    kwargs = {{}}
+    for item in args.input:
+        name, _, path = item.partition("=")
+        kwargs[name] = _load(path)
+    for item in args.value:
+        name, _, text = item.partition("=")
+        kwargs[name] = ast.literal_eval(text)
+    targets = dict(item.split("=", 1) for item in args.output)
+    result = step(**kwargs)
+    if not OUTPUTS:
+        return
+    values = [result] if len(OUTPUTS) == 1 else list(result)
+    if len(values) != len(OUTPUTS):
+        print("step returned %d values for outputs %s" % (len(values), OUTPUTS), file=sys.stderr)
+        sys.exit(1)
+    for name, value in zip(OUTPUTS, values):
+        _write(targets.get(name, "./%s.pkl" % name), value)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def out(node: str, output: str = "return_object") -> dict[str, str]:
+    return {"node": node, "output": output}
+
+
+def param(name: str) -> dict[str, str]:
+    return {"param": name}
+
+
+def value(literal: object) -> dict[str, object]:
+    return {"value": literal}
+
+
+@dataclass
+class Node:
+    name: str
+    code: str = "def step():\n    return None"
+    inputs: dict[str, dict[str, object]] = field(default_factory=dict)
+    outputs: Sequence[str] = ("return_object",)
+    after: Sequence[str] = ()
+    kind: str = "step"
+    effects: bool = False
+    cache: bool = False
+    retry: int = 0
+    requirements: Sequence[str] = ()
+    raw_script: str | None = None  # a script that does not follow the template
+
+
+@dataclass
+class Param:
+    name: str
+    annotation: str | None = None
+    default: object = MISSING
+
+
+def write_build(
+    root: Path,
+    nodes: Sequence[Node],
+    params: Sequence[Param] = (),
+    abort_on_failure: bool = False,
+    result: dict[str, object] | None = None,
+    edit: Callable[[dict[str, object]], None] | None = None,
+) -> Path:
+    """Write ``root/manifest.json`` and ``root/steps/<node>.py``; ``edit`` may spoil the manifest."""
+    steps = root / "steps"
+    steps.mkdir(parents=True, exist_ok=True)
+    node_entries = []
+    edges = []
+    for index, node in enumerate(nodes):
+        script = node.raw_script or SCRIPT.format(
+            name=node.name, outputs=list(node.outputs), code=textwrap.dedent(node.code).strip()
+        )
+        path = steps / f"{node.name}.py"
+        path.write_text(script, encoding="utf-8")
+        for binding in node.inputs.values():
+            if "node" in binding:
+                edges.append({"from": binding["node"], "to": node.name, "kind": "data"})
+        edges += [{"from": other, "to": node.name, "kind": "order"} for other in node.after]
+        node_entries.append(
+            {
+                "name": node.name,
+                "kind": node.kind,
+                "script": f"steps/{node.name}.py",
+                "function": "step" if node.kind == "step" else None,
+                "inputs": node.inputs,
+                "outputs": list(node.outputs),
+                "after": list(node.after),
+                "effects": node.effects,
+                "requirements": list(node.requirements),
+                "requirements_file": f"requirements/{node.name}.txt",
+                "options": {"cache": node.cache} if node.cache else {},
+                "cache": node.cache,
+                "retry_on_failure": node.retry,
+                "queue": None,
+                "source": {"path": "pipeline.py", "line": 10 + index, "column": 1},
+                "code_sha256": hashlib.sha256(script.encode("utf-8")).hexdigest(),
+                **_control_flow_fields(),
+            }
+        )
+    unique_edges = [dict(t) for t in dict.fromkeys(tuple(sorted(e.items())) for e in edges)]
+    manifest: dict[str, object] = {
+        "schema_version": 1,
+        "generator": "tests/runtime/buildkit.py",
+        "pipeline": {
+            "name": "test-pipeline",
+            "project": None,
+            "version": None,
+            "function": "pipeline",
+            "abort_on_failure": abort_on_failure,
+            "default_queue": None,
+            "options": {},
+            "source": {"path": "pipeline.py", "line": 1, "column": 1},
+        },
+        "parameters": [
+            {
+                "name": p.name,
+                "annotation": p.annotation,
+                "default": None if p.default is MISSING else {"value": p.default},
+                "required": p.default is MISSING,
+            }
+            for p in params
+        ],
+        "nodes": node_entries,
+        "edges": unique_edges,
+        "result": result,
+        "requirements_file": "requirements.txt",
+    }
+    if edit is not None:
+        edit(manifest)
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return root
+
+
+def _control_flow_fields() -> dict[str, object]:
+    """``map`` and ``when`` for a straight-line node, when the shipped schema has them."""
+    schema = json.loads(
+        (Path(__file__).parents[2] / "runtime" / "manifest.schema.json").read_text()
+    )
+    required = schema["$defs"]["node"]["required"]
+    return {key: default for key, default in (("map", None), ("when", [])) if key in required}
+
+
+# -- running pipec ----------------------------------------------------------------------
+
+DRIVER = (
+    "import argparse, sys\n"
+    "from pipec import commands\n"
+    "parser = argparse.ArgumentParser(prog='pipec')\n"
+    "commands.register(parser.add_subparsers(required=True))\n"
+    "args = parser.parse_args(sys.argv[1:])\n"
+    "sys.exit(args.func(args))\n"
+)
+
+
+def pipec_argv(*args: str | Path) -> list[str]:
+    return [sys.executable, "-c", DRIVER, *map(str, args)]
+
+
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """An environment that keeps every cache inside the test's temporary folder."""
+    env = dict(os.environ)
+    env["PIPEC_CACHE_DIR"] = str(tmp_path / "cache")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
+    return env
+
+
+def pipec(
+    tmp_path: Path, *args: str | Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        pipec_argv(*args),
+        capture_output=True,
+        text=True,
+        env=isolated_env(tmp_path),
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_pipec(tmp_path: Path, *args: str | Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        pipec_argv(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=isolated_env(tmp_path),
+    )
+
+
+def runs(build: Path) -> list[Path]:
+    folder = build / "runs"
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def record(run_dir: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    return data
+
+
+def only_run(build: Path) -> dict[str, object]:
+    found = runs(build)
+    assert len(found) == 1, found
+    return record(found[0])
+
+
+def node_states(data: dict[str, object]) -> dict[str, str]:
+    nodes = data["nodes"]
+    assert isinstance(nodes, dict)
+    return {name: node["state"] for name, node in nodes.items()}
+
+
+def wait_for(predicate: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Poll until ``predicate`` holds; a generous limit only keeps a broken test from hanging."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
