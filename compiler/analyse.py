@@ -10,6 +10,7 @@ from typing import Any
 
 import libcst as cst
 from libcst.metadata import CodeRange
+
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, encode_literal, read_literal
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind

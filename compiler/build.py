@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import libcst as cst
+
 from pipec.compiler.analyse import (
     Component,
     _literal_of,
@@ -19,6 +20,7 @@ from pipec.compiler.analyse import (
 )
 from pipec.compiler.diagnostics import Diagnostic, Location, Reporter, UserError
 from pipec.compiler.emit import BuildPlan, ParameterInfo, PipelineInfo, emit_build
+from pipec.compiler.ir import GlueNode, StepNode, Trace, binding_sources
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.parse import Decorated, ParsedFile, find_decorated
 from pipec.compiler.requirements import (
@@ -29,7 +31,7 @@ from pipec.compiler.requirements import (
     resolve_requirements,
 )
 from pipec.compiler.source import SourceModule, parse_source
-from pipec.compiler.trace import GlueNode, OutputRef, StepNode, Trace, trace_controller
+from pipec.compiler.trace import trace_controller
 
 __all__ = ["BuildResult", "LocalModule", "ProjectFiles", "build", "pipeline_slug"]
 
@@ -178,6 +180,14 @@ def _read_main_block(
                 for n in names
             ):
                 continue
+            if not (isinstance(call.func, cst.Name) and call.func.value == controller.name):
+                # `print(pipeline(...))`, `result = pipeline(...)`: find the call inside.
+                inner = [
+                    c
+                    for c in _calls_in(small)
+                    if isinstance(c.func, cst.Name) and c.func.value == controller.name
+                ]
+                call = inner[0] if inner else call
             if isinstance(call.func, cst.Name) and call.func.value == controller.name:
                 if called:
                     reporter.warning(
@@ -193,6 +203,17 @@ def _read_main_block(
         if not isinstance(statement, cst.SimpleStatementLine):
             _ignored_in_main(source, statement, reporter)
     return _MainCall(overrides, queue)
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            found.append(call)
+
+    node.visit(Finder())
+    return found
 
 
 def _ignored_in_main(source: SourceModule, node: cst.CSTNode, reporter: Reporter) -> None:
@@ -450,10 +471,12 @@ def build(
         elif isinstance(node, GlueNode):
             script_modules[node.name] = set(node.support.modules)
     local_needed: set[str] = set()
+    script_locals: dict[str, set[str]] = {}
     every_modules: dict[str, set[str]] = {}
     for key, modules in script_modules.items():
         needed, every = local.closure(modules)
         local_needed |= needed
+        script_locals[key] = needed
         every_modules[key] = every
     reserved = {m.split(".")[0] for mods in every_modules.values() for m in mods} | local_needed
     reserved |= {n for n, found in local.found.items() if found is not None}
@@ -484,8 +507,8 @@ def build(
         if isinstance(node, GlueNode):
             # Glue loads what steps made (a model, a DataFrame): it needs their packages to unpickle.
             for _, binding in node.inputs:
-                if isinstance(binding, OutputRef):
-                    producer = trace.node(binding.node)
+                for source in sorted(binding_sources(binding)[0]):
+                    producer = trace.node(source)
                     producer_key = (
                         producer.component if isinstance(producer, StepNode) else producer.name
                     )
@@ -501,6 +524,14 @@ def build(
         assert module is not None
         for relative, content in module.files:
             local_files[relative] = content
+    module_files: dict[str, tuple[str, ...]] = {}
+    for key, names in script_locals.items():
+        paths = []
+        for local_name in sorted(names):
+            module = local.found[local_name]
+            assert module is not None
+            paths.extend(f"steps/{relative}" for relative, _ in module.files)
+        module_files[script_names[key]] = tuple(sorted(paths))
     plan = BuildPlan(
         source_path=path,
         regenerate=regenerate or f"pipec build {path}",
@@ -510,6 +541,7 @@ def build(
         requirements=requirements,
         script_names=script_names,
         local_files=local_files,
+        local_modules=module_files,
     )
     files, manifest = emit_build(plan)
     return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics)

@@ -14,19 +14,26 @@ from typing import Any
 
 import jinja2
 import libcst as cst
+
 from pipec.compiler.analyse import Component, OptionValue, Support
-from pipec.compiler.literals import encode_literal
-from pipec.compiler.requirements import Requirement
-from pipec.compiler.trace import (
+from pipec.compiler.ir import (
     RETURN_OUTPUT,
     Binding,
     Const,
+    DictOf,
+    GatherRef,
     GlueNode,
+    ItemRef,
+    ListOf,
+    NodeKind,
     OutputRef,
     ParamRef,
+    Select,
     StepNode,
     Trace,
 )
+from pipec.compiler.literals import encode_literal
+from pipec.compiler.requirements import Requirement
 
 __all__ = ["BuildPlan", "PipelineInfo", "ParameterInfo", "emit_build", "MANIFEST_SCHEMA_VERSION"]
 
@@ -67,6 +74,7 @@ class BuildPlan:
     requirements: Mapping[str, tuple[Requirement, ...]]  # script stem -> requirements
     script_names: Mapping[str, str]  # component function or glue node -> script stem
     local_files: Mapping[str, str]  # relative path under steps/ -> text
+    local_modules: Mapping[str, tuple[str, ...]]  # script stem -> local module files it imports
 
 
 def _pyrepr(value: Any) -> str:
@@ -155,6 +163,13 @@ def _support_code(support: Support, local: frozenset[str]) -> str:
     return "\n\n\n".join(parts + definitions)
 
 
+_PURPOSE = {
+    NodeKind.GLUE: "Controller code",
+    NodeKind.CONDITION: "The `if` test",
+    NodeKind.MAP: "The values a run-time loop runs over",
+}
+
+
 def _main_name(*codes: str) -> str:
     return "_pipec_main" if any(re.search(r"\bmain\b", c) for c in codes) else "main"
 
@@ -172,21 +187,26 @@ class _ReturnAsOutputs(cst.CSTTransformer):
 
 def _glue_function(node: GlueNode) -> str:
     statements: list[cst.BaseStatement] = []
-    returns = False
-    for statement in node.statements:
-        if isinstance(statement, cst.SimpleStatementLine) and any(
-            isinstance(s, cst.Return) for s in statement.body
-        ):
-            returns = True
-            rewritten = statement.visit(_ReturnAsOutputs())
-            assert isinstance(rewritten, cst.SimpleStatementLine)
-            statement = rewritten
-        statements.append(statement)
-    if not returns:
-        elements = [
-            cst.DictElement(cst.SimpleString(repr(name)), cst.Name(name)) for name in node.outputs
-        ]
-        statements.append(cst.SimpleStatementLine([cst.Return(cst.Dict(elements))]))
+    if node.kind is NodeKind.CONDITION:
+        assert node.expression is not None
+        decision = cst.Call(cst.Name("bool"), [cst.Arg(node.expression)])
+        statements.append(_return_outputs({"decision": decision}))
+    elif node.kind is NodeKind.MAP:
+        assert node.expression is not None
+        statements.append(_return_outputs({"items": node.expression}))
+    else:
+        returns = False
+        for statement in node.statements:
+            if isinstance(statement, cst.SimpleStatementLine) and any(
+                isinstance(s, cst.Return) for s in statement.body
+            ):
+                returns = True
+                rewritten = statement.visit(_ReturnAsOutputs())
+                assert isinstance(rewritten, cst.SimpleStatementLine)
+                statement = rewritten
+            statements.append(statement)
+        if not returns:
+            statements.append(_return_outputs({name: cst.Name(name) for name in node.outputs}))
     function = cst.FunctionDef(
         name=cst.Name(node.name),
         params=cst.Parameters([cst.Param(cst.Name(name)) for name, _ in node.inputs]),
@@ -195,13 +215,36 @@ def _glue_function(node: GlueNode) -> str:
     return cst.Module(body=[function]).code
 
 
+def _return_outputs(values: Mapping[str, cst.BaseExpression]) -> cst.SimpleStatementLine:
+    elements = [cst.DictElement(cst.SimpleString(repr(k)), v) for k, v in values.items()]
+    return cst.SimpleStatementLine([cst.Return(cst.Dict(elements))])
+
+
 def _binding(binding: Binding) -> dict[str, Any]:
     if isinstance(binding, ParamRef):
         return {"param": binding.name}
     if isinstance(binding, OutputRef):
         return {"node": binding.node, "output": binding.output}
-    assert isinstance(binding, Const)
-    return encode_literal(binding.value)
+    if isinstance(binding, Const):
+        return encode_literal(binding.value)
+    if isinstance(binding, ListOf):
+        return {"tuple" if binding.tuple else "list": [_binding(i) for i in binding.items]}
+    if isinstance(binding, DictOf):
+        return {"dict": [[repr(key), _binding(value)] for key, value in binding.items]}
+    if isinstance(binding, Select):
+        return {
+            "select": [
+                {
+                    "when": [{"node": g.node, "value": g.value} for g in guards],
+                    "binding": _binding(value),
+                }
+                for guards, value in binding.options
+            ]
+        }
+    if isinstance(binding, ItemRef):
+        return {"item": binding.map}
+    assert isinstance(binding, GatherRef)
+    return {"gather": {"map": binding.map, "node": binding.node, "output": binding.output}}
 
 
 def _options(options: Mapping[str, OptionValue]) -> dict[str, Any]:
@@ -282,6 +325,10 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
                 script_name=f"{stem}.py",
                 input_names=input_names,
                 function_code=function_code,
+                purpose=_PURPOSE[node.kind],
+                split={NodeKind.CONDITION: "decision", NodeKind.MAP: "explode"}.get(
+                    node.kind, "dict"
+                ),
                 main_name=_main_name(function_code, *node.support.definitions),
                 support_code=_support_code(node.support, local_modules),
             ),
@@ -320,6 +367,8 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
         else:
             stem = plan.script_names[node.name]
             options, cache, retry, queue = {}, False, 0, None
+            if node.kind is NodeKind.MAP:
+                queue = pipeline.default_queue
             outputs = list(node.outputs)
             function = None
             effects = node.effects
@@ -333,9 +382,12 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
                 "inputs": {name: _binding(b) for name, b in node.inputs},
                 "outputs": outputs,
                 "after": list(node.after),
+                "when": [{"node": g.node, "value": g.value} for g in node.when],
+                "map": node.map,
                 "effects": effects,
                 "requirements": [str(r) for r in plan.requirements.get(stem, ())],
                 "requirements_file": f"requirements/{stem}.txt",
+                "local_modules": list(plan.local_modules.get(stem, ())),
                 "options": options,
                 "cache": cache,
                 "retry_on_failure": retry,

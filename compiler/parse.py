@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 import libcst.matchers as m
+
 from pipec.compiler.diagnostics import Diagnostic, Reporter
 from pipec.compiler.source import SourceModule
 

@@ -19,6 +19,7 @@ from libcst.metadata import (
     Scope,
     ScopeProvider,
 )
+
 from pipec.compiler.diagnostics import Diagnostic, Location, UserError
 
 __all__ = ["NameUse", "SourceModule", "parse_source"]

@@ -1,68 +1,97 @@
-"""Pass 4: symbolic execution of a straight-line controller body into a DAG of step and glue nodes."""
+"""Pass 4: symbolic execution of the controller body into a DAG of step, glue, condition and map nodes.
+
+The tracer walks the controller's statements in program order with an environment that maps
+each controller variable to what it holds at that point: a parameter, a step output, a constant,
+a container of these, or a choice between branches. Step calls become step nodes; other code
+becomes glue nodes that run the user's own statements; loops over constants are unrolled; `if`
+on run-time values becomes a condition node whose decision guards the nodes of each branch;
+loops over run-time values become map nodes that the runtime expands.
+"""
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import libcst as cst
 import networkx as nx
 from libcst.metadata import CodeRange
-from pipec.compiler.analyse import (
-    Component,
-    ParameterKind,
-    Support,
-    _literal_of,
-    collect_support,
-)
+
+from pipec.compiler.analyse import Component, ParameterKind, _literal_of, collect_support
 from pipec.compiler.diagnostics import Location, Reporter
-from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.fold import MAX_UNROLL, fold
+from pipec.compiler.ir import (
+    RETURN_OUTPUT,
+    Binding,
+    Const,
+    DictOf,
+    GatherRef,
+    GlueNode,
+    Guard,
+    ItemRef,
+    ListOf,
+    Node,
+    NodeKind,
+    OutputRef,
+    ParamRef,
+    Select,
+    StepNode,
+    Trace,
+    binding_sources,
+)
+from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
 
-__all__ = [
-    "Binding",
-    "Const",
-    "GlueNode",
-    "NodeKind",
-    "OutputRef",
-    "ParamRef",
-    "StepNode",
-    "Trace",
-    "trace_controller",
-]
+__all__ = ["trace_controller"]
 
 # Builtins that neither print nor mutate: glue that calls only these has no side effects to order.
 _PURE_BUILTINS = frozenset(
-    ["abs", "all", "any", "bool", "bytes", "chr", "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "int", "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "oct", "ord", "pow", "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum", "tuple", "type", "zip"]
+    [
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "bytes",
+        "chr",
+        "dict",
+        "divmod",
+        "enumerate",
+        "filter",
+        "float",
+        "format",
+        "frozenset",
+        "hash",
+        "hex",
+        "int",
+        "isinstance",
+        "issubclass",
+        "iter",
+        "len",
+        "list",
+        "map",
+        "max",
+        "min",
+        "next",
+        "oct",
+        "ord",
+        "pow",
+        "range",
+        "repr",
+        "reversed",
+        "round",
+        "set",
+        "slice",
+        "sorted",
+        "str",
+        "sum",
+        "tuple",
+        "type",
+        "zip",
+    ]
 )
-RETURN_OUTPUT = "return"
-
-
-class NodeKind(enum.Enum):
-    STEP = "step"
-    GLUE = "glue"
-
-
-@dataclass(frozen=True)
-class ParamRef:
-    name: str
-
-
-@dataclass(frozen=True)
-class OutputRef:
-    node: str
-    output: str
-
-
-@dataclass(frozen=True)
-class Const:
-    value: Any
-
-
-Binding = ParamRef | OutputRef | Const
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
 @dataclass(frozen=True)
@@ -73,47 +102,21 @@ class _TupleResult:
     component: str
 
 
-_Symbol = ParamRef | OutputRef | Const | _TupleResult
-
-
 @dataclass(frozen=True)
-class StepNode:
-    name: str
-    component: str
-    inputs: tuple[tuple[str, Binding], ...]
-    after: tuple[str, ...]
-    location: Location
+class _Unavailable:
+    """A name whose value the compiled pipeline cannot provide here; using it is an error."""
 
-    kind = NodeKind.STEP
+    message: str
+    hint: str
 
 
-@dataclass(frozen=True)
-class GlueNode:
-    name: str
-    statements: tuple[cst.BaseStatement, ...]  # ready to render inside the glue function
-    inputs: tuple[tuple[str, Binding], ...]
-    outputs: tuple[str, ...]
-    after: tuple[str, ...]
-    effects: bool
-    location: Location
-    end_line: int
-    source_code: str  # the controller lines as the user wrote them
-    support: Support
-
-    kind = NodeKind.GLUE
+_Symbol = Binding | _TupleResult | _Unavailable
 
 
-Node = StepNode | GlueNode
-
-
-@dataclass(frozen=True)
-class Trace:
-    nodes: tuple[Node, ...]  # program order
-    result: Binding | None
-    graph: nx.DiGraph
-
-    def node(self, name: str) -> Node:
-        return next(n for n in self.nodes if n.name == name)
+class _LoopExit(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
 
 
 @dataclass
@@ -126,32 +129,97 @@ class _PendingGlue:
     effects: bool = False
     barrier: bool = False
     returns: bool = False
-    first: cst.CSTNode | None = None
-    temporaries: dict[str, Binding] = field(default_factory=dict)
 
 
-class _StepCallFinder(cst.CSTVisitor):
-    """Outermost calls of components inside an expression or statement, in source order."""
+class _UnitFinder(cst.CSTVisitor):
+    """Outermost step calls in a piece of code — and comprehensions or conditional expressions
+    that contain step calls, which are traced as a whole — in source order."""
 
-    def __init__(self, is_step: Any) -> None:
+    def __init__(self, is_step: Callable[[cst.Call], bool]) -> None:
         self.is_step = is_step
-        self.calls: list[cst.Call] = []
+        self.units: list[cst.BaseExpression] = []
+
+    def _contains_step(self, node: cst.CSTNode) -> bool:
+        inner = _UnitFinder(self.is_step)
+        for child in node.children:
+            child.visit(inner)
+        return bool(inner.units)
 
     def visit_Call(self, node: cst.Call) -> bool:
         if self.is_step(node):
-            self.calls.append(node)
+            self.units.append(node)
             return False
         return True
+
+    def _visit_whole(self, node: cst.BaseExpression) -> bool:
+        if self._contains_step(node):
+            self.units.append(node)
+            return False
+        return True
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_IfExp(self, node: cst.IfExp) -> bool:
+        return self._visit_whole(node)
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
 
 
-class _CallReplacer(cst.CSTTransformer):
-    def __init__(self, replacements: Mapping[cst.Call, str]) -> None:
+class _ExitFinder(cst.CSTVisitor):
+    """`return`, and `break`/`continue` that leave the statement, inside a compound statement."""
+
+    def __init__(self) -> None:
+        self.found = False
+        self._loops = 0
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.found = True
+
+    def visit_For(self, node: cst.For) -> None:
+        self._loops += 1
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._loops -= 1
+
+    def visit_While(self, node: cst.While) -> None:
+        self._loops += 1
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._loops -= 1
+
+    def visit_Break(self, node: cst.Break) -> None:
+        self.found = self.found or self._loops == 0
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self.found = self.found or self._loops == 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+class _Replacer(cst.CSTTransformer):
+    """Replaces given expression nodes (by identity) with names."""
+
+    def __init__(self, replacements: Mapping[cst.CSTNode, str]) -> None:
         self.replacements = replacements
 
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+    def on_leave(
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
         name = self.replacements.get(original_node)
         return cst.Name(name) if name is not None else updated_node
 
@@ -159,37 +227,36 @@ class _CallReplacer(cst.CSTTransformer):
 class _ImpureCallFinder(cst.CSTVisitor):
     def __init__(self) -> None:
         self.impure = False
+        self.prints = False
 
     def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "print":
+            self.prints = True
         if not (isinstance(node.func, cst.Name) and node.func.value in _PURE_BUILTINS):
             self.impure = True
 
 
 _REFUSED_STATEMENTS: dict[type, tuple[str, str]] = {
-    cst.If: (
-        "`if` in a controller",
-        "control flow in the controller is not supported yet: compute the decision inside a step, or use separate pipelines",
-    ),
-    cst.For: (
-        "`for` loop in a controller",
-        "control flow in the controller is not supported yet: call the step once per value explicitly, or loop inside a step",
-    ),
     cst.While: (
         "`while` loop in a controller",
-        "a controller must have a fixed shape: loop inside a step instead",
+        "a compiled controller has a shape known before it runs: loop inside a step, or use "
+        "`for` over a list or a step's output",
     ),
     cst.Try: (
         "`try` in a controller",
-        "handle errors inside the step; use retry_on_failure=N for flaky steps",
+        "handle errors inside the step; use retry_on_failure=N on the component for flaky steps",
     ),
-    cst.With: ("`with` in a controller", "open resources inside the step that uses them"),
+    cst.With: (
+        "`with` in a controller",
+        "open files and other resources inside the step that uses them",
+    ),
     cst.FunctionDef: (
         "function defined inside a controller",
-        "define helper functions at module level; steps and glue scripts carry them along",
+        "define it at module level; steps and glue scripts carry module-level helpers along",
     ),
     cst.ClassDef: (
         "class defined inside a controller",
-        "define classes at module level; steps and glue scripts carry them along",
+        "define it at module level; steps and glue scripts carry module-level classes along",
     ),
 }
 _REFUSED_SMALL: dict[type, tuple[str, str]] = {
@@ -209,10 +276,7 @@ _REFUSED_SMALL: dict[type, tuple[str, str]] = {
         "import inside a controller",
         "move the import to the top of the file; glue scripts carry the imports they use",
     ),
-    cst.Del: (
-        "`del` in a controller",
-        "drop the `del`: every value lives in its own artifact file",
-    ),
+    cst.Del: ("`del` in a controller", "drop the `del`: every value lives in its own artifact"),
 }
 
 
@@ -232,35 +296,56 @@ class _Tracer:
         self.reporter = reporter
         self.env: dict[str, _Symbol] = {p: ParamRef(p) for p in parameters}
         self.nodes: list[Node] = []
-        self.names: set[str] = set()
-        self.counts: dict[str, int] = {}
+        self.names: set[str] = set(components)
+        self.counters: dict[str, int] = {}
         self.pending = _PendingGlue()
-        self.last_effect: str | None = None
-        self.last_barrier: str | None = None
-        self.result: Binding | None = None
-        self.returned = False
-        self.temp_counter = 0
+        self.last_effects: tuple[str, ...] = ()
+        self.barriers: tuple[str, ...] = ()
+        self.guards: tuple[Guard, ...] = ()
+        self.map: str | None = None
+        self.map_gathers: dict[str, GatherRef] = {}
+        self.loop_guards: list[tuple[Guard, ...]] = []
+        self.returns: list[tuple[tuple[Guard, ...], Binding]] = []
+        self.terminated = False
+        self.warned_unreachable = False
         self.controller_scope = self.source.scopes.get(controller.function.body)
+        self.step_names: set[str] = set()
 
     # ---- names -------------------------------------------------------------------------------
 
     def _unique(self, base: str) -> str:
-        if base not in self.names:
-            self.names.add(base)
-            return base
-        n = self.counts.get(base, 0)
-        while True:
+        """`base`, then `base_1`, `base_2`, ... as ClearML names repeated calls of a step."""
+        candidate = base
+        n = self.counters.get(base, 0)
+        while (
+            candidate in self.names
+            and candidate not in self.components
+            or candidate in self.step_names
+        ):
             n += 1
             candidate = f"{base}_{n}"
+        self.counters[base] = n
+        self.names.add(candidate)
+        self.step_names.add(candidate)
+        return candidate
+
+    def _numbered(self, prefix: str) -> str:
+        n = self.counters.get(prefix, 0)
+        while True:
+            n += 1
+            candidate = f"{prefix}_{n}"
             if candidate not in self.names:
-                self.counts[base] = n
+                self.counters[prefix] = n
                 self.names.add(candidate)
+                self.step_names.add(candidate)
                 return candidate
 
-    def _glue_name(self) -> str:
-        return self._unique(
-            "glue_" + str(sum(1 for n in self.nodes if isinstance(n, GlueNode)) + 1)
-        )
+    def _temporary(self, what: str) -> str:
+        candidate, n = what, 0
+        while candidate in self.env or candidate in self.components:
+            n += 1
+            candidate = f"{what}_{n}"
+        return candidate
 
     # ---- classification ----------------------------------------------------------------------
 
@@ -272,110 +357,168 @@ class _Tracer:
             return None
         return self.components[func.value]
 
-    def _step_calls(self, node: cst.CSTNode) -> list[cst.Call]:
-        finder = _StepCallFinder(lambda c: self._component_of(c) is not None)
+    def _units(self, node: cst.CSTNode) -> list[cst.BaseExpression]:
+        finder = _UnitFinder(lambda c: self._component_of(c) is not None)
         node.visit(finder)
-        return finder.calls
+        return finder.units
 
-    def _uses(self, node: cst.CSTNode, skip: list[CodeRange]) -> Iterator[tuple[str, str]]:
-        """(kind, name) for every name read in `node`: kind is local, global, builtin or undefined."""
+    def _structural(self, node: cst.CSTNode) -> bool:
+        """Whether a compound statement must be traced (it calls steps or leaves the controller)."""
+        if self._units(node):
+            return True
+        exits = _ExitFinder()
+        node.visit(exits)
+        return exits.found
+
+    def _uses(self, node: cst.CSTNode, skip: Sequence[CodeRange]) -> Iterator[tuple[str, str]]:
+        """(kind, name) of each name `node` reads: local, global, builtin or undefined."""
+        for kind, use in self._name_uses(node, skip):
+            yield kind, use.value
+
+    def _name_uses(
+        self, node: cst.CSTNode, skip: Sequence[CodeRange]
+    ) -> Iterator[tuple[str, cst.Name]]:
+        if node not in self.source.positions:
+            return
         for use in self.source.uses_within(self.source.extent(node), skip):
             if use.builtin:
-                yield "builtin", use.name
+                yield "builtin", use.node
             elif use.scope is None:
-                yield "undefined", use.name
+                yield "undefined", use.node
             elif use.scope is self.source.global_scope:
-                yield "global", use.name
-            else:
-                yield "local", use.name
+                yield "global", use.node
+            elif use.scope is self.controller_scope:
+                yield "local", use.node
+            # names of comprehensions and lambdas inside the statement are its own business
 
     def _writes(self, node: cst.CSTNode) -> list[str]:
         scope = self.controller_scope
-        if scope is None:
+        if scope is None or node not in self.source.positions:
             return []
         where = self.source.extent(node)
         names: list[str] = []
         for assignment in scope.assignments:
             target = getattr(assignment, "node", None)
-            if target is None:
+            if target is None or target not in self.source.positions:
                 continue
-            inside = target in self.source.positions and _within(self.source.positions[target], where)
-            if inside and assignment.name not in names:
+            if _within(self.source.positions[target], where) and assignment.name not in names:
                 names.append(assignment.name)
         return names
-
-    # ---- bindings ----------------------------------------------------------------------------
-
-    def _bind(self, expr: cst.BaseExpression, what: str) -> Binding | None:
-        """The binding of a step argument, creating nodes as needed; None after reporting an error."""
-        if isinstance(expr, cst.Name) and expr.value in self.env:
-            symbol = self.env[expr.value]
-            if isinstance(symbol, _TupleResult):
-                self._tuple_error(expr, symbol)
-                return None
-            return symbol
-        if isinstance(expr, cst.Subscript):
-            item = self._tuple_item(expr)
-            if item is not None:
-                return item
-        if isinstance(expr, cst.Call) and self._component_of(expr) is not None:
-            return self._single_output(expr)
-        if not self._step_calls(expr) and not any(k == "local" for k, _ in self._uses(expr, [])):
-            value = _literal_of(self.source, expr)
-            if value is not NOT_LITERAL:
-                return Const(value)
-        # Anything else is computed by a glue node of its own.
-        temp = self._temporary(what)
-        assign = cst.Assign(targets=[cst.AssignTarget(cst.Name(temp))], value=expr)
-        self._flush()
-        self._glue_statement(assign, expr, extra_writes=[temp])
-        self._flush()
-        ref = self.env.get(temp)
-        return ref if isinstance(ref, (ParamRef, OutputRef, Const)) else None
-
-    def _temporary(self, what: str) -> str:
-        base = what
-        candidate = base
-        n = 0
-        while candidate in self.env or candidate in self.components:
-            n += 1
-            candidate = f"{base}_{n}"
-        return candidate
-
-    def _tuple_item(self, expr: cst.Subscript) -> OutputRef | None:
-        if not isinstance(expr.value, cst.Name) or len(expr.slice) != 1:
-            return None
-        symbol = self.env.get(expr.value.value)
-        index = expr.slice[0].slice
-        if not isinstance(symbol, _TupleResult) or not isinstance(index, cst.Index):
-            return None
-        value = read_literal(self.source.code(index.value))
-        if (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and -len(symbol.items) <= value < len(symbol.items)
-        ):
-            return symbol.items[value]
-        return None
-
-    def _tuple_error(self, node: cst.CSTNode, symbol: _TupleResult) -> None:
-        names = ", ".join(o.output for o in symbol.items)
-        self.reporter.error(
-            self._location(node),
-            f"the results of multi-output step `{symbol.component}` are used as one value",
-            f"unpack them first (`{names} = {symbol.component}(...)`) or index them with a constant",
-        )
 
     def _location(self, node: cst.CSTNode) -> Location:
         if node in self.source.positions:
             return self.source.location(node)
         return self.source.location(self.controller.function)
 
-    def _single_output(self, call: cst.Call) -> OutputRef | None:
+    def _constant(self, name: str) -> Any:
+        symbol = self.env.get(name)
+        if isinstance(symbol, Const):
+            return symbol.value
+        if symbol is None and name in self.source.global_bindings():
+            return _literal_of(self.source, cst.Name(name))
+        return NOT_LITERAL
+
+    def _fold(self, expr: cst.BaseExpression) -> Any:
+        return fold(expr, self._constant)
+
+    # ---- values ------------------------------------------------------------------------------
+
+    def _binding_of(self, symbol: _Symbol | None, node: cst.CSTNode, name: str) -> Binding | None:
+        if symbol is None:
+            self.reporter.error(
+                self._location(node),
+                f"`{name}` is used before it is assigned",
+                f"assign `{name}` earlier in the controller",
+            )
+            return None
+        if isinstance(symbol, _TupleResult):
+            return ListOf(symbol.items, tuple=True)
+        if isinstance(symbol, _Unavailable):
+            self.reporter.error(self._location(node), symbol.message, symbol.hint)
+            return None
+        return symbol
+
+    def _structured(self, expr: cst.BaseExpression, what: str) -> _Symbol | None:
+        """The value of `expr` when it is known without running controller code, else None."""
+        if isinstance(expr, cst.Name) and expr.value in self.env:
+            return self.env[expr.value]
+        if isinstance(expr, cst.Call) and self._component_of(expr) is not None:
+            return self._step_call(expr)
+        if isinstance(expr, _COMPREHENSIONS) and self._units(expr):
+            return self._comprehension(expr, what)
+        if isinstance(expr, cst.IfExp) and self._units(expr):
+            return self._if_expression(expr, what)
+        if isinstance(expr, cst.Subscript):
+            item = self._item(expr)
+            if item is not None:
+                return item
+        if not self._units(expr) and not any(k == "local" for k, _ in self._uses(expr, [])):
+            value = self._fold(expr)
+            if value is not NOT_LITERAL:
+                return Const(value)
+        if isinstance(expr, (cst.List, cst.Tuple)) and not any(
+            isinstance(e, cst.StarredElement) for e in expr.elements
+        ):
+            items = [self._structured(e.value, what) for e in expr.elements]
+            if all(i is not None and not isinstance(i, _Unavailable) for i in items):
+                bound = [
+                    ListOf(i.items, tuple=True) if isinstance(i, _TupleResult) else i for i in items
+                ]
+                return ListOf(
+                    tuple(b for b in bound if not isinstance(b, _Unavailable) and b is not None),
+                    tuple=isinstance(expr, cst.Tuple),
+                )
+        return None
+
+    def _bind(self, expr: cst.BaseExpression, what: str, in_map: bool = False) -> Binding | None:
+        """The binding of a value the pipeline passes on, creating nodes as needed."""
+        symbol = self._structured(expr, what)
+        if symbol is not None:
+            binding = self._binding_of(symbol, expr, what)
+            if binding is None or not in_map or _made_in(binding, self):
+                return binding
+        # Anything else is computed by a glue node of its own.
+        temp = self._temporary(what)
+        assign = cst.Assign(targets=[cst.AssignTarget(cst.Name(temp))], value=expr)
+        self._flush()
+        self._glue_statement(assign, expr, extra_writes=[temp])
+        self._flush()
+        symbol = self.env.get(temp)
+        return (
+            symbol
+            if symbol is not None and not isinstance(symbol, (_TupleResult, _Unavailable))
+            else None
+        )
+
+    def _item(self, expr: cst.Subscript) -> _Symbol | None:
+        """`results[0]` of a multi-output step or a compile-time list, with a constant index."""
+        if not isinstance(expr.value, cst.Name) or len(expr.slice) != 1:
+            return None
+        symbol = self.env.get(expr.value.value)
+        index = expr.slice[0].slice
+        if not isinstance(index, cst.Index):
+            return None
+        items: Sequence[Binding]
+        if isinstance(symbol, (_TupleResult, ListOf)):
+            items = symbol.items
+        elif isinstance(symbol, DictOf):
+            key = self._fold(index.value)
+            return next((v for k, v in symbol.items if k == key), None)
+        else:
+            return None
+        value = self._fold(index.value)
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and -len(items) <= value < len(items)
+        ):
+            return items[value]
+        return None
+
+    def _single_output(self, call: cst.Call) -> Binding | None:
         symbol = self._step_call(call)
         if isinstance(symbol, _TupleResult):
-            self._tuple_error(call, symbol)
-            return None
+            return ListOf(symbol.items, tuple=True)
         return symbol
 
     # ---- step calls --------------------------------------------------------------------------
@@ -383,7 +526,8 @@ class _Tracer:
     def _step_call(self, call: cst.Call) -> OutputRef | _TupleResult | None:
         component = self._component_of(call)
         assert component is not None
-        name_for_errors = component.function_name
+        name = component.function_name
+        signature = f"{name}({', '.join(p.name for p in component.parameters)})"
         bound: dict[str, cst.BaseExpression] = {}
         positional = [
             p for p in component.parameters if p.kind is ParameterKind.POSITIONAL_OR_KEYWORD
@@ -394,57 +538,51 @@ class _Tracer:
             if arg.star:
                 self.reporter.error(
                     self._location(arg),
-                    f"`{arg.star}` arguments in a call of step `{name_for_errors}`",
+                    f"`{arg.star}` arguments in a call of step `{name}`",
                     "pass every argument by position or by name: pipec binds them at compile time",
                 )
                 ok = False
-                continue
-            if arg.keyword is None:
+            elif arg.keyword is None:
                 if index >= len(positional):
                     self.reporter.error(
                         self._location(arg),
-                        f"step `{name_for_errors}` takes {len(positional)} positional argument"
+                        f"step `{name}` takes {len(positional)} positional argument"
                         f"{'s' if len(positional) != 1 else ''} but more were given",
-                        f"the signature is {name_for_errors}({', '.join(p.name for p in component.parameters)})",
+                        f"the signature is {signature}",
                     )
                     ok = False
-                    continue
-                bound[positional[index].name] = arg.value
-                index += 1
-                continue
-            key = arg.keyword.value
-            if component.parameter(key) is None:
+                else:
+                    bound[positional[index].name] = arg.value
+                    index += 1
+            elif component.parameter(arg.keyword.value) is None:
                 self.reporter.error(
                     self._location(arg),
-                    f"step `{name_for_errors}` has no parameter `{key}`",
-                    f"the signature is {name_for_errors}({', '.join(p.name for p in component.parameters)})",
+                    f"step `{name}` has no parameter `{arg.keyword.value}`",
+                    f"the signature is {signature}",
                 )
                 ok = False
-            elif key in bound:
+            elif arg.keyword.value in bound:
                 self.reporter.error(
                     self._location(arg),
-                    f"step `{name_for_errors}` got two values for `{key}`",
+                    f"step `{name}` got two values for `{arg.keyword.value}`",
                     "pass each argument once",
                 )
                 ok = False
             else:
-                bound[key] = arg.value
+                bound[arg.keyword.value] = arg.value
         missing = [p.name for p in component.parameters if p.required and p.name not in bound]
         if missing:
             self.reporter.error(
                 self._location(call),
-                f"step `{name_for_errors}` is missing required argument"
+                f"step `{name}` is missing required argument"
                 f"{'s' if len(missing) > 1 else ''} {', '.join(f'`{m}`' for m in missing)}",
-                f"pass {', '.join(missing)}: the signature is "
-                f"{name_for_errors}({', '.join(p.name for p in component.parameters)})",
+                f"pass {', '.join(missing)}: the signature is {signature}",
             )
             ok = False
         inputs: list[tuple[str, Binding]] = []
         for parameter in component.parameters:
             if parameter.name in bound:
-                binding = self._bind(
-                    bound[parameter.name], f"{component.function_name}_{parameter.name}"
-                )
+                binding = self._bind(bound[parameter.name], f"{name}_{parameter.name}")
                 if binding is None:
                     ok = False
                 else:
@@ -452,30 +590,25 @@ class _Tracer:
         if not ok:
             # Keep tracing with a stand-in so later lines are checked without knock-on errors.
             stand_in = tuple(OutputRef("<invalid>", o) for o in component.return_values)
-            return (
-                stand_in[0]
-                if len(stand_in) == 1
-                else _TupleResult(stand_in, component.function_name)
-            )
+            return stand_in[0] if len(stand_in) == 1 else _TupleResult(stand_in, name)
         self._flush()
         node_name = self._unique(component.step_name)
-        after = self._parents(component, call)
-        after = self._ordering(after, inputs)
+        after = self._ordering(self._parents(component), inputs)
         self.nodes.append(
             StepNode(
                 node_name,
-                component.function_name,
+                name,
                 tuple(inputs),
                 tuple(after),
+                self.guards,
+                self.map,
                 self._location(call),
             )
         )
         outputs = tuple(OutputRef(node_name, o) for o in component.return_values)
-        if len(outputs) == 1:
-            return outputs[0]
-        return _TupleResult(outputs, component.function_name)
+        return outputs[0] if len(outputs) == 1 else _TupleResult(outputs, name)
 
-    def _parents(self, component: Component, call: cst.Call) -> list[str]:
+    def _parents(self, component: Component) -> list[str]:
         after: list[str] = []
         for parent in component.parents:
             matches = [
@@ -485,19 +618,19 @@ class _Tracer:
                 and (n.name == parent or self.components[n.component].step_name == parent)
             ]
             if not matches:
-                option = component.options["parents"]
                 self.reporter.error(
-                    option.location,
+                    component.options["parents"].location,
                     f"parent `{parent}` of step `{component.function_name}` is not called before it",
                     "name a step that the controller calls earlier, by its step name",
                 )
             after.extend(matches)
         return after
 
-    def _ordering(self, after: list[str], inputs: list[tuple[str, Binding]]) -> list[str]:
-        fed = {b.node for _, b in inputs if isinstance(b, OutputRef)}
-        if self.last_barrier is not None and self.last_barrier not in after:
-            after.append(self.last_barrier)
+    def _ordering(self, after: list[str], inputs: Sequence[tuple[str, Binding]]) -> list[str]:
+        fed: set[str] = set()
+        for _, binding in inputs:
+            fed |= binding_sources(binding)[0]
+        after = [*after, *self.barriers]
         return [a for a in dict.fromkeys(after) if a not in fed]
 
     # ---- glue --------------------------------------------------------------------------------
@@ -506,158 +639,268 @@ class _Tracer:
         self,
         statement: cst.BaseStatement,
         original: cst.CSTNode,
-        extra_writes: list[str] | None = None,
-        replaced: Mapping[cst.Call, str] | None = None,
+        extra_writes: Sequence[str] = (),
+        replaced: Mapping[cst.CSTNode, str] | None = None,
     ) -> None:
         replaced = replaced or {}
-        skip = [self.source.extent(call) for call in replaced]
+        skip = [self.source.extent(unit) for unit in replaced if unit in self.source.positions]
         pending = self.pending
-        if pending.first is None:
-            pending.first = original
-        for kind, name in self._uses(original, skip):
+        for kind, use in self._name_uses(original, skip):
+            name = use.value
             if kind == "local":
                 pending.reads.append(name)
             elif kind == "global":
-                pending.globals.add(name)
+                if not self._dynamic_use(name, use):
+                    pending.globals.add(name)
             elif kind == "undefined":
                 self.reporter.error(
-                    self._location(original),
+                    self._location(use),
                     f"name `{name}` is not defined",
                     f"define `{name}` at module level or assign it in the controller before this line",
                 )
         pending.reads.extend(replaced.values())
-        writes = list(extra_writes or []) + self._writes(original)
-        for w in writes:
-            if w not in pending.writes:
-                pending.writes.append(w)
+        for written in [*extra_writes, *self._writes(original)]:
+            if written not in pending.writes:
+                pending.writes.append(written)
         finder = _ImpureCallFinder()
         statement.visit(finder)
         pending.effects = pending.effects or finder.impure
+        if finder.prints and self.map is not None:
+            self.reporter.error(
+                self._location(original),
+                "printing inside a loop over a run-time value",
+                "the loop's iterations run in parallel: collect what you want to show in a list "
+                "and print it after the loop",
+            )
         body = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
-        if any(isinstance(s, (cst.Assert, cst.Raise)) for s in body):
+        if any(isinstance(s, (cst.Assert, cst.Raise)) for s in body) or _contains(
+            statement, cst.Raise
+        ):
             pending.barrier = True
         if any(isinstance(s, cst.Return) for s in body):
             pending.returns = True
         pending.statements.append(statement)
         pending.originals.append(original)
 
-    def _flush(self) -> None:
+    def _dynamic_use(self, name: str, anchor: cst.CSTNode) -> bool:
+        """Report a step or the controller used as a value rather than called by name."""
+        if name in self.components:
+            self.reporter.error(
+                self._location(anchor),
+                f"step `{name}` is used as a value, not called by name",
+                f"call it directly (`{name}(...)`): pipec must know which step runs at compile "
+                "time; to choose between steps, use `if`/`else` with a direct call in each branch",
+            )
+            return True
+        if name == self.controller.name:
+            self.reporter.error(
+                self._location(anchor),
+                "the pipeline controller calls itself",
+                "a compiled pipeline has a fixed shape: unroll the recursion into a loop over "
+                "known values, or move it into a step",
+            )
+            return True
+        return False
+
+    def _inputs(
+        self, reads: Sequence[str], writes: Sequence[str], anchor: cst.CSTNode
+    ) -> list[tuple[str, Binding]] | None:
+        inputs: list[tuple[str, Binding]] = []
+        ok = True
+        for read in dict.fromkeys(reads):
+            symbol = self.env.get(read)
+            if symbol is None and read in writes:
+                continue  # assigned earlier in the same block
+            binding = self._binding_of(symbol, anchor, read)
+            if binding is None:
+                ok = False
+            else:
+                inputs.append((read, binding))
+        return inputs if ok else None
+
+    def _flush(self) -> str | None:
+        """Turn the queued glue statements into one glue node; its name, if one was made."""
         pending = self.pending
         if not pending.statements:
-            return
+            return None
         self.pending = _PendingGlue()
-        name = self._glue_name()
-        inputs: list[tuple[str, Binding]] = []
-        seen: set[str] = set()
-        assigned: set[str] = set()
-        ok = True
-        # Reads that come before any write of the same name in the block are the block's inputs.
-        for read in pending.reads:
-            if read in seen or read in assigned:
-                continue
-            seen.add(read)
-            symbol = self.env.get(read)
-            if symbol is None:
-                if read in pending.writes:
-                    continue  # assigned earlier in the block
-                self.reporter.error(
-                    self._location(pending.first or self.controller.function),
-                    f"`{read}` is used before it is assigned",
-                    f"assign `{read}` earlier in the controller",
-                )
-                ok = False
-                continue
-            if isinstance(symbol, _TupleResult):
-                self._tuple_error(pending.first or self.controller.function, symbol)
-                ok = False
-                continue
-            inputs.append((read, symbol))
-        if not ok:
-            return
+        if pending.barrier and self.map is not None:
+            self.reporter.error(
+                self._location(pending.originals[0]),
+                "`assert` or `raise` inside a loop over a run-time value",
+                "check the values in a step, or after the loop",
+            )
+        inputs = self._inputs(pending.reads, pending.writes, pending.originals[0])
+        if inputs is None:
+            return None
         outputs = list(pending.writes)
         if pending.returns:
             outputs.append(RETURN_OUTPUT)
-        after: list[str] = []
-        if pending.effects and self.last_effect is not None:
-            after.append(self.last_effect)
-        after = self._ordering(after, inputs)
-        first = pending.first or self.controller.function
-        start = (
-            self.source.extent(pending.originals[0])
-            if pending.originals[0] in self.source.positions
-            else None
-        )
-        end = (
-            self.source.extent(pending.originals[-1])
-            if pending.originals[-1] in self.source.positions
-            else None
-        )
-        code = "".join(
-            self.source.code(o) if isinstance(o, cst.BaseStatement) else self.source.code(o) + "\n"
-            for o in pending.originals
-        )
-        support = collect_support(
-            self.source,
-            self.parsed,
+        name = self._numbered("glue")
+        self._add_node(
+            name,
+            NodeKind.GLUE,
+            tuple(pending.statements),
+            None,
+            inputs,
+            tuple(outputs),
+            pending.originals,
             pending.globals,
-            pending.statements,
-            self.reporter,
-            "controller code",
+            pending.effects,
         )
-        node = GlueNode(
-            name=name,
-            statements=tuple(pending.statements),
-            inputs=tuple(inputs),
-            outputs=tuple(outputs),
-            after=tuple(after),
-            effects=pending.effects,
-            location=self._location(first),
-            end_line=end.end.line if end else (start.end.line if start else 0),
-            source_code=code,
-            support=support,
-        )
-        self.nodes.append(node)
-        if pending.effects:
-            self.last_effect = name
         if pending.barrier:
-            self.last_barrier = name
+            self.barriers = (name,)
         for written in pending.writes:
             self.env[written] = OutputRef(name, written)
-        if pending.returns:
-            self.result = OutputRef(name, RETURN_OUTPUT)
+        return name
+
+    def _add_node(
+        self,
+        name: str,
+        kind: NodeKind,
+        statements: tuple[cst.BaseStatement, ...],
+        expression: cst.BaseExpression | None,
+        inputs: list[tuple[str, Binding]],
+        outputs: tuple[str, ...],
+        originals: Sequence[cst.CSTNode],
+        globals_read: set[str],
+        effects: bool,
+    ) -> None:
+        after = list(self.last_effects) if effects and self.map is None else []
+        after = self._ordering(after, inputs)
+        first, last = originals[0], originals[-1]
+        code = "".join(
+            self.source.code(o) if isinstance(o, cst.BaseStatement) else self.source.code(o) + "\n"
+            for o in originals
+            if o in self.source.positions
+        )
+        own: list[cst.CSTNode] = list(statements) if expression is None else [expression]
+        support = collect_support(
+            self.source, self.parsed, globals_read, own, self.reporter, "controller code"
+        )
+        end = self.source.extent(last) if last in self.source.positions else None
+        location = self._location(first)
+        self.nodes.append(
+            GlueNode(
+                name=name,
+                kind=kind,
+                statements=statements,
+                expression=expression,
+                inputs=tuple(inputs),
+                outputs=outputs,
+                after=tuple(after),
+                when=self.guards,
+                map=self.map,
+                effects=effects,
+                location=location,
+                end_line=end.end.line if end else location.line,
+                source_code=code,
+                support=support,
+            )
+        )
+        if effects and self.map is None:
+            self.last_effects = (name,)
+
+    def _hoist(self, node: cst.CSTNode) -> dict[cst.CSTNode, str] | None:
+        """Trace the step calls inside `node` first; map each to the name that replaces it."""
+        units = self._units(node)
+        replaced: dict[cst.CSTNode, str] = {}
+        if units:
+            self._flush()
+        for unit in units:
+            base = (
+                f"{self._component_of(unit).step_name}_result"  # type: ignore[union-attr]
+                if isinstance(unit, cst.Call)
+                else "values"
+            )
+            symbol = self._structured(unit, base)
+            binding = self._binding_of(symbol, unit, base) if symbol is not None else None
+            if binding is None:
+                return None
+            temp = self._temporary(base)
+            self.env[temp] = binding
+            replaced[unit] = temp
+        return replaced
+
+    def _glue_statement(
+        self,
+        small: cst.BaseSmallStatement | cst.BaseCompoundStatement,
+        original: cst.CSTNode,
+        leading_lines: Sequence[cst.EmptyLine] = (),
+        extra_writes: Sequence[str] = (),
+    ) -> None:
+        """Queue a statement for the current glue block, after tracing the steps it calls."""
+        replaced = self._hoist(small)
+        if replaced is None:
+            return
+        statement: cst.CSTNode = small.visit(_Replacer(replaced)) if replaced else small
+        line: cst.BaseStatement
+        if isinstance(statement, cst.BaseSmallStatement):
+            line = cst.SimpleStatementLine(
+                body=[statement.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)],
+                leading_lines=leading_lines,
+            )
+        else:
+            assert isinstance(statement, cst.BaseCompoundStatement)
+            line = statement
+        self._add_glue(line, original, extra_writes=extra_writes, replaced=replaced)
 
     # ---- statements --------------------------------------------------------------------------
 
-    def run(self) -> None:
-        body = self.controller.function.body
+    def run(self) -> Binding | None:
+        self._block(self.controller.function.body, top=True)
+        self._flush()
+        if not self.terminated:
+            self.returns.append((self.guards, Const(None)))
+        if len(self.returns) == 1 and not self.returns[0][0]:
+            result = self.returns[0][1]
+            return None if result == Const(None) else result
+        return Select(tuple(self.returns))
+
+    def _block(self, block: cst.BaseSuite | cst.Else | cst.If | None, top: bool = False) -> None:
+        if block is None:
+            return
+        if isinstance(block, cst.If):  # an `elif`
+            self._if(block)
+            return
+        if isinstance(block, cst.Else):
+            block = block.body
         statements: list[cst.BaseStatement] = (
-            list(body.body)
-            if isinstance(body, cst.IndentedBlock)
-            else [cst.SimpleStatementLine(body=list(body.body))]  # type: ignore[arg-type]
+            list(block.body)
+            if isinstance(block, cst.IndentedBlock)
+            else [cst.SimpleStatementLine(body=list(block.body))]  # type: ignore[union-attr]
         )
         for position, statement in enumerate(statements):
-            if self.returned:
-                self.reporter.warning(
-                    self._location(statement),
-                    "code after `return` in the controller never runs",
-                    "remove it, or move it before the `return`",
-                )
-                break
+            if self.terminated:
+                if not self.warned_unreachable:
+                    self.warned_unreachable = True
+                    self.reporter.warning(
+                        self._location(statement),
+                        "this code never runs: everything before it ends the pipeline",
+                        "remove it, or move it before the `return`/`raise`",
+                    )
+                return
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
-                    if position == 0 and _is_docstring(small):
+                    if top and position == 0 and _is_docstring(small):
                         continue
                     self._small(small, statement)
-                    if self.returned:
+                    if self.terminated:
                         break
-                continue
-            refused = _REFUSED_STATEMENTS.get(type(statement))
-            message, hint = refused or (
-                f"`{type(statement).__name__}` statement in a controller",
-                "keep the controller to step calls, assignments, prints, asserts and a final return",
-            )
-            self.reporter.error(self._location(statement), message, hint)
-        self._flush()
+            elif isinstance(statement, cst.If):
+                self._if(statement)
+            elif isinstance(statement, cst.For):
+                self._for(statement)
+            else:
+                message, hint = _REFUSED_STATEMENTS.get(
+                    type(statement),
+                    (
+                        f"`{type(statement).__name__}` statement in a controller",
+                        "keep the controller to step calls, assignments, `if`, `for`, prints, "
+                        "asserts and `return`",
+                    ),
+                )
+                self.reporter.error(self._location(statement), message, hint)
 
     def _small(self, small: cst.BaseSmallStatement, line: cst.SimpleStatementLine) -> None:
         refused = _REFUSED_SMALL.get(type(small))
@@ -666,148 +909,731 @@ class _Tracer:
             return
         if isinstance(small, cst.Pass):
             return
+        if isinstance(small, (cst.Break, cst.Continue)):
+            self._loop_exit(small)
+            return
         if isinstance(small, cst.Return):
             self._return(small, line)
             return
-        if (
-            isinstance(small, cst.Expr)
-            and isinstance(small.value, cst.Call)
-            and self._component_of(small.value)
-        ):
-            self._step_call(small.value)
+        if isinstance(small, cst.Raise):
+            if self.map is not None:
+                self.reporter.error(
+                    self._location(small),
+                    "`raise` inside a loop over a run-time value",
+                    "check the values in a step, or after the loop",
+                )
+                return
+            self._glue_statement(small, small, _leading(small, line))
+            self._flush()
+            self.terminated = True
             return
-        if (
-            isinstance(small, (cst.Assign, cst.AnnAssign))
-            and small.value is not None
-            and self._fold_assign(small)
-        ):
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            if self._component_of(small.value) is not None:
+                self._step_call(small.value)
+                return
+            if self._accumulate_call(small.value):
+                return
+        folded = isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None
+        if folded and self._fold_assign(small):  # type: ignore[arg-type]
+            return
+        if isinstance(small, cst.AugAssign) and self._accumulate_augmented(small):
             return
         self._glue_statement(small, small, _leading(small, line))
+
+    def _loop_exit(self, small: cst.Break | cst.Continue) -> None:
+        word = "break" if isinstance(small, cst.Break) else "continue"
+        if not self.loop_guards and self.map is None:
+            return  # a syntax error caught by the parser
+        if self.map is not None:
+            self.reporter.error(
+                self._location(small),
+                f"`{word}` in a loop over a run-time value",
+                "every element of a run-time loop runs (in parallel): filter the values in a "
+                "step before the loop",
+            )
+            return
+        if self.loop_guards[-1] != self.guards:
+            self.reporter.error(
+                self._location(small),
+                f"`{word}` under a condition decided at run time",
+                "the loops of a compiled controller are unrolled before it runs: filter the "
+                "values first (in a step), or decide inside the step",
+            )
+            return
+        self._flush()
+        raise _LoopExit(word)
 
     def _return(self, small: cst.Return, line: cst.SimpleStatementLine) -> None:
-        value = small.value
-        self.returned = True
-        if value is None:
-            self._flush()
+        if self.map is not None:
+            self.reporter.error(
+                self._location(small),
+                "`return` inside a loop over a run-time value",
+                "collect the values in a list and return after the loop",
+            )
             return
-        if (
-            isinstance(value, cst.Name)
-            and value.value in self.env
-            and not isinstance(self.env[value.value], _TupleResult)
-        ):
-            self._flush()
-            symbol = self.env[value.value]
-            assert not isinstance(symbol, _TupleResult)
-            self.result = symbol
-            return
-        if isinstance(value, cst.Call) and self._component_of(value) is not None:
-            self.result = self._single_output(value)
-            return
-        self._glue_statement(small, small, _leading(small, line))
+        binding: Binding | None
+        if small.value is None:
+            binding = Const(None)
+        else:
+            symbol = self._structured(small.value, "result")
+            if symbol is not None:
+                binding = self._binding_of(symbol, small.value, "result")
+            else:
+                self._glue_statement(small, small, _leading(small, line))
+                name = self._flush()
+                binding = OutputRef(name, RETURN_OUTPUT) if name is not None else None
+        self._flush()
+        if binding is not None:
+            self.returns.append((self.guards, binding))
+        self.terminated = True
+
+    def _assign(self, target: cst.BaseExpression, symbol: _Symbol, anchor: cst.CSTNode) -> bool:
+        """Bind a target (a name or a tuple of names) at compile time; False when it cannot be."""
+        if isinstance(target, cst.Name):
+            self.env[target.value] = symbol
+            return True
+        if not isinstance(target, (cst.Tuple, cst.List)):
+            return False
+        items: Sequence[_Symbol]
+        if isinstance(symbol, (_TupleResult, ListOf)):
+            items = symbol.items
+        elif isinstance(symbol, Const) and isinstance(symbol.value, (tuple, list)):
+            items = [Const(v) for v in symbol.value]
+        else:
+            return False
+        elements = target.elements
+        if any(isinstance(e, cst.StarredElement) for e in elements):
+            return False
+        if len(items) != len(elements):
+            what = (
+                f"step `{symbol.component}` has {len(items)} outputs"
+                if isinstance(symbol, _TupleResult)
+                else f"the value has {len(items)} items"
+            )
+            self.reporter.error(
+                self._location(target),
+                f"{what} but is unpacked into {len(elements)} names",
+                "unpack into as many names as there are values (a step's return_values)",
+            )
+            return True
+        return all(
+            self._assign(e.value, item, anchor) for e, item in zip(elements, items, strict=True)
+        )
 
     def _fold_assign(self, small: cst.Assign | cst.AnnAssign) -> bool:
-        """Assignments decided at compile time: step results, constants, aliases, tuple unpacking."""
+        """Assignments decided at compile time: step results, constants, aliases, containers."""
         targets = (
             [small.target]
             if isinstance(small, cst.AnnAssign)
             else [t.target for t in small.targets]
         )
+        if not all(_target_names(t) is not None for t in targets):
+            return self._accumulate_item(small)
         value = small.value
         assert value is not None
-        shapes = [_target_names(t) for t in targets]
-        if any(s is None for s in shapes):
-            return False
-        symbol: _Symbol | None
         if isinstance(value, cst.Call) and self._component_of(value) is not None:
             self._flush()
-            symbol = self._step_call(value)
-            if symbol is None:
-                return True
-        elif isinstance(value, cst.Name) and value.value in self.env:
-            symbol = self.env[value.value]
-        elif isinstance(value, cst.Subscript) and (item := self._tuple_item(value)) is not None:
-            symbol = item
-        elif not self._step_calls(value) and not any(
-            k in ("local", "global") for k, _ in self._uses(value, [])
-        ):
-            literal = read_literal(self.source.code(value))
-            if literal is NOT_LITERAL:
-                return False
-            symbol = Const(literal)
+            component = self._component_of(value)
+            assert component is not None
+            symbol: _Symbol | None = self._step_call(value)
+            if symbol is not None and len(component.return_values) == 1:
+                for target in targets:
+                    names = _target_names(target)
+                    if isinstance(names, list):
+                        self.reporter.error(
+                            self._location(target),
+                            f"step `{component.function_name}` has 1 output but is unpacked into "
+                            f"{len(names)} names",
+                            f"declare the outputs: return_values={names!r}",
+                        )
+                        return True
         else:
-            return False
+            symbol = self._structured(value, _first_name(targets[0]))
         if symbol is None:
-            return True
-        bindings: list[tuple[str, _Symbol]] = []
-        for shape, target in zip(shapes, targets, strict=True):
-            assert shape is not None
-            if isinstance(shape, str):
-                bindings.append((shape, symbol))
-                continue
-            items: list[_Symbol]
-            if isinstance(symbol, _TupleResult):
-                items = list(symbol.items)
-            elif isinstance(symbol, Const) and isinstance(symbol.value, (tuple, list)):
-                items = [Const(v) for v in symbol.value]
-            else:
-                if isinstance(value, cst.Call):
-                    component = self._component_of(value)
-                    assert component is not None
-                    self.reporter.error(
-                        self._location(target),
-                        f"step `{component.function_name}` has 1 output but is unpacked into {len(shape)} names",
-                        f"declare the outputs: return_values={[n for n in shape]!r}",
-                    )
-                    return True
-                return False  # unpacking a runtime value: glue does it
-            if len(items) != len(shape):
-                where = (
-                    f"step `{symbol.component}`"
-                    if isinstance(symbol, _TupleResult)
-                    else "the value"
-                )
-                self.reporter.error(
-                    self._location(target),
-                    f"{where} has {len(items)} outputs but is unpacked into {len(shape)} names",
-                    "unpack into as many names as the step's return_values",
-                )
+            return False
+        if any(isinstance(t, (cst.Tuple, cst.List)) for t in targets) and not isinstance(
+            symbol, (_TupleResult, ListOf, Const)
+        ):
+            return False  # unpacking a run-time value: glue does it
+        self._flush()
+        return all(self._assign(target, symbol, small) for target in targets)
+
+    # ---- accumulation ------------------------------------------------------------------------
+
+    def _accumulate_call(self, call: cst.Call) -> bool:
+        """`results.append(x)` / `results.extend([...])` on a list whose shape is known."""
+        func = call.func
+        if not (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.attr.value in ("append", "extend")
+            and len(call.args) == 1
+            and call.args[0].keyword is None
+            and not call.args[0].star
+        ):
+            return False
+        name = func.value.value
+        container = self.env.get(name)
+        items = _list_items(container)
+        if items is None:
+            return False
+        argument = call.args[0].value
+        if self.map is not None:
+            return self._gather(name, func.attr.value, argument, call)
+        if func.attr.value == "append":
+            value = self._bind(argument, f"{name}_item")
+            if value is None:
                 return True
-            bindings.extend(zip(shape, items, strict=False))
-        if self.pending.statements:
             self._flush()
-        for name, bound in bindings:
-            self.env[name] = bound
+            self.env[name] = _make_list((*items, value))
+            return True
+        extra = self._structured(argument, f"{name}_items")
+        extra_items = _list_items(extra)
+        if extra_items is None:
+            return False
+        self._flush()
+        self.env[name] = _make_list((*items, *extra_items))
         return True
 
-    def _glue_statement(
-        self,
-        small: cst.BaseSmallStatement,
-        original: cst.CSTNode,
-        leading_lines: tuple[cst.EmptyLine, ...] = (),
-        extra_writes: list[str] | None = None,
-    ) -> None:
-        """Queue a statement for the current glue block, after running the steps it calls."""
-        calls = self._step_calls(small)
-        replaced: dict[cst.Call, str] = {}
-        if calls:
+    def _accumulate_augmented(self, small: cst.AugAssign) -> bool:
+        if not (isinstance(small.target, cst.Name) and isinstance(small.operator, cst.AddAssign)):
+            return False
+        name = small.target.value
+        items = _list_items(self.env.get(name))
+        extra = _list_items(self._structured(small.value, f"{name}_items"))
+        if items is None or extra is None or self.map is not None:
+            return False
+        self._flush()
+        self.env[name] = _make_list((*items, *extra))
+        return True
+
+    def _accumulate_item(self, small: cst.Assign | cst.AnnAssign) -> bool:
+        """`scores[key] = value` on a dict or list whose shape is known, with a constant key."""
+        if not isinstance(small, cst.Assign) or len(small.targets) != 1 or self.map is not None:
+            return False
+        target = small.targets[0].target
+        if not (
+            isinstance(target, cst.Subscript)
+            and isinstance(target.value, cst.Name)
+            and len(target.slice) == 1
+            and isinstance(target.slice[0].slice, cst.Index)
+        ):
+            return False
+        name = target.value.value
+        container = self.env.get(name)
+        key = self._fold(target.slice[0].slice.value)
+        if key is NOT_LITERAL:
+            return False
+        if isinstance(container, Const) and isinstance(container.value, dict):
+            entries: dict[Any, Binding] = {k: Const(v) for k, v in container.value.items()}
+        elif isinstance(container, DictOf):
+            entries = dict(container.items)
+        elif _list_items(container) is not None and isinstance(key, int):
+            items = list(_list_items(container) or ())
+            if not -len(items) <= key < len(items):
+                return False
+            value = self._bind(small.value, f"{name}_item")
+            if value is not None:
+                self._flush()
+                items[key] = value
+                self.env[name] = _make_list(tuple(items))
+            return True
+        else:
+            return False
+        value = self._bind(small.value, f"{name}_item")
+        if value is not None:
             self._flush()
-            for call in calls:
-                result = self._single_output(call)
-                if result is None:
-                    return
-                temp = self._temporary(f"{result.node}_{result.output}")
-                self.env[temp] = result
-                replaced[call] = temp
-        statement = small
-        if replaced:
-            rewritten = small.visit(_CallReplacer(replaced))
-            assert isinstance(rewritten, cst.BaseSmallStatement)
-            statement = rewritten
-        line = cst.SimpleStatementLine(
-            body=[statement.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)],
-            leading_lines=leading_lines,
+            entries[key] = value
+            self.env[name] = _make_dict(entries)
+        return True
+
+    def _gather(self, name: str, method: str, argument: cst.BaseExpression, call: cst.Call) -> bool:
+        """`results.append(step(x))` inside a map body: after the loop, results holds them all."""
+        if method != "append" or name in self.map_gathers or self.map_env.get(name) != Const([]):
+            self.reporter.error(
+                self._location(call),
+                f"`{name}.{method}(...)` inside a loop over a run-time value",
+                f"start with `{name} = []` before the loop and append once per iteration",
+            )
+            return True
+        value = self._bind(argument, f"{name}_item", in_map=True)
+        if isinstance(value, OutputRef) and self.map is not None:
+            self.map_gathers[name] = GatherRef(self.map, value.node, value.output)
+        return True
+
+    # ---- branches ----------------------------------------------------------------------------
+
+    def _if(self, node: cst.If) -> None:
+        decided = self._fold(node.test)
+        if decided is not NOT_LITERAL and not any(
+            k == "local" and not isinstance(self.env.get(n), Const)
+            for k, n in self._uses(node.test, [])
+        ):
+            self._block(node.body if decided else node.orelse)
+            return
+        if not self._structural(node):
+            self._glue_statement(node, node)
+            return
+        if self.map is not None:
+            self.reporter.error(
+                self._location(node),
+                "`if` with step calls inside a loop over a run-time value",
+                "decide inside the step, or loop over the values in a step of its own",
+            )
+            return
+        condition = self._condition(node.test)
+        if condition is None:
+            return
+        self._branches(
+            condition,
+            lambda: self._block(node.body),
+            lambda: self._block(node.orelse),
         )
-        self._add_glue(line, original, extra_writes=extra_writes, replaced=replaced)
+
+    def _condition(self, test: cst.BaseExpression) -> str | None:
+        """A condition node that computes `bool(test)` at run time."""
+        replaced = self._hoist(test)
+        if replaced is None:
+            return None
+        self._flush()
+        expression = test.visit(_Replacer(replaced)) if replaced else test
+        assert isinstance(expression, cst.BaseExpression)
+        skip = [self.source.extent(u) for u in replaced if u in self.source.positions]
+        reads = [n for k, n in self._uses(test, skip) if k == "local"] + list(replaced.values())
+        globals_read = {n for k, n in self._uses(test, skip) if k == "global"}
+        for kind, name in self._uses(test, skip):
+            if kind == "undefined":
+                self.reporter.error(
+                    self._location(test),
+                    f"name `{name}` is not defined",
+                    f"define `{name}` before this line",
+                )
+                return None
+        inputs = self._inputs(reads, [], test)
+        if inputs is None:
+            return None
+        name = self._numbered("if")
+        self._add_node(
+            name,
+            NodeKind.CONDITION,
+            (),
+            expression,
+            inputs,
+            ("decision",),
+            [test],
+            globals_read,
+            False,
+        )
+        return name
+
+    def _branches(
+        self, condition: str, on_true: Callable[[], None], on_false: Callable[[], None]
+    ) -> None:
+        saved_env, saved_guards = dict(self.env), self.guards
+        saved_effects, saved_barriers = self.last_effects, self.barriers
+        outcomes = []
+        for decision, trace in ((True, on_true), (False, on_false)):
+            self.env = dict(saved_env)
+            self.guards = (*saved_guards, Guard(condition, decision))
+            self.terminated = False
+            self.last_effects, self.barriers = saved_effects, saved_barriers
+            trace()
+            self._flush()
+            outcomes.append(
+                (self.env, self.terminated, self.last_effects, self.barriers, self.guards)
+            )
+        (
+            (env_t, ended_t, effects_t, barriers_t, guards_t),
+            (env_f, ended_f, effects_f, barriers_f, guards_f),
+        ) = outcomes
+        self.last_effects = tuple(dict.fromkeys((*effects_t, *effects_f)))
+        self.barriers = tuple(dict.fromkeys((*barriers_t, *barriers_f)))
+        self.terminated = ended_t and ended_f
+        if ended_t and ended_f:
+            self.env, self.guards = saved_env, saved_guards
+        elif ended_t:
+            self.env, self.guards = env_f, guards_f
+        elif ended_f:
+            self.env, self.guards = env_t, guards_t
+        else:
+            self.guards = saved_guards
+            self.env = _merge(env_t, guards_t, env_f, guards_f)
+
+    def _if_expression(self, expr: cst.IfExp, what: str) -> _Symbol | None:
+        """`a(x) if test else b(x)`: a constant test picks one side; a run-time one branches."""
+        decided = self._fold(expr.test)
+        if decided is not NOT_LITERAL:
+            return self._structured(expr.body if decided else expr.orelse, what)
+        if self.map is not None:
+            self.reporter.error(
+                self._location(expr),
+                "conditional step call inside a loop over a run-time value",
+                "decide inside the step",
+            )
+            return None
+        self._flush()
+        condition = self._condition(expr.test)
+        if condition is None:
+            return None
+        temp = self._temporary(what)
+
+        def side(value: cst.BaseExpression) -> Callable[[], None]:
+            def trace() -> None:
+                binding = self._bind(value, what)
+                if binding is not None:
+                    self.env[temp] = binding
+
+            return trace
+
+        self._branches(condition, side(expr.body), side(expr.orelse))
+        return self.env.pop(temp, None)
+
+    # ---- loops -------------------------------------------------------------------------------
+
+    def _iteration(self, expr: cst.BaseExpression) -> list[_Symbol] | None:
+        """The values a `for` runs over, when they are known at compile time."""
+        if isinstance(expr, cst.Name):
+            symbol = self.env.get(expr.value)
+            if isinstance(symbol, _TupleResult):
+                return list(symbol.items)
+            if isinstance(symbol, ListOf):
+                return list(symbol.items)
+        if (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Name)
+            and expr.func.value in ("enumerate", "zip")
+            and not any(a.keyword or a.star for a in expr.args)
+        ):
+            sequences = [self._iteration(a.value) for a in expr.args]
+            if sequences and all(s is not None for s in sequences):
+                if expr.func.value == "enumerate" and len(sequences) == 1:
+                    return [
+                        ListOf((Const(i), _as_binding(v)), tuple=True)
+                        for i, v in enumerate(sequences[0] or [])
+                    ]
+                if expr.func.value == "zip":
+                    return [
+                        ListOf(tuple(_as_binding(v) for v in group), tuple=True)
+                        for group in zip(*[s or [] for s in sequences], strict=False)
+                    ]
+        if (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value in ("items", "keys", "values")
+            and not expr.args
+        ):
+            mapping = self._structured(expr.func.value, "mapping")
+            entries: list[tuple[Any, Binding]] | None = None
+            if isinstance(mapping, DictOf):
+                entries = list(mapping.items)
+            elif isinstance(mapping, Const) and isinstance(mapping.value, dict):
+                entries = [(k, Const(v)) for k, v in mapping.value.items()]
+            if entries is not None:
+                method = expr.func.attr.value
+                if method == "keys":
+                    return [Const(k) for k, _ in entries]
+                if method == "values":
+                    return [v for _, v in entries]
+                return [ListOf((Const(k), v), tuple=True) for k, v in entries]
+        value = self._fold(expr)
+        if value is NOT_LITERAL or isinstance(value, (set, frozenset)):
+            return None
+        if isinstance(value, dict):
+            value = list(value)
+        if not isinstance(value, (list, tuple, str)):
+            return None
+        return [Const(v) for v in value]
+
+    def _for(self, node: cst.For) -> None:
+        values = self._iteration(node.iter)
+        if not self._structural(node):
+            self._glue_statement(node, node)
+            return
+        if values is None:
+            self._map_loop(node)
+            return
+        if len(values) > MAX_UNROLL:
+            self.reporter.error(
+                self._location(node.iter),
+                f"this loop would unroll into {len(values)} iterations",
+                f"loop over at most {MAX_UNROLL} values, or loop inside a step",
+            )
+            return
+        self.loop_guards.append(self.guards)
+        broke = False
+        try:
+            for value in values:
+                self._flush()
+                if not self._assign(node.target, value, node):
+                    self.reporter.error(
+                        self._location(node.target),
+                        "cannot unpack the loop's values at compile time",
+                        "loop over a list of tuples of the same length as the target",
+                    )
+                    return
+                try:
+                    self._block(node.body)
+                except _LoopExit as exit_:
+                    if exit_.kind == "break":
+                        broke = True
+                        break
+                if self.terminated:
+                    return
+        finally:
+            self.loop_guards.pop()
+        if not broke and node.orelse is not None:
+            self._block(node.orelse)
+
+    def _map_loop(self, node: cst.For) -> None:
+        if node.orelse is not None:
+            self.reporter.error(
+                self._location(node.orelse),
+                "`for ... else` over a run-time value",
+                "drop the `else`: a fan-out always runs every element",
+            )
+            return
+
+        def body() -> None:
+            self._block(node.body)
+
+        self._map(node.iter, node.target, body, node)
+
+    def _map(
+        self,
+        iterable: cst.BaseExpression,
+        target: cst.BaseAssignTargetExpression,
+        body: Callable[[], None],
+        anchor: cst.CSTNode,
+    ) -> str | None:
+        """A fan-out decided at run time: one map node, and body nodes expanded per element."""
+        if self.map is not None:
+            self.reporter.error(
+                self._location(anchor),
+                "a loop over a run-time value inside another one",
+                "move the inner loop into a step",
+            )
+            return None
+        if not isinstance(target, cst.Name):
+            self.reporter.error(
+                self._location(target),
+                "unpacking in a loop over a run-time value",
+                "loop with one name (`for item in items:`) and unpack inside the body",
+            )
+            return None
+        over = self._bind(iterable, "items")
+        if over is None:
+            return None
+        self._flush()
+        name = self._numbered("map")
+        self._add_node(
+            name,
+            NodeKind.MAP,
+            (),
+            cst.Name("over"),
+            [("over", over)],
+            ("items",),
+            [iterable],
+            set(),
+            False,
+        )
+        saved_env = dict(self.env)
+        self.map_env = saved_env
+        self.map, self.map_gathers = name, {}
+        self.env[target.value] = ItemRef(name)
+        try:
+            body()
+            self._flush()
+        except _LoopExit:
+            pass
+        body_env, gathers = self.env, self.map_gathers
+        self.map, self.map_gathers = None, {}
+        self.env = saved_env
+        for key, symbol in body_env.items():
+            if saved_env.get(key) != symbol and key not in gathers:
+                self.env[key] = _Unavailable(
+                    f"`{key}` is assigned inside a loop over a run-time value and read after it",
+                    f"collect it per element: `{key}s = []` before the loop, `{key}s.append({key})` inside",
+                )
+        self.env.update(gathers)
+        return name
+
+    def _comprehension(self, expr: cst.BaseExpression, what: str) -> _Symbol | None:
+        """A list or dict comprehension that calls steps."""
+        assert isinstance(expr, _COMPREHENSIONS)
+        if isinstance(expr, cst.SetComp):
+            self.reporter.error(
+                self._location(expr),
+                "set comprehension that calls steps",
+                "build a list instead; a set of step outputs has no order",
+            )
+            return None
+        clause = expr.for_in
+        values = self._iteration(clause.iter)
+        if values is None:
+            return self._map_comprehension(expr, what)
+        results: list[Binding] | dict[Any, Binding] = {} if isinstance(expr, cst.DictComp) else []
+        saved = dict(self.env)
+        self._comprehension_clause(expr, clause, values, results, what)
+        for name in _names_of(clause.target):
+            if name in saved:
+                self.env[name] = saved[name]
+            else:
+                self.env.pop(name, None)
+        return _make_dict(results) if isinstance(results, dict) else _make_list(tuple(results))
+
+    def _comprehension_clause(
+        self,
+        expr: cst.ListComp | cst.DictComp | cst.GeneratorExp | cst.SetComp,
+        clause: cst.CompFor,
+        values: list[_Symbol],
+        results: list[Binding] | dict[Any, Binding],
+        what: str,
+    ) -> None:
+        for value in values:
+            self._flush()
+            if not self._assign(clause.target, value, clause):
+                self.reporter.error(
+                    self._location(clause.target),
+                    "cannot unpack the comprehension's values at compile time",
+                    "iterate over tuples of the target's length",
+                )
+                return
+            keep = True
+            for condition in clause.ifs:
+                decided = self._fold(condition.test)
+                if decided is NOT_LITERAL:
+                    self.reporter.error(
+                        self._location(condition),
+                        "a comprehension filter decided at run time around a step call",
+                        "filter the values before the comprehension",
+                    )
+                    return
+                keep = keep and bool(decided)
+            if not keep:
+                continue
+            if clause.inner_for_in is not None:
+                inner = self._iteration(clause.inner_for_in.iter)
+                if inner is None:
+                    self.reporter.error(
+                        self._location(clause.inner_for_in),
+                        "nested comprehension over a run-time value",
+                        "use one level of comprehension over a step's output",
+                    )
+                    return
+                self._comprehension_clause(expr, clause.inner_for_in, inner, results, what)
+                continue
+            if isinstance(expr, cst.DictComp):
+                key = self._fold(expr.key)
+                if key is NOT_LITERAL:
+                    self.reporter.error(
+                        self._location(expr.key),
+                        "dict comprehension key not known at compile time",
+                        "use keys made of constants and loop variables",
+                    )
+                    return
+                item = self._bind(expr.value, what)
+                if item is not None and isinstance(results, dict):
+                    results[key] = item
+            else:
+                item = self._bind(expr.elt, what)
+                if item is not None and isinstance(results, list):
+                    results.append(item)
+
+    def _map_comprehension(self, expr: cst.BaseExpression, what: str) -> _Symbol | None:
+        if (
+            not isinstance(expr, (cst.ListComp, cst.GeneratorExp))
+            or expr.for_in.ifs
+            or expr.for_in.inner_for_in
+        ):
+            self.reporter.error(
+                self._location(expr),
+                "this comprehension over a run-time value is not supported",
+                "write `[step(x) for x in values]` with one `for` and no `if`, or a `for` loop",
+            )
+            return None
+        collected: dict[str, GatherRef] = {}
+
+        def body() -> None:
+            value = self._bind(expr.elt, what, in_map=True)
+            if isinstance(value, OutputRef) and self.map is not None:
+                collected["value"] = GatherRef(self.map, value.node, value.output)
+
+        self._map(expr.for_in.iter, expr.for_in.target, body, expr)
+        return collected.get("value")
+
+    map_env: dict[str, _Symbol] = {}
+
+
+def _made_in(binding: Binding, tracer: _Tracer) -> bool:
+    """Whether `binding` is an output of a node in the tracer's current map body."""
+    if not isinstance(binding, OutputRef):
+        return False
+    return any(n.name == binding.node and n.map == tracer.map for n in tracer.nodes)
+
+
+def _as_binding(symbol: _Symbol) -> Binding:
+    if isinstance(symbol, _TupleResult):
+        return ListOf(symbol.items, tuple=True)
+    assert not isinstance(symbol, _Unavailable)
+    return symbol
+
+
+def _list_items(symbol: _Symbol | None) -> tuple[Binding, ...] | None:
+    if isinstance(symbol, Const) and isinstance(symbol.value, list):
+        return tuple(Const(v) for v in symbol.value)
+    if isinstance(symbol, ListOf) and not symbol.tuple:
+        return symbol.items
+    return None
+
+
+def _make_list(items: tuple[Binding, ...]) -> Binding:
+    if all(isinstance(i, Const) for i in items):
+        return Const([i.value for i in items])  # type: ignore[union-attr]
+    return ListOf(items)
+
+
+def _make_dict(entries: Mapping[Any, Binding]) -> Binding:
+    if all(isinstance(v, Const) for v in entries.values()):
+        return Const({k: v.value for k, v in entries.items()})  # type: ignore[union-attr]
+    return DictOf(tuple(entries.items()))
+
+
+def _merge(
+    env_a: dict[str, _Symbol],
+    guards_a: tuple[Guard, ...],
+    env_b: dict[str, _Symbol],
+    guards_b: tuple[Guard, ...],
+) -> dict[str, _Symbol]:
+    """After an `if`: names bound alike keep their value; the others choose by branch."""
+    merged: dict[str, _Symbol] = {}
+    for name in sorted(env_a.keys() | env_b.keys()):
+        a, b = env_a.get(name), env_b.get(name)
+        if a == b and a is not None:
+            merged[name] = a
+            continue
+        if isinstance(a, _Unavailable) or isinstance(b, _Unavailable):
+            merged[name] = a if isinstance(a, _Unavailable) else b  # type: ignore[assignment]
+            continue
+        options = tuple(
+            (guards, _as_binding(symbol))
+            for guards, symbol in ((guards_a, a), (guards_b, b))
+            if symbol is not None
+        )
+        merged[name] = Select(options)
+    return merged
+
+
+def _contains(node: cst.CSTNode, kind: type) -> bool:
+    found = []
+
+    class Finder(cst.CSTVisitor):
+        def on_visit(self, child: cst.CSTNode) -> bool:
+            if isinstance(child, kind):
+                found.append(child)
+            return not found
+
+    node.visit(Finder())
+    return bool(found)
 
 
 def _leading(
@@ -836,6 +1662,18 @@ def _target_names(target: cst.BaseExpression) -> str | list[str] | None:
     return None
 
 
+def _first_name(target: cst.BaseExpression) -> str:
+    names = _target_names(target)
+    if isinstance(names, list):
+        return names[0] if names else "value"
+    return names or "value"
+
+
+def _names_of(target: cst.BaseExpression) -> list[str]:
+    names = _target_names(target)
+    return [names] if isinstance(names, str) else list(names or [])
+
+
 def _within(inner: CodeRange, outer: CodeRange) -> bool:
     return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and (
         inner.end.line,
@@ -846,29 +1684,50 @@ def _within(inner: CodeRange, outer: CodeRange) -> bool:
 def _prune_outputs(nodes: list[Node], result: Binding | None) -> list[Node]:
     """Glue writes only what a later node or the result reads."""
     used: set[tuple[str, str]] = set()
+
+    def mark(binding: Binding) -> None:
+        if isinstance(binding, (OutputRef, GatherRef)):
+            used.add((binding.node, binding.output))
+        elif isinstance(binding, ListOf):
+            for item in binding.items:
+                mark(item)
+        elif isinstance(binding, DictOf):
+            for _, item in binding.items:
+                mark(item)
+        elif isinstance(binding, Select):
+            for _, item in binding.options:
+                mark(item)
+
     for node in nodes:
         for _, binding in node.inputs:
-            if isinstance(binding, OutputRef):
-                used.add((binding.node, binding.output))
-    if isinstance(result, OutputRef):
-        used.add((result.node, result.output))
+            mark(binding)
+    if result is not None:
+        mark(result)
     pruned: list[Node] = []
     for node in nodes:
-        if isinstance(node, GlueNode):
-            keep = tuple(o for o in node.outputs if (node.name, o) in used)
-            node = GlueNode(**{**node.__dict__, "outputs": keep})
+        if isinstance(node, GlueNode) and node.kind is NodeKind.GLUE:
+            node = replace(node, outputs=tuple(o for o in node.outputs if (node.name, o) in used))
         pruned.append(node)
     return pruned
 
 
-def _graph(nodes: list[Node]) -> nx.DiGraph:
+def _graph(nodes: list[Node], result: Binding | None) -> nx.DiGraph:
     graph = nx.DiGraph()
     for node in nodes:
         graph.add_node(node.name)
     for node in nodes:
+        data: set[str] = set()
+        guards: set[str] = {g.node for g in node.when}
         for _, binding in node.inputs:
-            if isinstance(binding, OutputRef):
-                graph.add_edge(binding.node, node.name, kind="data")
+            d, g = binding_sources(binding)
+            data |= d
+            guards |= g
+        if node.map is not None:
+            data.add(node.map)
+        for source in sorted(data):
+            graph.add_edge(source, node.name, kind="data")
+        for source in sorted(guards - data):
+            graph.add_edge(source, node.name, kind="guard")
         for before in node.after:
             if not graph.has_edge(before, node.name):
                 graph.add_edge(before, node.name, kind="order")
@@ -887,6 +1746,6 @@ def trace_controller(
     reporter: Reporter,
 ) -> Trace:
     tracer = _Tracer(parsed, components, controller, parameters, reporter)
-    tracer.run()
-    nodes = _prune_outputs(tracer.nodes, tracer.result)
-    return Trace(tuple(nodes), tracer.result, _graph(nodes))
+    result = tracer.run()
+    nodes = _prune_outputs(tracer.nodes, result)
+    return Trace(tuple(nodes), result, _graph(nodes, result))

@@ -1,0 +1,176 @@
+"""Constant folding of controller expressions: literals, known constants and a few pure builtins.
+
+Used to decide `if` tests and `for` iterables at compile time. It computes only with values
+that are already constants, through a fixed list of side-effect-free operations; anything
+else is "not constant" and left for the run.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import libcst as cst
+
+from pipec.compiler.literals import NOT_LITERAL, read_literal
+
+__all__ = ["fold", "MAX_UNROLL"]
+
+MAX_UNROLL = 1000  # iterations a compile-time loop may unroll into
+
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    cst.Add: operator.add,
+    cst.Subtract: operator.sub,
+    cst.Multiply: operator.mul,
+    cst.Divide: operator.truediv,
+    cst.FloorDivide: operator.floordiv,
+    cst.Modulo: operator.mod,
+    cst.Power: operator.pow,
+}
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
+    cst.Equal: operator.eq,
+    cst.NotEqual: operator.ne,
+    cst.LessThan: operator.lt,
+    cst.LessThanEqual: operator.le,
+    cst.GreaterThan: operator.gt,
+    cst.GreaterThanEqual: operator.ge,
+    cst.In: lambda a, b: a in b,
+    cst.NotIn: lambda a, b: a not in b,
+    cst.Is: operator.is_,
+    cst.IsNot: operator.is_not,
+}
+
+
+def _range(*args: int) -> list[int]:
+    values = range(*args)
+    if len(values) > MAX_UNROLL:
+        raise ValueError("too long to unroll")
+    return list(values)
+
+
+_BUILTINS: dict[str, Callable[..., Any]] = {
+    "range": _range,
+    "len": len,
+    "enumerate": lambda seq, start=0: list(enumerate(seq, start)),
+    "zip": lambda *seqs: list(zip(*seqs, strict=False)),
+    "list": list,
+    "tuple": tuple,
+    "sorted": sorted,
+    "reversed": lambda seq: list(reversed(seq)),
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "abs": abs,
+    "round": round,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+}
+
+
+def fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
+    """The value of `expr` if it is constant, else NOT_LITERAL. `lookup(name)` gives known constants."""
+    try:
+        return _fold(expr, lookup)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, IndexError):
+        return NOT_LITERAL
+
+
+def _fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
+    if isinstance(
+        expr,
+        (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString),
+    ):
+        return read_literal(cst.Module([]).code_for_node(expr))
+    if isinstance(expr, cst.Name):
+        if expr.value in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[expr.value]
+        return lookup(expr.value)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        items = []
+        for element in expr.elements:
+            if isinstance(element, cst.StarredElement):
+                return NOT_LITERAL
+            value = _fold(element.value, lookup)
+            if value is NOT_LITERAL:
+                return NOT_LITERAL
+            items.append(value)
+        return items if isinstance(expr, cst.List) else tuple(items)
+    if isinstance(expr, cst.Dict):
+        result = {}
+        for item in expr.elements:
+            if not isinstance(item, cst.DictElement):
+                return NOT_LITERAL
+            key, value = _fold(item.key, lookup), _fold(item.value, lookup)
+            if key is NOT_LITERAL or value is NOT_LITERAL:
+                return NOT_LITERAL
+            result[key] = value
+        return result
+    if isinstance(expr, cst.UnaryOperation):
+        value = _fold(expr.expression, lookup)
+        if value is NOT_LITERAL:
+            return NOT_LITERAL
+        if isinstance(expr.operator, cst.Not):
+            return not value
+        if isinstance(expr.operator, cst.Minus):
+            return -value
+        if isinstance(expr.operator, cst.Plus):
+            return +value
+        return NOT_LITERAL
+    if isinstance(expr, cst.BinaryOperation):
+        function = _BINARY.get(type(expr.operator))
+        left, right = _fold(expr.left, lookup), _fold(expr.right, lookup)
+        if function is None or left is NOT_LITERAL or right is NOT_LITERAL:
+            return NOT_LITERAL
+        if isinstance(expr.operator, cst.Power) and isinstance(right, int) and abs(right) > 64:
+            return NOT_LITERAL
+        if isinstance(expr.operator, cst.Multiply) and any(
+            isinstance(v, (str, list, tuple)) for v in (left, right)
+        ):
+            count = right if isinstance(left, (str, list, tuple)) else left
+            if not isinstance(count, int) or count > MAX_UNROLL:
+                return NOT_LITERAL
+        return function(left, right)
+    if isinstance(expr, cst.BooleanOperation):
+        left = _fold(expr.left, lookup)
+        if left is NOT_LITERAL:
+            return NOT_LITERAL
+        if isinstance(expr.operator, cst.And):
+            return _fold(expr.right, lookup) if left else left
+        return left if left else _fold(expr.right, lookup)
+    if isinstance(expr, cst.Comparison):
+        left = _fold(expr.left, lookup)
+        if left is NOT_LITERAL:
+            return NOT_LITERAL
+        for target in expr.comparisons:
+            function = _COMPARE.get(type(target.operator))
+            right = _fold(target.comparator, lookup)
+            if function is None or right is NOT_LITERAL:
+                return NOT_LITERAL
+            if not function(left, right):
+                return False
+            left = right
+        return True
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name):
+        function = _BUILTINS.get(expr.func.value)
+        if function is None or lookup(expr.func.value) is not NOT_LITERAL:
+            return NOT_LITERAL  # not a builtin, or shadowed by a constant of the same name
+        args = []
+        for arg in expr.args:
+            if arg.star or arg.keyword is not None:
+                return NOT_LITERAL
+            value = _fold(arg.value, lookup)
+            if value is NOT_LITERAL:
+                return NOT_LITERAL
+            args.append(value)
+        return function(*args)
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        container = _fold(expr.value, lookup)
+        index = expr.slice[0].slice
+        if container is NOT_LITERAL or not isinstance(index, cst.Index):
+            return NOT_LITERAL
+        key = _fold(index.value, lookup)
+        return NOT_LITERAL if key is NOT_LITERAL else container[key]
+    return NOT_LITERAL
