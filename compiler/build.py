@@ -507,8 +507,8 @@ def build(
         if isinstance(node, GlueNode):
             # Glue loads what steps made (a model, a DataFrame): it needs their packages to unpickle.
             for _, binding in node.inputs:
-                for source in sorted(binding_sources(binding)[0]):
-                    producer = trace.node(source)
+                for producer_name in sorted(binding_sources(binding)[0]):
+                    producer = trace.node(producer_name)
                     producer_key = (
                         producer.component if isinstance(producer, StepNode) else producer.name
                     )
@@ -526,7 +526,7 @@ def build(
             local_files[relative] = content
     module_files: dict[str, tuple[str, ...]] = {}
     for key, names in script_locals.items():
-        paths = []
+        paths: list[str] = []
         for local_name in sorted(names):
             module = local.found[local_name]
             assert module is not None

@@ -217,9 +217,9 @@ class _Replacer(cst.CSTTransformer):
     def __init__(self, replacements: Mapping[cst.CSTNode, str]) -> None:
         self.replacements = replacements
 
-    def on_leave(
+    def on_leave(  # type: ignore[override]
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+    ) -> cst.CSTNode:
         name = self.replacements.get(original_node)
         return cst.Name(name) if name is not None else updated_node
 
@@ -833,7 +833,9 @@ class _Tracer:
         replaced = self._hoist(small)
         if replaced is None:
             return
-        statement: cst.CSTNode = small.visit(_Replacer(replaced)) if replaced else small
+        statement: cst.CSTNode = small
+        if replaced:
+            statement = cst.ensure_type(small.visit(_Replacer(replaced)), type(small))
         line: cst.BaseStatement
         if isinstance(statement, cst.BaseSmallStatement):
             line = cst.SimpleStatementLine(
@@ -868,7 +870,7 @@ class _Tracer:
         statements: list[cst.BaseStatement] = (
             list(block.body)
             if isinstance(block, cst.IndentedBlock)
-            else [cst.SimpleStatementLine(body=list(block.body))]  # type: ignore[union-attr]
+            else [cst.SimpleStatementLine(body=list(block.body))]  # type: ignore[arg-type]
         )
         for position, statement in enumerate(statements):
             if self.terminated:
