@@ -109,6 +109,7 @@ class Support:
     imports: tuple[str, ...]
     definitions: tuple[str, ...]
     modules: tuple[str, ...]  # every absolute module imported by the carried code and the function
+    components: tuple[str, ...] = ()  # components whose functions the carried code reaches
 
 
 @dataclass(frozen=True)
@@ -429,9 +430,12 @@ def collect_support(
     collector = _ImportCollector()
     for node in own:
         node.visit(collector)
+    reached: list[str] = []
     for index in sorted(chosen):
         statement = source.module.body[index]
         if isinstance(statement, cst.FunctionDef):
+            if _component_decorator_ranges(source, statement):
+                reached.append(statement.name.value)
             statement = _strip_component_decorators(source, statement)
         if _is_import_line(statement):
             assert isinstance(statement, cst.SimpleStatementLine)
@@ -450,7 +454,9 @@ def collect_support(
             "import the module by its absolute name (`from mylib import f`): modules beside the "
             "pipeline file are copied into the build",
         )
-    return Support(tuple(imports), tuple(definitions), tuple(sorted(collector.modules)))
+    return Support(
+        tuple(imports), tuple(definitions), tuple(sorted(collector.modules)), tuple(reached)
+    )
 
 
 def _component(
@@ -466,6 +472,12 @@ def _component(
                 option.location,
                 f"option `{key}` needs a ClearML server and does nothing in pipec",
                 "it is kept in the manifest; remove it to silence this warning",
+            )
+        elif key not in _COMPONENT_ACTED and not option.is_literal:
+            reporter.warning(
+                option.location,
+                f"option `{key}` is not a literal; pipec keeps its source text and never runs it",
+                "write a literal (or a module-level constant assigned from one) to have it recorded as a value",
             )
         elif key not in _COMPONENT_ACTED | _COMPONENT_METADATA:
             reporter.warning(

@@ -105,6 +105,8 @@ def _select_pipeline(
     source = parsed.source
     pipelines = parsed.pipelines
     if not pipelines:
+        if reporter.has_errors:  # e.g. a controller defined as a method: already reported
+            return None
         reporter.error(
             Location(source.path, 1, 1),
             "no pipeline in this file",

@@ -110,6 +110,10 @@ class _Unavailable:
     hint: str
 
 
+# Stands for the names a refused statement assigns: its error is reported once, not again at
+# every later use.
+_REPORTED = _Unavailable("", "")
+
 _Symbol = Binding | _TupleResult | _Unavailable
 
 
@@ -434,7 +438,8 @@ class _Tracer:
         if isinstance(symbol, _TupleResult):
             return ListOf(symbol.items, tuple=True)
         if isinstance(symbol, _Unavailable):
-            self.reporter.error(self._location(node), symbol.message, symbol.hint)
+            if symbol.message:
+                self.reporter.error(self._location(node), symbol.message, symbol.hint)
             return None
         return symbol
 
@@ -571,7 +576,7 @@ class _Tracer:
             else:
                 bound[arg.keyword.value] = arg.value
         missing = [p.name for p in component.parameters if p.required and p.name not in bound]
-        if missing:
+        if missing and not any(arg.star for arg in call.args):
             self.reporter.error(
                 self._location(call),
                 f"step `{name}` is missing required argument"
@@ -659,6 +664,13 @@ class _Tracer:
                     f"define `{name}` at module level or assign it in the controller before this line",
                 )
         pending.reads.extend(replaced.values())
+        for name in _getattr_names(statement):
+            if name in self.components:
+                self.reporter.error(
+                    self._location(original),
+                    f"step `{name}` is looked up with getattr",
+                    f"call `{name}(...)` directly; choose between steps with `if`/`else`",
+                )
         for written in [*extra_writes, *self._writes(original)]:
             if written not in pending.writes:
                 pending.writes.append(written)
@@ -780,6 +792,13 @@ class _Tracer:
         )
         end = self.source.extent(last) if last in self.source.positions else None
         location = self._location(first)
+        for reached in support.components:
+            self.reporter.error(
+                location,
+                f"controller code reaches step `{reached}` through module-level code",
+                f"call `{reached}(...)` directly in the controller: pipec must see every step "
+                "call to make it a node (a step inside a helper or a dict would run as glue)",
+            )
         self.nodes.append(
             GlueNode(
                 name=name,
@@ -903,11 +922,13 @@ class _Tracer:
                     ),
                 )
                 self.reporter.error(self._location(statement), message, hint)
+                self._poison(statement)
 
     def _small(self, small: cst.BaseSmallStatement, line: cst.SimpleStatementLine) -> None:
         refused = _REFUSED_SMALL.get(type(small))
         if refused is not None:
             self.reporter.error(self._location(small), *refused)
+            self._poison(small)
             return
         if isinstance(small, cst.Pass):
             return
@@ -941,6 +962,20 @@ class _Tracer:
         if isinstance(small, cst.AugAssign) and self._accumulate_augmented(small):
             return
         self._glue_statement(small, small, _leading(small, line))
+
+    def _poison(self, node: cst.CSTNode) -> None:
+        """After an error in `node`, later uses of the names it assigns stay quiet."""
+        for name in self._writes(node):
+            self.env[name] = _REPORTED
+        if isinstance(node, (cst.Assign, cst.AnnAssign)):
+            targets = (
+                [node.target]
+                if isinstance(node, cst.AnnAssign)
+                else [t.target for t in node.targets]
+            )
+            for target in targets:
+                for name in _names_of(target):
+                    self.env[name] = _REPORTED
 
     def _loop_exit(self, small: cst.Break | cst.Continue) -> None:
         word = "break" if isinstance(small, cst.Break) else "continue"
@@ -1017,6 +1052,8 @@ class _Tracer:
                 f"{what} but is unpacked into {len(elements)} names",
                 "unpack into as many names as there are values (a step's return_values)",
             )
+            for name in _names_of(target):
+                self.env[name] = _REPORTED
             return True
         return all(
             self._assign(e.value, item, anchor) for e, item in zip(elements, items, strict=True)
@@ -1048,6 +1085,7 @@ class _Tracer:
                             f"{len(names)} names",
                             f"declare the outputs: return_values={names!r}",
                         )
+                        self._poison(small)
                         return True
         else:
             symbol = self._structured(value, _first_name(targets[0]))
@@ -1636,6 +1674,26 @@ def _contains(node: cst.CSTNode, kind: type) -> bool:
 
     node.visit(Finder())
     return bool(found)
+
+
+def _getattr_names(node: cst.CSTNode) -> list[str]:
+    """The string-literal names looked up with `getattr(obj, "name")` inside `node`."""
+    names: list[str] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            if (
+                isinstance(call.func, cst.Name)
+                and call.func.value == "getattr"
+                and len(call.args) >= 2
+                and isinstance(call.args[1].value, cst.SimpleString)
+            ):
+                value = call.args[1].value.evaluated_value
+                if isinstance(value, str):
+                    names.append(value)
+
+    node.visit(Finder())
+    return names
 
 
 def _leading(

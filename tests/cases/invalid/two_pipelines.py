@@ -1,0 +1,21 @@
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["doubled"])
+def double(x: int):
+    return 2 * x
+
+
+@PipelineDecorator.component(return_values=["low", "high", "mid", "spread"])
+def stats(values, scale: float = 1.0):
+    return min(values), max(values), sorted(values)[len(values) // 2], scale
+
+
+@PipelineDecorator.pipeline(name="first", project="cases", version="1")
+def first(n: int = 3):
+    return double(n)
+
+
+@PipelineDecorator.pipeline(name="second", project="cases", version="1")
+def second(n: int = 4):
+    return double(n)

@@ -1,0 +1,190 @@
+"""Fixtures of the compiler's tests: a tmp iris dataset, inline pipelines, and a tiny manifest driver."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import os
+import pickle
+import runpy
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from golden_build import REPO, build_file, write_tree
+
+from pipec.compiler.requirements import StaticEnvironment
+
+NOTHING_INSTALLED = StaticEnvironment({})
+
+
+def pipec_command(*args: str | Path) -> list[str]:
+    """The `pipec` console script of this interpreter's environment."""
+    script = Path(sys.executable).with_name("pipec")
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "pipec.compiler.cli"]
+    return head + [str(a) for a in args]
+
+
+def run_pipec(
+    *args: str | Path, cwd: Path = REPO, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        pipec_command(*args),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=None if env is None else {**os.environ, **env},
+    )
+
+
+def pipec_run_exists() -> bool:
+    return run_pipec("run", "--help").returncode == 0
+
+
+@pytest.fixture(scope="session")
+def iris_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A file:// URL of the iris table, written by the example's own script into a tmp folder."""
+    path = tmp_path_factory.mktemp("iris") / "iris.pkl"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "iris" / "make_dataset.py"), str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@dataclass(frozen=True)
+class InlineBuild:
+    source: Path  # the pipeline file
+    folder: Path  # the build folder
+    manifest: Mapping[str, Any]
+
+
+@pytest.fixture
+def build_inline(tmp_path: Path) -> Callable[..., InlineBuild]:
+    """Write `text` (dedented) as a pipeline file under tmp_path and build it with the pure core."""
+
+    def make(text: str, name: str = "pipeline", newline: str = "\n", **options: Any) -> InlineBuild:
+        source = tmp_path / name / "pipeline.py"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(textwrap.dedent(text).lstrip().replace("\n", newline).encode())
+        result = build_file(
+            source, f"{name}/pipeline.py", options.pop("environment", NOTHING_INSTALLED), **options
+        )
+        folder = tmp_path / name / "build"
+        write_tree(result.files, folder)
+        return InlineBuild(source, folder, result.manifest)
+
+    return make
+
+
+@dataclass(frozen=True)
+class DriverRun:
+    stdout: str  # what the effect nodes printed, in node order: the controller's printing
+    result: Any  # the pipeline's result
+
+
+def _literal(binding: Mapping[str, Any]) -> str:
+    """A manifest literal as the text of a `--value`."""
+    return binding["literal"] if "literal" in binding else repr(binding["value"])
+
+
+def _combined(binding: Mapping[str, Any], artifacts: Path, values: Mapping[str, str]) -> Any:
+    """The JSON an `@FILE` input holds for a list, tuple or dict binding."""
+    if "node" in binding:
+        return {"path": str(artifacts / binding["node"] / binding["output"]) + ".pkl"}
+    if "param" in binding:
+        return {"literal": values[binding["param"]]}
+    if "value" in binding or "literal" in binding:
+        return {"literal": _literal(binding)}
+    if "dict" in binding:
+        return {"dict": [[key, _combined(b, artifacts, values)] for key, b in binding["dict"]]}
+    kind = "list" if "list" in binding else "tuple"
+    return {kind: [_combined(b, artifacts, values) for b in binding[kind]]}
+
+
+def run_manifest(folder: Path, params: Mapping[str, Any] | None = None) -> DriverRun:
+    """Run a build's nodes one by one with subprocess, in an order that honours inputs and `after`."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    values: dict[str, str] = {}
+    for parameter in manifest["parameters"]:
+        if parameter["default"] is not None:
+            values[parameter["name"]] = _literal(parameter["default"])
+    for name, value in (params or {}).items():
+        values[name] = repr(value)
+    artifacts = folder.parent / f"{folder.name}-artifacts"
+    artifacts.mkdir()
+    pending = list(manifest["nodes"])
+    finished: set[str] = set()
+    printed: list[str] = []
+    while pending:
+        node = next(
+            n
+            for n in pending
+            if all(b["node"] in finished for b in n["inputs"].values() if "node" in b)
+            and all(a in finished for a in n["after"])
+        )
+        pending.remove(node)
+        argv = [sys.executable, str(folder / node["script"])]
+        assert not node.get("when") and node.get("map") is None, (
+            "the driver runs straight-line builds"
+        )
+        for argument, binding in node["inputs"].items():
+            if "node" in binding:
+                argv += [
+                    "--input",
+                    f"{argument}={artifacts / binding['node'] / binding['output']}.pkl",
+                ]
+            elif "param" in binding:
+                argv += ["--value", f"{argument}={values[binding['param']]}"]
+            elif "value" in binding or "literal" in binding:
+                argv += ["--value", f"{argument}={_literal(binding)}"]
+            else:  # a container built at compile time: passed as @FILE, its leaves paths or literals
+                spec = artifacts / f"{node['name']}-{argument}.json"
+                spec.write_text(json.dumps(_combined(binding, artifacts, values)))
+                argv += ["--input", f"{argument}=@{spec}"]
+        for output in node["outputs"]:
+            argv += ["--output", f"{output}={artifacts / node['name'] / output}.pkl"]
+        (artifacts / node["name"]).mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            argv, cwd=artifacts / node["name"], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"{node['name']} failed:\n{done.stderr}"
+        if node["effects"]:
+            printed.append(done.stdout)
+        finished.add(node["name"])
+    result = manifest["result"]
+    value = None if result is None else _value(_combined(result, artifacts, values))
+    shutil.rmtree(artifacts)
+    return DriverRun("".join(printed), value)
+
+
+def _value(spec: Mapping[str, Any]) -> Any:
+    if "path" in spec:
+        with open(spec["path"], "rb") as file:
+            return pickle.load(file)
+    if "literal" in spec:
+        return ast.literal_eval(spec["literal"])
+    if "dict" in spec:
+        return {ast.literal_eval(key): _value(entry) for key, entry in spec["dict"]}
+    items = [_value(entry) for entry in spec.get("list", spec.get("tuple", []))]
+    return items if "list" in spec else tuple(items)
+
+
+def run_eagerly(source: Path, controller: str, **params: Any) -> DriverRun:
+    """The reference semantics: the file run as plain Python (steps are ordinary calls)."""
+    printed = io.StringIO()
+    namespace = runpy.run_path(str(source))  # not as __main__: only the controller call below runs
+    with contextlib.redirect_stdout(printed):
+        result = namespace[controller](**params)
+    return DriverRun(printed.getvalue(), result)
