@@ -11,14 +11,14 @@ loops over run-time values become map nodes that the runtime expands.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-import networkx as nx
 from libcst.metadata import CodeRange
 
 from pipec.compiler.analyse import Component, ParameterKind, _literal_of, collect_support
+from pipec.compiler.dag import build_graph, prune_outputs
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.fold import MAX_UNROLL, fold
 from pipec.compiler.ir import (
@@ -43,55 +43,23 @@ from pipec.compiler.ir import (
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
+from pipec.compiler.syntax import (
+    COMPREHENSIONS,
+    ExitFinder,
+    ImpureCallFinder,
+    Replacer,
+    UnitFinder,
+    contains,
+    first_name,
+    getattr_names,
+    is_docstring,
+    leading_comments,
+    names_of,
+    target_names,
+    within,
+)
 
 __all__ = ["trace_controller"]
-
-# Builtins that neither print nor mutate: glue that calls only these has no side effects to order.
-_PURE_BUILTINS = frozenset(
-    [
-        "abs",
-        "all",
-        "any",
-        "bool",
-        "bytes",
-        "chr",
-        "dict",
-        "divmod",
-        "enumerate",
-        "filter",
-        "float",
-        "format",
-        "frozenset",
-        "hash",
-        "hex",
-        "int",
-        "isinstance",
-        "issubclass",
-        "iter",
-        "len",
-        "list",
-        "map",
-        "max",
-        "min",
-        "next",
-        "oct",
-        "ord",
-        "pow",
-        "range",
-        "repr",
-        "reversed",
-        "round",
-        "set",
-        "slice",
-        "sorted",
-        "str",
-        "sum",
-        "tuple",
-        "type",
-        "zip",
-    ]
-)
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 
 
 @dataclass(frozen=True)
@@ -133,111 +101,6 @@ class _PendingGlue:
     effects: bool = False
     barrier: bool = False
     returns: bool = False
-
-
-class _UnitFinder(cst.CSTVisitor):
-    """Outermost step calls in a piece of code — and comprehensions or conditional expressions
-    that contain step calls, which are traced as a whole — in source order."""
-
-    def __init__(self, is_step: Callable[[cst.Call], bool]) -> None:
-        self.is_step = is_step
-        self.units: list[cst.BaseExpression] = []
-
-    def _contains_step(self, node: cst.CSTNode) -> bool:
-        inner = _UnitFinder(self.is_step)
-        for child in node.children:
-            child.visit(inner)
-        return bool(inner.units)
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        if self.is_step(node):
-            self.units.append(node)
-            return False
-        return True
-
-    def _visit_whole(self, node: cst.BaseExpression) -> bool:
-        if self._contains_step(node):
-            self.units.append(node)
-            return False
-        return True
-
-    def visit_ListComp(self, node: cst.ListComp) -> bool:
-        return self._visit_whole(node)
-
-    def visit_SetComp(self, node: cst.SetComp) -> bool:
-        return self._visit_whole(node)
-
-    def visit_DictComp(self, node: cst.DictComp) -> bool:
-        return self._visit_whole(node)
-
-    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
-        return self._visit_whole(node)
-
-    def visit_IfExp(self, node: cst.IfExp) -> bool:
-        return self._visit_whole(node)
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-
-class _ExitFinder(cst.CSTVisitor):
-    """`return`, and `break`/`continue` that leave the statement, inside a compound statement."""
-
-    def __init__(self) -> None:
-        self.found = False
-        self._loops = 0
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self.found = True
-
-    def visit_For(self, node: cst.For) -> None:
-        self._loops += 1
-
-    def leave_For(self, original_node: cst.For) -> None:
-        self._loops -= 1
-
-    def visit_While(self, node: cst.While) -> None:
-        self._loops += 1
-
-    def leave_While(self, original_node: cst.While) -> None:
-        self._loops -= 1
-
-    def visit_Break(self, node: cst.Break) -> None:
-        self.found = self.found or self._loops == 0
-
-    def visit_Continue(self, node: cst.Continue) -> None:
-        self.found = self.found or self._loops == 0
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-
-class _Replacer(cst.CSTTransformer):
-    """Replaces given expression nodes (by identity) with names."""
-
-    def __init__(self, replacements: Mapping[cst.CSTNode, str]) -> None:
-        self.replacements = replacements
-
-    def on_leave(  # type: ignore[override]
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode:
-        name = self.replacements.get(original_node)
-        return cst.Name(name) if name is not None else updated_node
-
-
-class _ImpureCallFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.impure = False
-        self.prints = False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Name) and node.func.value == "print":
-            self.prints = True
-        if not (isinstance(node.func, cst.Name) and node.func.value in _PURE_BUILTINS):
-            self.impure = True
 
 
 _REFUSED_STATEMENTS: dict[type, tuple[str, str]] = {
@@ -362,7 +225,7 @@ class _Tracer:
         return self.components[func.value]
 
     def _units(self, node: cst.CSTNode) -> list[cst.BaseExpression]:
-        finder = _UnitFinder(lambda c: self._component_of(c) is not None)
+        finder = UnitFinder(lambda c: self._component_of(c) is not None)
         node.visit(finder)
         return finder.units
 
@@ -370,7 +233,7 @@ class _Tracer:
         """Whether a compound statement must be traced (it calls steps or leaves the controller)."""
         if self._units(node):
             return True
-        exits = _ExitFinder()
+        exits = ExitFinder()
         node.visit(exits)
         return exits.found
 
@@ -405,7 +268,7 @@ class _Tracer:
             target = getattr(assignment, "node", None)
             if target is None or target not in self.source.positions:
                 continue
-            if _within(self.source.positions[target], where) and assignment.name not in names:
+            if within(self.source.positions[target], where) and assignment.name not in names:
                 names.append(assignment.name)
         return names
 
@@ -449,7 +312,7 @@ class _Tracer:
             return self.env[expr.value]
         if isinstance(expr, cst.Call) and self._component_of(expr) is not None:
             return self._step_call(expr)
-        if isinstance(expr, _COMPREHENSIONS) and self._units(expr):
+        if isinstance(expr, COMPREHENSIONS) and self._units(expr):
             return self._comprehension(expr, what)
         if isinstance(expr, cst.IfExp) and self._units(expr):
             return self._if_expression(expr, what)
@@ -664,7 +527,7 @@ class _Tracer:
                     f"define `{name}` at module level or assign it in the controller before this line",
                 )
         pending.reads.extend(replaced.values())
-        for name in _getattr_names(statement):
+        for name in getattr_names(statement):
             if name in self.components:
                 self.reporter.error(
                     self._location(original),
@@ -674,7 +537,7 @@ class _Tracer:
         for written in [*extra_writes, *self._writes(original)]:
             if written not in pending.writes:
                 pending.writes.append(written)
-        finder = _ImpureCallFinder()
+        finder = ImpureCallFinder()
         statement.visit(finder)
         pending.effects = pending.effects or finder.impure
         if finder.prints and self.map is not None:
@@ -685,7 +548,7 @@ class _Tracer:
                 "and print it after the loop",
             )
         body = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
-        if any(isinstance(s, (cst.Assert, cst.Raise)) for s in body) or _contains(
+        if any(isinstance(s, (cst.Assert, cst.Raise)) for s in body) or contains(
             statement, cst.Raise
         ):
             pending.barrier = True
@@ -854,7 +717,7 @@ class _Tracer:
             return
         statement: cst.CSTNode = small
         if replaced:
-            statement = cst.ensure_type(small.visit(_Replacer(replaced)), type(small))
+            statement = cst.ensure_type(small.visit(Replacer(replaced)), type(small))
         line: cst.BaseStatement
         if isinstance(statement, cst.BaseSmallStatement):
             line = cst.SimpleStatementLine(
@@ -903,7 +766,7 @@ class _Tracer:
                 return
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
-                    if top and position == 0 and _is_docstring(small):
+                    if top and position == 0 and is_docstring(small):
                         continue
                     self._small(small, statement)
                     if self.terminated:
@@ -946,7 +809,7 @@ class _Tracer:
                     "check the values in a step, or after the loop",
                 )
                 return
-            self._glue_statement(small, small, _leading(small, line))
+            self._glue_statement(small, small, leading_comments(small, line))
             self._flush()
             self.terminated = True
             return
@@ -961,7 +824,7 @@ class _Tracer:
             return
         if isinstance(small, cst.AugAssign) and self._accumulate_augmented(small):
             return
-        self._glue_statement(small, small, _leading(small, line))
+        self._glue_statement(small, small, leading_comments(small, line))
 
     def _poison(self, node: cst.CSTNode) -> None:
         """After an error in `node`, later uses of the names it assigns stay quiet."""
@@ -974,7 +837,7 @@ class _Tracer:
                 else [t.target for t in node.targets]
             )
             for target in targets:
-                for name in _names_of(target):
+                for name in names_of(target):
                     self.env[name] = _REPORTED
 
     def _loop_exit(self, small: cst.Break | cst.Continue) -> None:
@@ -1016,7 +879,7 @@ class _Tracer:
             if symbol is not None:
                 binding = self._binding_of(symbol, small.value, "result")
             else:
-                self._glue_statement(small, small, _leading(small, line))
+                self._glue_statement(small, small, leading_comments(small, line))
                 name = self._flush()
                 binding = OutputRef(name, RETURN_OUTPUT) if name is not None else None
         self._flush()
@@ -1052,7 +915,7 @@ class _Tracer:
                 f"{what} but is unpacked into {len(elements)} names",
                 "unpack into as many names as there are values (a step's return_values)",
             )
-            for name in _names_of(target):
+            for name in names_of(target):
                 self.env[name] = _REPORTED
             return True
         return all(
@@ -1066,7 +929,7 @@ class _Tracer:
             if isinstance(small, cst.AnnAssign)
             else [t.target for t in small.targets]
         )
-        if not all(_target_names(t) is not None for t in targets):
+        if not all(target_names(t) is not None for t in targets):
             return self._accumulate_item(small)
         value = small.value
         assert value is not None
@@ -1077,7 +940,7 @@ class _Tracer:
             symbol: _Symbol | None = self._step_call(value)
             if symbol is not None and len(component.return_values) == 1:
                 for target in targets:
-                    names = _target_names(target)
+                    names = target_names(target)
                     if isinstance(names, list):
                         self.reporter.error(
                             self._location(target),
@@ -1088,7 +951,7 @@ class _Tracer:
                         self._poison(small)
                         return True
         else:
-            symbol = self._structured(value, _first_name(targets[0]))
+            symbol = self._structured(value, first_name(targets[0]))
         if symbol is None:
             return False
         if any(isinstance(t, (cst.Tuple, cst.List)) for t in targets) and not isinstance(
@@ -1236,7 +1099,7 @@ class _Tracer:
         if replaced is None:
             return None
         self._flush()
-        expression = test.visit(_Replacer(replaced)) if replaced else test
+        expression = test.visit(Replacer(replaced)) if replaced else test
         assert isinstance(expression, cst.BaseExpression)
         skip = [self.source.extent(u) for u in replaced if u in self.source.positions]
         reads = [n for k, n in self._uses(test, skip) if k == "local"] + list(replaced.values())
@@ -1499,7 +1362,7 @@ class _Tracer:
 
     def _comprehension(self, expr: cst.BaseExpression, what: str) -> _Symbol | None:
         """A list or dict comprehension that calls steps."""
-        assert isinstance(expr, _COMPREHENSIONS)
+        assert isinstance(expr, COMPREHENSIONS)
         if isinstance(expr, cst.SetComp):
             self.reporter.error(
                 self._location(expr),
@@ -1514,7 +1377,7 @@ class _Tracer:
         results: list[Binding] | dict[Any, Binding] = {} if isinstance(expr, cst.DictComp) else []
         saved = dict(self.env)
         self._comprehension_clause(expr, clause, values, results, what)
-        for name in _names_of(clause.target):
+        for name in names_of(clause.target):
             if name in saved:
                 self.env[name] = saved[name]
             else:
@@ -1663,141 +1526,6 @@ def _merge(
     return merged
 
 
-def _contains(node: cst.CSTNode, kind: type) -> bool:
-    found = []
-
-    class Finder(cst.CSTVisitor):
-        def on_visit(self, child: cst.CSTNode) -> bool:
-            if isinstance(child, kind):
-                found.append(child)
-            return not found
-
-    node.visit(Finder())
-    return bool(found)
-
-
-def _getattr_names(node: cst.CSTNode) -> list[str]:
-    """The string-literal names looked up with `getattr(obj, "name")` inside `node`."""
-    names: list[str] = []
-
-    class Finder(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            if (
-                isinstance(call.func, cst.Name)
-                and call.func.value == "getattr"
-                and len(call.args) >= 2
-                and isinstance(call.args[1].value, cst.SimpleString)
-            ):
-                value = call.args[1].value.evaluated_value
-                if isinstance(value, str):
-                    names.append(value)
-
-    node.visit(Finder())
-    return names
-
-
-def _leading(
-    small: cst.BaseSmallStatement, line: cst.SimpleStatementLine
-) -> tuple[cst.EmptyLine, ...]:
-    """The comment lines above a statement, kept when it is the first on its line."""
-    return tuple(line.leading_lines) if line.body and line.body[0] is small else ()
-
-
-def _is_docstring(small: cst.BaseSmallStatement) -> bool:
-    return isinstance(small, cst.Expr) and isinstance(
-        small.value, (cst.SimpleString, cst.ConcatenatedString)
-    )
-
-
-def _target_names(target: cst.BaseExpression) -> str | list[str] | None:
-    if isinstance(target, cst.Name):
-        return target.value
-    if isinstance(target, (cst.Tuple, cst.List)):
-        names: list[str] = []
-        for element in target.elements:
-            if isinstance(element, cst.StarredElement) or not isinstance(element.value, cst.Name):
-                return None
-            names.append(element.value.value)
-        return names
-    return None
-
-
-def _first_name(target: cst.BaseExpression) -> str:
-    names = _target_names(target)
-    if isinstance(names, list):
-        return names[0] if names else "value"
-    return names or "value"
-
-
-def _names_of(target: cst.BaseExpression) -> list[str]:
-    names = _target_names(target)
-    return [names] if isinstance(names, str) else list(names or [])
-
-
-def _within(inner: CodeRange, outer: CodeRange) -> bool:
-    return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and (
-        inner.end.line,
-        inner.end.column,
-    ) <= (outer.end.line, outer.end.column)
-
-
-def _prune_outputs(nodes: list[Node], result: Binding | None) -> list[Node]:
-    """Glue writes only what a later node or the result reads."""
-    used: set[tuple[str, str]] = set()
-
-    def mark(binding: Binding) -> None:
-        if isinstance(binding, (OutputRef, GatherRef)):
-            used.add((binding.node, binding.output))
-        elif isinstance(binding, ListOf):
-            for item in binding.items:
-                mark(item)
-        elif isinstance(binding, DictOf):
-            for _, item in binding.items:
-                mark(item)
-        elif isinstance(binding, Select):
-            for _, item in binding.options:
-                mark(item)
-
-    for node in nodes:
-        for _, binding in node.inputs:
-            mark(binding)
-    if result is not None:
-        mark(result)
-    pruned: list[Node] = []
-    for node in nodes:
-        if isinstance(node, GlueNode) and node.kind is NodeKind.GLUE:
-            node = replace(node, outputs=tuple(o for o in node.outputs if (node.name, o) in used))
-        pruned.append(node)
-    return pruned
-
-
-def _graph(nodes: list[Node], result: Binding | None) -> nx.DiGraph:
-    graph = nx.DiGraph()
-    for node in nodes:
-        graph.add_node(node.name)
-    for node in nodes:
-        data: set[str] = set()
-        guards: set[str] = {g.node for g in node.when}
-        for _, binding in node.inputs:
-            d, g = binding_sources(binding)
-            data |= d
-            guards |= g
-        if node.map is not None:
-            data.add(node.map)
-        for source in sorted(data):
-            graph.add_edge(source, node.name, kind="data")
-        for source in sorted(guards - data):
-            graph.add_edge(source, node.name, kind="guard")
-        for before in node.after:
-            if not graph.has_edge(before, node.name):
-                graph.add_edge(before, node.name, kind="order")
-    if not nx.is_directed_acyclic_graph(
-        graph
-    ):  # pragma: no cover - the tracer only links backwards
-        raise AssertionError("traced graph has a cycle")
-    return graph
-
-
 def trace_controller(
     parsed: ParsedFile,
     components: Mapping[str, Component],
@@ -1807,5 +1535,5 @@ def trace_controller(
 ) -> Trace:
     tracer = _Tracer(parsed, components, controller, parameters, reporter)
     result = tracer.run()
-    nodes = _prune_outputs(tracer.nodes, result)
-    return Trace(tuple(nodes), result, _graph(nodes, result))
+    nodes = prune_outputs(tracer.nodes, result)
+    return Trace(tuple(nodes), result, build_graph(nodes, result))

@@ -1,0 +1,79 @@
+"""The traced nodes as a graph: what glue must write, and every dependency as an edge."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import networkx as nx
+
+from pipec.compiler.ir import (
+    Binding,
+    DictOf,
+    GatherRef,
+    GlueNode,
+    ListOf,
+    Node,
+    NodeKind,
+    OutputRef,
+    Select,
+    binding_sources,
+)
+
+__all__ = ["build_graph", "prune_outputs"]
+
+
+def prune_outputs(nodes: list[Node], result: Binding | None) -> list[Node]:
+    """Glue writes only what a later node or the result reads."""
+    used: set[tuple[str, str]] = set()
+
+    def mark(binding: Binding) -> None:
+        if isinstance(binding, (OutputRef, GatherRef)):
+            used.add((binding.node, binding.output))
+        elif isinstance(binding, ListOf):
+            for item in binding.items:
+                mark(item)
+        elif isinstance(binding, DictOf):
+            for _, item in binding.items:
+                mark(item)
+        elif isinstance(binding, Select):
+            for _, item in binding.options:
+                mark(item)
+
+    for node in nodes:
+        for _, binding in node.inputs:
+            mark(binding)
+    if result is not None:
+        mark(result)
+    pruned: list[Node] = []
+    for node in nodes:
+        if isinstance(node, GlueNode) and node.kind is NodeKind.GLUE:
+            node = replace(node, outputs=tuple(o for o in node.outputs if (node.name, o) in used))
+        pruned.append(node)
+    return pruned
+
+
+def build_graph(nodes: list[Node], result: Binding | None) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for node in nodes:
+        graph.add_node(node.name)
+    for node in nodes:
+        data: set[str] = set()
+        guards: set[str] = {g.node for g in node.when}
+        for _, binding in node.inputs:
+            d, g = binding_sources(binding)
+            data |= d
+            guards |= g
+        if node.map is not None:
+            data.add(node.map)
+        for source in sorted(data):
+            graph.add_edge(source, node.name, kind="data")
+        for source in sorted(guards - data):
+            graph.add_edge(source, node.name, kind="guard")
+        for before in node.after:
+            if not graph.has_edge(before, node.name):
+                graph.add_edge(before, node.name, kind="order")
+    if not nx.is_directed_acyclic_graph(
+        graph
+    ):  # pragma: no cover - the tracer only links backwards
+        raise AssertionError("traced graph has a cycle")
+    return graph

@@ -1,0 +1,255 @@
+"""Small syntax-tree questions the tracer asks about controller code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import libcst as cst
+from libcst.metadata import CodeRange
+
+__all__ = [
+    "COMPREHENSIONS",
+    "PURE_BUILTINS",
+    "ExitFinder",
+    "ImpureCallFinder",
+    "Replacer",
+    "UnitFinder",
+    "contains",
+    "first_name",
+    "getattr_names",
+    "is_docstring",
+    "leading_comments",
+    "names_of",
+    "target_names",
+    "within",
+]
+
+# Builtins that neither print nor mutate: glue that calls only these has no side effects to order.
+PURE_BUILTINS = frozenset(
+    [
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "bytes",
+        "chr",
+        "dict",
+        "divmod",
+        "enumerate",
+        "filter",
+        "float",
+        "format",
+        "frozenset",
+        "hash",
+        "hex",
+        "int",
+        "isinstance",
+        "issubclass",
+        "iter",
+        "len",
+        "list",
+        "map",
+        "max",
+        "min",
+        "next",
+        "oct",
+        "ord",
+        "pow",
+        "range",
+        "repr",
+        "reversed",
+        "round",
+        "set",
+        "slice",
+        "sorted",
+        "str",
+        "sum",
+        "tuple",
+        "type",
+        "zip",
+    ]
+)
+COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+class UnitFinder(cst.CSTVisitor):
+    """Outermost step calls in a piece of code — and comprehensions or conditional expressions
+    that contain step calls, which are traced as a whole — in source order."""
+
+    def __init__(self, is_step: Callable[[cst.Call], bool]) -> None:
+        self.is_step = is_step
+        self.units: list[cst.BaseExpression] = []
+
+    def _contains_step(self, node: cst.CSTNode) -> bool:
+        inner = UnitFinder(self.is_step)
+        for child in node.children:
+            child.visit(inner)
+        return bool(inner.units)
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if self.is_step(node):
+            self.units.append(node)
+            return False
+        return True
+
+    def _visit_whole(self, node: cst.BaseExpression) -> bool:
+        if self._contains_step(node):
+            self.units.append(node)
+            return False
+        return True
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_IfExp(self, node: cst.IfExp) -> bool:
+        return self._visit_whole(node)
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+class ExitFinder(cst.CSTVisitor):
+    """`return`, and `break`/`continue` that leave the statement, inside a compound statement."""
+
+    def __init__(self) -> None:
+        self.found = False
+        self._loops = 0
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.found = True
+
+    def visit_For(self, node: cst.For) -> None:
+        self._loops += 1
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._loops -= 1
+
+    def visit_While(self, node: cst.While) -> None:
+        self._loops += 1
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._loops -= 1
+
+    def visit_Break(self, node: cst.Break) -> None:
+        self.found = self.found or self._loops == 0
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self.found = self.found or self._loops == 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+class Replacer(cst.CSTTransformer):
+    """Replaces given expression nodes (by identity) with names."""
+
+    def __init__(self, replacements: Mapping[cst.CSTNode, str]) -> None:
+        self.replacements = replacements
+
+    def on_leave(  # type: ignore[override]
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode:
+        name = self.replacements.get(original_node)
+        return cst.Name(name) if name is not None else updated_node
+
+
+class ImpureCallFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.impure = False
+        self.prints = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "print":
+            self.prints = True
+        if not (isinstance(node.func, cst.Name) and node.func.value in PURE_BUILTINS):
+            self.impure = True
+
+
+def contains(node: cst.CSTNode, kind: type) -> bool:
+    found = []
+
+    class Finder(cst.CSTVisitor):
+        def on_visit(self, child: cst.CSTNode) -> bool:
+            if isinstance(child, kind):
+                found.append(child)
+            return not found
+
+    node.visit(Finder())
+    return bool(found)
+
+
+def getattr_names(node: cst.CSTNode) -> list[str]:
+    """The string-literal names looked up with `getattr(obj, "name")` inside `node`."""
+    names: list[str] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            if (
+                isinstance(call.func, cst.Name)
+                and call.func.value == "getattr"
+                and len(call.args) >= 2
+                and isinstance(call.args[1].value, cst.SimpleString)
+            ):
+                value = call.args[1].value.evaluated_value
+                if isinstance(value, str):
+                    names.append(value)
+
+    node.visit(Finder())
+    return names
+
+
+def leading_comments(
+    small: cst.BaseSmallStatement, line: cst.SimpleStatementLine
+) -> tuple[cst.EmptyLine, ...]:
+    """The comment lines above a statement, kept when it is the first on its line."""
+    return tuple(line.leading_lines) if line.body and line.body[0] is small else ()
+
+
+def is_docstring(small: cst.BaseSmallStatement) -> bool:
+    return isinstance(small, cst.Expr) and isinstance(
+        small.value, (cst.SimpleString, cst.ConcatenatedString)
+    )
+
+
+def target_names(target: cst.BaseExpression) -> str | list[str] | None:
+    if isinstance(target, cst.Name):
+        return target.value
+    if isinstance(target, (cst.Tuple, cst.List)):
+        names: list[str] = []
+        for element in target.elements:
+            if isinstance(element, cst.StarredElement) or not isinstance(element.value, cst.Name):
+                return None
+            names.append(element.value.value)
+        return names
+    return None
+
+
+def first_name(target: cst.BaseExpression) -> str:
+    names = target_names(target)
+    if isinstance(names, list):
+        return names[0] if names else "value"
+    return names or "value"
+
+
+def names_of(target: cst.BaseExpression) -> list[str]:
+    names = target_names(target)
+    return [names] if isinstance(names, str) else list(names or [])
+
+
+def within(inner: CodeRange, outer: CodeRange) -> bool:
+    return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and (
+        inner.end.line,
+        inner.end.column,
+    ) <= (outer.end.line, outer.end.column)
