@@ -34,8 +34,6 @@ def _pipec_load(path):
     import pickle
     import sys
 
-    import cloudpickle
-
     if path.startswith("@"):
         with open(path[1:], encoding="utf-8") as spec_file:
             return _pipec_combine(json.load(spec_file))
@@ -51,11 +49,15 @@ def _pipec_load(path):
                 "rerun the step that produced it with this interpreter"
             )
         written_by = meta.get("cloudpickle")
-        if written_by is not None and written_by != cloudpickle.__version__:
-            raise _PipecVersionError(
-                f"{path} was written by cloudpickle {written_by} and this is cloudpickle "
-                f"{cloudpickle.__version__}: install cloudpickle=={written_by}, or rerun its producer"
-            )
+        if written_by is not None:
+            import cloudpickle
+
+            if written_by != cloudpickle.__version__:
+                raise _PipecVersionError(
+                    f"{path} was written by cloudpickle {written_by} and this is cloudpickle "
+                    f"{cloudpickle.__version__}: install cloudpickle=={written_by}, or rerun its "
+                    "producer"
+                )
     with open(path, "rb") as data_file:
         return pickle.load(data_file)
 
@@ -80,17 +82,17 @@ def _pipec_combine(spec):
 def _pipec_replace(path, write):
     """Call write(file) on a temporary file beside PATH, then rename it into place."""
     import os
-    import tempfile
 
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    temporary = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
     try:
-        with os.fdopen(fd, "wb") as raw:
+        with open(temporary, "wb") as raw:
             result = write(raw)
         os.replace(temporary, path)
     except BaseException:
-        os.unlink(temporary)
+        if os.path.exists(temporary):
+            os.unlink(temporary)
         raise
     return result
 
@@ -103,11 +105,15 @@ def _pipec_write_json(value, path):
 
 
 def _pipec_save(value, path):
-    """Pickle one output beside PATH, rename it into place, then write PATH.meta.json."""
-    import hashlib
-    import sys
+    """Pickle one output beside PATH, rename it into place, then write PATH.meta.json.
 
-    import cloudpickle
+    Plain pickle is tried first; cloudpickle (slower to import) is used only for values that
+    carry functions or classes defined in this script, which plain pickle would store by a name
+    that other scripts cannot import.
+    """
+    import hashlib
+    import pickle
+    import sys
 
     class HashingFile:
         def __init__(self, raw):
@@ -120,16 +126,38 @@ def _pipec_save(value, path):
             self.size += len(data)
             return self.raw.write(data)
 
+    class NeedsCloudpickle(Exception):
+        pass
+
+    class PlainPickler(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__"):
+                module = getattr(obj, "__module__", None)
+                if module == "__main__" or "<locals>" in getattr(obj, "__qualname__", ""):
+                    raise NeedsCloudpickle
+                if getattr(obj, "__name__", "") == "<lambda>":
+                    raise NeedsCloudpickle
+            return NotImplemented
+
     def write_value(raw):
         hashing = HashingFile(raw)
-        cloudpickle.dump(value, hashing, protocol=5)
-        return hashing
+        try:
+            PlainPickler(hashing, protocol=5).dump(value)
+            return hashing, None
+        except (NeedsCloudpickle, pickle.PicklingError, TypeError, AttributeError):
+            raw.seek(0)
+            raw.truncate()
+        import cloudpickle
 
-    hashing = _pipec_replace(path, write_value)
+        hashing = HashingFile(raw)
+        cloudpickle.dump(value, hashing, protocol=5)
+        return hashing, cloudpickle.__version__
+
+    hashing, cloudpickle_version = _pipec_replace(path, write_value)
     meta = {
-        "format": "cloudpickle",
+        "format": "pickle" if cloudpickle_version is None else "cloudpickle",
         "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
-        "cloudpickle": cloudpickle.__version__,
+        "cloudpickle": cloudpickle_version,
         "size": hashing.size,
         "sha256": hashing.digest.hexdigest(),
     }
