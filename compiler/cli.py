@@ -159,7 +159,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
     from pipec import __version__
 
     parser = argparse.ArgumentParser(
@@ -180,17 +180,18 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--pipeline")
     check.set_defaults(func=_cmd_check)
 
-    try:
+    if include_runtime:
         from pipec import commands as runtime_commands
-    except ImportError:
-        runtime_commands = None  # type: ignore[assignment]
-    if runtime_commands is not None:
+
         runtime_commands.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # `pipec build` and `pipec check` need nothing of the runtime: skip importing it.
+    compiling = bool(arguments) and arguments[0] in ("build", "check")
+    args = _parser(include_runtime=not compiling).parse_args(arguments)
     try:
         code: int = args.func(args)
         return code

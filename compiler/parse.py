@@ -6,7 +6,6 @@ import enum
 from dataclasses import dataclass
 
 import libcst as cst
-import libcst.matchers as m
 
 from pipec.compiler.diagnostics import Diagnostic, Reporter
 from pipec.compiler.source import SourceModule
@@ -94,22 +93,19 @@ class _NestedFinder(cst.CSTVisitor):
         self.depth -= 1
 
 
-_MAIN_TEST = m.Comparison(
-    left=m.Name("__name__"),
-    comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=m.SimpleString())],
-) | m.Comparison(
-    left=m.SimpleString(),
-    comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=m.Name("__name__"))],
-)
-
-
 def _is_main_block(statement: cst.BaseStatement) -> bool:
-    if not isinstance(statement, cst.If) or not m.matches(statement.test, _MAIN_TEST):
+    """`if __name__ == "__main__":`, either way round."""
+    if not isinstance(statement, cst.If) or not isinstance(statement.test, cst.Comparison):
         return False
     test = statement.test
-    assert isinstance(test, cst.Comparison)
-    strings = [test.left, *(t.comparator for t in test.comparisons)]
-    return any(isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__" for s in strings)
+    if len(test.comparisons) != 1 or not isinstance(test.comparisons[0].operator, cst.Equal):
+        return False
+    sides = [test.left, test.comparisons[0].comparator]
+    names = [s for s in sides if isinstance(s, cst.Name) and s.value == "__name__"]
+    strings = [
+        s for s in sides if isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__"
+    ]
+    return len(names) == 1 and len(strings) == 1
 
 
 def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:

@@ -19,6 +19,7 @@ __all__ = [
     "getattr_names",
     "is_docstring",
     "leading_comments",
+    "mutated_names",
     "names_of",
     "target_names",
     "within",
@@ -253,3 +254,32 @@ def within(inner: CodeRange, outer: CodeRange) -> bool:
         inner.end.line,
         inner.end.column,
     ) <= (outer.end.line, outer.end.column)
+
+
+def mutated_names(statement: cst.CSTNode) -> list[str]:
+    """Names a simple statement changes in place: `x.append(...)`, `x[k] = v`, `x.attr += v`.
+
+    Glue that mutates a controller variable must write it out again, as plain Python's
+    later lines see the change.
+    """
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return []
+    names: list[str] = []
+    for small in statement.body:
+        targets: list[cst.BaseExpression] = []
+        if isinstance(small, cst.Assign):
+            targets = [t.target for t in small.targets]
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            targets = [small.target]
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            if isinstance(func, cst.Attribute):
+                targets = [func.value]
+        for target in targets:
+            base = target
+            while isinstance(base, (cst.Subscript, cst.Attribute)):
+                base = base.value
+            changed_in_place = isinstance(small, cst.Expr) or base is not target
+            if isinstance(base, cst.Name) and changed_in_place and base.value not in names:
+                names.append(base.value)
+    return names

@@ -54,6 +54,7 @@ from pipec.compiler.syntax import (
     getattr_names,
     is_docstring,
     leading_comments,
+    mutated_names,
     names_of,
     target_names,
     within,
@@ -534,7 +535,7 @@ class _Tracer:
                     f"step `{name}` is looked up with getattr",
                     f"call `{name}(...)` directly; choose between steps with `if`/`else`",
                 )
-        for written in [*extra_writes, *self._writes(original)]:
+        for written in [*extra_writes, *self._writes(original), *mutated_names(statement)]:
             if written not in pending.writes:
                 pending.writes.append(written)
         finder = ImpureCallFinder()
@@ -977,8 +978,7 @@ class _Tracer:
             return False
         name = func.value.value
         container = self.env.get(name)
-        items = _list_items(container)
-        if items is None:
+        if _extended(container, ()) is None:
             return False
         argument = call.args[0].value
         if self.map is not None:
@@ -987,27 +987,32 @@ class _Tracer:
             value = self._bind(argument, f"{name}_item")
             if value is None:
                 return True
-            self._flush()
-            self.env[name] = _make_list((*items, value))
-            return True
-        extra = self._structured(argument, f"{name}_items")
-        extra_items = _list_items(extra)
-        if extra_items is None:
-            return False
+            extra_items: tuple[Binding, ...] = (value,)
+        else:
+            listed = _list_items(self._structured(argument, f"{name}_items"))
+            if listed is None:
+                return False
+            extra_items = listed
         self._flush()
-        self.env[name] = _make_list((*items, *extra_items))
+        grown = _extended(container, extra_items)
+        assert grown is not None  # checked above with no extra items
+        self.env[name] = grown
         return True
 
     def _accumulate_augmented(self, small: cst.AugAssign) -> bool:
         if not (isinstance(small.target, cst.Name) and isinstance(small.operator, cst.AddAssign)):
             return False
         name = small.target.value
-        items = _list_items(self.env.get(name))
+        container = self.env.get(name)
+        if _extended(container, ()) is None or self.map is not None:
+            return False
         extra = _list_items(self._structured(small.value, f"{name}_items"))
-        if items is None or extra is None or self.map is not None:
+        if extra is None:
             return False
         self._flush()
-        self.env[name] = _make_list((*items, *extra))
+        grown = _extended(container, extra)
+        assert grown is not None  # checked above with no extra items
+        self.env[name] = grown
         return True
 
     def _accumulate_item(self, small: cst.Assign | cst.AnnAssign) -> bool:
@@ -1486,6 +1491,22 @@ def _list_items(symbol: _Symbol | None) -> tuple[Binding, ...] | None:
         return tuple(Const(v) for v in symbol.value)
     if isinstance(symbol, ListOf) and not symbol.tuple:
         return symbol.items
+    return None
+
+
+def _extended(symbol: _Symbol | None, extra: tuple[Binding, ...]) -> Binding | None:
+    """A list known at compile time with `extra` appended — in every branch it may come from."""
+    items = _list_items(symbol)
+    if items is not None:
+        return _make_list((*items, *extra))
+    if isinstance(symbol, Select):
+        options = []
+        for guards, option in symbol.options:
+            grown = _extended(option, extra)
+            if grown is None:
+                return None
+            options.append((guards, grown))
+        return Select(tuple(options))
     return None
 
 

@@ -23,8 +23,13 @@ from pipec.schema import load_manifest_schema, schema_errors
 __all__ = [
     "SCHEMA_VERSION",
     "Binding",
+    "Container",
+    "ContainerKind",
     "Edge",
     "EdgeKind",
+    "Gather",
+    "Guard",
+    "ItemRef",
     "Location",
     "Manifest",
     "ManifestError",
@@ -34,7 +39,10 @@ __all__ = [
     "Parameter",
     "ParamRef",
     "Pipeline",
+    "Select",
+    "SelectOption",
     "load_manifest",
+    "referenced_nodes",
 ]
 
 SCHEMA_VERSION = 1
@@ -48,11 +56,20 @@ class ManifestError(Exception):
 class NodeKind(Enum):
     STEP = "step"
     GLUE = "glue"
+    CONDITION = "condition"  # computes an `if` test: writes JSON true/false as `decision`
+    MAP = "map"  # explodes `over` into items/<i>.pkl; its body runs once per element
 
 
 class EdgeKind(Enum):
     DATA = "data"
     ORDER = "order"
+    GUARD = "guard"
+
+
+class ContainerKind(Enum):
+    LIST = "list"
+    TUPLE = "tuple"
+    DICT = "dict"
 
 
 @dataclass(frozen=True)
@@ -73,7 +90,56 @@ class OutputRef:
         return f"{self.node}.{self.output}"
 
 
-Binding: TypeAlias = Literal | ParamRef | OutputRef
+@dataclass(frozen=True)
+class Guard:
+    """Holds when condition node ``node`` succeeded and decided ``value``."""
+
+    node: str
+    value: bool
+
+    def __str__(self) -> str:
+        return f"{self.node} is {self.value}"
+
+
+@dataclass(frozen=True)
+class Container:
+    """A list, tuple or dict built at compile time; ``keys`` (reprs) only for a dict."""
+
+    kind: ContainerKind
+    items: tuple[Binding, ...]
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SelectOption:
+    when: tuple[Guard, ...]
+    binding: Binding
+
+
+@dataclass(frozen=True)
+class Select:
+    """The value of a name assigned in branches: the first option whose guards all hold."""
+
+    options: tuple[SelectOption, ...]
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """Inside a map body: this instance's element of map node ``map``."""
+
+    map: str
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Outside a map: output ``output`` of every instance of body node ``node``, in order."""
+
+    map: str
+    node: str
+    output: str
+
+
+Binding: TypeAlias = Literal | ParamRef | OutputRef | Container | Select | ItemRef | Gather
 
 
 @dataclass(frozen=True)
@@ -109,6 +175,13 @@ class Node:
     queue: str | None
     source: Location
     code_sha256: str
+    when: tuple[Guard, ...] = ()
+    map: str | None = None  # the map node whose body this node belongs to
+    local_modules: tuple[str, ...] = ()  # local module files the script imports
+
+    @property
+    def runs_per_element(self) -> bool:
+        return self.map is not None
 
 
 @dataclass(frozen=True)
@@ -155,13 +228,17 @@ class Manifest:
         return tuple(node.name for node in self.nodes)
 
     def dependencies(self) -> dict[str, frozenset[str]]:
-        """Every node's predecessors: its edges, its data inputs and its ``after`` list."""
+        """Every node's predecessors: its edges, the nodes its inputs and guards read, ``after``."""
         deps: dict[str, set[str]] = {node.name: set(node.after) for node in self.nodes}
         for node in self.nodes:
             deps[node.name].update(_upstream_nodes(node))
         for edge in self.edges:
             deps[edge.target].add(edge.source)
         return {name: frozenset(found) for name, found in deps.items()}
+
+    def body(self, map_name: str) -> tuple[Node, ...]:
+        """The nodes instantiated once per element of map node ``map_name``, in program order."""
+        return tuple(node for node in self.nodes if node.map == map_name)
 
     def script_path(self, node: Node) -> Path:
         return self.build_dir / node.script
@@ -202,14 +279,6 @@ def parse_manifest(data: object, build_dir: Path, sha256: str = "") -> Manifest:
     if problems:
         raise ManifestError(_report(where, problems))
     assert isinstance(data, dict)
-    unsupported = _control_flow_uses(data)
-    if unsupported:
-        raise ManifestError(
-            f"{where}: this build uses run-time control flow, which this `pipec run` cannot "
-            "execute yet:\n" + "\n".join(f"  - {use}" for use in unsupported) + "\n"
-            "keep the controller's `if`/`for` to values known at compile time (constants, "
-            "literal lists, range), or run the pipeline file as plain Python for now"
-        )
     try:
         manifest = _build(data, build_dir, sha256)
     except LiteralError as exc:
@@ -286,32 +355,14 @@ def _node(item: dict[str, object]) -> Node:
         queue=_opt_str(item["queue"]),
         source=_location(item["source"]),
         code_sha256=str(item["code_sha256"]),
+        when=_guards(item["when"]),
+        map=_opt_str(item["map"]),
+        local_modules=tuple(str(m) for m in _list(item["local_modules"])),
     )
 
 
-_PLAIN_BINDING_KEYS = ({"value"}, {"literal"}, {"param"}, {"node", "output"})
-
-
-def _control_flow_uses(data: dict[str, object]) -> list[str]:
-    """What a control-flow build (docs/build-output.md) asks that this runtime does not do."""
-    found: list[str] = []
-    for node in map(_obj, _list(data["nodes"])):
-        name = node["name"]
-        if node["kind"] not in (NodeKind.STEP.value, NodeKind.GLUE.value):
-            found.append(f"node {name!r} is a {node['kind']!r} node")
-        if node.get("when") or node.get("map") is not None:
-            found.append(f"node {name!r} is guarded by an `if` or sits in a run-time `for`")
-        for argument, binding in _obj(node["inputs"]).items():
-            if set(_obj(binding)) not in _PLAIN_BINDING_KEYS:
-                found.append(f"node {name!r} input {argument!r} is a {_shape(binding)} binding")
-    result = data["result"]
-    if result is not None and set(_obj(result)) not in _PLAIN_BINDING_KEYS:
-        found.append(f"the pipeline result is a {_shape(result)} binding")
-    return found
-
-
-def _shape(binding: object) -> str:
-    return "/".join(sorted(_obj(binding)))
+def _guards(value: object) -> tuple[Guard, ...]:
+    return tuple(Guard(str(g["node"]), bool(g["value"])) for g in map(_obj, _list(value)))
 
 
 def _binding(item: dict[str, object]) -> Binding:
@@ -319,7 +370,47 @@ def _binding(item: dict[str, object]) -> Binding:
         return ParamRef(str(item["param"]))
     if "node" in item:
         return OutputRef(str(item["node"]), str(item["output"]))
+    if "list" in item or "tuple" in item:
+        kind = ContainerKind.LIST if "list" in item else ContainerKind.TUPLE
+        entries = _list(item[kind.value])
+        return Container(kind, tuple(_binding(_obj(entry)) for entry in entries))
+    if "dict" in item:
+        pairs = [_list(pair) for pair in _list(item["dict"])]
+        keys = tuple(str(pair[0]) for pair in pairs)
+        for key in keys:
+            decode_literal({"literal": key})  # a key must be a literal: LiteralError otherwise
+        return Container(ContainerKind.DICT, tuple(_binding(_obj(pair[1])) for pair in pairs), keys)
+    if "select" in item:
+        return Select(
+            tuple(
+                SelectOption(_guards(option["when"]), _binding(_obj(option["binding"])))
+                for option in map(_obj, _list(item["select"]))
+            )
+        )
+    if "item" in item:
+        return ItemRef(str(item["item"]))
+    if "gather" in item:
+        gather = _obj(item["gather"])
+        return Gather(str(gather["map"]), str(gather["node"]), str(gather["output"]))
     return decode_literal(item)
+
+
+def referenced_nodes(binding: Binding) -> set[str]:
+    """Every node a binding reads: outputs, guards of select options, maps and gathered nodes."""
+    if isinstance(binding, OutputRef):
+        return {binding.node}
+    if isinstance(binding, Container):
+        return set().union(*(referenced_nodes(entry) for entry in binding.items))
+    if isinstance(binding, Select):
+        found: set[str] = set()
+        for option in binding.options:
+            found |= {guard.node for guard in option.when} | referenced_nodes(option.binding)
+        return found
+    if isinstance(binding, ItemRef):
+        return {binding.map}
+    if isinstance(binding, Gather):
+        return {binding.map, binding.node}
+    return set()
 
 
 def _location(value: object) -> Location:
@@ -333,6 +424,8 @@ def _semantic_errors(manifest: Manifest) -> list[str]:
     problems: list[str] = []
     names = manifest.node_names
     outputs = {node.name: set(node.outputs) for node in manifest.nodes}
+    kinds = {node.name: node.kind for node in manifest.nodes}
+    maps = {node.name: node.map for node in manifest.nodes}
     params = {param.name for param in manifest.parameters}
     problems += [f"node {n!r} is defined more than once" for n in _duplicates(names)]
     problems += [
@@ -340,12 +433,22 @@ def _semantic_errors(manifest: Manifest) -> list[str]:
         for p in _duplicates([param.name for param in manifest.parameters])
     ]
 
-    def check_binding(binding: Binding, where: str) -> None:
+    def check_guards(guards: tuple[Guard, ...], where: str) -> None:
+        for guard in guards:
+            if guard.node not in kinds:
+                problems.append(f"{where} is guarded by node {guard.node!r}, which does not exist")
+            elif kinds[guard.node] is not NodeKind.CONDITION:
+                problems.append(
+                    f"{where} is guarded by {guard.node!r}, a {kinds[guard.node].value} node; "
+                    "guards name condition nodes"
+                )
+
+    def check_binding(binding: Binding, where: str, body_of: str | None) -> None:
         if isinstance(binding, ParamRef) and binding.name not in params:
             problems.append(
                 f"{where} reads parameter {binding.name!r}, which the manifest does not declare"
             )
-        if isinstance(binding, OutputRef):
+        elif isinstance(binding, OutputRef):
             if binding.node not in outputs:
                 problems.append(f"{where} reads node {binding.node!r}, which does not exist")
             elif binding.output not in outputs[binding.node]:
@@ -353,16 +456,56 @@ def _semantic_errors(manifest: Manifest) -> list[str]:
                     f"{where} reads {binding}, but {binding.node!r} only has outputs "
                     f"{sorted(outputs[binding.node])}"
                 )
+            elif kinds[binding.node] in (NodeKind.CONDITION, NodeKind.MAP):
+                problems.append(
+                    f"{where} reads {binding}, the output of a {kinds[binding.node].value} "
+                    "node, which only the runtime reads"
+                )
+            elif maps[binding.node] is not None and maps[binding.node] != body_of:
+                problems.append(
+                    f"{where} reads {binding}, which runs once per element of map "
+                    f"{maps[binding.node]!r}; read it with a gather binding"
+                )
+        elif isinstance(binding, Container):
+            for entry in binding.items:
+                check_binding(entry, where, body_of)
+        elif isinstance(binding, Select):
+            for option in binding.options:
+                check_guards(option.when, f"{where} (a select option)")
+                check_binding(option.binding, where, body_of)
+        elif isinstance(binding, ItemRef) and binding.map != body_of:
+            problems.append(
+                f"{where} reads an element of map {binding.map!r} but is not in that map's body"
+            )
+        elif isinstance(binding, Gather):
+            if kinds.get(binding.map) is not NodeKind.MAP:
+                problems.append(f"{where} gathers over {binding.map!r}, which is not a map node")
+            elif binding.node not in kinds or maps[binding.node] != binding.map:
+                problems.append(
+                    f"{where} gathers {binding.node!r}, which is not in the body of map "
+                    f"{binding.map!r}"
+                )
+            elif binding.output not in outputs[binding.node]:
+                problems.append(
+                    f"{where} gathers {binding.node}.{binding.output}, but {binding.node!r} "
+                    f"only has outputs {sorted(outputs[binding.node])}"
+                )
+            elif body_of == binding.map:
+                problems.append(f"{where} gathers over its own map {binding.map!r}")
 
     for node in manifest.nodes:
+        where = f"node {node.name!r}"
         for argument, binding in node.inputs.items():
-            check_binding(binding, f"node {node.name!r} input {argument!r}")
+            check_binding(binding, f"{where} input {argument!r}", node.map)
+        check_guards(node.when, where)
+        problems += _shape_errors(node, kinds, maps)
         problems += [
-            f"node {node.name!r} runs after {other!r}, which does not exist"
+            f"{where} runs after {other!r}, which does not exist"
             for other in node.after
             if other not in outputs
         ]
         problems += _script_errors(manifest.build_dir, node)
+        problems += _local_module_errors(manifest.build_dir, node)
     edge_pairs = {(edge.source, edge.target) for edge in manifest.edges}
     for edge in manifest.edges:
         for end in (edge.source, edge.target):
@@ -377,9 +520,59 @@ def _semantic_errors(manifest: Manifest) -> list[str]:
                     f"node {node.name!r} depends on {upstream!r} but edges[] has no such edge"
                 )
     if manifest.result is not None:
-        check_binding(manifest.result, "the pipeline result")
+        check_binding(manifest.result, "the pipeline result", None)
     if not problems:
         problems += _cycle_errors(manifest)
+    return problems
+
+
+def _shape_errors(
+    node: Node, kinds: Mapping[str, NodeKind], maps: Mapping[str, str | None]
+) -> list[str]:
+    """What a condition, a map and a map body must look like for this runtime."""
+    where = f"node {node.name!r}"
+    problems: list[str] = []
+    if node.kind is NodeKind.CONDITION and node.outputs != ("decision",):
+        problems.append(f"{where} is a condition node; its only output must be 'decision'")
+    if node.kind is NodeKind.MAP and (node.outputs != ("items",) or set(node.inputs) != {"over"}):
+        problems.append(f"{where} is a map node; it must read 'over' and write 'items'")
+    if node.map is not None:
+        if kinds.get(node.map) is not NodeKind.MAP:
+            problems.append(f"{where} is in the body of {node.map!r}, which is not a map node")
+        if node.kind in (NodeKind.MAP, NodeKind.CONDITION):
+            problems.append(
+                f"{where}: a {node.kind.value} node inside a map body is not supported; "
+                "move the inner `for`/`if` into a step"
+            )
+        if node.effects:
+            problems.append(
+                f"{where} prints inside a map body, whose instances run in parallel; "
+                "print after the loop instead"
+            )
+        for guard in node.when:
+            if maps.get(guard.node) is not None:
+                problems.append(f"{where} is guarded by {guard.node!r}, inside a map body")
+    problems += [
+        f"{where} runs after {other!r}, a node of another map's body"
+        for other in node.after
+        if node.map is not None and maps.get(other) not in (None, node.map)
+    ]
+    return problems
+
+
+def _local_module_errors(build_dir: Path, node: Node) -> list[str]:
+    problems = []
+    for module in node.local_modules:
+        path = PurePosixPath(module)
+        if path.is_absolute() or ".." in path.parts:
+            problems.append(
+                f"node {node.name!r}: local module {module!r} must be a path inside the build "
+                "folder"
+            )
+        elif not (build_dir / path).is_file():
+            problems.append(
+                f"node {node.name!r}: local module {module!r} is missing from {build_dir}"
+            )
     return problems
 
 
@@ -404,7 +597,10 @@ def _cycle_errors(manifest: Manifest) -> list[str]:
 
 
 def _upstream_nodes(node: Node) -> set[str]:
-    return {b.node for b in node.inputs.values() if isinstance(b, OutputRef)}
+    found = {guard.node for guard in node.when}
+    for binding in node.inputs.values():
+        found |= referenced_nodes(binding)
+    return found
 
 
 def _duplicates(names: list[str] | tuple[str, ...]) -> list[str]:

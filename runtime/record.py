@@ -45,7 +45,7 @@ class NodeState(Enum):
     SUCCEEDED = "succeeded"
     CACHED = "cached"  # succeeded by taking the outputs from the cache
     FAILED = "failed"
-    SKIPPED = "skipped"  # not started: an upstream node failed, or the run was aborted
+    SKIPPED = "skipped"  # not run: a branch not taken, an upstream failure, or the run stopped
     ABORTED = "aborted"  # stopped by pipec because another node failed (abort_on_failure)
     INTERRUPTED = "interrupted"  # stopped by Ctrl-C or SIGTERM
 
@@ -94,6 +94,8 @@ class NodeRecord:
     message: str | None = None
     log: str | None = None
     outputs: Mapping[str, ArtifactInfo] = field(default_factory=dict)
+    decision: bool | None = None  # a condition node's decision
+    elements: int | None = None  # how many elements a map node expanded to
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,16 @@ class RunRecord:
     def with_node(self, name: str, node: NodeRecord) -> RunRecord:
         nodes = dict(self.nodes)
         nodes[name] = node
+        return dataclasses.replace(self, nodes=nodes, updated=timestamp())
+
+    def with_nodes_after(self, anchor: str, added: Mapping[str, NodeRecord]) -> RunRecord:
+        """The record with ``added`` inserted right after node ``anchor`` (display order)."""
+        nodes: dict[str, NodeRecord] = {}
+        for name, node in self.nodes.items():
+            if name not in added:
+                nodes[name] = node
+            if name == anchor:
+                nodes.update(added)
         return dataclasses.replace(self, nodes=nodes, updated=timestamp())
 
     def counts(self) -> dict[NodeState, int]:

@@ -11,7 +11,14 @@ from pathlib import Path
 from pipec.record import NodeState, RunRecord, parse_timestamp
 from pipec.runs import RunEntry, display_state
 
-__all__ = ["format_run_details", "format_run_list", "format_table", "human_duration", "human_size"]
+__all__ = [
+    "control_flow_lines",
+    "format_run_details",
+    "format_run_list",
+    "format_table",
+    "human_duration",
+    "human_size",
+]
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -89,6 +96,12 @@ def format_run_details(record: RunRecord, run_dir: Path) -> str:
         outputs = ", ".join(
             f"{out} ({human_size(info.size)})" for out, info in node.outputs.items()
         )
+        if node.decision is not None:
+            outputs = f"decided {node.decision}"
+        elif node.elements is not None:
+            outputs = _plural(node.elements, "element")
+        elif not outputs and node.state is NodeState.SUCCEEDED and node.message:
+            outputs = node.message  # a map body node: how many instances it had
         rows.append(
             [
                 name,
@@ -107,6 +120,9 @@ def format_run_details(record: RunRecord, run_dir: Path) -> str:
     ]
     if notes:
         lines += ["", "failures:", *notes]
+    flow = control_flow_lines(record)
+    if flow:
+        lines += ["", "control flow:", *(f"  {line}" for line in flow)]
     if record.result is not None and "path" in record.result:
         lines += ["", f"result: {record.result['node']}.{record.result['output']}"]
     return "\n".join(lines)
@@ -122,3 +138,28 @@ def _parameters_text(record: RunRecord) -> str:
             shown = repr(encoded.get("value"))
         parts.append(f"{name}={shown}")
     return " ".join(parts)
+
+
+def control_flow_lines(record: RunRecord, reasons: bool = True) -> list[str]:
+    """What control flow did in a run: which way each condition decided, how wide each map
+    expanded, and which nodes were skipped (with the reason, unless ``reasons`` is False)."""
+    lines = []
+    for name, node in record.nodes.items():
+        if node.decision is not None:
+            lines.append(f"{name}: decided {node.decision}")
+        if node.elements is not None:
+            lines.append(f"{name}: {_plural(node.elements, 'element')}")
+    skipped = [
+        (name, node.message or "")
+        for name, node in record.nodes.items()
+        if node.state is NodeState.SKIPPED
+    ]
+    if skipped and reasons:
+        lines += [f"skipped {name}: {why}" for name, why in skipped]
+    elif skipped:
+        lines.append("skipped: " + ", ".join(name for name, _ in skipped))
+    return lines
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pipec.literals import decode_literal, encode_literal
 from pipec.manifest import Manifest
 from pipec.record import InterpreterInfo, NodeRecord, RunRecord, RunState, timestamp
+from pipec.scheduler import split_instance
 
 __all__ = [
     "ResumeError",
@@ -53,7 +54,8 @@ def fresh_record(
 
 def check_resumable(manifest: Manifest, previous: RunRecord, python: InterpreterInfo) -> None:
     """Refuse a resume that would mix builds or Python versions."""
-    if set(previous.nodes) != set(manifest.node_names):
+    nodes = {name for name in previous.nodes if split_instance(name)[1] is None}
+    if nodes != set(manifest.node_names):
         raise ResumeError(
             f"the build's nodes changed since run {previous.run_id} (added or removed steps); "
             f"start a new run with `pipec run {manifest.build_dir}`"
@@ -84,8 +86,16 @@ def resumed_record(
     python: InterpreterInfo,
     options: Mapping[str, object],
 ) -> RunRecord:
-    """The record of a resumed session: kept nodes as they were, every other node pending."""
-    nodes = {name: node if name in kept else NodeRecord() for name, node in previous.nodes.items()}
+    """The record of a resumed session: kept nodes as they were, every other node pending.
+
+    Instances of map bodies that are not kept are dropped: the run adds them again once
+    their map has (again) expanded.
+    """
+    nodes = {
+        name: node if name in kept else NodeRecord()
+        for name, node in previous.nodes.items()
+        if name in kept or split_instance(name)[1] is None
+    }
     return dataclasses.replace(
         previous,
         state=RunState.RUNNING,

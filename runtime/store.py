@@ -8,6 +8,7 @@ implements the same protocol and stages files around the step's process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,9 +17,17 @@ from typing import Protocol
 from pipec.atomic import link_or_copy_atomic
 from pipec.record import ArtifactInfo
 
-__all__ = ["ArtifactStore", "LocalArtifactStore", "StoreError", "META_SUFFIX", "read_meta"]
+__all__ = [
+    "COUNT_NAME",
+    "META_SUFFIX",
+    "ArtifactStore",
+    "LocalArtifactStore",
+    "StoreError",
+    "read_meta",
+]
 
 META_SUFFIX = ".meta.json"
+COUNT_NAME = "count.json"
 
 
 class StoreError(Exception):
@@ -40,6 +49,22 @@ class ArtifactStore(Protocol):
 
     def local_file(self, node: str, output: str) -> Path:
         """A local path holding the output's bytes (for the cache to keep)."""
+
+    def decision_location(self, node: str, output: str) -> str:
+        """The path a condition script writes its JSON decision to."""
+
+    def read_decision(self, node: str, output: str) -> tuple[bool, ArtifactInfo]:
+        """A condition's decision (JSON true/false, never a pickle); StoreError when unreadable."""
+
+    def folder_location(self, node: str, output: str) -> str:
+        """The folder a map script explodes its elements into (stale count.json removed)."""
+
+    def read_elements(self, node: str, output: str) -> tuple[str, list[ArtifactInfo]]:
+        """The folder (as recorded) and the elements a map script wrote, from count.json and
+        the elements' meta files."""
+
+    def element_location(self, node: str, output: str, index: int) -> str:
+        """The path of element ``index`` of an exploded output."""
 
 
 def read_meta(path: Path) -> dict[str, object]:
@@ -90,6 +115,55 @@ class LocalArtifactStore:
             )
         except (OSError, StoreError):
             return False
+
+    def decision_location(self, node: str, output: str) -> str:
+        path = self._decision_path(node, output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def _decision_path(self, node: str, output: str) -> Path:
+        return self.run_dir / "artifacts" / node / f"{output}.json"
+
+    def read_decision(self, node: str, output: str) -> tuple[bool, ArtifactInfo]:
+        path = self._decision_path(node, output)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"{path} cannot be read ({exc})") from None
+        try:
+            decision = json.loads(data)
+        except ValueError:
+            decision = None
+        if not isinstance(decision, bool):
+            raise StoreError(f"{path} does not hold JSON true or false")
+        digest = hashlib.sha256(data).hexdigest()
+        return decision, ArtifactInfo(str(path.relative_to(self.run_dir)), len(data), digest)
+
+    def _folder(self, node: str, output: str) -> Path:
+        return self.run_dir / "artifacts" / node / output
+
+    def folder_location(self, node: str, output: str) -> str:
+        folder = self._folder(node, output)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / COUNT_NAME).unlink(missing_ok=True)
+        return str(folder)
+
+    def element_location(self, node: str, output: str, index: int) -> str:
+        return str(self._folder(node, output) / f"{index}.pkl")
+
+    def read_elements(self, node: str, output: str) -> tuple[str, list[ArtifactInfo]]:
+        folder = self._folder(node, output)
+        count_path = folder / COUNT_NAME
+        try:
+            count = json.loads(count_path.read_text(encoding="utf-8")).get("count")
+        except FileNotFoundError:
+            raise StoreError(f"{count_path} is missing") from None
+        except (OSError, ValueError, AttributeError) as exc:
+            raise StoreError(f"{count_path} cannot be read ({exc})") from None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise StoreError(f"{count_path} does not hold a count")
+        elements = [self.describe(node, f"{output}/{index}") for index in range(count)]
+        return str(folder.relative_to(self.run_dir)), elements
 
     def adopt(self, node: str, output: str, source: Path) -> ArtifactInfo:
         target = self._path(node, output)

@@ -232,3 +232,32 @@ def test_showcase_steps_by_hand_pass_a_class_between_scripts(
     )
     assert done.returncode == 0, done.stderr
     assert load(tmp_path / "summary.pkl") == module.summarise(module.count(module.clean(text)), n=2)
+
+
+def test_a_large_array_goes_through_a_step_script(tmp_path: Path, build_inline):
+    # Buffers of 64 KiB or more reach the writer as pickle.PickleBuffer objects.
+    build = build_inline(
+        """
+        from pipec import PipelineDecorator
+
+
+        @PipelineDecorator.component(return_values=["table"])
+        def make(n: int):
+            import numpy as np
+
+            return np.arange(n, dtype=float).reshape(-1, 10)
+
+
+        @PipelineDecorator.pipeline(name="big", project="t", version="1")
+        def controller(n: int = 200_000):
+            return make(n)
+        """,
+        name="big",
+    )
+    done = run_script(build.folder / "steps" / "make.py", tmp_path, "--value", "n=200000")
+    assert done.returncode == 0, done.stderr
+    data = (tmp_path / "table.pkl").read_bytes()
+    meta = json.loads((tmp_path / "table.pkl.meta.json").read_text())
+    assert meta["size"] == len(data) and meta["sha256"] == hashlib.sha256(data).hexdigest()
+    table = load(tmp_path / "table.pkl")
+    assert table.shape == (20_000, 10) and table[-1, -1] == 199_999.0

@@ -133,6 +133,7 @@ class Node:
     retry: int = 0
     requirements: Sequence[str] = ()
     raw_script: str | None = None  # a script that does not follow the template
+    local_modules: Sequence[str] = ()  # e.g. "steps/helpers.py", written by the test
 
 
 @dataclass
@@ -183,7 +184,9 @@ def write_build(
                 "queue": None,
                 "source": {"path": "pipeline.py", "line": 10 + index, "column": 1},
                 "code_sha256": hashlib.sha256(script.encode("utf-8")).hexdigest(),
-                **_control_flow_fields(),
+                "map": None,
+                "when": [],
+                "local_modules": list(node.local_modules),
             }
         )
     unique_edges = [dict(t) for t in dict.fromkeys(tuple(sorted(e.items())) for e in edges)]
@@ -218,15 +221,6 @@ def write_build(
         edit(manifest)
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return root
-
-
-def _control_flow_fields() -> dict[str, object]:
-    """``map`` and ``when`` for a straight-line node, when the shipped schema has them."""
-    schema = json.loads(
-        (Path(__file__).parents[2] / "runtime" / "manifest.schema.json").read_text()
-    )
-    required = schema["$defs"]["node"]["required"]
-    return {key: default for key, default in (("map", None), ("when", [])) if key in required}
 
 
 # -- running pipec ----------------------------------------------------------------------

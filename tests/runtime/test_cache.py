@@ -143,3 +143,31 @@ def test_refresh_replaces_a_stale_entry(tmp_path: Path):
     assert pipec(tmp_path, "run", build, "--refresh", "read").stdout == "new\n"
     assert pipec(tmp_path, "run", build).stdout == "new\n"
     assert record(runs(build)[-1])["nodes"]["read"]["state"] == "cached"
+
+
+def test_only_the_local_modules_a_step_imports_are_in_its_key(tmp_path: Path):
+    steps = tmp_path / "build" / "steps"
+    steps.mkdir(parents=True)
+    (steps / "helpers.py").write_text("VALUE = 1\n")
+    (steps / "unrelated.py").write_text("OTHER = 1\n")
+    build = write_build(
+        tmp_path / "build",
+        [
+            Node(
+                "uses",
+                "def step():\n    import helpers\n    return helpers.VALUE",
+                cache=True,
+                local_modules=["steps/helpers.py"],
+            ),
+            Node("plain", "def step():\n    return 2", cache=True),
+        ],
+    )
+    assert pipec(tmp_path, "run", build).returncode == 0
+    (steps / "unrelated.py").write_text("OTHER = 2\n")
+    assert pipec(tmp_path, "run", build).returncode == 0
+    states = {name: node["state"] for name, node in record(runs(build)[-1])["nodes"].items()}
+    assert states == {"uses": "cached", "plain": "cached"}
+    (steps / "helpers.py").write_text("VALUE = 3\n")
+    assert pipec(tmp_path, "run", build).returncode == 0
+    states = {name: node["state"] for name, node in record(runs(build)[-1])["nodes"].items()}
+    assert states == {"uses": "succeeded", "plain": "cached"}

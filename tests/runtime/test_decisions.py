@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
 from pipec.cache import CacheKeyParts, cache_key
+from pipec.manifest import Guard
 from pipec.params import parse_annotation, parse_value
 from pipec.requirements_check import parse_requirement, satisfies, version_key
-from pipec.scheduler import Scheduler, kept_on_resume, retry_delay
+from pipec.scheduler import Scheduler, Skip, kept_on_resume, retry_delay
 from pipec.schema import schema_errors
 
 
@@ -117,6 +119,70 @@ def test_resumed_nodes_are_done_at_once_and_need_kept_ancestors():
     assert kept_on_resume(["a", "b", "c"], deps, {"a", "c"}) == {"a"}
     scheduler = Scheduler(["a", "b", "c"], deps, completed={"a"})
     assert scheduler.take_ready() == ["b"]
+
+
+def test_guards_skip_the_branch_not_taken_and_what_it_guards():
+    deps = {"c": [], "yes": ["c"], "inner": ["c", "yes"], "no": ["c"], "after": ["yes", "no"]}
+    guards = {
+        "yes": [Guard("c", True)],
+        "inner": [Guard("c", True), Guard("inner_c", True)],
+        "no": [Guard("c", False)],
+    }
+    scheduler = Scheduler(list(deps), deps, guards=guards)
+    assert scheduler.take_ready() == ["c"]
+    scheduler.decided("c", False)
+    scheduler.succeeded("c")
+    assert scheduler.take_skipped() == [
+        Skip("yes", "branch not taken: c decided False"),
+        Skip("inner", "branch not taken: c decided False"),
+    ]
+    assert scheduler.take_ready() == ["no"]
+    scheduler.succeeded("no")
+    assert scheduler.take_ready() == ["after"]
+
+
+def test_a_map_body_runs_once_per_element_and_its_gather_waits_for_all():
+    deps = {
+        "items": [],
+        "other": [],
+        "m": ["items"],
+        "sq": ["m", "other"],
+        "neg": ["sq", "m"],
+        "total": ["m", "neg"],
+    }
+    bodies = {"m": ["sq", "neg"]}
+    scheduler = Scheduler(list(deps), deps, bodies=bodies)
+    assert scheduler.take_ready() == ["items", "other"]
+    scheduler.succeeded("items")
+    assert scheduler.take_ready() == ["m"]
+    assert scheduler.expanded("m", 2) == ["sq[0]", "sq[1]", "neg[0]", "neg[1]"]
+    scheduler.succeeded("m")
+    assert scheduler.take_ready() == []  # the body also reads `other`
+    scheduler.succeeded("other")
+    assert scheduler.take_ready() == ["sq[0]", "sq[1]"]
+    scheduler.succeeded("sq[1]")
+    assert scheduler.take_ready() == ["neg[1]"]  # an element does not wait for the others
+    decision = scheduler.failed("sq[0]", finished=["items", "other", "m", "sq[0]", "sq[1]"])
+    assert decision.skipped == ("neg[0]", "total")
+
+
+def test_an_empty_map_and_a_skipped_map():
+    deps = {"c": [], "m": ["c"], "sq": ["m"], "total": ["m", "sq"]}
+    scheduler = Scheduler(list(deps), deps, bodies={"m": ["sq"]})
+    assert scheduler.take_ready() == ["c"]
+    scheduler.succeeded("c")
+    assert scheduler.take_ready() == ["m"]
+    assert scheduler.expanded("m", 0) == []
+    scheduler.succeeded("m")
+    assert scheduler.take_ready() == ["total"]
+
+    guards = {"m": [Guard("c", True)], "total": [Guard("c", True)]}
+    scheduler = Scheduler(list(deps), deps, bodies={"m": ["sq"]}, guards=guards)
+    assert scheduler.take_ready() == ["c"]
+    scheduler.decided("c", False)
+    scheduler.succeeded("c")
+    assert [skip.node for skip in scheduler.take_skipped()] == ["m", "sq", "total"]
+    assert scheduler.take_ready() == []
 
 
 def test_retry_delays_double_up_to_a_cap():

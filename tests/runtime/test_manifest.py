@@ -114,14 +114,50 @@ def test_the_hand_made_manifests_match_the_shipped_schema(tmp_path: Path):
     jsonschema.validate(json.loads((build / "manifest.json").read_text()), schema)
 
 
-def test_run_time_control_flow_is_refused_clearly_for_now(tmp_path: Path):
-    schema = json.loads(
-        (Path(__file__).parents[2] / "runtime" / "manifest.schema.json").read_text()
-    )
-    if "when" not in schema["$defs"]["node"]["properties"]:
-        pytest.skip("the shipped schema has no control flow yet")
-
+def test_broken_control_flow_is_refused_with_every_problem(tmp_path: Path):
     def edit(manifest):
-        manifest["nodes"][1]["when"] = [{"node": "a", "value": True}]
+        a, b = manifest["nodes"]
+        b["when"] = [{"node": "a", "value": True}]
+        b["map"] = "a"
+        b["inputs"]["y"] = {"item": "ghost_map"}
+        b["inputs"]["z"] = {"gather": {"map": "a", "node": "b", "output": "return_object"}}
+        b["local_modules"] = ["steps/missing_module.py"]
+        a["inputs"]["w"] = {
+            "select": [{"when": [{"node": "nope", "value": False}], "binding": {"value": 1}}]
+        }
+        a["kind"] = "condition"
 
-    _refused(tmp_path, edit, "run-time control flow", "node 'b' is guarded by an `if`")
+    _refused(
+        tmp_path,
+        edit,
+        "node 'a' is a condition node; its only output must be 'decision'",
+        "node 'b' input 'y' reads an element of map 'ghost_map' but is not in that map's body",
+        "node 'b' is in the body of 'a', which is not a map node",
+        "gathers over 'a', which is not a map node",
+        "local module 'steps/missing_module.py' is missing",
+        "node 'a' input 'w' (a select option) is guarded by node 'nope', which does not exist",
+    )
+
+
+def test_a_body_node_read_without_gather_is_refused(tmp_path: Path):
+    def edit(manifest):
+        a, b = manifest["nodes"]
+        a["map"] = "m"
+        manifest["nodes"].insert(
+            0,
+            {
+                **b,
+                "name": "m",
+                "kind": "map",
+                "inputs": {"over": {"value": [1]}},
+                "outputs": ["items"],
+                "script": "steps/a.py",
+            },
+        )
+
+    _refused(
+        tmp_path,
+        edit,
+        "node 'b' input 'x' reads a.return_object, which runs once per element of map 'm'; "
+        "read it with a gather binding",
+    )

@@ -120,9 +120,11 @@ def _pipec_save(value, path):
             self.size = 0
 
         def write(self, data):
-            self.digest.update(data)
-            self.size += len(data)
-            return self.raw.write(data)
+            # Large buffers arrive as pickle.PickleBuffer objects, which have no len().
+            view = memoryview(data)
+            self.digest.update(view)
+            self.size += view.nbytes
+            return self.raw.write(view)
 
     class NeedsCloudpickle(Exception):
         pass
@@ -142,7 +144,8 @@ def _pipec_save(value, path):
         try:
             PlainPickler(hashing, protocol=5).dump(value)
             return hashing, None
-        except (NeedsCloudpickle, pickle.PicklingError, TypeError, AttributeError):
+        except (NeedsCloudpickle, pickle.PicklingError, AttributeError):
+            # AttributeError: plain pickle cannot find a nested or local object by name.
             raw.seek(0)
             raw.truncate()
         import cloudpickle
