@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 import libcst as cst
+import networkx as nx
 
 from pipec.compiler.analyse import Component, OptionValue, Support
 from pipec.compiler.ir import (
@@ -350,6 +351,7 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
         [all_requirements[k] for k in sorted(all_requirements, key=str.lower)],
     )
 
+    glue_cached = _cached_glue(plan)
     nodes: list[dict[str, Any]] = []
     for node in trace.nodes:
         if isinstance(node, StepNode):
@@ -366,7 +368,7 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
             effects = False
         else:
             stem = plan.script_names[node.name]
-            options, cache, retry, queue = {}, False, 0, None
+            options, cache, retry, queue = {}, node.name in glue_cached, 0, None
             if node.kind is NodeKind.MAP:
                 queue = pipeline.default_queue
             outputs = list(node.outputs)
@@ -434,6 +436,27 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
     }
     files["manifest.json"] = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     return {path: text.encode("utf-8") for path, text in sorted(files.items())}, manifest
+
+
+def _cached_glue(plan: BuildPlan) -> set[str]:
+    """Glue that only ever sees the outputs of cached steps (and parameters) is cached too.
+
+    Its printing is kept with its outputs and replayed on a hit, so a rerun served from the
+    cache prints what the first run printed. Nothing is cached in a pipeline whose steps do
+    not ask for it.
+    """
+    trace = plan.trace
+    steps = {n.name: n for n in trace.nodes if isinstance(n, StepNode)}
+    if not any(plan.components[s.component].cache for s in steps.values()):
+        return set()
+    cached: set[str] = set()
+    for node in trace.nodes:
+        if not isinstance(node, GlueNode) or node.kind is not NodeKind.GLUE:
+            continue
+        upstream = nx.ancestors(trace.graph, node.name)
+        if all(plan.components[steps[a].component].cache for a in upstream if a in steps):
+            cached.add(node.name)
+    return cached
 
 
 def templates_version() -> str:

@@ -91,6 +91,7 @@ class CacheLookup:
 
     files: Mapping[str, Path] | None
     problem: str | None = None
+    printed: bytes | None = None  # what the node printed, for nodes whose output is printing
 
 
 class StepCache:
@@ -104,7 +105,8 @@ class StepCache:
         """The entry's output files when it exists and every file still has its recorded hash."""
         entry = self._entry(key)
         try:
-            recorded = json.loads((entry / "entry.json").read_text(encoding="utf-8"))["outputs"]
+            document = json.loads((entry / "entry.json").read_text(encoding="utf-8"))
+            recorded = document["outputs"]
         except FileNotFoundError:
             return CacheLookup(None)
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -125,7 +127,16 @@ class StepCache:
                     f"{path.name} has sha256 {actual[:12]}..., expected {str(expected)[:12]}...",
                 )
             files[output] = path
-        return CacheLookup(files)
+        printed: bytes | None = None
+        expected = document.get("printed_sha256") if isinstance(document, dict) else None
+        if expected is not None:
+            try:
+                printed = (entry / "printed.txt").read_bytes()
+            except OSError:
+                return self._drop(entry, "printed.txt is missing")
+            if hashlib.sha256(printed).hexdigest() != expected:
+                return self._drop(entry, "printed.txt does not match its recorded hash")
+        return CacheLookup(files, printed=printed)
 
     def save(
         self,
@@ -134,6 +145,7 @@ class StepCache:
         files: Mapping[str, Path],
         hashes: Mapping[str, str],
         replace: bool = False,
+        printed: bytes | None = None,
     ) -> None:
         """Keep a step's outputs under ``key`` (hard links when possible).
 
@@ -152,14 +164,16 @@ class StepCache:
                 link_or_copy_atomic(
                     Path(str(path) + META_SUFFIX), staging / f"{output}.pkl{META_SUFFIX}"
                 )
-            write_json_atomic(
-                staging / "entry.json",
-                {
-                    "key": key,
-                    "node": node,
-                    "outputs": {o: {"sha256": h} for o, h in hashes.items()},
-                },
-            )
+            document: dict[str, object] = {
+                "key": key,
+                "node": node,
+                "outputs": {o: {"sha256": h} for o, h in hashes.items()},
+            }
+            if printed is not None:
+                staging.mkdir(parents=True, exist_ok=True)
+                (staging / "printed.txt").write_bytes(printed)
+                document["printed_sha256"] = hashlib.sha256(printed).hexdigest()
+            write_json_atomic(staging / "entry.json", document)
             entry.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(staging, entry)

@@ -36,6 +36,12 @@ class Console:
             self._stderr.write(f"[{task.node}] {text}")
             self._stderr.flush()
 
+    def replay(self, printed: bytes) -> None:
+        """What a cached effects node printed when it ran, as the controller's output."""
+        with self._lock:
+            self._stdout.write(printed)
+            self._stdout.flush()
+
     def status(self, message: str) -> None:
         """One of pipec's own lines."""
         with self._lock:

@@ -63,6 +63,7 @@ class StepResult:
     ended: float
     error: str | None = None
     stderr_tail: str = ""  # the last lines the step wrote to stderr: its traceback, usually
+    stdout: bytes = b""  # what an effects node printed (the controller's output), else empty
 
 
 class OutputSink(Protocol):
@@ -116,10 +117,12 @@ def run_step_process(
         on_start(process)
         lock = threading.Lock()
         tail: deque[bytes] = deque(maxlen=_STDERR_TAIL_LINES)
+        printed: list[bytes] | None = [] if task.effects else None
         assert process.stdout is not None and process.stderr is not None
         readers = [
             threading.Thread(
-                target=_pump, args=(process.stdout, Stream.STDOUT, task, log, lock, sink, None)
+                target=_pump,
+                args=(process.stdout, Stream.STDOUT, task, log, lock, sink, printed),
             ),
             threading.Thread(
                 target=_pump, args=(process.stderr, Stream.STDERR, task, log, lock, sink, tail)
@@ -131,7 +134,10 @@ def run_step_process(
             reader.join()
         exit_code = process.wait()
     stderr_tail = b"".join(tail).decode("utf-8", errors="replace")
-    return StepResult(task.node, task.attempt, exit_code, started, time.time(), None, stderr_tail)
+    stdout = b"".join(printed or [])
+    return StepResult(
+        task.node, task.attempt, exit_code, started, time.time(), None, stderr_tail, stdout
+    )
 
 
 def _pump(
@@ -141,15 +147,15 @@ def _pump(
     log: IO[bytes],
     lock: threading.Lock,
     sink: OutputSink | None,
-    tail: deque[bytes] | None,
+    kept: deque[bytes] | list[bytes] | None,
 ) -> None:
     with pipe:
         for chunk in iter(pipe.readline, b""):
             with lock:
                 log.write(chunk)
                 log.flush()
-            if tail is not None:
-                tail.append(chunk)
+            if kept is not None:
+                kept.append(chunk)
             if sink is not None:
                 sink(task, stream, chunk)
 

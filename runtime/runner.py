@@ -468,9 +468,9 @@ class PipelineRun:
     # -- the cache --------------------------------------------------------------------
 
     def _cacheable(self, node: Node) -> bool:
-        # An effects node's value is its printing, which a cache entry would not replay;
-        # conditions and maps are cheap and write files the cache does not keep.
-        return node.cache and not node.effects and node.kind in (NodeKind.STEP, NodeKind.GLUE)
+        # An effects node's printing is kept in its entry and replayed on a hit; conditions
+        # and maps are cheap and write files the cache does not keep.
+        return node.cache and node.kind in (NodeKind.STEP, NodeKind.GLUE)
 
     def _key(self, node: Node, inputs: Mapping[str, _Input]) -> str:
         described: dict[str, dict[str, str]] = {}
@@ -508,7 +508,7 @@ class PipelineRun:
         lookup = self.cache.lookup(key, node.outputs)
         if lookup.problem:
             self.console.status(f"{unit}: {lookup.problem}; recomputing")
-        if lookup.files is None:
+        if lookup.files is None or (node.effects and lookup.printed is None):
             return False
         try:
             outputs = {out: self.store.adopt(unit, out, path) for out, path in lookup.files.items()}
@@ -530,6 +530,8 @@ class PipelineRun:
             message=None,
         )
         self.console.status(f"cached {unit}")
+        if lookup.printed:
+            self.console.replay(lookup.printed)
         self.scheduler.succeeded(unit)
         return True
 
@@ -569,7 +571,7 @@ class PipelineRun:
             message = f"exited 0 but its output is not there: {exc}"
             self._on_failure(unit, node, result, timing, message)
             return
-        self._remember_in_cache(unit, node, outputs)
+        self._remember_in_cache(unit, node, outputs, result.stdout if node.effects else None)
         self._update(
             unit,
             state=NodeState.SUCCEEDED,
@@ -656,7 +658,11 @@ class PipelineRun:
         return f"exit {result.exit_code}, {meaning}" + (f": {last}" if last else "")
 
     def _remember_in_cache(
-        self, unit: str, node: Node, outputs: Mapping[str, ArtifactInfo]
+        self,
+        unit: str,
+        node: Node,
+        outputs: Mapping[str, ArtifactInfo],
+        printed: bytes | None = None,
     ) -> None:
         key = self.keys.get(unit)
         if key is None or not self.options.use_cache:
@@ -664,7 +670,9 @@ class PipelineRun:
         files = {out: self.store.local_file(unit, out) for out in node.outputs}
         hashes = {out: info.sha256 for out, info in outputs.items()}
         try:
-            self.cache.save(key, unit, files, hashes, replace=self._refreshed(unit))
+            self.cache.save(
+                key, unit, files, hashes, replace=self._refreshed(unit), printed=printed
+            )
         except OSError as exc:
             self.console.status(f"{unit}: could not store in the cache ({exc}); continuing")
 
