@@ -48,6 +48,9 @@ def _fresh(settings: Settings, prefix: str) -> Path:
 def _environment(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["PIPEC_CACHE_DIR"] = str(settings.workdir / "default-cache")  # never the user's cache
+    # Measure pipec as an installed package runs: with its bytecode cached. Without this, a
+    # PYTHONDONTWRITEBYTECODE=1 environment recompiles an editable checkout in every process.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

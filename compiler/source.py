@@ -135,15 +135,17 @@ def parse_source(text: str, path: str) -> SourceModule:
         ) from None
     module = cst.parse_module(text)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = dict(wrapper.resolve(PositionProvider))
-    scopes = dict(wrapper.resolve(ScopeProvider))
+    # One batched walk of the tree for all three providers.
+    resolved = wrapper.resolve_many([PositionProvider, ScopeProvider, QualifiedNameProvider])
+    positions = dict(resolved[PositionProvider])
+    scopes = dict(resolved[ScopeProvider])
     return SourceModule(
         path=path,
         text=text,
         module=module,
         positions=positions,
         scopes=scopes,
-        raw_qualified_names=wrapper.resolve(QualifiedNameProvider),
+        raw_qualified_names=resolved[QualifiedNameProvider],
         uses=tuple(_collect_uses(scopes, positions)),
     )
 

@@ -13,8 +13,10 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 
 from pipec.record import InterpreterInfo
 
@@ -171,6 +173,9 @@ def _release(text: str) -> list[int] | None:
 def probe_interpreter(python: str, distributions: Iterable[str]) -> ProbeResult:
     """Run the interpreter once and read its version and the installed distributions."""
     names = sorted({normalize(name) for name in distributions} | {"cloudpickle"})
+    if python == sys.executable:
+        # The steps run on this very interpreter: ask it here instead of starting another.
+        return _probe_here(names)
     try:
         done = subprocess.run(
             [python, "-c", _PROBE, json.dumps(names)],
@@ -196,6 +201,24 @@ def probe_interpreter(python: str, distributions: Iterable[str]) -> ProbeResult:
             executable=str(answer["executable"]),
             version=str(answer["version"]),
             implementation=str(answer["implementation"]),
+            cloudpickle=installed.get("cloudpickle"),
+        ),
+        installed=installed,
+    )
+
+
+def _probe_here(names: Sequence[str]) -> ProbeResult:
+    installed: dict[str, str | None] = {}
+    for name in names:
+        try:
+            installed[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed[name] = None
+    return ProbeResult(
+        interpreter=InterpreterInfo(
+            executable=sys.executable,
+            version=".".join(str(part) for part in sys.version_info[:3]),
+            implementation=sys.implementation.name,
             cloudpickle=installed.get("cloudpickle"),
         ),
         installed=installed,
