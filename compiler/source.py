@@ -7,6 +7,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
 from libcst.metadata import (
@@ -137,8 +138,8 @@ def parse_source(text: str, path: str) -> SourceModule:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     # One batched walk of the tree for all three providers.
     resolved = wrapper.resolve_many([PositionProvider, ScopeProvider, QualifiedNameProvider])
-    positions = dict(resolved[PositionProvider])
-    scopes = dict(resolved[ScopeProvider])
+    positions = cast("dict[cst.CSTNode, CodeRange]", dict(resolved[PositionProvider]))
+    scopes = cast("dict[cst.CSTNode, Scope | None]", dict(resolved[ScopeProvider]))
     return SourceModule(
         path=path,
         text=text,
