@@ -261,3 +261,78 @@ def test_a_large_array_goes_through_a_step_script(tmp_path: Path, build_inline):
     assert meta["size"] == len(data) and meta["sha256"] == hashlib.sha256(data).hexdigest()
     table = load(tmp_path / "table.pkl")
     assert table.shape == (20_000, 10) and table[-1, -1] == 199_999.0
+
+
+LITERALS = [
+    "0",
+    "7",
+    "-12",
+    "012",
+    "+5",
+    "1_000",
+    "0x1F",
+    "1.5",
+    "-.5",
+    "1e5",
+    "1E-3",
+    "5.",
+    "1.2.3",
+    "e5",
+    "inf",
+    "'text'",
+    '"text"',
+    "'it''s'",
+    "'a\\nb'",
+    '"a\\"b"',
+    "'é'",
+    "''",
+    "True",
+    "False",
+    "None",
+    "true",
+    "null",
+    "[1, 'x']",
+    "(1,)",
+    "{'a': 1}",
+    "{1: 2}",
+    "  3  ",
+    "",
+]
+
+
+def _runner(iris_build: Path) -> dict[str, object]:
+    import runpy
+
+    return runpy.run_path(str(iris_build / "steps" / "train_model.py"), run_name="not_main")
+
+
+@pytest.mark.parametrize("text", LITERALS)
+def test_script_literals_read_exactly_as_ast_literal_eval(iris_build: Path, text: str):
+    import ast
+
+    read = _runner(iris_build)["_pipec_literal"]
+    try:
+        expected: object = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError) as error:
+        with pytest.raises(type(error)):
+            read(text)  # type: ignore[operator]
+        return
+    value = read(text)  # type: ignore[operator]
+    assert value == expected and type(value) is type(expected)
+
+
+def test_script_meta_files_round_trip_like_json(iris_build: Path, tmp_path: Path):
+    functions = _runner(iris_build)
+    cases = [
+        {"format": "pickle", "python": "3.11", "cloudpickle": None, "size": 5, "sha256": "ab"},
+        {"python": 'quote " inside', "size": 1},  # falls back to json
+        {"python": "3.12", "cloudpickle": "3.1.3", "size": 0},
+    ]
+    for fields in cases:
+        text = functions["_pipec_meta_text"](fields)  # type: ignore[operator]
+        assert text == json.dumps(fields, indent=2, sort_keys=True) + "\n"
+        path = tmp_path / "meta.json"
+        path.write_text(text)
+        assert functions["_pipec_read_meta"](str(path)) == fields  # type: ignore[operator]
+        path.write_text(json.dumps(fields))  # written by someone else, on one line
+        assert functions["_pipec_read_meta"](str(path)) == fields  # type: ignore[operator]

@@ -24,23 +24,37 @@ def glue_3(model, X_test, y_test):
     return {}
 
 
+# The code below is the same in every script pipec writes: it reads the command line, loads
+# the inputs, and writes the outputs with a meta file beside each. It imports what it needs
+# inside each function and avoids `pickle`, `json`, `argparse` and `ast` on the common path:
+# each would cost a small step more time than the step's own work.
+
+
+def _pipec_pickle():
+    """The C pickle module itself where there is one (`import pickle` also loads `re`)."""
+    try:
+        import _pickle as implementation
+    except ImportError:
+        import pickle as implementation
+    return implementation
+
+
 def _pipec_load(path):
     """Unpickle one input, refusing files written by another Python or cloudpickle.
 
     `@FILE` names a JSON file that combines several inputs into a list, tuple or dict.
     """
-    import json
     import os
-    import pickle
     import sys
 
     if path.startswith("@"):
+        import json
+
         with open(path[1:], encoding="utf-8") as spec_file:
             return _pipec_combine(json.load(spec_file))
     meta_path = path + ".meta.json"
     if os.path.exists(meta_path):
-        with open(meta_path, encoding="utf-8") as meta_file:
-            meta = json.load(meta_file)
+        meta = _pipec_read_meta(meta_path)
         python = f"{sys.version_info[0]}.{sys.version_info[1]}"
         if meta.get("python") != python:
             raise _PipecVersionError(
@@ -59,24 +73,94 @@ def _pipec_load(path):
                     "producer"
                 )
     with open(path, "rb") as data_file:
-        return pickle.load(data_file)
+        return _pipec_pickle().load(data_file)
 
 
 def _pipec_combine(spec):
     """The value an @FILE entry describes: {"path"}, {"literal"}, {"list"}, {"tuple"} or {"dict"}."""
-    import ast
-
     if "path" in spec:
         return _pipec_load(spec["path"])
     if "literal" in spec:
-        return ast.literal_eval(spec["literal"])
+        return _pipec_literal(spec["literal"])
     if "list" in spec:
         return [_pipec_combine(entry) for entry in spec["list"]]
     if "tuple" in spec:
         return tuple(_pipec_combine(entry) for entry in spec["tuple"])
     if "dict" in spec:
-        return {ast.literal_eval(key): _pipec_combine(entry) for key, entry in spec["dict"]}
+        return {_pipec_literal(key): _pipec_combine(entry) for key, entry in spec["dict"]}
     raise ValueError(f"unknown input entry: {spec!r}")
+
+
+def _pipec_literal(text):
+    """The value of a Python literal: whole numbers, plain strings, True, False and None
+    directly, floats with float(), anything else with ast.literal_eval."""
+    text = text.strip()
+    constants = {"True": True, "False": False, "None": None}
+    if text in constants:
+        return constants[text]
+    digits = text.removeprefix("-")
+    if digits.isdigit() and digits.isascii() and (digits == "0" or not digits.startswith("0")):
+        return int(text)
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        inner = text[1:-1]
+        if text[0] not in inner and "\\" not in inner and "\n" not in inner:
+            return inner
+    if text and set(text) <= set("0123456789.eE+-") and set(text) & set(".eE"):
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    import ast
+
+    return ast.literal_eval(text)
+
+
+def _pipec_read_meta(path):
+    """A meta file's fields; the flat JSON that _pipec_meta_text writes is read without json."""
+    with open(path, encoding="utf-8") as meta_file:
+        text = meta_file.read()
+    fields = {}
+    body = text.strip()
+    for line in body[1:-1].splitlines() if body[:1] == "{" and body[-1:] == "}" else ["?"]:
+        line = line.strip().rstrip(",")
+        if not line:
+            continue
+        key, separator, value = line.partition(": ")
+        simple_key = key.count('"') == 2 and key[0] == key[-1] == '"' and "\\" not in key
+        if not separator or not simple_key:
+            break
+        if value == "null":
+            fields[key[1:-1]] = None
+        elif value.isdigit() and value.isascii():
+            fields[key[1:-1]] = int(value)
+        elif value.count('"') == 2 and value[0] == value[-1] == '"' and "\\" not in value:
+            fields[key[1:-1]] = value[1:-1]
+        else:
+            break
+    else:
+        return fields
+    import json
+
+    return json.loads(text)
+
+
+def _pipec_meta_text(fields):
+    """`json.dumps(fields, indent=2, sort_keys=True)` for flat fields of plain text and numbers."""
+    lines = []
+    for key in sorted(fields):
+        value = fields[key]
+        if value is None:
+            text = "null"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        elif isinstance(value, str) and value.isprintable() and not set(value) & set('"\\'):
+            text = f'"{value}"'
+        else:
+            import json
+
+            return json.dumps(fields, indent=2, sort_keys=True) + "\n"
+        lines.append(f'  "{key}": {text}')
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _pipec_replace(path, write):
@@ -97,10 +181,8 @@ def _pipec_replace(path, write):
     return result
 
 
-def _pipec_write_json(value, path):
-    import json
-
-    encoded = (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+def _pipec_write_text(text, path):
+    encoded = text.encode("utf-8")
     _pipec_replace(path, lambda raw: raw.write(encoded))
 
 
@@ -112,8 +194,9 @@ def _pipec_save(value, path):
     that other scripts cannot import.
     """
     import hashlib
-    import pickle
     import sys
+
+    pickle = _pipec_pickle()
 
     class HashingFile:
         def __init__(self, raw):
@@ -164,23 +247,18 @@ def _pipec_save(value, path):
         "size": hashing.size,
         "sha256": hashing.digest.hexdigest(),
     }
-    _pipec_write_json(meta, path + ".meta.json")
+    _pipec_write_text(_pipec_meta_text(meta), path + ".meta.json")
 
 
 class _PipecVersionError(Exception):
     """An input pickled by another Python or cloudpickle version."""
 
 
-def main(argv=None):
-    """Parse the command line, load the inputs, call `glue_3` and write its outputs."""
+def _pipec_parser():
+    """The command line, for --help and for reporting mistakes in it."""
     import argparse
-    import ast
     import os
     import sys
-
-    parameters = ('model', 'X_test', 'y_test')
-    required = ('model', 'X_test', 'y_test')
-    outputs = ()
 
     parser = argparse.ArgumentParser(
         prog=os.path.basename(sys.argv[0]),
@@ -193,35 +271,66 @@ def main(argv=None):
                         help="argument NAME as a Python literal, e.g. --value n=3")
     parser.add_argument("--output", action="append", default=[], metavar="NAME=PATH",
                         help="write output NAME to PATH (default: ./NAME.pkl)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _pipec_arguments(argv):
+    """{"--input": [...], "--value": [...], "--output": [...]} read from the command line by
+    hand; argparse only shows --help and reports a command line it cannot read."""
+    found = {"--input": [], "--value": [], "--output": []}
+    position = 0
+    while position < len(argv):
+        option, equals, value = argv[position].partition("=")
+        if option not in found or not equals and position + 1 == len(argv):
+            _pipec_parser().parse_args(argv)  # prints the help, or the mistake, and exits
+            raise SystemExit(2)
+        if not equals:
+            position += 1
+            value = argv[position]
+        found[option].append(value)
+        position += 1
+    return found
+
+
+def main(argv=None):
+    """Parse the command line, load the inputs, call `glue_3` and write its outputs."""
+    import sys
+
+    parameters = ('model', 'X_test', 'y_test')
+    required = ('model', 'X_test', 'y_test')
+    outputs = ()
+    args = _pipec_arguments(sys.argv[1:] if argv is None else list(argv))
+
+    def fail(message):
+        _pipec_parser().error(message)
 
     def pair(item, allowed, what):
         name, sep, rest = item.partition("=")
         if not sep or not rest:
-            parser.error(f"expected NAME=... but got {item!r}")
+            fail(f"expected NAME=... but got {item!r}")
         if name not in allowed:
-            parser.error(f"unknown {what} {name!r}; expected one of: {', '.join(allowed) or 'none'}")
+            fail(f"unknown {what} {name!r}; expected one of: {', '.join(allowed) or 'none'}")
         return name, rest
 
     kwargs = {}
     try:
-        for item in args.input:
+        for item in args["--input"]:
             name, path = pair(item, parameters, "input")
             kwargs[name] = _pipec_load(path)
     except _PipecVersionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    for item in args.value:
+    for item in args["--value"]:
         name, text = pair(item, parameters, "input")
         try:
-            kwargs[name] = ast.literal_eval(text)
+            kwargs[name] = _pipec_literal(text)
         except (ValueError, SyntaxError):
-            parser.error(f"--value {name}: {text!r} is not a Python literal (quote strings: \"'text'\")")
+            fail(f"--value {name}: {text!r} is not a Python literal (quote strings: \"'text'\")")
     missing = [name for name in required if name not in kwargs]
     if missing:
-        parser.error("missing required input(s): " + ", ".join(missing))
+        fail("missing required input(s): " + ", ".join(missing))
     destinations = {name: name + ".pkl" for name in outputs}
-    for item in args.output:
+    for item in args["--output"]:
         name, path = pair(item, outputs, "output")
         destinations[name] = path
 
