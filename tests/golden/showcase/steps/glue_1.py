@@ -191,23 +191,48 @@ def _pipec_save(value, path):
     carry functions or classes defined in this script, which plain pickle would store by a name
     that other scripts cannot import.
     """
-    import hashlib
     import sys
 
     pickle = _pipec_pickle()
 
     class HashingFile:
+        """Writes through to the file and hashes what passes. Small outputs are hashed with
+        the interpreter's own sha256 at the end; hashlib (it loads OpenSSL, which is faster
+        on big data but slower to start) only once more than 1 MiB has been written."""
+
         def __init__(self, raw):
             self.raw = raw
-            self.digest = hashlib.sha256()
+            self.digest = None
+            self.pending = []
             self.size = 0
 
         def write(self, data):
             # Large buffers arrive as pickle.PickleBuffer objects, which have no len().
             view = memoryview(data)
-            self.digest.update(view)
             self.size += view.nbytes
+            if self.digest is not None:
+                self.digest.update(view)
+            elif self.size > 1 << 20:
+                import hashlib
+
+                self.digest = hashlib.sha256(b"".join(self.pending))
+                self.digest.update(view)
+                self.pending = []
+            else:
+                self.pending.append(bytes(view))
             return self.raw.write(view)
+
+        def hexdigest(self):
+            if self.digest is not None:
+                return self.digest.hexdigest()
+            try:
+                from _sha256 import sha256
+            except ImportError:  # Python 3.12 and later name the module _sha2
+                try:
+                    from _sha2 import sha256
+                except ImportError:
+                    from hashlib import sha256
+            return sha256(b"".join(self.pending)).hexdigest()
 
     class NeedsCloudpickle(Exception):
         pass
@@ -243,7 +268,7 @@ def _pipec_save(value, path):
         "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
         "cloudpickle": cloudpickle_version,
         "size": hashing.size,
-        "sha256": hashing.digest.hexdigest(),
+        "sha256": hashing.hexdigest(),
     }
     _pipec_write_text(_pipec_meta_text(meta), path + ".meta.json")
 
