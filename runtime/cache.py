@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,7 +156,7 @@ class StepCache:
             if not replace:
                 return
             self._discard(entry)
-        staging = self.root / "tmp" / f"{key}.{uuid.uuid4().hex}"
+        staging = self.root / "tmp" / f"{key}.{os.urandom(8).hex()}"
         try:
             for output, path in files.items():
                 link_or_copy_atomic(path, staging / f"{output}.pkl")
@@ -185,7 +184,7 @@ class StepCache:
 
     def _discard(self, entry: Path) -> None:
         """Take an entry out of sight in one rename, then delete it."""
-        graveyard = self.root / "tmp" / f"discarded.{uuid.uuid4().hex}"
+        graveyard = self.root / "tmp" / f"discarded.{os.urandom(8).hex()}"
         graveyard.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             os.rename(entry, graveyard)

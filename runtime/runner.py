@@ -225,6 +225,7 @@ class PipelineRun:
     ) -> None:
         self.manifest = manifest
         self.record = record
+        self.record_dirty = False
         self.run_dir = run_dir
         self.parameters = parameters
         self.installed = installed
@@ -288,6 +289,7 @@ class PipelineRun:
             self._drain()
         finally:
             self.executor.close()
+            self._flush_record()
         return self._finish()
 
     def _loop(self) -> None:
@@ -299,6 +301,7 @@ class PipelineRun:
             self._start_due_retries()
             if self._start_queued():
                 continue  # cache hits and input failures complete at once; more may be ready
+            self._flush_record()
             if not self.executor.running() and not self.queued and not self.retries:
                 return
             timeout = max(0.0, self.retries[0][0] - time.time()) if self.retries else None
@@ -313,6 +316,7 @@ class PipelineRun:
 
     def _drain(self) -> None:
         while self.executor.running():
+            self._flush_record()
             try:
                 for result in self.executor.wait(1.0):
                     self._on_result(result)
@@ -772,12 +776,20 @@ class PipelineRun:
     # -- the record -------------------------------------------------------------------
 
     def _update(self, name: str, **changes: object) -> None:
+        # Written out by _flush_record before the loop waits: one write per turn of the loop,
+        # not one per change (the whole record is rewritten each time).
         current = self.record.nodes[name]
-        self._save(self.record.with_node(name, dataclasses.replace(current, **changes)))  # type: ignore[arg-type]
+        self.record = self.record.with_node(name, dataclasses.replace(current, **changes))  # type: ignore[arg-type]
+        self.record_dirty = True
+
+    def _flush_record(self) -> None:
+        if self.record_dirty:
+            self._save(self.record)
 
     def _save(self, record: RunRecord) -> None:
         self.record = record
         write_record(self.run_dir, record)
+        self.record_dirty = False
 
     def _warn_edited_scripts(self) -> None:
         for node in self.manifest.nodes:
