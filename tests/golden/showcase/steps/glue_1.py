@@ -210,20 +210,35 @@ def _pipec_save(value, path):
             # Large buffers arrive as pickle.PickleBuffer objects, which have no len().
             view = memoryview(data)
             self.size += view.nbytes
-            if self.digest is not None:
-                self.digest.update(view)
-            elif self.size > 1 << 20:
+            if self.digest is None and self.size > 1 << 20:
                 import hashlib
 
                 self.digest = hashlib.sha256(b"".join(self.pending))
-                self.digest.update(view)
                 self.pending = []
-            else:
+            if self.digest is None:
                 self.pending.append(bytes(view))
+            elif view.nbytes < 1 << 20:
+                self.finish_hashing()
+                self.digest.update(view)
+            else:
+                # A big buffer is hashed in a thread while it is written (hashlib lets go of
+                # the interpreter lock), so hashing costs no extra time.
+                import threading
+
+                self.finish_hashing()
+                self.hashing = threading.Thread(target=self.digest.update, args=(view,))
+                self.hashing.start()
             return self.raw.write(view)
+
+        def finish_hashing(self):
+            hashing = getattr(self, "hashing", None)
+            if hashing is not None:
+                hashing.join()
+                self.hashing = None
 
         def hexdigest(self):
             if self.digest is not None:
+                self.finish_hashing()
                 return self.digest.hexdigest()
             try:
                 from _sha256 import sha256
