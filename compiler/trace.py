@@ -289,6 +289,9 @@ class _Tracer:
     def _fold(self, expr: cst.BaseExpression) -> Any:
         return fold(expr, self._constant)
 
+    def _fold_is_constant(self, expr: cst.BaseExpression) -> bool:
+        return self._fold(expr) is not NOT_LITERAL
+
     # ---- values ------------------------------------------------------------------------------
 
     def _binding_of(self, symbol: _Symbol | None, node: cst.CSTNode, name: str) -> Binding | None:
@@ -715,6 +718,7 @@ class _Tracer:
         """Queue a statement for the current glue block, after tracing the steps it calls."""
         replaced = self._hoist(small)
         if replaced is None:
+            self._poison(original)  # the error is reported; later uses stay quiet
             return
         statement: cst.CSTNode = small
         if replaced:
@@ -1200,6 +1204,11 @@ class _Tracer:
 
     def _iteration(self, expr: cst.BaseExpression) -> list[_Symbol] | None:
         """The values a `for` runs over, when they are known at compile time."""
+        if isinstance(expr, (cst.List, cst.Tuple)) and not self._fold_is_constant(expr):
+            # A list written out in place, whose items are step outputs: known at compile time.
+            listed = self._structured(expr, "values")
+            if isinstance(listed, ListOf):
+                return list(listed.items)
         if isinstance(expr, cst.Name):
             symbol = self.env.get(expr.value)
             if isinstance(symbol, _TupleResult):

@@ -444,3 +444,60 @@ def test_appending_in_a_branch_of_an_unrolled_loop_keeps_every_value(
     # `kept` grows in some iterations only, and `log` changes in place in glue: both must
     # reach the later lines exactly as in plain Python.
     Pipeline(tmp_path, ACCUMULATE_IN_BRANCHES).same(**params)
+
+
+UNROLLED = """
+from pipec import PipelineDecorator
+
+SIZES = {"small": 10, "large": 20}
+DEBUG = False
+
+
+@PipelineDecorator.component(return_values=["model"])
+def train(data, size: int):
+    return {"size": size, "n": len(data)}
+
+
+@PipelineDecorator.component(return_values=["score"])
+def evaluate(model):
+    return model["size"] * 2 + model["n"]
+
+
+@PipelineDecorator.component(return_values=["data"])
+def load(n: int):
+    return list(range(n))
+
+
+@PipelineDecorator.pipeline(name="unrolled", project="t", version="1")
+def controller(n: int = 4, mode: str = "a"):
+    data = load(n)
+    models = {name: train(data, size) for name, size in SIZES.items()}
+    results = [evaluate(m) for m in models.values()]
+    if DEBUG:
+        print("debug")
+    for i, r in enumerate(results):
+        if i == 1:
+            continue
+        print(f"result {i}: {r}")
+    best = evaluate(train(data, 5)) if mode == "a" else evaluate(train(data, 6))
+    print(f"best {best}")
+    scores = []
+    for k in range(3):
+        if k == 2:
+            break
+        scores += [evaluate(models["small"])]
+    pairs = [(name, evaluate(m)) for name, m in zip(["x", "y"], [models["small"], models["large"]])]
+    table = {}
+    table["first"] = scores[0]
+    print(len(scores), pairs, table)
+    return results, best
+"""
+
+
+@pytest.mark.parametrize("params", [{}, {"mode": "b", "n": 2}])
+def test_compile_time_loops_comprehensions_and_conditional_expressions(
+    tmp_path: Path, params: dict[str, object]
+):
+    # dict and list comprehensions over constants, enumerate/zip, `continue`/`break` under
+    # constant tests, `+=`, item assignment, and `a(x) if test else b(x)` decided at run time.
+    Pipeline(tmp_path, UNROLLED).same(**params)
