@@ -20,7 +20,7 @@ from types import FrameType
 
 from pipec.cache import StepCache, default_cache_dir
 from pipec.console import Console
-from pipec.executor import LocalExecutor
+from pipec.executor import LocalExecutor, stop_leftover_steps
 from pipec.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from pipec.params import ParameterError, resolve_parameters
 from pipec.record import RECORD_NAME, RecordError, read_record, record_to_json
@@ -219,6 +219,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             )
         check_resumable(manifest, entry.record, probe.interpreter)
         run_dir, parameters = entry.path, saved_parameters(entry.record)
+        _hold(run_dir, entry.record.run_id)
+        for node in stop_leftover_steps(run_dir / "logs"):
+            console.status(f"stopped {node}, which the killed run had left running")
         store = LocalArtifactStore(run_dir)
         kept = frozenset(reusable_nodes(manifest, entry.record, store, hashes))
         record = resumed_record(entry.record, kept, probe.interpreter, recorded_options)
@@ -231,6 +234,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         run_id = new_run_id()
         run_dir = runs_dir / run_id
         run_dir.mkdir(parents=True)
+        _hold(run_dir, run_id)
         store = LocalArtifactStore(run_dir)
         kept = frozenset()
         record = fresh_record(manifest, run_id, parameters, probe.interpreter, recorded_options)
@@ -253,6 +257,26 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console=console,
     )
     return int(run.execute())
+
+
+_HELD: list[int] = []  # lock files of the runs this process works on, open until it exits
+
+
+def _hold(run_dir: Path, run_id: str) -> None:
+    """Lock the run folder for this process, so that two sessions never work on one run."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking
+        return
+    descriptor = os.open(run_dir / "run.lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        raise UsageError(
+            f"run {run_id} is in use by another pipec process; wait for it to end"
+        ) from None
+    _HELD.append(descriptor)
 
 
 def _requirements(manifest: Manifest) -> dict[str, list[Requirement]]:

@@ -115,6 +115,10 @@ def run_step_process(
             log.write(f"pipec: {message}\n".encode())
             return StepResult(task.node, task.attempt, None, started, time.time(), message)
         on_start(process)
+        # Beside the log while the step runs: a resume after pipec itself was killed finds
+        # the steps it left running through these files, and stops them.
+        pid_path = running_pid_path(task.log_path)
+        pid_path.write_text(f"{process.pid}\n", encoding="utf-8")
         lock = threading.Lock()
         tail: deque[bytes] = deque(maxlen=_STDERR_TAIL_LINES)
         printed: list[bytes] | None = [] if task.effects else None
@@ -133,11 +137,42 @@ def run_step_process(
         for reader in readers:
             reader.join()
         exit_code = process.wait()
+        pid_path.unlink(missing_ok=True)
     stderr_tail = b"".join(tail).decode("utf-8", errors="replace")
     stdout = b"".join(printed or [])
     return StepResult(
         task.node, task.attempt, exit_code, started, time.time(), None, stderr_tail, stdout
     )
+
+
+def running_pid_path(log_path: Path) -> Path:
+    """Where a running step's process id is kept: `logs/<node>.pid` beside `logs/<node>.log`."""
+    return log_path.with_suffix(".pid")
+
+
+def stop_leftover_steps(logs_dir: Path, grace: float = _TERMINATE_GRACE) -> list[str]:
+    """Stop the steps a killed pipec left running in this run; the nodes they belonged to.
+
+    Only a process whose command line still names this run's folder is stopped, so a process
+    id that the system has since given to something else is left alone.
+    """
+    stopped: list[str] = []
+    for pid_path in sorted(logs_dir.glob("*.pid")):
+        try:
+            pid = int(pid_path.read_text(encoding="utf-8").strip())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except (OSError, ValueError):
+            command = b""
+        if str(logs_dir.parent).encode() in command:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+                deadline = time.time() + grace
+                while time.time() < deadline and Path(f"/proc/{pid}").exists():
+                    time.sleep(0.05)
+                os.killpg(pid, signal.SIGKILL)
+            stopped.append(pid_path.stem)
+        pid_path.unlink(missing_ok=True)
+    return stopped
 
 
 def _pump(

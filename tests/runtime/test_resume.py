@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 from buildkit import (
@@ -84,6 +85,15 @@ def _state_of(build: Path, node: str) -> str | None:
         return None
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie left by a killed parent counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return status.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _kill_leftover(pid_file: Path) -> None:
     with contextlib.suppress(FileNotFoundError, ProcessLookupError):
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
@@ -99,14 +109,23 @@ def test_resume_after_sigkill_keeps_the_finished_step(tmp_path: Path):
         )
         process.kill()
         process.wait()
-    finally:
-        _kill_leftover(pid_file)  # the orphaned step of the killed runtime
-    killed = record(runs(build)[0])
-    assert killed["state"] == "running"  # as the killed process left it
-    assert pipec(tmp_path, "show", build).stdout.count("killed") == 1
+        orphan = int(pid_file.read_text())
+        killed = record(runs(build)[0])
+        assert killed["state"] == "running"  # as the killed process left it
+        assert pipec(tmp_path, "show", build).stdout.count("killed") == 1
+        assert _alive(orphan)  # the second step, left running by the killed pipec
 
-    release.touch()
-    resumed = pipec(tmp_path, "run", build, "--resume")
+        # The resume stops the orphan before it runs the step again.
+        pid_file.unlink()
+        resuming = start_pipec(tmp_path, "run", build, "--resume")
+        wait_for(lambda: not _alive(orphan), "the resume to stop the orphaned step")
+        wait_for(pid_file.exists, "the second step to start again")
+        release.touch()
+        out_text, err_text = resuming.communicate(timeout=60)
+    finally:
+        _kill_leftover(pid_file)
+    resumed = subprocess.CompletedProcess(resuming.args, resuming.returncode, out_text, err_text)
+    assert "stopped second, which the killed run had left running" in resumed.stderr
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout == "result 41\n"  # n=4 was kept from the killed run
     assert counter.read_text() == "x"  # the first step did not run again
@@ -187,3 +206,22 @@ def test_resume_reruns_a_step_whose_script_changed_and_its_descendants(tmp_path:
     assert again.returncode == 0, again.stderr
     assert counter.read_text() == "xx"
     assert "keeping 0 finished step(s)" in again.stderr
+
+
+def test_a_run_in_use_by_another_pipec_is_not_resumed(tmp_path: Path):
+    import fcntl
+
+    build, counter, pid_file, release = _build(tmp_path)
+    release.touch()
+    first = pipec(tmp_path, "run", build, "--param", "n=1")
+    assert first.returncode == 0, first.stderr
+    run_dir = runs(build)[0]
+    data = record(run_dir)
+    data["state"] = "failed"  # make it resumable
+    (run_dir / "run.json").write_text(json.dumps(data))
+    with open(run_dir / "run.lock", "a") as held:  # another session holds the run
+        fcntl.flock(held, fcntl.LOCK_EX)
+        refused = pipec(tmp_path, "run", build, "--resume")
+    assert refused.returncode == 2
+    assert "is in use by another pipec process" in refused.stderr
+    assert "Traceback" not in refused.stderr
