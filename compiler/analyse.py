@@ -24,7 +24,9 @@ __all__ = [
     "Support",
     "analyse_components",
     "collect_support",
+    "literal_of",
     "read_options",
+    "read_signature",
 ]
 
 DEFAULT_RETURN_VALUES = ("return_object",)
@@ -133,7 +135,7 @@ class Component:
         return next((p for p in self.parameters if p.name == name), None)
 
 
-def _literal_of(source: SourceModule, expr: cst.BaseExpression) -> Any:
+def literal_of(source: SourceModule, expr: cst.BaseExpression) -> Any:
     """A literal written in place, or a module-level constant assigned once from a literal."""
     value = read_literal(source.code(expr))
     if value is not NOT_LITERAL or not isinstance(expr, cst.Name):
@@ -156,11 +158,8 @@ def _literal_of(source: SourceModule, expr: cst.BaseExpression) -> Any:
 def _assigns_only(small: cst.Assign | cst.AnnAssign, name: str) -> bool:
     if isinstance(small, cst.AnnAssign):
         return isinstance(small.target, cst.Name) and small.target.value == name
-    return len(small.targets) == 1 and m_name(small.targets[0].target) == name
-
-
-def m_name(expr: cst.BaseExpression) -> str | None:
-    return expr.value if isinstance(expr, cst.Name) else None
+    target = small.targets[0].target if len(small.targets) == 1 else None
+    return isinstance(target, cst.Name) and target.value == name
 
 
 def read_options(
@@ -182,7 +181,7 @@ def read_options(
         options[key] = OptionValue(
             source=source.code(arg.value),
             location=source.location(arg.value),
-            value=_literal_of(source, arg.value),
+            value=literal_of(source, arg.value),
         )
     return options
 
@@ -203,7 +202,7 @@ def _need_literal(
     return option.value
 
 
-def _signature(
+def read_signature(
     source: SourceModule, function: cst.FunctionDef, reporter: Reporter, what: str
 ) -> tuple[Parameter, ...]:
     params = function.params
@@ -592,7 +591,7 @@ def _component(
                 "for example helper_functions=[normalise, load_table]",
             )
 
-    parameters = _signature(source, function, reporter, "component")
+    parameters = read_signature(source, function, reporter, "component")
     _check_return_count(source, function, return_values, reporter)
 
     own_range = source.extent(function)

@@ -13,10 +13,10 @@ import libcst as cst
 
 from pipec.compiler.analyse import (
     Component,
-    _literal_of,
-    _signature,
     analyse_components,
+    literal_of,
     read_options,
+    read_signature,
 )
 from pipec.compiler.diagnostics import Diagnostic, Location, Reporter, UserError
 from pipec.compiler.emit import BuildPlan, ParameterInfo, PipelineInfo, emit_build
@@ -313,7 +313,7 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
                 "abort_on_failure must be True or False",
                 "write abort_on_failure=True",
             )
-    signature = _signature(source, controller.function, reporter, "pipeline controller")
+    signature = read_signature(source, controller.function, reporter, "pipeline controller")
     names = [p.name for p in signature]
     main = _read_main_block(parsed, controller, names, reporter)
     default_queue = main.queue if main.queue is not None else text("default_queue")
@@ -335,7 +335,7 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
             if p.name.value == parameter.name
         )
         value = (
-            _literal_of(source, param_node.default)
+            literal_of(source, param_node.default)
             if param_node.default is not None
             else NOT_LITERAL
         )
@@ -420,9 +420,7 @@ class _LocalIndex:
         return needed, every
 
 
-def _script_names(
-    components: Mapping[str, Component], trace: Trace, reserved: set[str]
-) -> dict[str, str]:
+def _script_names(trace: Trace, reserved: set[str]) -> dict[str, str]:
     """Script stem for each used component and glue node; never one that would shadow an import."""
     names: dict[str, str] = {}
     taken = set(reserved)
@@ -482,7 +480,7 @@ def build(
         every_modules[key] = every
     reserved = {m.split(".")[0] for mods in every_modules.values() for m in mods} | local_needed
     reserved |= {n for n, found in local.found.items() if found is not None}
-    script_names = _script_names(components, trace, reserved - set(script_modules))
+    script_names = _script_names(trace, reserved - set(script_modules))
 
     local_names = local_needed | {n for n, found in local.found.items() if found is not None}
     requirements: dict[str, tuple[Requirement, ...]] = {}

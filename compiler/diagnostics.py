@@ -120,7 +120,3 @@ class Reporter:
     @property
     def has_errors(self) -> bool:
         return any(d.is_error for d in self._items)
-
-    def raise_if_errors(self) -> None:
-        if self.has_errors:
-            raise UserError(self._items)

@@ -78,10 +78,6 @@ class BuildPlan:
     local_modules: Mapping[str, tuple[str, ...]]  # script stem -> local module files it imports
 
 
-def _pyrepr(value: Any) -> str:
-    return repr(value)
-
-
 def _pytuple(values: Sequence[str]) -> str:
     return repr(tuple(values))
 
@@ -105,9 +101,7 @@ class _Templates:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        environment.filters.update(
-            {"pyrepr": _pyrepr, "pytuple": _pytuple, "docstring": _docstring_safe}
-        )
+        environment.filters.update({"pytuple": _pytuple, "docstring": _docstring_safe})
         environment.globals["version"] = templates_version()
         return cls(environment)
 

@@ -49,6 +49,7 @@ class SourceModule:
     raw_qualified_names: Mapping[cst.CSTNode, object]
     uses: tuple[NameUse, ...]
     _starts: list[tuple[int, int]] = field(default_factory=list)
+    _bindings: dict[str, list[int]] | None = None
 
     def __post_init__(self) -> None:
         self._starts = [self._start(stmt) for stmt in self.module.body]
@@ -94,6 +95,11 @@ class SourceModule:
 
     def global_bindings(self) -> dict[str, list[int]]:
         """Module-level name -> indices of the top-level statements that bind it."""
+        if self._bindings is None:
+            self._bindings = self._find_bindings()
+        return self._bindings
+
+    def _find_bindings(self) -> dict[str, list[int]]:
         bindings: dict[str, set[int]] = defaultdict(set)
         for assignment in self.global_scope.assignments:
             node = getattr(assignment, "node", None)  # builtins and imports-by-star have none

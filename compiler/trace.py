@@ -17,7 +17,7 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from pipec.compiler.analyse import Component, ParameterKind, _literal_of, collect_support
+from pipec.compiler.analyse import Component, ParameterKind, collect_support, literal_of
 from pipec.compiler.dag import build_graph, prune_outputs
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.fold import MAX_UNROLL, fold
@@ -172,6 +172,7 @@ class _Tracer:
         self.guards: tuple[Guard, ...] = ()
         self.map: str | None = None
         self.map_gathers: dict[str, GatherRef] = {}
+        self.map_env: dict[str, _Symbol] = {}  # the environment a map body started from
         self.loop_guards: list[tuple[Guard, ...]] = []
         self.returns: list[tuple[tuple[Guard, ...], Binding]] = []
         self.terminated = False
@@ -283,7 +284,7 @@ class _Tracer:
         if isinstance(symbol, Const):
             return symbol.value
         if symbol is None and name in self.source.global_bindings():
-            return _literal_of(self.source, cst.Name(name))
+            return literal_of(self.source, cst.Name(name))
         return NOT_LITERAL
 
     def _fold(self, expr: cst.BaseExpression) -> Any:
@@ -386,12 +387,6 @@ class _Tracer:
         ):
             return items[value]
         return None
-
-    def _single_output(self, call: cst.Call) -> Binding | None:
-        symbol = self._step_call(call)
-        if isinstance(symbol, _TupleResult):
-            return ListOf(symbol.items, tuple=True)
-        return symbol
 
     # ---- step calls --------------------------------------------------------------------------
 
@@ -1477,8 +1472,6 @@ class _Tracer:
 
         self._map(expr.for_in.iter, expr.for_in.target, body, expr)
         return collected.get("value")
-
-    map_env: dict[str, _Symbol] = {}
 
 
 def _made_in(binding: Binding, tracer: _Tracer) -> bool:

@@ -179,10 +179,6 @@ class Node:
     map: str | None = None  # the map node whose body this node belongs to
     local_modules: tuple[str, ...] = ()  # local module files the script imports
 
-    @property
-    def runs_per_element(self) -> bool:
-        return self.map is not None
-
 
 @dataclass(frozen=True)
 class Edge:
