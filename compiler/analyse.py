@@ -12,9 +12,10 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from pipec.compiler.diagnostics import Location, Reporter
-from pipec.compiler.literals import NOT_LITERAL, encode_literal, read_literal
+from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
 from pipec.compiler.source import SourceModule
+from pipec.literals import encode_literal
 
 __all__ = [
     "Component",

@@ -20,7 +20,7 @@ from pipec.compiler.analyse import (
 )
 from pipec.compiler.diagnostics import Diagnostic, Location, Reporter, UserError
 from pipec.compiler.emit import BuildPlan, ParameterInfo, PipelineInfo, emit_build
-from pipec.compiler.ir import GlueNode, StepNode, Trace, binding_sources
+from pipec.compiler.ir import GlueNode, StepNode, Trace
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.parse import Decorated, ParsedFile, find_decorated
 from pipec.compiler.requirements import (
@@ -32,6 +32,7 @@ from pipec.compiler.requirements import (
 )
 from pipec.compiler.source import SourceModule, parse_source
 from pipec.compiler.trace import trace_controller
+from pipec.manifest import binding_sources
 
 __all__ = ["BuildResult", "LocalModule", "ProjectFiles", "build", "pipeline_slug"]
 

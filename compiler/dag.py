@@ -6,13 +6,11 @@ from dataclasses import replace
 
 import networkx as nx
 
-from pipec.compiler.ir import (
+from pipec.compiler.ir import GlueNode, Node
+from pipec.manifest import (
     Binding,
-    DictOf,
-    GatherRef,
-    GlueNode,
-    ListOf,
-    Node,
+    Container,
+    Gather,
     NodeKind,
     OutputRef,
     Select,
@@ -27,17 +25,14 @@ def prune_outputs(nodes: list[Node], result: Binding | None) -> list[Node]:
     used: set[tuple[str, str]] = set()
 
     def mark(binding: Binding) -> None:
-        if isinstance(binding, (OutputRef, GatherRef)):
+        if isinstance(binding, (OutputRef, Gather)):
             used.add((binding.node, binding.output))
-        elif isinstance(binding, ListOf):
+        elif isinstance(binding, Container):
             for item in binding.items:
                 mark(item)
-        elif isinstance(binding, DictOf):
-            for _, item in binding.items:
-                mark(item)
         elif isinstance(binding, Select):
-            for _, item in binding.options:
-                mark(item)
+            for option in binding.options:
+                mark(option.binding)
 
     for node in nodes:
         for _, binding in node.inputs:

@@ -6,6 +6,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pipec.manifest import Location
+
 __all__ = [
     "Diagnostic",
     "Location",
@@ -20,18 +22,6 @@ __all__ = [
 class Severity(enum.Enum):
     ERROR = "error"
     WARNING = "warning"
-
-
-@dataclass(frozen=True, order=True)
-class Location:
-    """A position in a source file: 1-based line and column."""
-
-    path: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)

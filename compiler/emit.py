@@ -17,24 +17,10 @@ import libcst as cst
 import networkx as nx
 
 from pipec.compiler.analyse import Component, OptionValue, Support
-from pipec.compiler.ir import (
-    RETURN_OUTPUT,
-    Binding,
-    Const,
-    DictOf,
-    GatherRef,
-    GlueNode,
-    ItemRef,
-    ListOf,
-    NodeKind,
-    OutputRef,
-    ParamRef,
-    Select,
-    StepNode,
-    Trace,
-)
-from pipec.compiler.literals import encode_literal
+from pipec.compiler.ir import RETURN_OUTPUT, GlueNode, StepNode, Trace
 from pipec.compiler.requirements import Requirement
+from pipec.literals import encode_literal
+from pipec.manifest import NodeKind, encode_binding, encode_guards
 
 __all__ = ["BuildPlan", "PipelineInfo", "ParameterInfo", "emit_build", "MANIFEST_SCHEMA_VERSION"]
 
@@ -215,33 +201,6 @@ def _return_outputs(values: Mapping[str, cst.BaseExpression]) -> cst.SimpleState
     return cst.SimpleStatementLine([cst.Return(cst.Dict(elements))])
 
 
-def _binding(binding: Binding) -> dict[str, Any]:
-    if isinstance(binding, ParamRef):
-        return {"param": binding.name}
-    if isinstance(binding, OutputRef):
-        return {"node": binding.node, "output": binding.output}
-    if isinstance(binding, Const):
-        return encode_literal(binding.value)
-    if isinstance(binding, ListOf):
-        return {"tuple" if binding.tuple else "list": [_binding(i) for i in binding.items]}
-    if isinstance(binding, DictOf):
-        return {"dict": [[repr(key), _binding(value)] for key, value in binding.items]}
-    if isinstance(binding, Select):
-        return {
-            "select": [
-                {
-                    "when": [{"node": g.node, "value": g.value} for g in guards],
-                    "binding": _binding(value),
-                }
-                for guards, value in binding.options
-            ]
-        }
-    if isinstance(binding, ItemRef):
-        return {"item": binding.map}
-    assert isinstance(binding, GatherRef)
-    return {"gather": {"map": binding.map, "node": binding.node, "output": binding.output}}
-
-
 def _options(options: Mapping[str, OptionValue]) -> dict[str, Any]:
     return {key: options[key].to_manifest() for key in sorted(options)}
 
@@ -375,10 +334,10 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
                 "kind": node.kind.value,
                 "script": script,
                 "function": function,
-                "inputs": {name: _binding(b) for name, b in node.inputs},
+                "inputs": {name: encode_binding(b) for name, b in node.inputs},
                 "outputs": outputs,
                 "after": list(node.after),
-                "when": [{"node": g.node, "value": g.value} for g in node.when],
+                "when": encode_guards(node.when),
                 "map": node.map,
                 "effects": effects,
                 "requirements": [str(r) for r in plan.requirements.get(stem, ())],
@@ -425,7 +384,7 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
         ],
         "nodes": nodes,
         "edges": edges,
-        "result": _binding(trace.result) if trace.result is not None else None,
+        "result": encode_binding(trace.result) if trace.result is not None else None,
         "requirements_file": "requirements.txt",
     }
     files["manifest.json"] = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"

@@ -1,136 +1,22 @@
-"""The traced pipeline: values flowing between nodes (bindings), the nodes, and the graph."""
+"""The traced controller: its nodes in program order, its result and its graph.
+
+Values flowing between nodes are the build model's bindings (`pipec.manifest`), so the
+tracer, the lowering pass and the runtime speak of them with the same names.
+"""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from typing import Any
 
 import libcst as cst
 import networkx as nx
 
 from pipec.compiler.analyse import Support
-from pipec.compiler.diagnostics import Location
+from pipec.manifest import Binding, Guard, Location, NodeKind
 
-__all__ = [
-    "Binding",
-    "Const",
-    "DictOf",
-    "GatherRef",
-    "GlueNode",
-    "Guard",
-    "ItemRef",
-    "ListOf",
-    "Node",
-    "NodeKind",
-    "OutputRef",
-    "ParamRef",
-    "Select",
-    "StepNode",
-    "Trace",
-    "binding_sources",
-]
+__all__ = ["RETURN_OUTPUT", "GlueNode", "Node", "StepNode", "Trace"]
 
 RETURN_OUTPUT = "return"
-
-
-class NodeKind(enum.Enum):
-    STEP = "step"
-    GLUE = "glue"
-    CONDITION = "condition"
-    MAP = "map"
-
-
-@dataclass(frozen=True)
-class ParamRef:
-    name: str
-
-
-@dataclass(frozen=True)
-class OutputRef:
-    node: str
-    output: str
-
-
-@dataclass(frozen=True)
-class Const:
-    value: Any
-
-
-@dataclass(frozen=True)
-class Guard:
-    """Holds when condition node `node` ran and decided `value`."""
-
-    node: str
-    value: bool
-
-
-@dataclass(frozen=True)
-class ListOf:
-    """A list or tuple whose shape is known at compile time and whose items may be artifacts."""
-
-    items: tuple[Binding, ...]
-    tuple: bool = False
-
-
-@dataclass(frozen=True)
-class DictOf:
-    items: tuple[tuple[Any, Binding], ...]  # (constant key, value)
-
-
-@dataclass(frozen=True)
-class Select:
-    """The value of the first option whose guards all hold (names assigned in branches)."""
-
-    options: tuple[tuple[tuple[Guard, ...], Binding], ...]
-
-
-@dataclass(frozen=True)
-class ItemRef:
-    """Inside a map body: this instance's element."""
-
-    map: str
-
-
-@dataclass(frozen=True)
-class GatherRef:
-    """After a map: the list of one body output over every instance, in element order."""
-
-    map: str
-    node: str
-    output: str
-
-
-Binding = ParamRef | OutputRef | Const | ListOf | DictOf | Select | ItemRef | GatherRef
-
-
-def binding_sources(binding: Binding) -> tuple[set[str], set[str]]:
-    """(nodes whose outputs the binding reads, condition nodes whose decisions it reads)."""
-    data: set[str] = set()
-    guards: set[str] = set()
-    if isinstance(binding, OutputRef):
-        data.add(binding.node)
-    elif isinstance(binding, ListOf):
-        for item in binding.items:
-            d, g = binding_sources(item)
-            data |= d
-            guards |= g
-    elif isinstance(binding, DictOf):
-        for _, item in binding.items:
-            d, g = binding_sources(item)
-            data |= d
-            guards |= g
-    elif isinstance(binding, Select):
-        for option_guards, item in binding.options:
-            guards |= {g.node for g in option_guards}
-            d, g = binding_sources(item)
-            data |= d
-            guards |= g
-    elif isinstance(binding, ItemRef):
-        data.add(binding.map)
-    elif isinstance(binding, GatherRef):
-        data |= {binding.map, binding.node}
-    return data, guards
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
-"""Compile-time constants: reading them from source text and writing them into the manifest."""
+"""Compile-time constants read from source text (the manifest's codec is `pipec.literals`)."""
 
 from __future__ import annotations
 
 import ast
-import math
 from typing import Any
 
-__all__ = ["NOT_LITERAL", "encode_literal", "read_literal"]
+__all__ = ["NOT_LITERAL", "read_literal"]
 
 
 class _NotLiteral:
@@ -23,24 +22,3 @@ def read_literal(code: str) -> Any:
         return ast.literal_eval(code.strip())
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return NOT_LITERAL
-
-
-def _json_exact(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, str)):
-        return True
-    if isinstance(value, int):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_json_exact(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _json_exact(v) for k, v in value.items())
-    return False
-
-
-def encode_literal(value: Any) -> dict[str, Any]:
-    """`{"value": v}` when JSON holds `v` exactly, else `{"literal": repr(v)}` for `ast.literal_eval`."""
-    if _json_exact(value):
-        return {"value": value}
-    return {"literal": repr(value)}

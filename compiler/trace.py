@@ -19,27 +19,9 @@ from libcst.metadata import CodeRange
 
 from pipec.compiler.analyse import Component, ParameterKind, collect_support, literal_of
 from pipec.compiler.dag import build_graph, prune_outputs
-from pipec.compiler.diagnostics import Location, Reporter
+from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.fold import MAX_UNROLL, fold
-from pipec.compiler.ir import (
-    RETURN_OUTPUT,
-    Binding,
-    Const,
-    DictOf,
-    GatherRef,
-    GlueNode,
-    Guard,
-    ItemRef,
-    ListOf,
-    Node,
-    NodeKind,
-    OutputRef,
-    ParamRef,
-    Select,
-    StepNode,
-    Trace,
-    binding_sources,
-)
+from pipec.compiler.ir import RETURN_OUTPUT, GlueNode, Node, StepNode, Trace
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
@@ -58,6 +40,22 @@ from pipec.compiler.syntax import (
     names_of,
     target_names,
     within,
+)
+from pipec.manifest import (
+    Binding,
+    Container,
+    ContainerKind,
+    Gather,
+    Guard,
+    ItemRef,
+    Literal,
+    Location,
+    NodeKind,
+    OutputRef,
+    ParamRef,
+    Select,
+    SelectOption,
+    binding_sources,
 )
 
 __all__ = ["trace_controller"]
@@ -171,10 +169,10 @@ class _Tracer:
         self.barriers: tuple[str, ...] = ()
         self.guards: tuple[Guard, ...] = ()
         self.map: str | None = None
-        self.map_gathers: dict[str, GatherRef] = {}
+        self.map_gathers: dict[str, Gather] = {}
         self.map_env: dict[str, _Symbol] = {}  # the environment a map body started from
         self.loop_guards: list[tuple[Guard, ...]] = []
-        self.returns: list[tuple[tuple[Guard, ...], Binding]] = []
+        self.returns: list[SelectOption] = []
         self.terminated = False
         self.warned_unreachable = False
         self.controller_scope = self.source.scopes.get(controller.function.body)
@@ -281,7 +279,7 @@ class _Tracer:
 
     def _constant(self, name: str) -> Any:
         symbol = self.env.get(name)
-        if isinstance(symbol, Const):
+        if isinstance(symbol, Literal):
             return symbol.value
         if symbol is None and name in self.source.global_bindings():
             return literal_of(self.source, cst.Name(name))
@@ -304,7 +302,7 @@ class _Tracer:
             )
             return None
         if isinstance(symbol, _TupleResult):
-            return ListOf(symbol.items, tuple=True)
+            return Container.of_tuple(symbol.items)
         if isinstance(symbol, _Unavailable):
             if symbol.message:
                 self.reporter.error(self._location(node), symbol.message, symbol.hint)
@@ -328,18 +326,20 @@ class _Tracer:
         if not self._units(expr) and not any(k == "local" for k, _ in self._uses(expr, [])):
             value = self._fold(expr)
             if value is not NOT_LITERAL:
-                return Const(value)
+                return Literal.of(value)
         if isinstance(expr, (cst.List, cst.Tuple)) and not any(
             isinstance(e, cst.StarredElement) for e in expr.elements
         ):
             items = [self._structured(e.value, what) for e in expr.elements]
             if all(i is not None and not isinstance(i, _Unavailable) for i in items):
-                bound = [
-                    ListOf(i.items, tuple=True) if isinstance(i, _TupleResult) else i for i in items
-                ]
-                return ListOf(
-                    tuple(b for b in bound if not isinstance(b, _Unavailable) and b is not None),
-                    tuple=isinstance(expr, cst.Tuple),
+                bound = tuple(
+                    _as_binding(i)
+                    for i in items
+                    if i is not None and not isinstance(i, _Unavailable)
+                )
+                return Container(
+                    ContainerKind.TUPLE if isinstance(expr, cst.Tuple) else ContainerKind.LIST,
+                    bound,
                 )
         return None
 
@@ -372,11 +372,11 @@ class _Tracer:
         if not isinstance(index, cst.Index):
             return None
         items: Sequence[Binding]
-        if isinstance(symbol, (_TupleResult, ListOf)):
-            items = symbol.items
-        elif isinstance(symbol, DictOf):
+        if isinstance(symbol, _TupleResult) or _is_sequence(symbol):
+            items = symbol.items  # type: ignore[union-attr]
+        elif isinstance(symbol, Container):
             key = self._fold(index.value)
-            return next((v for k, v in symbol.items if k == key), None)
+            return next((v for k, v in symbol.entries() if k == key), None)
         else:
             return None
         value = self._fold(index.value)
@@ -735,10 +735,10 @@ class _Tracer:
         self._block(self.controller.function.body, top=True)
         self._flush()
         if not self.terminated:
-            self.returns.append((self.guards, Const(None)))
-        if len(self.returns) == 1 and not self.returns[0][0]:
-            result = self.returns[0][1]
-            return None if result == Const(None) else result
+            self.returns.append(SelectOption(self.guards, Literal.of(None)))
+        if len(self.returns) == 1 and not self.returns[0].when:
+            result = self.returns[0].binding
+            return None if result == Literal.of(None) else result
         return Select(tuple(self.returns))
 
     def _block(self, block: cst.BaseSuite | cst.Else | cst.If | None, top: bool = False) -> None:
@@ -873,7 +873,7 @@ class _Tracer:
             return
         binding: Binding | None
         if small.value is None:
-            binding = Const(None)
+            binding = Literal.of(None)
         else:
             symbol = self._structured(small.value, "result")
             if symbol is not None:
@@ -884,7 +884,7 @@ class _Tracer:
                 binding = OutputRef(name, RETURN_OUTPUT) if name is not None else None
         self._flush()
         if binding is not None:
-            self.returns.append((self.guards, binding))
+            self.returns.append(SelectOption(self.guards, binding))
         self.terminated = True
 
     def _assign(self, target: cst.BaseExpression, symbol: _Symbol, anchor: cst.CSTNode) -> bool:
@@ -895,10 +895,10 @@ class _Tracer:
         if not isinstance(target, (cst.Tuple, cst.List)):
             return False
         items: Sequence[_Symbol]
-        if isinstance(symbol, (_TupleResult, ListOf)):
-            items = symbol.items
-        elif isinstance(symbol, Const) and isinstance(symbol.value, (tuple, list)):
-            items = [Const(v) for v in symbol.value]
+        if isinstance(symbol, _TupleResult) or _is_sequence(symbol):
+            items = symbol.items  # type: ignore[union-attr]
+        elif isinstance(symbol, Literal) and isinstance(symbol.value, (tuple, list)):
+            items = [Literal.of(v) for v in symbol.value]
         else:
             return False
         elements = target.elements
@@ -954,8 +954,10 @@ class _Tracer:
             symbol = self._structured(value, first_name(targets[0]))
         if symbol is None:
             return False
-        if any(isinstance(t, (cst.Tuple, cst.List)) for t in targets) and not isinstance(
-            symbol, (_TupleResult, ListOf, Const)
+        if (
+            any(isinstance(t, (cst.Tuple, cst.List)) for t in targets)
+            and not isinstance(symbol, (_TupleResult, Literal))
+            and not _is_sequence(symbol)
         ):
             return False  # unpacking a run-time value: glue does it
         self._flush()
@@ -1031,10 +1033,10 @@ class _Tracer:
         key = self._fold(target.slice[0].slice.value)
         if key is NOT_LITERAL:
             return False
-        if isinstance(container, Const) and isinstance(container.value, dict):
-            entries: dict[Any, Binding] = {k: Const(v) for k, v in container.value.items()}
-        elif isinstance(container, DictOf):
-            entries = dict(container.items)
+        if isinstance(container, Literal) and isinstance(container.value, dict):
+            entries: dict[Any, Binding] = {k: Literal.of(v) for k, v in container.value.items()}
+        elif isinstance(container, Container) and not container.is_sequence:
+            entries = dict(container.entries())
         elif _list_items(container) is not None and isinstance(key, int):
             items = list(_list_items(container) or ())
             if not -len(items) <= key < len(items):
@@ -1056,7 +1058,11 @@ class _Tracer:
 
     def _gather(self, name: str, method: str, argument: cst.BaseExpression, call: cst.Call) -> bool:
         """`results.append(step(x))` inside a map body: after the loop, results holds them all."""
-        if method != "append" or name in self.map_gathers or self.map_env.get(name) != Const([]):
+        if (
+            method != "append"
+            or name in self.map_gathers
+            or self.map_env.get(name) != Literal.of([])
+        ):
             self.reporter.error(
                 self._location(call),
                 f"`{name}.{method}(...)` inside a loop over a run-time value",
@@ -1065,7 +1071,7 @@ class _Tracer:
             return True
         value = self._bind(argument, f"{name}_item", in_map=True)
         if isinstance(value, OutputRef) and self.map is not None:
-            self.map_gathers[name] = GatherRef(self.map, value.node, value.output)
+            self.map_gathers[name] = Gather(self.map, value.node, value.output)
         return True
 
     # ---- branches ----------------------------------------------------------------------------
@@ -1073,7 +1079,7 @@ class _Tracer:
     def _if(self, node: cst.If) -> None:
         decided = self._fold(node.test)
         if decided is not NOT_LITERAL and not any(
-            k == "local" and not isinstance(self.env.get(n), Const)
+            k == "local" and not isinstance(self.env.get(n), Literal)
             for k, n in self._uses(node.test, [])
         ):
             self._block(node.body if decided else node.orelse)
@@ -1202,14 +1208,14 @@ class _Tracer:
         if isinstance(expr, (cst.List, cst.Tuple)) and not self._fold_is_constant(expr):
             # A list written out in place, whose items are step outputs: known at compile time.
             listed = self._structured(expr, "values")
-            if isinstance(listed, ListOf):
-                return list(listed.items)
+            if _is_sequence(listed):
+                return list(listed.items)  # type: ignore[union-attr]
         if isinstance(expr, cst.Name):
             symbol = self.env.get(expr.value)
             if isinstance(symbol, _TupleResult):
                 return list(symbol.items)
-            if isinstance(symbol, ListOf):
-                return list(symbol.items)
+            if _is_sequence(symbol):
+                return list(symbol.items)  # type: ignore[union-attr]
         if (
             isinstance(expr, cst.Call)
             and isinstance(expr.func, cst.Name)
@@ -1220,12 +1226,12 @@ class _Tracer:
             if sequences and all(s is not None for s in sequences):
                 if expr.func.value == "enumerate" and len(sequences) == 1:
                     return [
-                        ListOf((Const(i), _as_binding(v)), tuple=True)
+                        Container.of_tuple((Literal.of(i), _as_binding(v)))
                         for i, v in enumerate(sequences[0] or [])
                     ]
                 if expr.func.value == "zip":
                     return [
-                        ListOf(tuple(_as_binding(v) for v in group), tuple=True)
+                        Container.of_tuple(tuple(_as_binding(v) for v in group))
                         for group in zip(*[s or [] for s in sequences], strict=False)
                     ]
         if (
@@ -1236,17 +1242,17 @@ class _Tracer:
         ):
             mapping = self._structured(expr.func.value, "mapping")
             entries: list[tuple[Any, Binding]] | None = None
-            if isinstance(mapping, DictOf):
-                entries = list(mapping.items)
-            elif isinstance(mapping, Const) and isinstance(mapping.value, dict):
-                entries = [(k, Const(v)) for k, v in mapping.value.items()]
+            if isinstance(mapping, Container) and not mapping.is_sequence:
+                entries = list(mapping.entries())
+            elif isinstance(mapping, Literal) and isinstance(mapping.value, dict):
+                entries = [(k, Literal.of(v)) for k, v in mapping.value.items()]
             if entries is not None:
                 method = expr.func.attr.value
                 if method == "keys":
-                    return [Const(k) for k, _ in entries]
+                    return [Literal.of(k) for k, _ in entries]
                 if method == "values":
                     return [v for _, v in entries]
-                return [ListOf((Const(k), v), tuple=True) for k, v in entries]
+                return [Container.of_tuple((Literal.of(k), v)) for k, v in entries]
         value = self._fold(expr)
         if value is NOT_LITERAL or isinstance(value, (set, frozenset)):
             return None
@@ -1254,7 +1260,7 @@ class _Tracer:
             value = list(value)
         if not isinstance(value, (list, tuple, str)):
             return None
-        return [Const(v) for v in value]
+        return [Literal.of(v) for v in value]
 
     def _for(self, node: cst.For) -> None:
         values = self._iteration(node.iter)
@@ -1463,12 +1469,12 @@ class _Tracer:
                 "write `[step(x) for x in values]` with one `for` and no `if`, or a `for` loop",
             )
             return None
-        collected: dict[str, GatherRef] = {}
+        collected: dict[str, Gather] = {}
 
         def body() -> None:
             value = self._bind(expr.elt, what, in_map=True)
             if isinstance(value, OutputRef) and self.map is not None:
-                collected["value"] = GatherRef(self.map, value.node, value.output)
+                collected["value"] = Gather(self.map, value.node, value.output)
 
         self._map(expr.for_in.iter, expr.for_in.target, body, expr)
         return collected.get("value")
@@ -1481,17 +1487,21 @@ def _made_in(binding: Binding, tracer: _Tracer) -> bool:
     return any(n.name == binding.node and n.map == tracer.map for n in tracer.nodes)
 
 
+def _is_sequence(symbol: object) -> bool:
+    return isinstance(symbol, Container) and symbol.is_sequence
+
+
 def _as_binding(symbol: _Symbol) -> Binding:
     if isinstance(symbol, _TupleResult):
-        return ListOf(symbol.items, tuple=True)
+        return Container.of_tuple(symbol.items)
     assert not isinstance(symbol, _Unavailable)
     return symbol
 
 
 def _list_items(symbol: _Symbol | None) -> tuple[Binding, ...] | None:
-    if isinstance(symbol, Const) and isinstance(symbol.value, list):
-        return tuple(Const(v) for v in symbol.value)
-    if isinstance(symbol, ListOf) and not symbol.tuple:
+    if isinstance(symbol, Literal) and isinstance(symbol.value, list):
+        return tuple(Literal.of(v) for v in symbol.value)
+    if isinstance(symbol, Container) and symbol.kind is ContainerKind.LIST:
         return symbol.items
     return None
 
@@ -1503,25 +1513,25 @@ def _extended(symbol: _Symbol | None, extra: tuple[Binding, ...]) -> Binding | N
         return _make_list((*items, *extra))
     if isinstance(symbol, Select):
         options = []
-        for guards, option in symbol.options:
-            grown = _extended(option, extra)
+        for option in symbol.options:
+            grown = _extended(option.binding, extra)
             if grown is None:
                 return None
-            options.append((guards, grown))
+            options.append(SelectOption(option.when, grown))
         return Select(tuple(options))
     return None
 
 
 def _make_list(items: tuple[Binding, ...]) -> Binding:
-    if all(isinstance(i, Const) for i in items):
-        return Const([i.value for i in items])  # type: ignore[union-attr]
-    return ListOf(items)
+    if all(isinstance(i, Literal) for i in items):
+        return Literal.of([i.value for i in items])  # type: ignore[union-attr]
+    return Container.of_list(items)
 
 
 def _make_dict(entries: Mapping[Any, Binding]) -> Binding:
-    if all(isinstance(v, Const) for v in entries.values()):
-        return Const({k: v.value for k, v in entries.items()})  # type: ignore[union-attr]
-    return DictOf(tuple(entries.items()))
+    if all(isinstance(v, Literal) for v in entries.values()):
+        return Literal.of({k: v.value for k, v in entries.items()})  # type: ignore[union-attr]
+    return Container.of_dict(entries)
 
 
 def _merge(
@@ -1541,7 +1551,7 @@ def _merge(
             merged[name] = a if isinstance(a, _Unavailable) else b  # type: ignore[assignment]
             continue
         options = tuple(
-            (guards, _as_binding(symbol))
+            SelectOption(guards, _as_binding(symbol))
             for guards, symbol in ((guards_a, a), (guards_b, b))
             if symbol is not None
         )

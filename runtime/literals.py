@@ -24,6 +24,11 @@ class Literal:
     value: object
     source: str
 
+    @classmethod
+    def of(cls, value: object) -> Literal:
+        """The literal of a value, written as its repr."""
+        return cls(value, repr(value))
+
 
 def decode_literal(data: dict[str, object]) -> Literal:
     """Read ``{"value": ...}`` or ``{"literal": "..."}``."""

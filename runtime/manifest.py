@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import TypeAlias
 
-from pipec.literals import Literal, LiteralError, decode_literal
+from pipec.literals import Literal, LiteralError, decode_literal, encode_literal
 from pipec.schema import load_manifest_schema, schema_errors
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Gather",
     "Guard",
     "ItemRef",
+    "Literal",
     "Location",
     "Manifest",
     "ManifestError",
@@ -41,7 +42,12 @@ __all__ = [
     "Pipeline",
     "Select",
     "SelectOption",
+    "binding_sources",
+    "encode_binding",
+    "encode_guards",
+    "encode_manifest",
     "load_manifest",
+    "parse_manifest",
     "referenced_nodes",
 ]
 
@@ -109,6 +115,30 @@ class Container:
     items: tuple[Binding, ...]
     keys: tuple[str, ...] = ()
 
+    @classmethod
+    def of_list(cls, items: tuple[Binding, ...]) -> Container:
+        return cls(ContainerKind.LIST, items)
+
+    @classmethod
+    def of_tuple(cls, items: tuple[Binding, ...]) -> Container:
+        return cls(ContainerKind.TUPLE, items)
+
+    @classmethod
+    def of_dict(cls, entries: Mapping[object, Binding]) -> Container:
+        """A dict whose keys are literal values (written as their reprs)."""
+        return cls(ContainerKind.DICT, tuple(entries.values()), tuple(map(repr, entries)))
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.kind is not ContainerKind.DICT
+
+    def entries(self) -> tuple[tuple[object, Binding], ...]:
+        """A dict's (key value, binding) pairs; the keys are literals by construction."""
+        return tuple(
+            (decode_literal({"literal": key}).value, item)
+            for key, item in zip(self.keys, self.items, strict=True)
+        )
+
 
 @dataclass(frozen=True)
 class SelectOption:
@@ -142,11 +172,16 @@ class Gather:
 Binding: TypeAlias = Literal | ParamRef | OutputRef | Container | Select | ItemRef | Gather
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Location:
+    """A position in the pipeline's source file: 1-based line and column."""
+
     path: str
     line: int
     column: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -201,10 +236,13 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A validated build: ``build_dir`` is absolute, node order is program order."""
+    """A build: the pipeline, its parameters and nodes in program order, edges and result.
 
-    build_dir: Path
-    sha256: str
+    The compiler makes one and writes it with :func:`encode_manifest`; the runtime reads it
+    back with :func:`load_manifest`, which also sets ``build_dir`` (absolute) and ``sha256``
+    (of the file's bytes).
+    """
+
     generator: str
     pipeline: Pipeline
     parameters: tuple[Parameter, ...]
@@ -212,6 +250,8 @@ class Manifest:
     edges: tuple[Edge, ...]
     result: Binding | None
     requirements_file: str
+    build_dir: Path = Path()
+    sha256: str = ""
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -238,6 +278,104 @@ class Manifest:
 
     def script_path(self, node: Node) -> Path:
         return self.build_dir / node.script
+
+
+def encode_manifest(manifest: Manifest) -> dict[str, object]:
+    """The JSON form of a manifest, as ``manifest.json`` holds it (the inverse of parsing)."""
+    pipeline = manifest.pipeline
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": manifest.generator,
+        "pipeline": {
+            "name": pipeline.name,
+            "project": pipeline.project,
+            "version": pipeline.version,
+            "function": pipeline.function,
+            "abort_on_failure": pipeline.abort_on_failure,
+            "default_queue": pipeline.default_queue,
+            "options": dict(pipeline.options),
+            "source": _encode_location(pipeline.source),
+        },
+        "parameters": [
+            {
+                "name": parameter.name,
+                "annotation": parameter.annotation,
+                "default": None
+                if parameter.default is None
+                else encode_literal(parameter.default.value),
+                "required": parameter.required,
+            }
+            for parameter in manifest.parameters
+        ],
+        "nodes": [_encode_node(node) for node in manifest.nodes],
+        "edges": [
+            {"from": edge.source, "to": edge.target, "kind": edge.kind.value}
+            for edge in manifest.edges
+        ],
+        "result": None if manifest.result is None else encode_binding(manifest.result),
+        "requirements_file": manifest.requirements_file,
+    }
+
+
+def _encode_node(node: Node) -> dict[str, object]:
+    return {
+        "name": node.name,
+        "kind": node.kind.value,
+        "script": node.script,
+        "function": node.function,
+        "inputs": {name: encode_binding(binding) for name, binding in node.inputs.items()},
+        "outputs": list(node.outputs),
+        "after": list(node.after),
+        "when": encode_guards(node.when),
+        "map": node.map,
+        "effects": node.effects,
+        "requirements": list(node.requirements),
+        "requirements_file": node.requirements_file,
+        "local_modules": list(node.local_modules),
+        "options": dict(node.options),
+        "cache": node.cache,
+        "retry_on_failure": node.retry_on_failure,
+        "queue": node.queue,
+        "source": _encode_location(node.source),
+        "code_sha256": node.code_sha256,
+    }
+
+
+def _encode_location(location: Location) -> dict[str, object]:
+    return {"path": location.path, "line": location.line, "column": location.column}
+
+
+def encode_guards(guards: tuple[Guard, ...]) -> list[dict[str, object]]:
+    return [{"node": guard.node, "value": guard.value} for guard in guards]
+
+
+def encode_binding(binding: Binding) -> dict[str, object]:
+    """The JSON form of a binding (the inverse of reading one from the manifest)."""
+    if isinstance(binding, Literal):
+        return encode_literal(binding.value)
+    if isinstance(binding, ParamRef):
+        return {"param": binding.name}
+    if isinstance(binding, OutputRef):
+        return {"node": binding.node, "output": binding.output}
+    if isinstance(binding, Container):
+        if binding.kind is ContainerKind.DICT:
+            return {
+                "dict": [
+                    [key, encode_binding(item)]
+                    for key, item in zip(binding.keys, binding.items, strict=True)
+                ]
+            }
+        return {binding.kind.value: [encode_binding(item) for item in binding.items]}
+    if isinstance(binding, Select):
+        return {
+            "select": [
+                {"when": encode_guards(option.when), "binding": encode_binding(option.binding)}
+                for option in binding.options
+            ]
+        }
+    if isinstance(binding, ItemRef):
+        return {"item": binding.map}
+    return {"gather": {"map": binding.map, "node": binding.node, "output": binding.output}}
 
 
 def load_manifest(build_dir: Path) -> Manifest:
@@ -391,22 +529,34 @@ def _binding(item: dict[str, object]) -> Binding:
     return decode_literal(item)
 
 
+def binding_sources(binding: Binding) -> tuple[set[str], set[str]]:
+    """(nodes whose outputs a binding reads, condition nodes whose decisions it reads)."""
+    if isinstance(binding, OutputRef):
+        return {binding.node}, set()
+    if isinstance(binding, ItemRef):
+        return {binding.map}, set()
+    if isinstance(binding, Gather):
+        return {binding.map, binding.node}, set()
+    data: set[str] = set()
+    guards: set[str] = set()
+    if isinstance(binding, Container):
+        parts = list(binding.items)
+    elif isinstance(binding, Select):
+        parts = [option.binding for option in binding.options]
+        guards = {guard.node for option in binding.options for guard in option.when}
+    else:
+        parts = []
+    for part in parts:
+        part_data, part_guards = binding_sources(part)
+        data |= part_data
+        guards |= part_guards
+    return data, guards
+
+
 def referenced_nodes(binding: Binding) -> set[str]:
     """Every node a binding reads: outputs, guards of select options, maps and gathered nodes."""
-    if isinstance(binding, OutputRef):
-        return {binding.node}
-    if isinstance(binding, Container):
-        return set().union(*(referenced_nodes(entry) for entry in binding.items))
-    if isinstance(binding, Select):
-        found: set[str] = set()
-        for option in binding.options:
-            found |= {guard.node for guard in option.when} | referenced_nodes(option.binding)
-        return found
-    if isinstance(binding, ItemRef):
-        return {binding.map}
-    if isinstance(binding, Gather):
-        return {binding.map, binding.node}
-    return set()
+    data, guards = binding_sources(binding)
+    return data | guards
 
 
 def _location(value: object) -> Location:
