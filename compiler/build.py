@@ -2,62 +2,39 @@
 
 from __future__ import annotations
 
-import ast
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import libcst as cst
 
 from pipec.compiler.analyse import (
-    Component,
     analyse_components,
     literal_of,
     read_options,
     read_signature,
 )
 from pipec.compiler.diagnostics import Diagnostic, Location, Reporter, UserError
-from pipec.compiler.emit import BuildPlan, ParameterInfo, PipelineInfo, emit_build
-from pipec.compiler.ir import GlueNode, StepNode, Trace
+from pipec.compiler.emit import emit_build, generator_name
 from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
+from pipec.compiler.lower import lower
 from pipec.compiler.parse import Decorated, ParsedFile, find_decorated
-from pipec.compiler.requirements import (
-    Environment,
-    Requirement,
-    declared,
-    parse_requirements_text,
-    resolve_requirements,
-)
+from pipec.compiler.pipeline import ParameterInfo, PipelineInfo
+from pipec.compiler.requirements import Environment
 from pipec.compiler.source import SourceModule, parse_source
 from pipec.compiler.trace import trace_controller
-from pipec.manifest import binding_sources
+from pipec.manifest import Manifest
 
 __all__ = ["BuildResult", "LocalModule", "ProjectFiles", "build", "pipeline_slug"]
-
-
-@dataclass(frozen=True)
-class LocalModule:
-    """A module or package that sits next to the pipeline file."""
-
-    name: str
-    files: tuple[tuple[str, str], ...]  # (path relative to the pipeline's folder, text)
-
-
-class ProjectFiles(Protocol):
-    """The pipeline file's neighbours, read on demand by the caller of `build`."""
-
-    def local_module(self, name: str) -> LocalModule | None: ...
-
-    def read_text(self, relative: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
 class BuildResult:
     name: str  # folder name of the build: the pipeline's name, made safe for a path
     files: Mapping[str, bytes]
-    manifest: Mapping[str, Any]
+    manifest: Manifest
     diagnostics: tuple[Diagnostic, ...]
 
 
@@ -364,79 +341,6 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
     )
 
 
-def _imports_of_file(path: str, text: str) -> set[str]:
-    """Absolute imports of a local module (read with `ast`; it is never run)."""
-    modules: set[str] = set()
-    for node in ast.walk(ast.parse(text, filename=path)):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            modules.add(node.module)
-            modules.update(
-                f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"
-            )
-    return modules
-
-
-@dataclass
-class _LocalIndex:
-    project: ProjectFiles
-    reporter: Reporter
-    self_name: str
-    found: dict[str, LocalModule | None]
-    imports: dict[str, set[str]]
-
-    def lookup(self, name: str) -> LocalModule | None:
-        if name not in self.found:
-            module = None if name == self.self_name else self.project.local_module(name)
-            self.found[name] = module
-            if module is not None:
-                modules: set[str] = set()
-                for relative, text in module.files:
-                    if relative.endswith(".py"):
-                        try:
-                            modules |= _imports_of_file(relative, text)
-                        except SyntaxError as exc:
-                            self.reporter.error(
-                                Location(relative, exc.lineno or 1, exc.offset or 1),
-                                f"syntax error in local module: {exc.msg}",
-                                "fix the module: every step that imports it would fail",
-                            )
-                self.imports[name] = modules
-        return self.found[name]
-
-    def closure(self, modules: set[str]) -> tuple[set[str], set[str]]:
-        """(local module names needed, all absolute imports including those of the local modules)."""
-        needed: set[str] = set()
-        every = set(modules)
-        pending = sorted({m.split(".")[0] for m in modules})
-        while pending:
-            top = pending.pop()
-            if top in needed or self.lookup(top) is None:
-                continue
-            needed.add(top)
-            for imported in self.imports[top]:
-                every.add(imported)
-                pending.append(imported.split(".")[0])
-        return needed, every
-
-
-def _script_names(trace: Trace, reserved: set[str]) -> dict[str, str]:
-    """Script stem for each used component and glue node; never one that would shadow an import."""
-    names: dict[str, str] = {}
-    taken = set(reserved)
-    for node in trace.nodes:
-        key = node.component if isinstance(node, StepNode) else node.name
-        if key in names:
-            continue
-        stem = key
-        while stem in taken or stem in sys.stdlib_module_names:
-            stem = f"{stem}_step" if isinstance(node, StepNode) else f"{stem}_"
-        taken.add(stem)
-        names[key] = stem
-    return names
-
-
 def build(
     text: str,
     path: str,
@@ -462,110 +366,18 @@ def build(
         raise UserError(reporter.diagnostics)
 
     stem_of_path = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
-    local = _LocalIndex(project, reporter, stem_of_path, {}, {})
-    script_modules: dict[str, set[str]] = {}
-    for node in trace.nodes:
-        if isinstance(node, StepNode):
-            script_modules.setdefault(
-                node.component, set(components[node.component].support.modules)
-            )
-        elif isinstance(node, GlueNode):
-            script_modules[node.name] = set(node.support.modules)
-    local_needed: set[str] = set()
-    script_locals: dict[str, set[str]] = {}
-    every_modules: dict[str, set[str]] = {}
-    for key, modules in script_modules.items():
-        needed, every = local.closure(modules)
-        local_needed |= needed
-        script_locals[key] = needed
-        every_modules[key] = every
-    reserved = {m.split(".")[0] for mods in every_modules.values() for m in mods} | local_needed
-    reserved |= {n for n, found in local.found.items() if found is not None}
-    script_names = _script_names(trace, reserved - set(script_modules))
-
-    local_names = local_needed | {n for n, found in local.found.items() if found is not None}
-    requirements: dict[str, tuple[Requirement, ...]] = {}
-    for node in trace.nodes:
-        key = node.component if isinstance(node, StepNode) else node.name
-        if script_names[key] in requirements:
-            continue
-        component = components[node.component] if isinstance(node, StepNode) else None
-        resolved: list[Requirement]
-        if component is not None and component.packages is not None:
-            resolved = [declared(spec) for spec in component.packages]
-        elif component is not None and component.packages_file is not None:
-            resolved = _packages_file(component, project, reporter)
-        else:
-            resolved = resolve_requirements(every_modules[key], environment, local_names)
-            for requirement in resolved:
-                if requirement.origin == "guessed":
-                    reporter.warning(
-                        node.location if component is None else component.location,
-                        f"no installed package provides `{requirement.distribution}`; guessed the "
-                        f"requirement `{requirement.distribution}`",
-                        "install the package where you build, or declare it: packages=['name>=version']",
-                    )
-        if isinstance(node, GlueNode):
-            # Glue loads what steps made (a model, a DataFrame): it needs their packages to unpickle.
-            for _, binding in node.inputs:
-                for producer_name in sorted(binding_sources(binding)[0]):
-                    producer = trace.node(producer_name)
-                    producer_key = (
-                        producer.component if isinstance(producer, StepNode) else producer.name
-                    )
-                    resolved.extend(requirements.get(script_names[producer_key], ()))
-            resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
-        requirements[script_names[key]] = tuple(resolved)
+    lowered = lower(
+        info,
+        components,
+        trace,
+        source_path=path,
+        generator=generator_name(),
+        local=LocalIndex(project, reporter, stem_of_path),
+        environment=environment,
+        project=project,
+        reporter=reporter,
+    )
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
-
-    local_files: dict[str, str] = {}
-    for name in sorted(local_needed):
-        module = local.found[name]
-        assert module is not None
-        for relative, content in module.files:
-            local_files[relative] = content
-    module_files: dict[str, tuple[str, ...]] = {}
-    for key, names in script_locals.items():
-        paths: list[str] = []
-        for local_name in sorted(names):
-            module = local.found[local_name]
-            assert module is not None
-            paths.extend(f"steps/{relative}" for relative, _ in module.files)
-        module_files[script_names[key]] = tuple(sorted(paths))
-    plan = BuildPlan(
-        source_path=path,
-        regenerate=regenerate or f"pipec build {path}",
-        pipeline=info,
-        components=components,
-        trace=trace,
-        requirements=requirements,
-        script_names=script_names,
-        local_files=local_files,
-        local_modules=module_files,
-    )
-    files, manifest = emit_build(plan)
+    files, manifest = emit_build(lowered, regenerate=regenerate or f"pipec build {path}")
     return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics)
-
-
-def _packages_file(
-    component: Component, project: ProjectFiles, reporter: Reporter
-) -> list[Requirement]:
-    assert component.packages_file is not None
-    option = component.options["packages"]
-    text = project.read_text(component.packages_file)
-    if text is None:
-        reporter.error(
-            option.location,
-            f"requirements file `{component.packages_file}` not found next to the pipeline file",
-            "give a path relative to the pipeline file, or list the packages: packages=['name']",
-        )
-        return []
-    requirements, skipped = parse_requirements_text(text)
-    for line in skipped:
-        reporter.warning(
-            option.location,
-            f"`{line}` in {component.packages_file} is not supported",
-            "list plain specifiers, one per line",
-        )
-    return requirements

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipec.compiler.build import BuildResult, LocalModule
+    from pipec.compiler.build import BuildResult
+    from pipec.compiler.local_modules import LocalModule
 
 __all__ = ["main"]
 
@@ -29,7 +30,7 @@ class DirectoryProject:
         self.exclude = exclude.resolve()
 
     def local_module(self, name: str) -> LocalModule | None:
-        from pipec.compiler.build import LocalModule  # noqa: F811 - imported lazily at run time
+        from pipec.compiler.local_modules import LocalModule  # noqa: F811 - imported lazily at run time
 
         single = self.root / f"{name}.py"
         if single.is_file() and single.resolve() != self.exclude:
@@ -136,6 +137,8 @@ class _OutputError(Exception):
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from pipec.manifest import NodeKind
+
     result, code = _compile(args)
     if result is None:
         return code
@@ -145,8 +148,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     except _OutputError as error:
         print(f"pipec: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
-    nodes = result.manifest["nodes"]
-    steps = sum(1 for n in nodes if n["kind"] == "step")
+    nodes = result.manifest.nodes
+    steps = sum(1 for n in nodes if n.kind is NodeKind.STEP)
     print(f"built {_display_path(out)}: {steps} step node(s), {len(nodes) - steps} glue node(s)")
     return 0
 
@@ -155,7 +158,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     result, code = _compile(args)
     if result is None:
         return code
-    print(f"{args.file}: ok ({len(result.manifest['nodes'])} nodes)")
+    print(f"{args.file}: ok ({len(result.manifest.nodes)} nodes)")
     return 0
 
 

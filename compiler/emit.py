@@ -1,4 +1,4 @@
-"""Pass 5: render the build folder — step and glue scripts, requirements files and the manifest."""
+"""Emit: render the lowered build into files — step and glue scripts, requirements, the manifest."""
 
 from __future__ import annotations
 
@@ -8,60 +8,21 @@ import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
 import jinja2
 import libcst as cst
-import networkx as nx
 
-from pipec.compiler.analyse import Component, OptionValue, Support
-from pipec.compiler.ir import RETURN_OUTPUT, GlueNode, StepNode, Trace
+from pipec import __version__
+from pipec.compiler.analyse import Support
+from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
+from pipec.compiler.lower import LoweredBuild, StepScript
 from pipec.compiler.requirements import Requirement
-from pipec.literals import encode_literal
-from pipec.manifest import NodeKind, encode_binding, encode_guards
+from pipec.manifest import MANIFEST_NAME, Manifest, NodeKind, encode_manifest
 
-__all__ = ["BuildPlan", "PipelineInfo", "ParameterInfo", "emit_build", "MANIFEST_SCHEMA_VERSION"]
-
-MANIFEST_SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ParameterInfo:
-    name: str
-    annotation: str | None
-    default: Any  # NOT_LITERAL-free: only set when has_default
-    has_default: bool
-
-
-@dataclass(frozen=True)
-class PipelineInfo:
-    name: str
-    project: str | None
-    version: str | None
-    function: str
-    abort_on_failure: bool
-    default_queue: str | None
-    options: Mapping[str, OptionValue]
-    line: int
-    column: int
-    parameters: tuple[ParameterInfo, ...]
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    """Everything emit needs, computed by the earlier passes."""
-
-    source_path: str
-    regenerate: str
-    pipeline: PipelineInfo
-    components: Mapping[str, Component]
-    trace: Trace
-    requirements: Mapping[str, tuple[Requirement, ...]]  # script stem -> requirements
-    script_names: Mapping[str, str]  # component function or glue node -> script stem
-    local_files: Mapping[str, str]  # relative path under steps/ -> text
-    local_modules: Mapping[str, tuple[str, ...]]  # script stem -> local module files it imports
+__all__ = ["emit_build", "generator_name"]
 
 
 def _pytuple(values: Sequence[str]) -> str:
@@ -88,7 +49,7 @@ class _Templates:
             keep_trailing_newline=True,
         )
         environment.filters.update({"pytuple": _pytuple, "docstring": _docstring_safe})
-        environment.globals["version"] = templates_version()
+        environment.globals["version"] = __version__
         return cls(environment)
 
     def render(self, name: str, **context: Any) -> str:
@@ -143,6 +104,8 @@ def _support_code(support: Support, local: frozenset[str]) -> str:
         return parts[0] + "\n\n" + "\n\n\n".join(definitions)
     return "\n\n\n".join(parts + definitions)
 
+
+_GLUE_SPLIT = {NodeKind.CONDITION: "decision", NodeKind.MAP: "explode"}
 
 _PURPOSE = {
     NodeKind.GLUE: "Controller code",
@@ -201,17 +164,17 @@ def _return_outputs(values: Mapping[str, cst.BaseExpression]) -> cst.SimpleState
     return cst.SimpleStatementLine([cst.Return(cst.Dict(elements))])
 
 
-def _options(options: Mapping[str, OptionValue]) -> dict[str, Any]:
-    return {key: options[key].to_manifest() for key in sorted(options)}
-
-
 def _requirements_text(
-    templates: _Templates, plan: BuildPlan, what: str, requirements: Sequence[Requirement]
+    templates: _Templates,
+    manifest: Manifest,
+    regenerate: str,
+    what: str,
+    requirements: Sequence[Requirement],
 ) -> str:
     return templates.render(
         "requirements.txt.jinja",
-        source_path=plan.source_path,
-        regenerate=plan.regenerate,
+        source_path=manifest.pipeline.source.path,
+        regenerate=regenerate,
         what=what,
         requirements=requirements,
     )
@@ -224,195 +187,79 @@ def _check_python(path: str, code: str) -> None:
         raise AssertionError(f"pipec generated invalid Python in {path}: {exc}\n{code}") from exc
 
 
-def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """Relative path -> file content for the whole build folder, and the manifest as data."""
+def emit_build(lowered: LoweredBuild, *, regenerate: str) -> tuple[dict[str, bytes], Manifest]:
+    """Relative path -> file content for the whole build folder, and the finished model."""
     templates = _Templates.load()
+    manifest = lowered.manifest
+    pipeline = manifest.pipeline
+    source_path = pipeline.source.path
     files: dict[str, str] = {}
-    script_hashes: dict[str, str] = {}
-    pipeline = plan.pipeline
-    trace = plan.trace
-    local_modules = frozenset(p.split("/")[0].removesuffix(".py") for p in plan.local_files)
-
-    def add_script(stem: str, code: str) -> str:
-        path = f"steps/{stem}.py"
-        code = _tidy(code)
-        _check_python(path, code)
-        files[path] = code
-        script_hashes[path] = hashlib.sha256(code.encode()).hexdigest()
-        return path
-
-    used_components = sorted({n.component for n in trace.nodes if isinstance(n, StepNode)})
-    for function_name in used_components:
-        component = plan.components[function_name]
-        stem = plan.script_names[function_name]
-        required = [p.name for p in component.parameters if p.required]
-        add_script(
-            stem,
-            templates.render(
+    for script in lowered.scripts:
+        stem = script.path.removeprefix("steps/").removesuffix(".py")
+        if isinstance(script, StepScript):
+            component = script.component
+            code = templates.render(
                 "step.py.jinja",
                 step=component,
                 pipeline_name=pipeline.name,
-                source_path=plan.source_path,
-                regenerate=plan.regenerate,
+                source_path=source_path,
+                regenerate=regenerate,
                 script_name=f"{stem}.py",
-                required=required,
+                required=[p.name for p in component.parameters if p.required],
                 parameter_names=[p.name for p in component.parameters],
                 main_name=_main_name(component.code, *component.support.definitions),
-                support_code=_support_code(component.support, local_modules),
-            ),
-        )
-    for node in trace.nodes:
-        if not isinstance(node, GlueNode):
-            continue
-        stem = plan.script_names[node.name]
-        function_code = _glue_function(node)
-        input_names = [name for name, _ in node.inputs]
-        add_script(
-            stem,
-            templates.render(
+                support_code=_support_code(component.support, lowered.local_names),
+            )
+        else:
+            node = script.node
+            function_code = _glue_function(node)
+            code = templates.render(
                 "glue.py.jinja",
                 node=node,
                 controller=pipeline.function,
                 pipeline_name=pipeline.name,
-                source_path=plan.source_path,
-                regenerate=plan.regenerate,
+                source_path=source_path,
+                regenerate=regenerate,
                 script_name=f"{stem}.py",
-                input_names=input_names,
+                input_names=[name for name, _ in node.inputs],
                 function_code=function_code,
                 purpose=_PURPOSE[node.kind],
-                split={NodeKind.CONDITION: "decision", NodeKind.MAP: "explode"}.get(
-                    node.kind, "dict"
-                ),
+                split=_GLUE_SPLIT.get(node.kind, "dict"),
                 main_name=_main_name(function_code, *node.support.definitions),
-                support_code=_support_code(node.support, local_modules),
-            ),
-        )
-    for relative, text in sorted(plan.local_files.items()):
-        files[f"steps/{relative}"] = text
+                support_code=_support_code(node.support, lowered.local_names),
+            )
+        code = _tidy(code)
+        _check_python(script.path, code)
+        files[script.path] = code
+    files.update(lowered.local_files)
 
-    all_requirements: dict[str, Requirement] = {}
-    for stem, requirements in sorted(plan.requirements.items()):
-        files[f"requirements/{stem}.txt"] = _requirements_text(
-            templates, plan, f"`steps/{stem}.py`", requirements
+    every: dict[str, Requirement] = {}
+    for path, requirements in sorted(lowered.requirements.items()):
+        stem = path.removeprefix("requirements/").removesuffix(".txt")
+        files[path] = _requirements_text(
+            templates, manifest, regenerate, f"`steps/{stem}.py`", requirements
         )
         for requirement in requirements:
-            all_requirements.setdefault(str(requirement), requirement)
-    files["requirements.txt"] = _requirements_text(
+            every.setdefault(str(requirement), requirement)
+    files[manifest.requirements_file] = _requirements_text(
         templates,
-        plan,
+        manifest,
+        regenerate,
         f"pipeline `{pipeline.name}`",
-        [all_requirements[k] for k in sorted(all_requirements, key=str.lower)],
+        [every[k] for k in sorted(every, key=str.lower)],
     )
 
-    glue_cached = _cached_glue(plan)
-    nodes: list[dict[str, Any]] = []
-    for node in trace.nodes:
-        if isinstance(node, StepNode):
-            component = plan.components[node.component]
-            stem = plan.script_names[node.component]
-            options = _options(component.options)
-            cache, retry, queue = (
-                component.cache,
-                component.retry_on_failure,
-                component.queue or pipeline.default_queue,
-            )
-            outputs = list(component.return_values)
-            function: str | None = component.function_name
-            effects = False
-        else:
-            stem = plan.script_names[node.name]
-            options, cache, retry, queue = {}, node.name in glue_cached, 0, None
-            if node.kind is NodeKind.MAP:
-                queue = pipeline.default_queue
-            outputs = list(node.outputs)
-            function = None
-            effects = node.effects
-        script = f"steps/{stem}.py"
-        nodes.append(
-            {
-                "name": node.name,
-                "kind": node.kind.value,
-                "script": script,
-                "function": function,
-                "inputs": {name: encode_binding(b) for name, b in node.inputs},
-                "outputs": outputs,
-                "after": list(node.after),
-                "when": encode_guards(node.when),
-                "map": node.map,
-                "effects": effects,
-                "requirements": [str(r) for r in plan.requirements.get(stem, ())],
-                "requirements_file": f"requirements/{stem}.txt",
-                "local_modules": list(plan.local_modules.get(stem, ())),
-                "options": options,
-                "cache": cache,
-                "retry_on_failure": retry,
-                "queue": queue,
-                "source": {
-                    "path": plan.source_path,
-                    "line": node.location.line,
-                    "column": node.location.column,
-                },
-                "code_sha256": script_hashes[script],
-            }
-        )
-    order = {n.name: i for i, n in enumerate(trace.nodes)}
-    edges = sorted(
-        ({"from": a, "to": b, "kind": data["kind"]} for a, b, data in trace.graph.edges(data=True)),
-        key=lambda e: (order[e["to"]], order[e["from"]]),
+    hashes = {path: hashlib.sha256(files[path].encode()).hexdigest() for path in files}
+    manifest = replace(
+        manifest,
+        nodes=tuple(replace(node, code_sha256=hashes[node.script]) for node in manifest.nodes),
     )
-    manifest: dict[str, Any] = {
-        "schema_version": MANIFEST_SCHEMA_VERSION,
-        "generator": f"pipec {templates_version()}",
-        "pipeline": {
-            "name": pipeline.name,
-            "project": pipeline.project,
-            "version": pipeline.version,
-            "function": pipeline.function,
-            "abort_on_failure": pipeline.abort_on_failure,
-            "default_queue": pipeline.default_queue,
-            "options": _options(pipeline.options),
-            "source": {"path": plan.source_path, "line": pipeline.line, "column": pipeline.column},
-        },
-        "parameters": [
-            {
-                "name": p.name,
-                "annotation": p.annotation,
-                "default": encode_literal(p.default) if p.has_default else None,
-                "required": not p.has_default,
-            }
-            for p in pipeline.parameters
-        ],
-        "nodes": nodes,
-        "edges": edges,
-        "result": encode_binding(trace.result) if trace.result is not None else None,
-        "requirements_file": "requirements.txt",
-    }
-    files["manifest.json"] = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    files[MANIFEST_NAME] = (
+        json.dumps(encode_manifest(manifest), indent=2, ensure_ascii=False) + "\n"
+    )
     return {path: text.encode("utf-8") for path, text in sorted(files.items())}, manifest
 
 
-def _cached_glue(plan: BuildPlan) -> set[str]:
-    """Glue that only ever sees the outputs of cached steps (and parameters) is cached too.
-
-    Its printing is kept with its outputs and replayed on a hit, so a rerun served from the
-    cache prints what the first run printed. Nothing is cached in a pipeline whose steps do
-    not ask for it.
-    """
-    trace = plan.trace
-    steps = {n.name: n for n in trace.nodes if isinstance(n, StepNode)}
-    if not any(plan.components[s.component].cache for s in steps.values()):
-        return set()
-    cached: set[str] = set()
-    for node in trace.nodes:
-        if not isinstance(node, GlueNode) or node.kind is not NodeKind.GLUE:
-            continue
-        upstream = nx.ancestors(trace.graph, node.name)
-        if all(plan.components[steps[a].component].cache for a in upstream if a in steps):
-            cached.add(node.name)
-    return cached
-
-
-def templates_version() -> str:
-    from pipec import __version__
-
-    return __version__
+def generator_name() -> str:
+    """What the manifest names as its writer: this pipec and its version."""
+    return f"pipec {__version__}"

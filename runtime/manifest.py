@@ -21,6 +21,7 @@ from pipec.literals import Literal, LiteralError, decode_literal, encode_literal
 from pipec.schema import load_manifest_schema, schema_errors
 
 __all__ = [
+    "MANIFEST_NAME",
     "SCHEMA_VERSION",
     "Binding",
     "Container",

@@ -67,7 +67,7 @@ def iris_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 class InlineBuild:
     source: Path  # the pipeline file
     folder: Path  # the build folder
-    manifest: Mapping[str, Any]
+    manifest: Mapping[str, Any]  # manifest.json as written
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def build_inline(tmp_path: Path) -> Callable[..., InlineBuild]:
         )
         folder = tmp_path / name / "build"
         write_tree(result.files, folder)
-        return InlineBuild(source, folder, result.manifest)
+        return InlineBuild(source, folder, json.loads(result.files["manifest.json"]))
 
     return make
 

@@ -13,6 +13,7 @@ from conftest import run_pipec
 from golden_build import INVALID, REGENERATE, build_file, check_invalid, invalid_case_names
 
 from pipec.compiler.cli import main as pipec_main
+from pipec.literals import Literal
 
 CASES = invalid_case_names()
 # Files that hold several mistakes on purpose; every other file holds exactly one.
@@ -136,5 +137,5 @@ def test_the_real_command_prints_the_snapshot(tmp_path: Path):
 def test_choosing_one_of_two_pipelines_builds_it():
     for wanted, default in (("second", 4), ("first", 3)):
         result = build_file(INVALID / "two_pipelines.py", "two_pipelines.py", pipeline=wanted)
-        assert result.manifest["pipeline"]["name"] == wanted
-        assert result.manifest["parameters"][0]["default"] == {"value": default}
+        assert result.manifest.pipeline.name == wanted
+        assert result.manifest.parameters[0].default == Literal.of(default)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from golden_build import STATIC_ENVIRONMENT, build_example, build_file
 
 from pipec.compiler.requirements import Requirement, StaticEnvironment, resolve_requirements
@@ -20,12 +22,13 @@ def specifiers(text: bytes) -> list[str]:
 
 
 def step_requirements(manifest) -> dict[str, list[str]]:
+    """Step node -> its requirements, from manifest.json as written."""
     return {n["name"]: n["requirements"] for n in manifest["nodes"] if n["kind"] == "step"}
 
 
 def test_iris_without_anything_installed_names_pip_distributions_unpinned():
     result = build_example("iris", NOTHING_INSTALLED)
-    assert step_requirements(result.manifest) == {
+    assert step_requirements(json.loads(result.files["manifest.json"])) == {
         "load_table": ["numpy"],
         "split_dataset": ["scikit-learn"],
         "train_model": ["scikit-learn"],
@@ -36,7 +39,7 @@ def test_iris_without_anything_installed_names_pip_distributions_unpinned():
 
 def test_iris_with_packages_installed_pins_them():
     result = build_example("iris", STATIC_ENVIRONMENT)
-    assert step_requirements(result.manifest) == {
+    assert step_requirements(json.loads(result.files["manifest.json"])) == {
         "load_table": ["numpy==2.0.0"],
         "split_dataset": ["scikit-learn==1.5.0"],
         "train_model": ["scikit-learn==1.5.0"],

@@ -1,0 +1,105 @@
+"""Local modules: the pipeline's own modules and packages beside it, found and read on demand.
+
+A step that imports one gets a copy of it in the build; its own imports count towards the
+step's requirements. Local modules are read with `ast`, never imported.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pipec.compiler.diagnostics import Reporter
+from pipec.manifest import Location
+
+__all__ = ["LocalIndex", "LocalModule", "ProjectFiles"]
+
+
+@dataclass(frozen=True)
+class LocalModule:
+    """A module or package that sits next to the pipeline file."""
+
+    name: str
+    files: tuple[tuple[str, str], ...]  # (path relative to the pipeline's folder, text)
+
+
+class ProjectFiles(Protocol):
+    """The pipeline file's neighbours, read on demand by the caller of `build`."""
+
+    def local_module(self, name: str) -> LocalModule | None: ...
+
+    def read_text(self, relative: str) -> str | None: ...
+
+
+def _imports_of_file(path: str, text: str) -> set[str]:
+    """Absolute imports of a local module (read with `ast`; it is never run)."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(text, filename=path)):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+            modules.update(
+                f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"
+            )
+    return modules
+
+
+@dataclass
+class LocalIndex:
+    """The local modules a build has looked up so far, and what each of them imports."""
+
+    project: ProjectFiles
+    reporter: Reporter
+    self_name: str  # the pipeline file's own module name: never a local module of itself
+    found: dict[str, LocalModule | None] = field(default_factory=dict)
+    imports: dict[str, set[str]] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> LocalModule | None:
+        if name not in self.found:
+            module = None if name == self.self_name else self.project.local_module(name)
+            self.found[name] = module
+            if module is not None:
+                modules: set[str] = set()
+                for relative, text in module.files:
+                    if relative.endswith(".py"):
+                        try:
+                            modules |= _imports_of_file(relative, text)
+                        except SyntaxError as exc:
+                            self.reporter.error(
+                                Location(relative, exc.lineno or 1, exc.offset or 1),
+                                f"syntax error in local module: {exc.msg}",
+                                "fix the module: every step that imports it would fail",
+                            )
+                self.imports[name] = modules
+        return self.found[name]
+
+    def closure(self, modules: set[str]) -> tuple[set[str], set[str]]:
+        """(local module names needed, all absolute imports including those of the local modules)."""
+        needed: set[str] = set()
+        every = set(modules)
+        pending = sorted({m.split(".")[0] for m in modules})
+        while pending:
+            top = pending.pop()
+            if top in needed or self.lookup(top) is None:
+                continue
+            needed.add(top)
+            for imported in self.imports[top]:
+                every.add(imported)
+                pending.append(imported.split(".")[0])
+        return needed, every
+
+    @property
+    def known(self) -> set[str]:
+        """Every name that turned out to be a local module."""
+        return {name for name, module in self.found.items() if module is not None}
+
+    def files(self, names: set[str]) -> list[tuple[str, str]]:
+        """(path relative to the pipeline's folder, text) of the named local modules, sorted by name."""
+        found: list[tuple[str, str]] = []
+        for name in sorted(names):
+            module = self.found[name]
+            assert module is not None
+            found.extend(module.files)
+        return found

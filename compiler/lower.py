@@ -1,0 +1,324 @@
+"""Lowering: the traced controller becomes the build model (`pipec.manifest.Manifest`).
+
+This pass owns the build's policies, so that emit only renders what it decides: the name of
+each script, what each script requires, which local modules it carries, which glue is cached,
+where a node's queue comes from, and how the traced graph becomes the manifest's edges.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import networkx as nx
+
+from pipec.compiler.analyse import Component, OptionValue
+from pipec.compiler.diagnostics import Reporter
+from pipec.compiler.ir import GlueNode, StepNode, Trace
+from pipec.compiler.local_modules import LocalIndex, ProjectFiles
+from pipec.compiler.pipeline import PipelineInfo
+from pipec.compiler.requirements import (
+    Environment,
+    Requirement,
+    declared,
+    parse_requirements_text,
+    resolve_requirements,
+)
+from pipec.literals import Literal
+from pipec.manifest import (
+    Edge,
+    EdgeKind,
+    Location,
+    Manifest,
+    Node,
+    NodeKind,
+    Parameter,
+    Pipeline,
+    binding_sources,
+)
+
+__all__ = ["GlueScript", "LoweredBuild", "Script", "StepScript", "lower"]
+
+
+@dataclass(frozen=True)
+class StepScript:
+    """`steps/<stem>.py` for a component: every node that calls it runs this one script."""
+
+    path: str
+    component: Component
+
+
+@dataclass(frozen=True)
+class GlueScript:
+    """`steps/<stem>.py` for one glue, condition or map node of the controller."""
+
+    path: str
+    node: GlueNode
+
+
+Script = StepScript | GlueScript
+
+
+@dataclass(frozen=True)
+class LoweredBuild:
+    """The model of the build and what emit renders beside it."""
+
+    manifest: Manifest  # code_sha256 is empty: emit fills it from each rendered script
+    scripts: tuple[Script, ...]
+    requirements: Mapping[str, tuple[Requirement, ...]]  # requirements file -> its requirements
+    local_files: Mapping[str, str]  # path under the build folder -> text of a local module
+    local_names: frozenset[str]  # top-level names of the local modules the build carries
+
+
+def lower(
+    pipeline: PipelineInfo,
+    components: Mapping[str, Component],
+    trace: Trace,
+    *,
+    source_path: str,
+    generator: str,
+    local: LocalIndex,
+    environment: Environment,
+    project: ProjectFiles,
+    reporter: Reporter,
+) -> LoweredBuild:
+    """The build model of a traced pipeline; requirement problems go to `reporter`."""
+    script_modules: dict[str, set[str]] = {}  # component or glue node -> modules it imports
+    for traced in trace.nodes:
+        if isinstance(traced, StepNode):
+            support = components[traced.component].support
+            script_modules.setdefault(traced.component, set(support.modules))
+        else:
+            script_modules[traced.name] = set(traced.support.modules)
+    locals_of: dict[str, set[str]] = {}
+    imports_of: dict[str, set[str]] = {}
+    for key, imported in script_modules.items():
+        locals_of[key], imports_of[key] = local.closure(imported)
+    needed: set[str] = set().union(*locals_of.values())
+    reserved = {m.split(".")[0] for mods in imports_of.values() for m in mods} | local.known
+    stems = _script_stems(trace, reserved - set(script_modules))
+
+    requirements = _requirements(
+        trace, components, stems, imports_of, needed | local.known, environment, project, reporter
+    )
+    local_paths = {
+        stems[key]: tuple(sorted(f"steps/{relative}" for relative, _ in local.files(names)))
+        for key, names in locals_of.items()
+    }
+    cached_glue = _cached_glue(trace, components)
+    location = Location(source_path, pipeline.line, pipeline.column)
+    nodes = tuple(
+        _model_node(
+            traced, components, stems, requirements, local_paths, cached_glue, pipeline, source_path
+        )
+        for traced in trace.nodes
+    )
+    scripts: list[Script] = [
+        StepScript(f"steps/{stems[name]}.py", components[name])
+        for name in sorted({n.component for n in trace.nodes if isinstance(n, StepNode)})
+    ]
+    scripts += [
+        GlueScript(f"steps/{stems[n.name]}.py", n) for n in trace.nodes if isinstance(n, GlueNode)
+    ]
+    manifest = Manifest(
+        generator=generator,
+        pipeline=Pipeline(
+            name=pipeline.name,
+            project=pipeline.project,
+            version=pipeline.version,
+            function=pipeline.function,
+            abort_on_failure=pipeline.abort_on_failure,
+            default_queue=pipeline.default_queue,
+            options=_options(pipeline.options),
+            source=location,
+        ),
+        parameters=tuple(
+            Parameter(
+                name=p.name,
+                annotation=p.annotation,
+                default=Literal.of(p.default) if p.has_default else None,
+                required=not p.has_default,
+            )
+            for p in pipeline.parameters
+        ),
+        nodes=nodes,
+        edges=_edges(trace),
+        result=trace.result,
+        requirements_file="requirements.txt",
+    )
+    return LoweredBuild(
+        manifest=manifest,
+        scripts=tuple(scripts),
+        requirements={f"requirements/{stem}.txt": reqs for stem, reqs in requirements.items()},
+        local_files={f"steps/{relative}": text for relative, text in local.files(needed)},
+        local_names=frozenset(needed),
+    )
+
+
+def _script_stems(trace: Trace, reserved: set[str]) -> dict[str, str]:
+    """Script stem for each used component and glue node; never one that would shadow an import."""
+    stems: dict[str, str] = {}
+    taken = set(reserved)
+    for traced in trace.nodes:
+        key = _script_key(traced)
+        if key in stems:
+            continue
+        stem = key
+        while stem in taken or stem in sys.stdlib_module_names:
+            stem = f"{stem}_step" if isinstance(traced, StepNode) else f"{stem}_"
+        taken.add(stem)
+        stems[key] = stem
+    return stems
+
+
+def _script_key(traced: StepNode | GlueNode) -> str:
+    """Steps share their component's script; each glue node has its own."""
+    return traced.component if isinstance(traced, StepNode) else traced.name
+
+
+def _requirements(
+    trace: Trace,
+    components: Mapping[str, Component],
+    stems: Mapping[str, str],
+    imports_of: Mapping[str, set[str]],
+    local_names: set[str],
+    environment: Environment,
+    project: ProjectFiles,
+    reporter: Reporter,
+) -> dict[str, tuple[Requirement, ...]]:
+    """Script stem -> requirements: `packages=` wins, else the script's imports resolved."""
+    found: dict[str, tuple[Requirement, ...]] = {}
+    for traced in trace.nodes:
+        key = _script_key(traced)
+        if stems[key] in found:
+            continue
+        component = components[traced.component] if isinstance(traced, StepNode) else None
+        resolved: list[Requirement]
+        if component is not None and component.packages is not None:
+            resolved = [declared(spec) for spec in component.packages]
+        elif component is not None and component.packages_file is not None:
+            resolved = _packages_file(component, project, reporter)
+        else:
+            resolved = resolve_requirements(imports_of[key], environment, local_names)
+            for requirement in resolved:
+                if requirement.origin == "guessed":
+                    reporter.warning(
+                        traced.location if component is None else component.location,
+                        f"no installed package provides `{requirement.distribution}`; guessed the "
+                        f"requirement `{requirement.distribution}`",
+                        "install the package where you build, or declare it: packages=['name>=version']",
+                    )
+        if isinstance(traced, GlueNode):
+            # Glue loads what steps made (a model, a DataFrame): it needs their packages to unpickle.
+            for _, binding in traced.inputs:
+                for producer in sorted(binding_sources(binding)[0]):
+                    producer_stem = stems[_script_key(trace.node(producer))]
+                    resolved.extend(found.get(producer_stem, ()))
+            resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
+        found[stems[key]] = tuple(resolved)
+    return found
+
+
+def _packages_file(
+    component: Component, project: ProjectFiles, reporter: Reporter
+) -> list[Requirement]:
+    assert component.packages_file is not None
+    option = component.options["packages"]
+    text = project.read_text(component.packages_file)
+    if text is None:
+        reporter.error(
+            option.location,
+            f"requirements file `{component.packages_file}` not found next to the pipeline file",
+            "give a path relative to the pipeline file, or list the packages: packages=['name']",
+        )
+        return []
+    requirements, skipped = parse_requirements_text(text)
+    for line in skipped:
+        reporter.warning(
+            option.location,
+            f"`{line}` in {component.packages_file} is not supported",
+            "list plain specifiers, one per line",
+        )
+    return requirements
+
+
+def _cached_glue(trace: Trace, components: Mapping[str, Component]) -> set[str]:
+    """Glue that only ever sees the outputs of cached steps (and parameters) is cached too.
+
+    Its printing is kept with its outputs and replayed on a hit, so a rerun served from the
+    cache prints what the first run printed. Nothing is cached in a pipeline whose steps do
+    not ask for it.
+    """
+    steps = {n.name: n for n in trace.nodes if isinstance(n, StepNode)}
+    if not any(components[s.component].cache for s in steps.values()):
+        return set()
+    cached: set[str] = set()
+    for traced in trace.nodes:
+        if not isinstance(traced, GlueNode) or traced.kind is not NodeKind.GLUE:
+            continue
+        upstream = nx.ancestors(trace.graph, traced.name)
+        if all(components[steps[a].component].cache for a in upstream if a in steps):
+            cached.add(traced.name)
+    return cached
+
+
+def _model_node(
+    traced: StepNode | GlueNode,
+    components: Mapping[str, Component],
+    stems: Mapping[str, str],
+    requirements: Mapping[str, tuple[Requirement, ...]],
+    local_paths: Mapping[str, tuple[str, ...]],
+    cached_glue: set[str],
+    pipeline: PipelineInfo,
+    source_path: str,
+) -> Node:
+    stem = stems[_script_key(traced)]
+    if isinstance(traced, StepNode):
+        component = components[traced.component]
+        function: str | None = component.function_name
+        outputs = component.return_values
+        options = _options(component.options)
+        cache, retry, effects = component.cache, component.retry_on_failure, False
+        queue = component.queue or pipeline.default_queue
+    else:
+        function, outputs, options = None, traced.outputs, {}
+        cache, retry, effects = traced.name in cached_glue, 0, traced.effects
+        # A map node fans out over the cluster like a step would; other glue runs anywhere.
+        queue = pipeline.default_queue if traced.kind is NodeKind.MAP else None
+    return Node(
+        name=traced.name,
+        kind=traced.kind,
+        script=f"steps/{stem}.py",
+        function=function,
+        inputs=dict(traced.inputs),
+        outputs=tuple(outputs),
+        after=tuple(traced.after),
+        effects=effects,
+        requirements=tuple(str(r) for r in requirements.get(stem, ())),
+        requirements_file=f"requirements/{stem}.txt",
+        options=options,
+        cache=cache,
+        retry_on_failure=retry,
+        queue=queue,
+        source=Location(source_path, traced.location.line, traced.location.column),
+        code_sha256="",
+        when=tuple(traced.when),
+        map=traced.map,
+        local_modules=local_paths.get(stem, ()),
+    )
+
+
+def _options(options: Mapping[str, OptionValue]) -> dict[str, object]:
+    return {key: options[key].to_manifest() for key in sorted(options)}
+
+
+def _edges(trace: Trace) -> tuple[Edge, ...]:
+    """The traced graph's edges, ordered by their target's and then their source's program order."""
+    order = {n.name: i for i, n in enumerate(trace.nodes)}
+    return tuple(
+        sorted(
+            (Edge(a, b, EdgeKind(data["kind"])) for a, b, data in trace.graph.edges(data=True)),
+            key=lambda edge: (order[edge.target], order[edge.source]),
+        )
+    )
