@@ -35,7 +35,7 @@ from pipec.outcome import final_state, report_run, result_entry, settle, warn_ed
 from pipec.outputs import WrittenOutputs, output_locations, read_outputs
 from pipec.record import ArtifactInfo, NodeState, RunRecord, RunState, timestamp
 from pipec.record_keeping import LiveRecord, with_instances
-from pipec.resume import map_bodies, restore_kept
+from pipec.resume import KeptWork, map_bodies, restore_kept
 from pipec.scheduler import Scheduler, split_instance
 from pipec.store import ArtifactStore, StoreError
 
@@ -63,6 +63,19 @@ class RunOptions:
     use_cache: bool
     refresh: frozenset[str]
     retry_backoff: float
+
+
+def _scheduler(manifest: Manifest, kept: frozenset[str], restored: KeptWork) -> Scheduler:
+    return Scheduler(
+        manifest.node_names,
+        manifest.dependencies(),
+        kept,
+        manifest.pipeline.abort_on_failure,
+        guards={node.name: node.when for node in manifest.nodes if node.when},
+        bodies=map_bodies(manifest),
+        decisions=restored.decisions,
+        expansions=restored.expansions,
+    )
 
 
 class PipelineRun:
@@ -101,16 +114,7 @@ class PipelineRun:
         restored = restore_kept(manifest, record, kept, store)
         self.record = LiveRecord(run_dir, restored.record)
         self.elements: dict[str, list[ArtifactInfo]] = dict(restored.elements)  # map -> elements
-        self.scheduler = Scheduler(
-            manifest.node_names,
-            manifest.dependencies(),
-            kept,
-            manifest.pipeline.abort_on_failure,
-            guards={node.name: node.when for node in manifest.nodes if node.when},
-            bodies=map_bodies(manifest),
-            decisions=restored.decisions,
-            expansions=restored.expansions,
-        )
+        self.scheduler = _scheduler(manifest, kept, restored)
         self.queued: list[str] = []
         self.retries = RetryQueue()
         self.attempts: dict[str, int] = {}
