@@ -33,7 +33,8 @@ from pipec.requirements_check import (
     parse_requirement,
     probe_interpreter,
 )
-from pipec.runner import ExitCode, PipelineRun, RunOptions, reusable_nodes, script_hashes
+from pipec.resume import reusable_nodes, script_hashes
+from pipec.runner import ExitCode, PipelineRun, RunOptions
 from pipec.runs import default_runs_dir, display_state, find_run, list_runs, new_run_id, resumable
 from pipec.session import (
     ResumeError,

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from pipec.atomic import link_or_copy_atomic
+from pipec.atomic import link_or_copy_atomic, write_json_atomic
 from pipec.record import ArtifactInfo
 
 __all__ = [
@@ -65,6 +65,9 @@ class ArtifactStore(Protocol):
 
     def element_location(self, node: str, output: str, index: int) -> str:
         """The path of element ``index`` of an exploded output."""
+
+    def write_input_spec(self, node: str, argument: str, description: object) -> str:
+        """Keep the JSON description of a combined input; the path the script reads it from."""
 
 
 def read_meta(path: Path) -> dict[str, object]:
@@ -164,6 +167,11 @@ class LocalArtifactStore:
             raise StoreError(f"{count_path} does not hold a count")
         elements = [self.describe(node, f"{output}/{index}") for index in range(count)]
         return str(folder.relative_to(self.run_dir)), elements
+
+    def write_input_spec(self, node: str, argument: str, description: object) -> str:
+        path = self.run_dir / "inputs" / node / f"{argument}.json"
+        write_json_atomic(path, description)
+        return str(path)
 
     def adopt(self, node: str, output: str, source: Path) -> ArtifactInfo:
         target = self._path(node, output)
