@@ -121,7 +121,17 @@ def node(
 def manifest(*nodes: Node, result: Binding | None = None) -> Manifest:
     """A manifest of ``nodes`` (no edges: :meth:`Manifest.dependencies` reads the bindings)."""
     pipeline = Pipeline("test", None, None, "pipeline", False, None, {}, HERE)
-    return Manifest(Path("/build"), "m" * 64, "test", pipeline, (), nodes, (), result, "r.txt")
+    return Manifest(
+        generator="test",
+        pipeline=pipeline,
+        parameters=(),
+        nodes=nodes,
+        edges=(),
+        result=result,
+        requirements_file="r.txt",
+        build_dir=Path("/build"),
+        sha256="m" * 64,
+    )
 
 
 def run_record(nodes: Mapping[str, NodeRecord]) -> RunRecord:
