@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from pipec.compiler.ir import (
 )
 from pipec.compiler.literals import encode_literal
 from pipec.compiler.requirements import Requirement
+from pipec.step_runner import runner_code
 
 __all__ = ["BuildPlan", "PipelineInfo", "ParameterInfo", "emit_build", "MANIFEST_SCHEMA_VERSION"]
 
@@ -103,6 +103,7 @@ class _Templates:
         )
         environment.filters.update({"pytuple": _pytuple, "docstring": _docstring_safe})
         environment.globals["version"] = templates_version()
+        environment.globals["runner_code"] = runner_code()
         return cls(environment)
 
     def render(self, name: str, **context: Any) -> str:
@@ -165,8 +166,10 @@ _PURPOSE = {
 }
 
 
-def _main_name(*codes: str) -> str:
-    return "_pipec_main" if any(re.search(r"\bmain\b", c) for c in codes) else "main"
+def _glue_function_name(node: GlueNode) -> str:
+    # Prefixed like the runner's own names: a plain `glue_1` would replace a user helper of
+    # that name, which the glue may call.
+    return f"_pipec_{node.name}"
 
 
 class _ReturnAsOutputs(cst.CSTTransformer):
@@ -203,7 +206,7 @@ def _glue_function(node: GlueNode) -> str:
         if not returns:
             statements.append(_return_outputs({name: cst.Name(name) for name in node.outputs}))
     function = cst.FunctionDef(
-        name=cst.Name(node.name),
+        name=cst.Name(_glue_function_name(node)),
         params=cst.Parameters([cst.Param(cst.Name(name)) for name, _ in node.inputs]),
         body=cst.IndentedBlock(statements),
     )
@@ -298,7 +301,6 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
                 script_name=f"{stem}.py",
                 required=required,
                 parameter_names=[p.name for p in component.parameters],
-                main_name=_main_name(component.code, *component.support.definitions),
                 support_code=_support_code(component.support, local_modules),
             ),
         )
@@ -324,7 +326,7 @@ def emit_build(plan: BuildPlan) -> tuple[dict[str, bytes], dict[str, Any]]:
                 split={NodeKind.CONDITION: "decision", NodeKind.MAP: "explode"}.get(
                     node.kind, "dict"
                 ),
-                main_name=_main_name(function_code, *node.support.definitions),
+                function_name=_glue_function_name(node),
                 support_code=_support_code(node.support, local_modules),
             ),
         )
