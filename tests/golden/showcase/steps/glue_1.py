@@ -26,7 +26,7 @@ def _pipec_glue_1(counts):
 # It reads the command line, loads the inputs, calls the function and writes its outputs, each
 # with a meta file beside it.
 # It shares the script's namespace with the user's code above it, so it defines only `_pipec_*`
-# names and never reads a global that code could define or import (`from gzip import open`, a
+# (and `_Pipec*` class) names and never reads a global that code could define or import (`from gzip import open`, a
 # helper called `sys`, ...): builtins are imported inside each function that uses them, and the
 # annotations are strings, which Python never evaluates.
 # It imports modules where they are needed, and keeps `pickle`, `json`, `argparse` and `ast`
