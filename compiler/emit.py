@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
 from pipec.compiler.lower import LoweredBuild, StepScript
 from pipec.compiler.requirements import Requirement
 from pipec.manifest import MANIFEST_NAME, Manifest, NodeKind, encode_manifest
+from pipec.step_runner import runner_code
 
 __all__ = ["emit_build", "generator_name"]
 
@@ -50,6 +50,7 @@ class _Templates:
         )
         environment.filters.update({"pytuple": _pytuple, "docstring": _docstring_safe})
         environment.globals["version"] = __version__
+        environment.globals["runner_code"] = runner_code()
         return cls(environment)
 
     def render(self, name: str, **context: Any) -> str:
@@ -114,8 +115,10 @@ _PURPOSE = {
 }
 
 
-def _main_name(*codes: str) -> str:
-    return "_pipec_main" if any(re.search(r"\bmain\b", c) for c in codes) else "main"
+def _glue_function_name(node: GlueNode) -> str:
+    # Prefixed like the runner's own names: a plain `glue_1` would replace a user helper of
+    # that name, which the glue may call.
+    return f"_pipec_{node.name}"
 
 
 class _ReturnAsOutputs(cst.CSTTransformer):
@@ -152,7 +155,7 @@ def _glue_function(node: GlueNode) -> str:
         if not returns:
             statements.append(_return_outputs({name: cst.Name(name) for name in node.outputs}))
     function = cst.FunctionDef(
-        name=cst.Name(node.name),
+        name=cst.Name(_glue_function_name(node)),
         params=cst.Parameters([cst.Param(cst.Name(name)) for name, _ in node.inputs]),
         body=cst.IndentedBlock(statements),
     )
@@ -207,7 +210,6 @@ def emit_build(lowered: LoweredBuild, *, regenerate: str) -> tuple[dict[str, byt
                 script_name=f"{stem}.py",
                 required=[p.name for p in component.parameters if p.required],
                 parameter_names=[p.name for p in component.parameters],
-                main_name=_main_name(component.code, *component.support.definitions),
                 support_code=_support_code(component.support, lowered.local_names),
             )
         else:
@@ -225,7 +227,7 @@ def emit_build(lowered: LoweredBuild, *, regenerate: str) -> tuple[dict[str, byt
                 function_code=function_code,
                 purpose=_PURPOSE[node.kind],
                 split=_GLUE_SPLIT.get(node.kind, "dict"),
-                main_name=_main_name(function_code, *node.support.definitions),
+                function_name=_glue_function_name(node),
                 support_code=_support_code(node.support, lowered.local_names),
             )
         code = _tidy(code)

@@ -17,33 +17,38 @@ cloudpickle versions that wrote it (an input written by another version is refus
 """
 
 
-def glue_1(url, test_size, c):
+def _pipec_glue_1(url, test_size, c):
     print(f"pipeline parameters: url={url} test_size={test_size} c={c}")
     return {}
 
 
-# The code below is the same in every script pipec writes: it reads the command line, loads
-# the inputs, and writes the outputs with a meta file beside each. It imports what it needs
-# inside each function and avoids `pickle`, `json`, `argparse` and `ast` on the common path:
-# each would cost a small step more time than the step's own work.
+# pipec's step runner (pipec/step_runner.py), the same in every script pipec writes.
+# It reads the command line, loads the inputs, calls the function and writes its outputs, each
+# with a meta file beside it.
+# It shares the script's namespace with the user's code above it, so it defines only `_pipec_*`
+# (and `_Pipec*` class) names and never reads a global that code could define or import (`from gzip import open`, a
+# helper called `sys`, ...): builtins are imported inside each function that uses them, and the
+# annotations are strings, which Python never evaluates.
+# It imports modules where they are needed, and keeps `pickle`, `json`, `argparse` and `ast`
+# off the common path: each would cost a small step more time than the step's own work.
+
+import _collections_abc as _pipec_abc  # annotations only; loaded at startup
+import builtins as _pipec_builtins
+import io as _pipec_io  # annotations only; loaded at startup
 
 
-def _pipec_pickle():
-    """The C pickle module itself where there is one (`import pickle` also loads `re`)."""
-    try:
-        import _pickle as implementation
-    except ImportError:
-        import pickle as implementation
-    return implementation
+class _PipecVersionError(_pipec_builtins.Exception):
+    """An input pickled by another Python or cloudpickle version."""
 
 
-def _pipec_load(path):
+def _pipec_load(path: "str") -> "object":
     """Unpickle one input, refusing files written by another Python or cloudpickle.
 
     `@FILE` names a JSON file that combines several inputs into a list, tuple or dict.
     """
     import os
     import sys
+    from builtins import ImportError, open  # noqa: UP029
 
     if path.startswith("@"):
         import json
@@ -62,7 +67,7 @@ def _pipec_load(path):
             )
         written_by = meta.get("cloudpickle")
         if written_by is not None:
-            import cloudpickle
+            import cloudpickle  # type: ignore[import-untyped]
 
             if written_by != cloudpickle.__version__:
                 raise _PipecVersionError(
@@ -70,28 +75,38 @@ def _pipec_load(path):
                     f"{cloudpickle.__version__}: install cloudpickle=={written_by}, or rerun its "
                     "producer"
                 )
+    try:
+        # The C unpickler itself: `import pickle` would also load `re`.
+        from _pickle import load
+    except ImportError:
+        from pickle import load
     with open(path, "rb") as data_file:
-        return _pipec_pickle().load(data_file)
+        return load(data_file)
 
 
-def _pipec_combine(spec):
+def _pipec_combine(spec: "object") -> "object":
     """The value an @FILE entry describes: {"path"}, {"literal"}, {"list"}, {"tuple"} or {"dict"}."""
-    if "path" in spec:
-        return _pipec_load(spec["path"])
-    if "literal" in spec:
-        return _pipec_literal(spec["literal"])
-    if "list" in spec:
-        return [_pipec_combine(entry) for entry in spec["list"]]
-    if "tuple" in spec:
-        return tuple(_pipec_combine(entry) for entry in spec["tuple"])
-    if "dict" in spec:
-        return {_pipec_literal(key): _pipec_combine(entry) for key, entry in spec["dict"]}
+    from builtins import ValueError, dict, isinstance, tuple  # noqa: UP029
+
+    if isinstance(spec, dict):
+        if "path" in spec:
+            return _pipec_load(spec["path"])
+        if "literal" in spec:
+            return _pipec_literal(spec["literal"])
+        if "list" in spec:
+            return [_pipec_combine(entry) for entry in spec["list"]]
+        if "tuple" in spec:
+            return tuple(_pipec_combine(entry) for entry in spec["tuple"])
+        if "dict" in spec:
+            return {_pipec_literal(key): _pipec_combine(entry) for key, entry in spec["dict"]}
     raise ValueError(f"unknown input entry: {spec!r}")
 
 
-def _pipec_literal(text):
+def _pipec_literal(text: "str") -> "object":
     """The value of a Python literal: whole numbers, plain strings, True, False and None
     directly, floats with float(), anything else with ast.literal_eval."""
+    from builtins import ValueError, float, int, len, set  # noqa: UP029
+
     text = text.strip()
     constants = {"True": True, "False": False, "None": None}
     if text in constants:
@@ -113,11 +128,13 @@ def _pipec_literal(text):
     return ast.literal_eval(text)
 
 
-def _pipec_read_meta(path):
+def _pipec_read_meta(path: "str") -> "dict[str, object]":
     """A meta file's fields; the flat JSON that _pipec_meta_text writes is read without json."""
+    from builtins import int, open  # noqa: UP029
+
     with open(path, encoding="utf-8") as meta_file:
         text = meta_file.read()
-    fields = {}
+    fields: dict[str, object] = {}
     body = text.strip()
     for line in body[1:-1].splitlines() if body[:1] == "{" and body[-1:] == "}" else ["?"]:
         line = line.strip().rstrip(",")
@@ -139,11 +156,14 @@ def _pipec_read_meta(path):
         return fields
     import json
 
-    return json.loads(text)
+    fields = json.loads(text)
+    return fields
 
 
-def _pipec_meta_text(fields):
+def _pipec_meta_text(fields: "dict[str, object]") -> "str":
     """`json.dumps(fields, indent=2, sort_keys=True)` for flat fields of plain text and numbers."""
+    from builtins import bool, int, isinstance, set, sorted, str  # noqa: UP029
+
     lines = []
     for key in sorted(fields):
         value = fields[key]
@@ -161,30 +181,116 @@ def _pipec_meta_text(fields):
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _pipec_replace(path, write):
-    """Call write(file) on a temporary file beside PATH, then rename it into place."""
-    import os
+class _PipecAtomicFile:
+    """`with _PipecAtomicFile(path) as file:` writes a temporary file beside PATH, renamed into
+    place when the block ends without an error and removed when it raises."""
 
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
-    try:
-        with open(temporary, "wb") as raw:
-            result = write(raw)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return result
+    def __init__(self, path: "str") -> "None":
+        import os
+
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        self.path = path
+        self.temporary = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+
+    def __enter__(self) -> "_pipec_io.BufferedWriter":
+        from builtins import open  # noqa: UP029
+
+        self.file = open(self.temporary, "wb")
+        return self.file
+
+    def __exit__(
+        self,
+        kind: "type[BaseException] | None",
+        error: "BaseException | None",
+        trace: "object",
+    ) -> "None":
+        import os
+
+        try:
+            self.file.close()
+            if kind is None:
+                os.replace(self.temporary, self.path)
+        finally:
+            # Still there only when the block raised, or closing or renaming failed.
+            if os.path.exists(self.temporary):
+                os.unlink(self.temporary)
 
 
-def _pipec_write_text(text, path):
+def _pipec_write_text(text: "str", path: "str") -> "None":
     encoded = text.encode("utf-8")
-    _pipec_replace(path, lambda raw: raw.write(encoded))
+    with _PipecAtomicFile(path) as file:
+        file.write(encoded)
 
 
-def _pipec_save(value, path):
+class _PipecHashingFile:
+    """Writes through to a file and hashes what passes.
+
+    Small outputs are hashed with the interpreter's own sha256 at the end; hashlib (it loads
+    OpenSSL, which is faster on big data but slower to start) only once more than 1 MiB has
+    been written.
+    """
+
+    def __init__(self, raw: "_pipec_io.BufferedWriter") -> "None":
+        self.raw = raw
+        self.size = 0
+        self.pending: list[bytes] = []  # what was written before hashlib was needed
+        # The hashlib sha256 object's methods, once more than 1 MiB has been written.
+        self.update: _pipec_abc.Callable[[memoryview], None] | None = None
+        self.big_hexdigest: _pipec_abc.Callable[[], str] | None = None
+        self.join_hashing: _pipec_abc.Callable[[], None] | None = None
+
+    def write(self, data: "bytes | bytearray | memoryview") -> "int":
+        from builtins import bytes, memoryview  # noqa: UP029
+
+        # Large buffers arrive as pickle.PickleBuffer objects, which have no len().
+        view = memoryview(data)
+        self.size += view.nbytes
+        if self.update is None and self.size > 1 << 20:
+            import hashlib
+
+            digest = hashlib.sha256(b"".join(self.pending))
+            self.update, self.big_hexdigest = digest.update, digest.hexdigest
+            self.pending = []
+        if self.update is None:
+            self.pending.append(bytes(view))
+        elif view.nbytes < 1 << 20:
+            self.finish_hashing()
+            self.update(view)
+        else:
+            # A big buffer is hashed in a thread while it is written (hashlib lets go of the
+            # interpreter lock), so hashing costs no extra time.
+            import threading
+
+            self.finish_hashing()
+            hashing = threading.Thread(target=self.update, args=(view,))
+            hashing.start()
+            self.join_hashing = hashing.join
+        return self.raw.write(view)
+
+    def finish_hashing(self) -> "None":
+        if self.join_hashing is not None:
+            self.join_hashing()
+            self.join_hashing = None
+
+    def hexdigest(self) -> "str":
+        from builtins import ImportError
+
+        if self.big_hexdigest is not None:
+            self.finish_hashing()
+            return self.big_hexdigest()
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found]
+        except ImportError:  # Python 3.12 and later name the module _sha2
+            try:
+                from _sha2 import sha256  # type: ignore[import-not-found]
+            except ImportError:
+                from hashlib import sha256
+        digest: str = sha256(b"".join(self.pending)).hexdigest()
+        return digest
+
+
+def _pipec_save(value: "object", path: "str") -> "None":
     """Pickle one output beside PATH, rename it into place, then write PATH.meta.json.
 
     Plain pickle is tried first; cloudpickle (slower to import) is used only for values that
@@ -192,68 +298,29 @@ def _pipec_save(value, path):
     that other scripts cannot import.
     """
     import sys
+    from builtins import (  # noqa: UP029
+        AttributeError,
+        Exception,
+        ImportError,
+        NotImplemented,
+        callable,
+        getattr,
+        hasattr,
+        isinstance,
+        type,
+    )
 
-    pickle = _pipec_pickle()
-
-    class HashingFile:
-        """Writes through to the file and hashes what passes. Small outputs are hashed with
-        the interpreter's own sha256 at the end; hashlib (it loads OpenSSL, which is faster
-        on big data but slower to start) only once more than 1 MiB has been written."""
-
-        def __init__(self, raw):
-            self.raw = raw
-            self.digest = None
-            self.pending = []
-            self.size = 0
-
-        def write(self, data):
-            # Large buffers arrive as pickle.PickleBuffer objects, which have no len().
-            view = memoryview(data)
-            self.size += view.nbytes
-            if self.digest is None and self.size > 1 << 20:
-                import hashlib
-
-                self.digest = hashlib.sha256(b"".join(self.pending))
-                self.pending = []
-            if self.digest is None:
-                self.pending.append(bytes(view))
-            elif view.nbytes < 1 << 20:
-                self.finish_hashing()
-                self.digest.update(view)
-            else:
-                # A big buffer is hashed in a thread while it is written (hashlib lets go of
-                # the interpreter lock), so hashing costs no extra time.
-                import threading
-
-                self.finish_hashing()
-                self.hashing = threading.Thread(target=self.digest.update, args=(view,))
-                self.hashing.start()
-            return self.raw.write(view)
-
-        def finish_hashing(self):
-            hashing = getattr(self, "hashing", None)
-            if hashing is not None:
-                hashing.join()
-                self.hashing = None
-
-        def hexdigest(self):
-            if self.digest is not None:
-                self.finish_hashing()
-                return self.digest.hexdigest()
-            try:
-                from _sha256 import sha256
-            except ImportError:  # Python 3.12 and later name the module _sha2
-                try:
-                    from _sha2 import sha256
-                except ImportError:
-                    from hashlib import sha256
-            return sha256(b"".join(self.pending)).hexdigest()
+    try:
+        from _pickle import Pickler, PicklingError
+    except ImportError:
+        from pickle import Pickler, PicklingError
 
     class NeedsCloudpickle(Exception):
         pass
 
-    class PlainPickler(pickle.Pickler):
-        def reducer_override(self, obj):
+    class PlainPickler(Pickler):
+        # NotImplemented (carry on as plain pickle would) is left out of typeshed's return type.
+        def reducer_override(self, obj: "object") -> "object":  # type: ignore[override]
             if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__"):
                 module = getattr(obj, "__module__", None)
                 if module == "__main__" or "<locals>" in getattr(obj, "__qualname__", ""):
@@ -262,23 +329,25 @@ def _pipec_save(value, path):
                     raise NeedsCloudpickle
             return NotImplemented
 
-    def write_value(raw):
-        hashing = HashingFile(raw)
+    cloudpickle_version = None
+    with _PipecAtomicFile(path) as raw:
+        hashing = _PipecHashingFile(raw)
         try:
             PlainPickler(hashing, protocol=5).dump(value)
-            return hashing, None
-        except (NeedsCloudpickle, pickle.PicklingError, AttributeError):
+            plain = True
+        except (NeedsCloudpickle, PicklingError, AttributeError):
             # AttributeError: plain pickle cannot find a nested or local object by name.
+            hashing.finish_hashing()
             raw.seek(0)
             raw.truncate()
-        import cloudpickle
+            plain = False
+        if not plain:
+            import cloudpickle
 
-        hashing = HashingFile(raw)
-        cloudpickle.dump(value, hashing, protocol=5)
-        return hashing, cloudpickle.__version__
-
-    hashing, cloudpickle_version = _pipec_replace(path, write_value)
-    meta = {
+            hashing = _PipecHashingFile(raw)
+            cloudpickle.dump(value, hashing, protocol=5)
+            cloudpickle_version = cloudpickle.__version__
+    meta: dict[str, object] = {
         "format": "pickle" if cloudpickle_version is None else "cloudpickle",
         "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
         "cloudpickle": cloudpickle_version,
@@ -288,40 +357,57 @@ def _pipec_save(value, path):
     _pipec_write_text(_pipec_meta_text(meta), path + ".meta.json")
 
 
-class _PipecVersionError(Exception):
-    """An input pickled by another Python or cloudpickle version."""
-
-
-def _pipec_parser():
-    """The command line, for --help and for reporting mistakes in it."""
+def _pipec_usage(description: "str | None", argv: "list[str]", mistake: "str | None") -> "None":
+    """Exit the way argparse does: print the help for --help, else the mistake (MISTAKE, or
+    what argparse finds in ARGV) with the usage line."""
     import argparse
     import os
     import sys
+    from builtins import SystemExit
 
     parser = argparse.ArgumentParser(
         prog=os.path.basename(sys.argv[0]),
-        description=__doc__,
+        description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH",
-                        help="read argument NAME from the pickle file PATH")
-    parser.add_argument("--value", action="append", default=[], metavar="NAME=LITERAL",
-                        help="argument NAME as a Python literal, e.g. --value n=3")
-    parser.add_argument("--output", action="append", default=[], metavar="NAME=PATH",
-                        help="write output NAME to PATH (default: ./NAME.pkl)")
-    return parser
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="read argument NAME from the pickle file PATH",
+    )
+    parser.add_argument(
+        "--value",
+        action="append",
+        default=[],
+        metavar="NAME=LITERAL",
+        help="argument NAME as a Python literal, e.g. --value n=3",
+    )
+    parser.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="write output NAME to PATH (default: ./NAME.pkl)",
+    )
+    if mistake is not None:
+        parser.error(mistake)
+    parser.parse_args(argv)
+    raise SystemExit(2)
 
 
-def _pipec_arguments(argv):
+def _pipec_arguments(argv: "list[str]", description: "str | None") -> "dict[str, list[str]]":
     """{"--input": [...], "--value": [...], "--output": [...]} read from the command line by
     hand; argparse only shows --help and reports a command line it cannot read."""
-    found = {"--input": [], "--value": [], "--output": []}
+    from builtins import len
+
+    found: dict[str, list[str]] = {"--input": [], "--value": [], "--output": []}
     position = 0
     while position < len(argv):
         option, equals, value = argv[position].partition("=")
         if option not in found or not equals and position + 1 == len(argv):
-            _pipec_parser().parse_args(argv)  # prints the help, or the mistake, and exits
-            raise SystemExit(2)
+            _pipec_usage(description, argv, None)
         if not equals:
             position += 1
             value = argv[position]
@@ -330,19 +416,41 @@ def _pipec_arguments(argv):
     return found
 
 
-def main(argv=None):
-    """Parse the command line, load the inputs, call `glue_1` and write its outputs."""
+def _pipec_main(
+    function: "_pipec_abc.Callable[..., object]",
+    description: "str | None",
+    argv: "list[str]",
+    parameters: "tuple[str, ...]",
+    required: "tuple[str, ...]",
+    outputs: "tuple[str, ...]",
+    split: "str",
+) -> "int":
+    """Read ARGV, load the inputs, call FUNCTION and write its outputs; the exit status.
+
+    SPLIT says how the result becomes OUTPUTS: "one" (the whole result), "split" (a sequence,
+    one item per output), "dict" (glue: a dict by output name), "decision" (glue: an `if` test,
+    written as JSON true/false) or "explode" (glue: the items of a run-time loop, one file each
+    in a folder, then count.json).
+    """
     import sys
+    from builtins import (  # noqa: UP029
+        SyntaxError,
+        ValueError,
+        dict,
+        enumerate,
+        isinstance,
+        len,
+        list,
+        print,
+        zip,
+    )
 
-    parameters = ('url', 'test_size', 'c')
-    required = ('url', 'test_size', 'c')
-    outputs = ()
-    args = _pipec_arguments(sys.argv[1:] if argv is None else list(argv))
+    found = _pipec_arguments(argv, description)
 
-    def fail(message):
-        _pipec_parser().error(message)
+    def fail(message: "str") -> "None":
+        _pipec_usage(description, argv, message)
 
-    def pair(item, allowed, what):
+    def pair(item: "str", allowed: "tuple[str, ...]", what: "str") -> "tuple[str, str]":
         name, sep, rest = item.partition("=")
         if not sep or not rest:
             fail(f"expected NAME=... but got {item!r}")
@@ -350,34 +458,84 @@ def main(argv=None):
             fail(f"unknown {what} {name!r}; expected one of: {', '.join(allowed) or 'none'}")
         return name, rest
 
-    kwargs = {}
+    arguments: dict[str, object] = {}
     try:
-        for item in args["--input"]:
+        for item in found["--input"]:
             name, path = pair(item, parameters, "input")
-            kwargs[name] = _pipec_load(path)
+            arguments[name] = _pipec_load(path)
     except _PipecVersionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
-    for item in args["--value"]:
+    for item in found["--value"]:
         name, text = pair(item, parameters, "input")
         try:
-            kwargs[name] = _pipec_literal(text)
+            arguments[name] = _pipec_literal(text)
         except (ValueError, SyntaxError):
             fail(f"--value {name}: {text!r} is not a Python literal (quote strings: \"'text'\")")
-    missing = [name for name in required if name not in kwargs]
+    missing = [name for name in required if name not in arguments]
     if missing:
         fail("missing required input(s): " + ", ".join(missing))
     destinations = {name: name + ".pkl" for name in outputs}
-    for item in args["--output"]:
+    for item in found["--output"]:
         name, path = pair(item, outputs, "output")
         destinations[name] = path
 
-    result = glue_1(**kwargs)
-    values = [result[name] for name in outputs]
-    for name, value in zip(outputs, values):
+    result = function(**arguments)
+    if split == "one":
+        values = [result]
+    elif split == "split":
+        values = list(result)  # type: ignore[call-overload]  # as unpacking would, or raise
+        if len(values) != len(outputs):
+            print(
+                f"error: {function.__name__} returned {len(values)} values but return_values "
+                f"names {len(outputs)}: {', '.join(outputs)}",
+                file=sys.stderr,
+            )
+            return 1
+    else:
+        assert isinstance(result, dict), "glue returns its outputs in a dict"
+        if split == "decision":
+            decision = "true\n" if result["decision"] else "false\n"
+            _pipec_write_text(decision, destinations["decision"])
+            return 0
+        if split == "explode":
+            import os
+
+            items = list(result["items"])
+            for index, item in enumerate(items):
+                _pipec_save(item, os.path.join(destinations["items"], f"{index}.pkl"))
+            count = os.path.join(destinations["items"], "count.json")
+            _pipec_write_text(f'{{"count": {len(items)}}}\n', count)
+            return 0
+        values = [result[name] for name in outputs]
+    for name, value in zip(outputs, values, strict=True):
         _pipec_save(value, destinations[name])
     return 0
 
 
+def _pipec_run(
+    function: "_pipec_abc.Callable[..., object]",
+    description: "str | None",
+    *,
+    parameters: "tuple[str, ...]",
+    required: "tuple[str, ...]",
+    outputs: "tuple[str, ...]",
+    split: "str",
+) -> "None":
+    """The script's entry point: run `_pipec_main` on the command line and exit with its status."""
+    import sys
+    from builtins import SystemExit
+
+    argv = sys.argv[1:]
+    raise SystemExit(_pipec_main(function, description, argv, parameters, required, outputs, split))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    _pipec_run(
+        _pipec_glue_1,
+        __doc__,
+        parameters=('url', 'test_size', 'c'),
+        required=('url', 'test_size', 'c'),
+        outputs=(),
+        split="dict",
+    )

@@ -1,0 +1,542 @@
+"""The step runner: the code at the end of every generated script that runs the script's function.
+
+`pipec build` copies the part of this file between the `_RUNNER_START` and `_RUNNER_END` lines
+into each step and glue script, byte for byte, after the user's code (`runner_code()` returns
+that text); the script then ends with one call, `_pipec_run(function, __doc__, ...)`. Scripts so
+stay standalone (`python steps/x.py` needs no pipec), while the runner is written, typed and
+tested once, here.
+
+What is outside those lines is this module's own: this docstring (a script has its own), and
+`__all__` and `runner_code`, which a script does not need. There is no `from __future__` line:
+it would have to open the script and would change how the user's code runs; the annotations of
+the copied part are strings instead, which Python never evaluates (see the comment below).
+"""
+
+__all__ = ["runner_code"]
+
+
+# pipec's step runner (pipec/step_runner.py), the same in every script pipec writes.
+# It reads the command line, loads the inputs, calls the function and writes its outputs, each
+# with a meta file beside it.
+# It shares the script's namespace with the user's code above it, so it defines only `_pipec_*`
+# (and `_Pipec*` class) names and never reads a global that code could define or import (`from gzip import open`, a
+# helper called `sys`, ...): builtins are imported inside each function that uses them, and the
+# annotations are strings, which Python never evaluates.
+# It imports modules where they are needed, and keeps `pickle`, `json`, `argparse` and `ast`
+# off the common path: each would cost a small step more time than the step's own work.
+
+import _collections_abc as _pipec_abc  # annotations only; loaded at startup
+import builtins as _pipec_builtins
+import io as _pipec_io  # annotations only; loaded at startup
+
+
+class _PipecVersionError(_pipec_builtins.Exception):
+    """An input pickled by another Python or cloudpickle version."""
+
+
+def _pipec_load(path: "str") -> "object":
+    """Unpickle one input, refusing files written by another Python or cloudpickle.
+
+    `@FILE` names a JSON file that combines several inputs into a list, tuple or dict.
+    """
+    import os
+    import sys
+    from builtins import ImportError, open  # noqa: UP029
+
+    if path.startswith("@"):
+        import json
+
+        with open(path[1:], encoding="utf-8") as spec_file:
+            return _pipec_combine(json.load(spec_file))
+    meta_path = path + ".meta.json"
+    if os.path.exists(meta_path):
+        meta = _pipec_read_meta(meta_path)
+        python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        if meta.get("python") != python:
+            raise _PipecVersionError(
+                f"{path} was written by Python {meta.get('python')} and this is Python {python}: "
+                "pickled objects are only safe on the Python that wrote them; "
+                "rerun the step that produced it with this interpreter"
+            )
+        written_by = meta.get("cloudpickle")
+        if written_by is not None:
+            import cloudpickle  # type: ignore[import-untyped]
+
+            if written_by != cloudpickle.__version__:
+                raise _PipecVersionError(
+                    f"{path} was written by cloudpickle {written_by} and this is cloudpickle "
+                    f"{cloudpickle.__version__}: install cloudpickle=={written_by}, or rerun its "
+                    "producer"
+                )
+    try:
+        # The C unpickler itself: `import pickle` would also load `re`.
+        from _pickle import load
+    except ImportError:
+        from pickle import load
+    with open(path, "rb") as data_file:
+        return load(data_file)
+
+
+def _pipec_combine(spec: "object") -> "object":
+    """The value an @FILE entry describes: {"path"}, {"literal"}, {"list"}, {"tuple"} or {"dict"}."""
+    from builtins import ValueError, dict, isinstance, tuple  # noqa: UP029
+
+    if isinstance(spec, dict):
+        if "path" in spec:
+            return _pipec_load(spec["path"])
+        if "literal" in spec:
+            return _pipec_literal(spec["literal"])
+        if "list" in spec:
+            return [_pipec_combine(entry) for entry in spec["list"]]
+        if "tuple" in spec:
+            return tuple(_pipec_combine(entry) for entry in spec["tuple"])
+        if "dict" in spec:
+            return {_pipec_literal(key): _pipec_combine(entry) for key, entry in spec["dict"]}
+    raise ValueError(f"unknown input entry: {spec!r}")
+
+
+def _pipec_literal(text: "str") -> "object":
+    """The value of a Python literal: whole numbers, plain strings, True, False and None
+    directly, floats with float(), anything else with ast.literal_eval."""
+    from builtins import ValueError, float, int, len, set  # noqa: UP029
+
+    text = text.strip()
+    constants = {"True": True, "False": False, "None": None}
+    if text in constants:
+        return constants[text]
+    digits = text.removeprefix("-")
+    if digits.isdigit() and digits.isascii() and (digits == "0" or not digits.startswith("0")):
+        return int(text)
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        inner = text[1:-1]
+        if text[0] not in inner and "\\" not in inner and "\n" not in inner:
+            return inner
+    if text and set(text) <= set("0123456789.eE+-") and set(text) & set(".eE"):
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    import ast
+
+    return ast.literal_eval(text)
+
+
+def _pipec_read_meta(path: "str") -> "dict[str, object]":
+    """A meta file's fields; the flat JSON that _pipec_meta_text writes is read without json."""
+    from builtins import int, open  # noqa: UP029
+
+    with open(path, encoding="utf-8") as meta_file:
+        text = meta_file.read()
+    fields: dict[str, object] = {}
+    body = text.strip()
+    for line in body[1:-1].splitlines() if body[:1] == "{" and body[-1:] == "}" else ["?"]:
+        line = line.strip().rstrip(",")
+        if not line:
+            continue
+        key, separator, value = line.partition(": ")
+        simple_key = key.count('"') == 2 and key[0] == key[-1] == '"' and "\\" not in key
+        if not separator or not simple_key:
+            break
+        if value == "null":
+            fields[key[1:-1]] = None
+        elif value.isdigit() and value.isascii():
+            fields[key[1:-1]] = int(value)
+        elif value.count('"') == 2 and value[0] == value[-1] == '"' and "\\" not in value:
+            fields[key[1:-1]] = value[1:-1]
+        else:
+            break
+    else:
+        return fields
+    import json
+
+    fields = json.loads(text)
+    return fields
+
+
+def _pipec_meta_text(fields: "dict[str, object]") -> "str":
+    """`json.dumps(fields, indent=2, sort_keys=True)` for flat fields of plain text and numbers."""
+    from builtins import bool, int, isinstance, set, sorted, str  # noqa: UP029
+
+    lines = []
+    for key in sorted(fields):
+        value = fields[key]
+        if value is None:
+            text = "null"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        elif isinstance(value, str) and value.isprintable() and not set(value) & set('"\\'):
+            text = f'"{value}"'
+        else:
+            import json
+
+            return json.dumps(fields, indent=2, sort_keys=True) + "\n"
+        lines.append(f'  "{key}": {text}')
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+class _PipecAtomicFile:
+    """`with _PipecAtomicFile(path) as file:` writes a temporary file beside PATH, renamed into
+    place when the block ends without an error and removed when it raises."""
+
+    def __init__(self, path: "str") -> "None":
+        import os
+
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        self.path = path
+        self.temporary = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+
+    def __enter__(self) -> "_pipec_io.BufferedWriter":
+        from builtins import open  # noqa: UP029
+
+        self.file = open(self.temporary, "wb")
+        return self.file
+
+    def __exit__(
+        self,
+        kind: "type[BaseException] | None",
+        error: "BaseException | None",
+        trace: "object",
+    ) -> "None":
+        import os
+
+        try:
+            self.file.close()
+            if kind is None:
+                os.replace(self.temporary, self.path)
+        finally:
+            # Still there only when the block raised, or closing or renaming failed.
+            if os.path.exists(self.temporary):
+                os.unlink(self.temporary)
+
+
+def _pipec_write_text(text: "str", path: "str") -> "None":
+    encoded = text.encode("utf-8")
+    with _PipecAtomicFile(path) as file:
+        file.write(encoded)
+
+
+class _PipecHashingFile:
+    """Writes through to a file and hashes what passes.
+
+    Small outputs are hashed with the interpreter's own sha256 at the end; hashlib (it loads
+    OpenSSL, which is faster on big data but slower to start) only once more than 1 MiB has
+    been written.
+    """
+
+    def __init__(self, raw: "_pipec_io.BufferedWriter") -> "None":
+        self.raw = raw
+        self.size = 0
+        self.pending: list[bytes] = []  # what was written before hashlib was needed
+        # The hashlib sha256 object's methods, once more than 1 MiB has been written.
+        self.update: _pipec_abc.Callable[[memoryview], None] | None = None
+        self.big_hexdigest: _pipec_abc.Callable[[], str] | None = None
+        self.join_hashing: _pipec_abc.Callable[[], None] | None = None
+
+    def write(self, data: "bytes | bytearray | memoryview") -> "int":
+        from builtins import bytes, memoryview  # noqa: UP029
+
+        # Large buffers arrive as pickle.PickleBuffer objects, which have no len().
+        view = memoryview(data)
+        self.size += view.nbytes
+        if self.update is None and self.size > 1 << 20:
+            import hashlib
+
+            digest = hashlib.sha256(b"".join(self.pending))
+            self.update, self.big_hexdigest = digest.update, digest.hexdigest
+            self.pending = []
+        if self.update is None:
+            self.pending.append(bytes(view))
+        elif view.nbytes < 1 << 20:
+            self.finish_hashing()
+            self.update(view)
+        else:
+            # A big buffer is hashed in a thread while it is written (hashlib lets go of the
+            # interpreter lock), so hashing costs no extra time.
+            import threading
+
+            self.finish_hashing()
+            hashing = threading.Thread(target=self.update, args=(view,))
+            hashing.start()
+            self.join_hashing = hashing.join
+        return self.raw.write(view)
+
+    def finish_hashing(self) -> "None":
+        if self.join_hashing is not None:
+            self.join_hashing()
+            self.join_hashing = None
+
+    def hexdigest(self) -> "str":
+        from builtins import ImportError
+
+        if self.big_hexdigest is not None:
+            self.finish_hashing()
+            return self.big_hexdigest()
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found]
+        except ImportError:  # Python 3.12 and later name the module _sha2
+            try:
+                from _sha2 import sha256  # type: ignore[import-not-found]
+            except ImportError:
+                from hashlib import sha256
+        digest: str = sha256(b"".join(self.pending)).hexdigest()
+        return digest
+
+
+def _pipec_save(value: "object", path: "str") -> "None":
+    """Pickle one output beside PATH, rename it into place, then write PATH.meta.json.
+
+    Plain pickle is tried first; cloudpickle (slower to import) is used only for values that
+    carry functions or classes defined in this script, which plain pickle would store by a name
+    that other scripts cannot import.
+    """
+    import sys
+    from builtins import (  # noqa: UP029
+        AttributeError,
+        Exception,
+        ImportError,
+        NotImplemented,
+        callable,
+        getattr,
+        hasattr,
+        isinstance,
+        type,
+    )
+
+    try:
+        from _pickle import Pickler, PicklingError
+    except ImportError:
+        from pickle import Pickler, PicklingError
+
+    class NeedsCloudpickle(Exception):
+        pass
+
+    class PlainPickler(Pickler):
+        # NotImplemented (carry on as plain pickle would) is left out of typeshed's return type.
+        def reducer_override(self, obj: "object") -> "object":  # type: ignore[override]
+            if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__"):
+                module = getattr(obj, "__module__", None)
+                if module == "__main__" or "<locals>" in getattr(obj, "__qualname__", ""):
+                    raise NeedsCloudpickle
+                if getattr(obj, "__name__", "") == "<lambda>":
+                    raise NeedsCloudpickle
+            return NotImplemented
+
+    cloudpickle_version = None
+    with _PipecAtomicFile(path) as raw:
+        hashing = _PipecHashingFile(raw)
+        try:
+            PlainPickler(hashing, protocol=5).dump(value)
+            plain = True
+        except (NeedsCloudpickle, PicklingError, AttributeError):
+            # AttributeError: plain pickle cannot find a nested or local object by name.
+            hashing.finish_hashing()
+            raw.seek(0)
+            raw.truncate()
+            plain = False
+        if not plain:
+            import cloudpickle
+
+            hashing = _PipecHashingFile(raw)
+            cloudpickle.dump(value, hashing, protocol=5)
+            cloudpickle_version = cloudpickle.__version__
+    meta: dict[str, object] = {
+        "format": "pickle" if cloudpickle_version is None else "cloudpickle",
+        "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
+        "cloudpickle": cloudpickle_version,
+        "size": hashing.size,
+        "sha256": hashing.hexdigest(),
+    }
+    _pipec_write_text(_pipec_meta_text(meta), path + ".meta.json")
+
+
+def _pipec_usage(description: "str | None", argv: "list[str]", mistake: "str | None") -> "None":
+    """Exit the way argparse does: print the help for --help, else the mistake (MISTAKE, or
+    what argparse finds in ARGV) with the usage line."""
+    import argparse
+    import os
+    import sys
+    from builtins import SystemExit
+
+    parser = argparse.ArgumentParser(
+        prog=os.path.basename(sys.argv[0]),
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="read argument NAME from the pickle file PATH",
+    )
+    parser.add_argument(
+        "--value",
+        action="append",
+        default=[],
+        metavar="NAME=LITERAL",
+        help="argument NAME as a Python literal, e.g. --value n=3",
+    )
+    parser.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="write output NAME to PATH (default: ./NAME.pkl)",
+    )
+    if mistake is not None:
+        parser.error(mistake)
+    parser.parse_args(argv)
+    raise SystemExit(2)
+
+
+def _pipec_arguments(argv: "list[str]", description: "str | None") -> "dict[str, list[str]]":
+    """{"--input": [...], "--value": [...], "--output": [...]} read from the command line by
+    hand; argparse only shows --help and reports a command line it cannot read."""
+    from builtins import len
+
+    found: dict[str, list[str]] = {"--input": [], "--value": [], "--output": []}
+    position = 0
+    while position < len(argv):
+        option, equals, value = argv[position].partition("=")
+        if option not in found or not equals and position + 1 == len(argv):
+            _pipec_usage(description, argv, None)
+        if not equals:
+            position += 1
+            value = argv[position]
+        found[option].append(value)
+        position += 1
+    return found
+
+
+def _pipec_main(
+    function: "_pipec_abc.Callable[..., object]",
+    description: "str | None",
+    argv: "list[str]",
+    parameters: "tuple[str, ...]",
+    required: "tuple[str, ...]",
+    outputs: "tuple[str, ...]",
+    split: "str",
+) -> "int":
+    """Read ARGV, load the inputs, call FUNCTION and write its outputs; the exit status.
+
+    SPLIT says how the result becomes OUTPUTS: "one" (the whole result), "split" (a sequence,
+    one item per output), "dict" (glue: a dict by output name), "decision" (glue: an `if` test,
+    written as JSON true/false) or "explode" (glue: the items of a run-time loop, one file each
+    in a folder, then count.json).
+    """
+    import sys
+    from builtins import (  # noqa: UP029
+        SyntaxError,
+        ValueError,
+        dict,
+        enumerate,
+        isinstance,
+        len,
+        list,
+        print,
+        zip,
+    )
+
+    found = _pipec_arguments(argv, description)
+
+    def fail(message: "str") -> "None":
+        _pipec_usage(description, argv, message)
+
+    def pair(item: "str", allowed: "tuple[str, ...]", what: "str") -> "tuple[str, str]":
+        name, sep, rest = item.partition("=")
+        if not sep or not rest:
+            fail(f"expected NAME=... but got {item!r}")
+        if name not in allowed:
+            fail(f"unknown {what} {name!r}; expected one of: {', '.join(allowed) or 'none'}")
+        return name, rest
+
+    arguments: dict[str, object] = {}
+    try:
+        for item in found["--input"]:
+            name, path = pair(item, parameters, "input")
+            arguments[name] = _pipec_load(path)
+    except _PipecVersionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    for item in found["--value"]:
+        name, text = pair(item, parameters, "input")
+        try:
+            arguments[name] = _pipec_literal(text)
+        except (ValueError, SyntaxError):
+            fail(f"--value {name}: {text!r} is not a Python literal (quote strings: \"'text'\")")
+    missing = [name for name in required if name not in arguments]
+    if missing:
+        fail("missing required input(s): " + ", ".join(missing))
+    destinations = {name: name + ".pkl" for name in outputs}
+    for item in found["--output"]:
+        name, path = pair(item, outputs, "output")
+        destinations[name] = path
+
+    result = function(**arguments)
+    if split == "one":
+        values = [result]
+    elif split == "split":
+        values = list(result)  # type: ignore[call-overload]  # as unpacking would, or raise
+        if len(values) != len(outputs):
+            print(
+                f"error: {function.__name__} returned {len(values)} values but return_values "
+                f"names {len(outputs)}: {', '.join(outputs)}",
+                file=sys.stderr,
+            )
+            return 1
+    else:
+        assert isinstance(result, dict), "glue returns its outputs in a dict"
+        if split == "decision":
+            decision = "true\n" if result["decision"] else "false\n"
+            _pipec_write_text(decision, destinations["decision"])
+            return 0
+        if split == "explode":
+            import os
+
+            items = list(result["items"])
+            for index, item in enumerate(items):
+                _pipec_save(item, os.path.join(destinations["items"], f"{index}.pkl"))
+            count = os.path.join(destinations["items"], "count.json")
+            _pipec_write_text(f'{{"count": {len(items)}}}\n', count)
+            return 0
+        values = [result[name] for name in outputs]
+    for name, value in zip(outputs, values, strict=True):
+        _pipec_save(value, destinations[name])
+    return 0
+
+
+def _pipec_run(
+    function: "_pipec_abc.Callable[..., object]",
+    description: "str | None",
+    *,
+    parameters: "tuple[str, ...]",
+    required: "tuple[str, ...]",
+    outputs: "tuple[str, ...]",
+    split: "str",
+) -> "None":
+    """The script's entry point: run `_pipec_main` on the command line and exit with its status."""
+    import sys
+    from builtins import SystemExit
+
+    argv = sys.argv[1:]
+    raise SystemExit(_pipec_main(function, description, argv, parameters, required, outputs, split))
+
+
+# The end of the step runner: what follows is this module's own, and not copied.
+
+_RUNNER_START = (
+    "# pipec's step runner (pipec/step_runner.py), the same in every script pipec writes."
+)
+_RUNNER_END = "# The end of the step runner: what follows is this module's own, and not copied."
+
+
+def runner_code() -> str:
+    """The runner's source as every generated script carries it, from `_RUNNER_START` to the
+    line before `_RUNNER_END`."""
+    # importlib.resources rather than __file__: it also reads a package installed as a zip.
+    from importlib import resources
+
+    text = resources.files("pipec").joinpath("step_runner.py").read_text(encoding="utf-8")
+    start = text.index("\n" + _RUNNER_START + "\n") + 1
+    return text[start : text.index("\n\n\n" + _RUNNER_END + "\n", start) + 1]
