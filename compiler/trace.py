@@ -17,9 +17,10 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import CodeRange
 
+from pipec.compiler import rules
 from pipec.compiler.analyse import Component, ParameterKind, collect_support, literal_of
 from pipec.compiler.dag import build_graph, prune_outputs
-from pipec.compiler.diagnostics import Reporter
+from pipec.compiler.diagnostics import Reporter, Rule
 from pipec.compiler.fold import MAX_UNROLL, fold
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode, Node, StepNode, Trace
 from pipec.compiler.literals import NOT_LITERAL
@@ -73,13 +74,13 @@ class _TupleResult:
 class _Unavailable:
     """A name whose value the compiled pipeline cannot provide here; using it is an error."""
 
-    message: str
-    hint: str
+    rule: Rule | None
+    fields: Mapping[str, object] = field(default_factory=dict)
 
 
 # Stands for the names a refused statement assigns: its error is reported once, not again at
 # every later use.
-_REPORTED = _Unavailable("", "")
+_REPORTED = _Unavailable(None)
 
 _Symbol = Binding | _TupleResult | _Unavailable
 
@@ -102,47 +103,19 @@ class _PendingGlue:
     returns: bool = False
 
 
-_REFUSED_STATEMENTS: dict[type, tuple[str, str]] = {
-    cst.While: (
-        "`while` loop in a controller",
-        "a compiled controller has a shape known before it runs: loop inside a step, or use "
-        "`for` over a list or a step's output",
-    ),
-    cst.Try: (
-        "`try` in a controller",
-        "handle errors inside the step; use retry_on_failure=N on the component for flaky steps",
-    ),
-    cst.With: (
-        "`with` in a controller",
-        "open files and other resources inside the step that uses them",
-    ),
-    cst.FunctionDef: (
-        "function defined inside a controller",
-        "define it at module level; steps and glue scripts carry module-level helpers along",
-    ),
-    cst.ClassDef: (
-        "class defined inside a controller",
-        "define it at module level; steps and glue scripts carry module-level classes along",
-    ),
+_REFUSED_STATEMENTS: dict[type, Rule] = {
+    cst.While: rules.WHILE_LOOP,
+    cst.Try: rules.TRY_STATEMENT,
+    cst.With: rules.WITH_STATEMENT,
+    cst.FunctionDef: rules.FUNCTION_IN_CONTROLLER,
+    cst.ClassDef: rules.CLASS_IN_CONTROLLER,
 }
-_REFUSED_SMALL: dict[type, tuple[str, str]] = {
-    cst.Global: (
-        "`global` in a controller",
-        "pass values between steps as arguments and return values",
-    ),
-    cst.Nonlocal: (
-        "`nonlocal` in a controller",
-        "pass values between steps as arguments and return values",
-    ),
-    cst.Import: (
-        "import inside a controller",
-        "move the import to the top of the file; glue scripts carry the imports they use",
-    ),
-    cst.ImportFrom: (
-        "import inside a controller",
-        "move the import to the top of the file; glue scripts carry the imports they use",
-    ),
-    cst.Del: ("`del` in a controller", "drop the `del`: every value lives in its own artifact"),
+_REFUSED_SMALL: dict[type, Rule] = {
+    cst.Global: rules.GLOBAL_STATEMENT,
+    cst.Nonlocal: rules.NONLOCAL_STATEMENT,
+    cst.Import: rules.IMPORT_IN_CONTROLLER,
+    cst.ImportFrom: rules.IMPORT_IN_CONTROLLER,
+    cst.Del: rules.DEL_STATEMENT,
 }
 
 
@@ -295,17 +268,13 @@ class _Tracer:
 
     def _binding_of(self, symbol: _Symbol | None, node: cst.CSTNode, name: str) -> Binding | None:
         if symbol is None:
-            self.reporter.error(
-                self._location(node),
-                f"`{name}` is used before it is assigned",
-                f"assign `{name}` earlier in the controller",
-            )
+            self.reporter.report(rules.USED_BEFORE_ASSIGNED, self._location(node), name=name)
             return None
         if isinstance(symbol, _TupleResult):
             return Container.of_tuple(symbol.items)
         if isinstance(symbol, _Unavailable):
-            if symbol.message:
-                self.reporter.error(self._location(node), symbol.message, symbol.hint)
+            if symbol.rule is not None:
+                self.reporter.report(symbol.rule, self._location(node), **symbol.fields)
             return None
         return symbol
 
@@ -403,47 +372,53 @@ class _Tracer:
         index = 0
         for arg in call.args:
             if arg.star:
-                self.reporter.error(
-                    self._location(arg),
-                    f"`{arg.star}` arguments in a call of step `{name}`",
-                    "pass every argument by position or by name: pipec binds them at compile time",
+                self.reporter.report(
+                    rules.STAR_ARGS_IN_STEP_CALL, self._location(arg), star=arg.star, step=name
                 )
                 ok = False
             elif arg.keyword is None:
                 if index >= len(positional):
-                    self.reporter.error(
+                    self.reporter.report(
+                        rules.TOO_MANY_POSITIONAL,
                         self._location(arg),
-                        f"step `{name}` takes {len(positional)} positional argument"
-                        f"{'s' if len(positional) != 1 else ''} but more were given",
-                        f"the signature is {signature}",
+                        step=name,
+                        count=len(positional),
+                        s="s" if len(positional) != 1 else "",
+                        signature=signature,
                     )
                     ok = False
                 else:
                     bound[positional[index].name] = arg.value
                     index += 1
             elif component.parameter(arg.keyword.value) is None:
-                self.reporter.error(
+                self.reporter.report(
+                    rules.UNKNOWN_KEYWORD,
                     self._location(arg),
-                    f"step `{name}` has no parameter `{arg.keyword.value}`",
-                    f"the signature is {signature}",
+                    step=name,
+                    keyword=arg.keyword.value,
+                    signature=signature,
                 )
                 ok = False
             elif arg.keyword.value in bound:
-                self.reporter.error(
+                self.reporter.report(
+                    rules.ARGUMENT_GIVEN_TWICE,
                     self._location(arg),
-                    f"step `{name}` got two values for `{arg.keyword.value}`",
-                    "pass each argument once",
+                    step=name,
+                    keyword=arg.keyword.value,
                 )
                 ok = False
             else:
                 bound[arg.keyword.value] = arg.value
         missing = [p.name for p in component.parameters if p.required and p.name not in bound]
         if missing and not any(arg.star for arg in call.args):
-            self.reporter.error(
+            self.reporter.report(
+                rules.MISSING_ARGUMENT,
                 self._location(call),
-                f"step `{name}` is missing required argument"
-                f"{'s' if len(missing) > 1 else ''} {', '.join(f'`{m}`' for m in missing)}",
-                f"pass {', '.join(missing)}: the signature is {signature}",
+                step=name,
+                s="s" if len(missing) > 1 else "",
+                listed=", ".join(f"`{m}`" for m in missing),
+                names=", ".join(missing),
+                signature=signature,
             )
             ok = False
         inputs: list[tuple[str, Binding]] = []
@@ -485,10 +460,11 @@ class _Tracer:
                 and (n.name == parent or self.components[n.component].step_name == parent)
             ]
             if not matches:
-                self.reporter.error(
+                self.reporter.report(
+                    rules.PARENT_NOT_CALLED_BEFORE,
                     component.options["parents"].location,
-                    f"parent `{parent}` of step `{component.function_name}` is not called before it",
-                    "name a step that the controller calls earlier, by its step name",
+                    parent=parent,
+                    step=component.function_name,
                 )
             after.extend(matches)
         return after
@@ -520,19 +496,11 @@ class _Tracer:
                 if not self._dynamic_use(name, use):
                     pending.globals.add(name)
             elif kind == "undefined":
-                self.reporter.error(
-                    self._location(use),
-                    f"name `{name}` is not defined",
-                    f"define `{name}` at module level or assign it in the controller before this line",
-                )
+                self.reporter.report(rules.UNDEFINED_NAME, self._location(use), name=name)
         pending.reads.extend(replaced.values())
         for name in getattr_names(statement):
             if name in self.components:
-                self.reporter.error(
-                    self._location(original),
-                    f"step `{name}` is looked up with getattr",
-                    f"call `{name}(...)` directly; choose between steps with `if`/`else`",
-                )
+                self.reporter.report(rules.STEP_FROM_GETATTR, self._location(original), step=name)
         for written in [*extra_writes, *self._writes(original), *mutated_names(statement)]:
             if written not in pending.writes:
                 pending.writes.append(written)
@@ -540,12 +508,7 @@ class _Tracer:
         statement.visit(finder)
         pending.effects = pending.effects or finder.impure
         if finder.prints and self.map is not None:
-            self.reporter.error(
-                self._location(original),
-                "printing inside a loop over a run-time value",
-                "the loop's iterations run in parallel: collect what you want to show in a list "
-                "and print it after the loop",
-            )
+            self.reporter.report(rules.PRINT_IN_RUNTIME_LOOP, self._location(original))
         body = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
         if any(isinstance(s, (cst.Assert, cst.Raise)) for s in body) or contains(
             statement, cst.Raise
@@ -559,20 +522,10 @@ class _Tracer:
     def _dynamic_use(self, name: str, anchor: cst.CSTNode) -> bool:
         """Report a step or the controller used as a value rather than called by name."""
         if name in self.components:
-            self.reporter.error(
-                self._location(anchor),
-                f"step `{name}` is used as a value, not called by name",
-                f"call it directly (`{name}(...)`): pipec must know which step runs at compile "
-                "time; to choose between steps, use `if`/`else` with a direct call in each branch",
-            )
+            self.reporter.report(rules.STEP_USED_AS_VALUE, self._location(anchor), step=name)
             return True
         if name == self.controller.name:
-            self.reporter.error(
-                self._location(anchor),
-                "the pipeline controller calls itself",
-                "a compiled pipeline has a fixed shape: unroll the recursion into a loop over "
-                "known values, or move it into a step",
-            )
+            self.reporter.report(rules.RECURSIVE_CONTROLLER, self._location(anchor))
             return True
         return False
 
@@ -599,11 +552,7 @@ class _Tracer:
             return None
         self.pending = _PendingGlue()
         if pending.barrier and self.map is not None:
-            self.reporter.error(
-                self._location(pending.originals[0]),
-                "`assert` or `raise` inside a loop over a run-time value",
-                "check the values in a step, or after the loop",
-            )
+            self.reporter.report(rules.CHECK_IN_RUNTIME_LOOP, self._location(pending.originals[0]))
         inputs = self._inputs(pending.reads, pending.writes, pending.originals[0])
         if inputs is None:
             return None
@@ -655,12 +604,7 @@ class _Tracer:
         end = self.source.extent(last) if last in self.source.positions else None
         location = self._location(first)
         for reached in support.components:
-            self.reporter.error(
-                location,
-                f"controller code reaches step `{reached}` through module-level code",
-                f"call `{reached}(...)` directly in the controller: pipec must see every step "
-                "call to make it a node (a step inside a helper or a dict would run as glue)",
-            )
+            self.reporter.report(rules.STEP_REACHED_THROUGH_MODULE_CODE, location, step=reached)
         self.nodes.append(
             GlueNode(
                 name=name,
@@ -758,11 +702,7 @@ class _Tracer:
             if self.terminated:
                 if not self.warned_unreachable:
                     self.warned_unreachable = True
-                    self.reporter.warning(
-                        self._location(statement),
-                        "this code never runs: everything before it ends the pipeline",
-                        "remove it, or move it before the `return`/`raise`",
-                    )
+                    self.reporter.report(rules.UNREACHABLE_CODE, self._location(statement))
                 return
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
@@ -776,21 +716,14 @@ class _Tracer:
             elif isinstance(statement, cst.For):
                 self._for(statement)
             else:
-                message, hint = _REFUSED_STATEMENTS.get(
-                    type(statement),
-                    (
-                        f"`{type(statement).__name__}` statement in a controller",
-                        "keep the controller to step calls, assignments, `if`, `for`, prints, "
-                        "asserts and `return`",
-                    ),
-                )
-                self.reporter.error(self._location(statement), message, hint)
+                rule = _REFUSED_STATEMENTS.get(type(statement), rules.UNSUPPORTED_STATEMENT)
+                self.reporter.report(rule, self._location(statement), kind=type(statement).__name__)
                 self._poison(statement)
 
     def _small(self, small: cst.BaseSmallStatement, line: cst.SimpleStatementLine) -> None:
         refused = _REFUSED_SMALL.get(type(small))
         if refused is not None:
-            self.reporter.error(self._location(small), *refused)
+            self.reporter.report(refused, self._location(small))
             self._poison(small)
             return
         if isinstance(small, cst.Pass):
@@ -803,11 +736,7 @@ class _Tracer:
             return
         if isinstance(small, cst.Raise):
             if self.map is not None:
-                self.reporter.error(
-                    self._location(small),
-                    "`raise` inside a loop over a run-time value",
-                    "check the values in a step, or after the loop",
-                )
+                self.reporter.report(rules.RAISE_IN_RUNTIME_LOOP, self._location(small))
                 return
             self._glue_statement(small, small, leading_comments(small, line))
             self._flush()
@@ -845,19 +774,11 @@ class _Tracer:
         if not self.loop_guards and self.map is None:
             return  # a syntax error caught by the parser
         if self.map is not None:
-            self.reporter.error(
-                self._location(small),
-                f"`{word}` in a loop over a run-time value",
-                "every element of a run-time loop runs (in parallel): filter the values in a "
-                "step before the loop",
-            )
+            self.reporter.report(rules.BREAK_IN_RUNTIME_LOOP, self._location(small), word=word)
             return
         if self.loop_guards[-1] != self.guards:
-            self.reporter.error(
-                self._location(small),
-                f"`{word}` under a condition decided at run time",
-                "the loops of a compiled controller are unrolled before it runs: filter the "
-                "values first (in a step), or decide inside the step",
+            self.reporter.report(
+                rules.BREAK_UNDER_RUNTIME_CONDITION, self._location(small), word=word
             )
             return
         self._flush()
@@ -865,11 +786,7 @@ class _Tracer:
 
     def _return(self, small: cst.Return, line: cst.SimpleStatementLine) -> None:
         if self.map is not None:
-            self.reporter.error(
-                self._location(small),
-                "`return` inside a loop over a run-time value",
-                "collect the values in a list and return after the loop",
-            )
+            self.reporter.report(rules.RETURN_IN_RUNTIME_LOOP, self._location(small))
             return
         binding: Binding | None
         if small.value is None:
@@ -910,10 +827,8 @@ class _Tracer:
                 if isinstance(symbol, _TupleResult)
                 else f"the value has {len(items)} items"
             )
-            self.reporter.error(
-                self._location(target),
-                f"{what} but is unpacked into {len(elements)} names",
-                "unpack into as many names as there are values (a step's return_values)",
+            self.reporter.report(
+                rules.UNPACK_COUNT_MISMATCH, self._location(target), what=what, count=len(elements)
             )
             for name in names_of(target):
                 self.env[name] = _REPORTED
@@ -942,11 +857,12 @@ class _Tracer:
                 for target in targets:
                     names = target_names(target)
                     if isinstance(names, list):
-                        self.reporter.error(
+                        self.reporter.report(
+                            rules.SINGLE_OUTPUT_UNPACKED,
                             self._location(target),
-                            f"step `{component.function_name}` has 1 output but is unpacked into "
-                            f"{len(names)} names",
-                            f"declare the outputs: return_values={names!r}",
+                            step=component.function_name,
+                            count=len(names),
+                            names=names,
                         )
                         self._poison(small)
                         return True
@@ -1063,10 +979,8 @@ class _Tracer:
             or name in self.map_gathers
             or self.map_env.get(name) != Literal.of([])
         ):
-            self.reporter.error(
-                self._location(call),
-                f"`{name}.{method}(...)` inside a loop over a run-time value",
-                f"start with `{name} = []` before the loop and append once per iteration",
+            self.reporter.report(
+                rules.UNSUPPORTED_GATHER, self._location(call), name=name, method=method
             )
             return True
         value = self._bind(argument, f"{name}_item", in_map=True)
@@ -1088,11 +1002,7 @@ class _Tracer:
             self._glue_statement(node, node)
             return
         if self.map is not None:
-            self.reporter.error(
-                self._location(node),
-                "`if` with step calls inside a loop over a run-time value",
-                "decide inside the step, or loop over the values in a step of its own",
-            )
+            self.reporter.report(rules.IF_IN_RUNTIME_LOOP, self._location(node))
             return
         condition = self._condition(node.test)
         if condition is None:
@@ -1116,11 +1026,7 @@ class _Tracer:
         globals_read = {n for k, n in self._uses(test, skip) if k == "global"}
         for kind, name in self._uses(test, skip):
             if kind == "undefined":
-                self.reporter.error(
-                    self._location(test),
-                    f"name `{name}` is not defined",
-                    f"define `{name}` before this line",
-                )
+                self.reporter.report(rules.UNDEFINED_NAME, self._location(test), name=name)
                 return None
         inputs = self._inputs(reads, [], test)
         if inputs is None:
@@ -1178,11 +1084,7 @@ class _Tracer:
         if decided is not NOT_LITERAL:
             return self._structured(expr.body if decided else expr.orelse, what)
         if self.map is not None:
-            self.reporter.error(
-                self._location(expr),
-                "conditional step call inside a loop over a run-time value",
-                "decide inside the step",
-            )
+            self.reporter.report(rules.CONDITIONAL_STEP_IN_RUNTIME_LOOP, self._location(expr))
             return None
         self._flush()
         condition = self._condition(expr.test)
@@ -1271,10 +1173,11 @@ class _Tracer:
             self._map_loop(node)
             return
         if len(values) > MAX_UNROLL:
-            self.reporter.error(
+            self.reporter.report(
+                rules.TOO_MANY_ITERATIONS,
                 self._location(node.iter),
-                f"this loop would unroll into {len(values)} iterations",
-                f"loop over at most {MAX_UNROLL} values, or loop inside a step",
+                count=len(values),
+                limit=MAX_UNROLL,
             )
             return
         self.loop_guards.append(self.guards)
@@ -1283,10 +1186,8 @@ class _Tracer:
             for value in values:
                 self._flush()
                 if not self._assign(node.target, value, node):
-                    self.reporter.error(
-                        self._location(node.target),
-                        "cannot unpack the loop's values at compile time",
-                        "loop over a list of tuples of the same length as the target",
+                    self.reporter.report(
+                        rules.LOOP_VALUES_NOT_UNPACKABLE, self._location(node.target)
                     )
                     return
                 try:
@@ -1304,11 +1205,7 @@ class _Tracer:
 
     def _map_loop(self, node: cst.For) -> None:
         if node.orelse is not None:
-            self.reporter.error(
-                self._location(node.orelse),
-                "`for ... else` over a run-time value",
-                "drop the `else`: a fan-out always runs every element",
-            )
+            self.reporter.report(rules.FOR_ELSE_OVER_RUNTIME_VALUE, self._location(node.orelse))
             return
 
         def body() -> None:
@@ -1325,18 +1222,10 @@ class _Tracer:
     ) -> str | None:
         """A fan-out decided at run time: one map node, and body nodes expanded per element."""
         if self.map is not None:
-            self.reporter.error(
-                self._location(anchor),
-                "a loop over a run-time value inside another one",
-                "move the inner loop into a step",
-            )
+            self.reporter.report(rules.NESTED_RUNTIME_LOOPS, self._location(anchor))
             return None
         if not isinstance(target, cst.Name):
-            self.reporter.error(
-                self._location(target),
-                "unpacking in a loop over a run-time value",
-                "loop with one name (`for item in items:`) and unpack inside the body",
-            )
+            self.reporter.report(rules.UNPACKING_IN_RUNTIME_LOOP, self._location(target))
             return None
         over = self._bind(iterable, "items")
         if over is None:
@@ -1368,10 +1257,7 @@ class _Tracer:
         self.env = saved_env
         for key, symbol in body_env.items():
             if saved_env.get(key) != symbol and key not in gathers:
-                self.env[key] = _Unavailable(
-                    f"`{key}` is assigned inside a loop over a run-time value and read after it",
-                    f"collect it per element: `{key}s = []` before the loop, `{key}s.append({key})` inside",
-                )
+                self.env[key] = _Unavailable(rules.CARRIED_OUT_OF_RUNTIME_LOOP, {"name": key})
         self.env.update(gathers)
         return name
 
@@ -1379,11 +1265,7 @@ class _Tracer:
         """A list or dict comprehension that calls steps."""
         assert isinstance(expr, COMPREHENSIONS)
         if isinstance(expr, cst.SetComp):
-            self.reporter.error(
-                self._location(expr),
-                "set comprehension that calls steps",
-                "build a list instead; a set of step outputs has no order",
-            )
+            self.reporter.report(rules.SET_COMPREHENSION_OF_STEPS, self._location(expr))
             return None
         clause = expr.for_in
         values = self._iteration(clause.iter)
@@ -1410,20 +1292,16 @@ class _Tracer:
         for value in values:
             self._flush()
             if not self._assign(clause.target, value, clause):
-                self.reporter.error(
-                    self._location(clause.target),
-                    "cannot unpack the comprehension's values at compile time",
-                    "iterate over tuples of the target's length",
+                self.reporter.report(
+                    rules.COMPREHENSION_VALUES_NOT_UNPACKABLE, self._location(clause.target)
                 )
                 return
             keep = True
             for condition in clause.ifs:
                 decided = self._fold(condition.test)
                 if decided is NOT_LITERAL:
-                    self.reporter.error(
-                        self._location(condition),
-                        "a comprehension filter decided at run time around a step call",
-                        "filter the values before the comprehension",
+                    self.reporter.report(
+                        rules.RUNTIME_COMPREHENSION_FILTER, self._location(condition)
                     )
                     return
                 keep = keep and bool(decided)
@@ -1432,10 +1310,8 @@ class _Tracer:
             if clause.inner_for_in is not None:
                 inner = self._iteration(clause.inner_for_in.iter)
                 if inner is None:
-                    self.reporter.error(
-                        self._location(clause.inner_for_in),
-                        "nested comprehension over a run-time value",
-                        "use one level of comprehension over a step's output",
+                    self.reporter.report(
+                        rules.NESTED_RUNTIME_COMPREHENSION, self._location(clause.inner_for_in)
                     )
                     return
                 self._comprehension_clause(expr, clause.inner_for_in, inner, results, what)
@@ -1443,11 +1319,7 @@ class _Tracer:
             if isinstance(expr, cst.DictComp):
                 key = self._fold(expr.key)
                 if key is NOT_LITERAL:
-                    self.reporter.error(
-                        self._location(expr.key),
-                        "dict comprehension key not known at compile time",
-                        "use keys made of constants and loop variables",
-                    )
+                    self.reporter.report(rules.RUNTIME_DICT_KEY, self._location(expr.key))
                     return
                 item = self._bind(expr.value, what)
                 if item is not None and isinstance(results, dict):
@@ -1463,11 +1335,7 @@ class _Tracer:
             or expr.for_in.ifs
             or expr.for_in.inner_for_in
         ):
-            self.reporter.error(
-                self._location(expr),
-                "this comprehension over a run-time value is not supported",
-                "write `[step(x) for x in values]` with one `for` and no `if`, or a `for` loop",
-            )
+            self.reporter.report(rules.UNSUPPORTED_MAP_COMPREHENSION, self._location(expr))
             return None
         collected: dict[str, Gather] = {}
 
