@@ -11,6 +11,7 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import CodeRange
 
+from pipec.compiler import rules
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
@@ -171,11 +172,10 @@ def read_options(
         return options
     for arg in decorated.call.args:
         if arg.keyword is None:
-            reporter.error(
+            reporter.report(
+                rules.POSITIONAL_DECORATOR_ARGUMENT,
                 source.location(arg),
-                f"positional argument to @PipelineDecorator.{decorated.kind.value}",
-                "ClearML's decorators take keyword options only, e.g. "
-                "`@PipelineDecorator.component(return_values=['data'])`",
+                decorator=decorated.kind.value,
             )
             continue
         key = arg.keyword.value
@@ -194,11 +194,7 @@ def _need_literal(
     if option is None:
         return NOT_LITERAL
     if not option.is_literal:
-        reporter.error(
-            option.location,
-            f"option `{key}` must be a literal or a module-level constant assigned from one",
-            hint,
-        )
+        reporter.report(rules.OPTION_NOT_LITERAL, option.location, key=key, hint=hint)
         return NOT_LITERAL
     return option.value
 
@@ -213,16 +209,15 @@ def read_signature(
         (params.star_kwarg, "**kwargs"),
     ):
         if isinstance(bad, cst.Param):
-            reporter.error(
-                source.location(bad),
-                f"{what} `{name}` takes {label}",
-                "name every argument explicitly: pipec passes inputs by name",
+            reporter.report(
+                rules.STAR_PARAMETERS, source.location(bad), what=what, function=name, label=label
             )
     if params.posonly_params:
-        reporter.error(
+        reporter.report(
+            rules.POSITIONAL_ONLY_PARAMETERS,
             source.location(params.posonly_params[0]),
-            f"{what} `{name}` has positional-only parameters",
-            "remove the `/` from the signature: pipec passes inputs by name",
+            what=what,
+            function=name,
         )
 
     def convert(param: cst.Param, kind: ParameterKind) -> Parameter:
@@ -274,17 +269,20 @@ def _check_return_count(
             isinstance(e, cst.StarredElement) for e in value.elements
         ):
             if len(value.elements) != len(names):
-                reporter.error(
+                reporter.report(
+                    rules.RETURN_COUNT_MISMATCH,
                     source.location(ret),
-                    f"`{function.name.value}` returns {len(value.elements)} values but "
-                    f"return_values names {len(names)}: {', '.join(names)}",
-                    "return one value per name in return_values, or change return_values",
+                    function=function.name.value,
+                    count=len(value.elements),
+                    declared=len(names),
+                    names=", ".join(names),
                 )
         elif value is None:
-            reporter.error(
+            reporter.report(
+                rules.RETURNS_NOTHING,
                 source.location(ret),
-                f"`{function.name.value}` returns nothing but return_values names {len(names)} outputs",
-                f"return a tuple of {len(names)} values",
+                function=function.name.value,
+                declared=len(names),
             )
 
 
@@ -419,10 +417,11 @@ def collect_support(
     for name in sorted(unresolved):
         in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
         if in_main:
-            reporter.warning(
+            reporter.report(
+                rules.ASSIGNED_ONLY_UNDER_MAIN,
                 source.location(source.module.body[parsed.main_index or 0]),
-                f'{user} uses `{name}`, which is assigned only under `if __name__ == "__main__":`',
-                f"move the assignment of `{name}` to module level so the generated script has it",
+                user=user,
+                name=name,
             )
 
     imports: list[str] = []
@@ -446,13 +445,11 @@ def collect_support(
             statement.visit(collector)
             definitions.append(_statement_code(source, statement))
     for relative in collector.relative:
-        reporter.error(
+        reporter.report(
+            rules.RELATIVE_IMPORT,
             source.location(relative)
             if relative in source.positions
             else Location(source.path, 1, 1),
-            "relative import in a pipeline file",
-            "import the module by its absolute name (`from mylib import f`): modules beside the "
-            "pipeline file are copied into the build",
         )
     return Support(
         tuple(imports), tuple(definitions), tuple(sorted(collector.modules)), tuple(reached)
@@ -467,24 +464,13 @@ def _component(
     options = read_options(source, decorated, reporter)
     for key, option in options.items():
         if key in _COMPONENT_INERT:
-            reporter.warning_once(
-                f"component:{key}",
-                option.location,
-                f"option `{key}` needs a ClearML server and does nothing in pipec",
-                "it is kept in the manifest; remove it to silence this warning",
+            reporter.report_once(
+                f"component:{key}", rules.INERT_COMPONENT_OPTION, option.location, key=key
             )
         elif key not in _COMPONENT_ACTED and not option.is_literal:
-            reporter.warning(
-                option.location,
-                f"option `{key}` is not a literal; pipec keeps its source text and never runs it",
-                "write a literal (or a module-level constant assigned from one) to have it recorded as a value",
-            )
+            reporter.report(rules.OPTION_SOURCE_KEPT, option.location, key=key)
         elif key not in _COMPONENT_ACTED | _COMPONENT_METADATA:
-            reporter.warning(
-                option.location,
-                f"unknown component option `{key}`",
-                "check the spelling against @PipelineDecorator.component's keyword options",
-            )
+            reporter.report(rules.UNKNOWN_COMPONENT_OPTION, option.location, key=key)
 
     return_values: tuple[str, ...] = DEFAULT_RETURN_VALUES
     raw = _need_literal(
@@ -501,11 +487,7 @@ def _component(
             or not all(isinstance(v, str) and _OUTPUT_NAME.match(v) for v in values)
             or len(set(values)) != len(values)
         ):
-            reporter.error(
-                options["return_values"].location,
-                "return_values must be a non-empty list of distinct identifiers",
-                "for example return_values=['X_train', 'y_train']",
-            )
+            reporter.report(rules.BAD_RETURN_VALUES, options["return_values"].location)
         else:
             return_values = tuple(values)
 
@@ -519,21 +501,13 @@ def _component(
     cache = _need_literal(options, "cache", reporter, "write cache=True or cache=False")
     retry = NOT_LITERAL
     if "retry_on_failure" in options and not options["retry_on_failure"].is_literal:
-        reporter.warning(
-            options["retry_on_failure"].location,
-            "retry_on_failure is not an integer literal; pipec will not retry this step",
-            "write retry_on_failure=N for N retries (callable retry policies need ClearML)",
-        )
+        reporter.report(rules.RETRY_NOT_LITERAL, options["retry_on_failure"].location)
     elif "retry_on_failure" in options:
         retry = options["retry_on_failure"].value
         if retry is not None and (
             not isinstance(retry, int) or isinstance(retry, bool) or retry < 0
         ):
-            reporter.error(
-                options["retry_on_failure"].location,
-                "retry_on_failure must be a whole number >= 0",
-                "for example retry_on_failure=2",
-            )
+            reporter.report(rules.BAD_RETRY, options["retry_on_failure"].location)
             retry = 0
     queue = _need_literal(
         options, "execution_queue", reporter, "write the queue name as a string literal"
@@ -546,11 +520,7 @@ def _component(
         and parents is not None
         and (not isinstance(parents, (list, tuple)) or not all(isinstance(p, str) for p in parents))
     ):
-        reporter.error(
-            options["parents"].location,
-            "parents must be a list of step names",
-            "for example parents=['step_one']",
-        )
+        reporter.report(rules.BAD_PARENTS, options["parents"].location)
         parents = ()
     packages = _need_literal(
         options,
@@ -565,11 +535,7 @@ def _component(
     elif isinstance(packages, (list, tuple)) and all(isinstance(p, str) for p in packages):
         package_list = tuple(packages)
     elif packages is not NOT_LITERAL and packages is not None:
-        reporter.error(
-            options["packages"].location,
-            "packages must be a list of pip specifiers or a path to a requirements file",
-            "for example packages=['scikit-learn>=1.3', 'pandas']",
-        )
+        reporter.report(rules.BAD_PACKAGES, options["packages"].location)
 
     helper_roots: list[str] = []
     helpers = options.get("helper_functions")
@@ -586,11 +552,7 @@ def _component(
                 e.value.value for e in arg.value.elements if isinstance(e.value, cst.Name)
             ]
         elif not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
-            reporter.error(
-                helpers.location,
-                "helper_functions must be a list of function names",
-                "for example helper_functions=[normalise, load_table]",
-            )
+            reporter.report(rules.BAD_HELPER_FUNCTIONS, helpers.location)
 
     parameters = read_signature(source, function, reporter, "component")
     _check_return_count(source, function, return_values, reporter)

@@ -9,6 +9,7 @@ from typing import Any
 
 import libcst as cst
 
+from pipec.compiler import rules
 from pipec.compiler.analyse import (
     analyse_components,
     literal_of,
@@ -85,11 +86,7 @@ def _select_pipeline(
     if not pipelines:
         if reporter.has_errors:  # e.g. a controller defined as a method: already reported
             return None
-        reporter.error(
-            Location(source.path, 1, 1),
-            "no pipeline in this file",
-            "decorate the controller function with @PipelineDecorator.pipeline(name=..., project=..., version=...)",
-        )
+        reporter.report(rules.NO_PIPELINE, Location(source.path, 1, 1))
         return None
     if wanted is not None:
         for decorated in pipelines:
@@ -97,17 +94,19 @@ def _select_pipeline(
             name = options.get("name")
             if decorated.name == wanted or (name is not None and name.value == wanted):
                 return decorated
-        reporter.error(
+        reporter.report(
+            rules.NO_PIPELINE_NAMED,
             Location(source.path, 1, 1),
-            f"no pipeline named `{wanted}` in this file",
-            "choose one of: " + ", ".join(f"`{d.name}`" for d in pipelines),
+            wanted=wanted,
+            choices=", ".join(f"`{d.name}`" for d in pipelines),
         )
         return None
     if len(pipelines) > 1:
-        reporter.error(
+        reporter.report(
+            rules.SEVERAL_PIPELINES,
             source.location(pipelines[1].function),
-            f"this file holds {len(pipelines)} pipelines",
-            "choose one with --pipeline NAME: " + ", ".join(f"`{d.name}`" for d in pipelines),
+            count=len(pipelines),
+            choices=", ".join(f"`{d.name}`" for d in pipelines),
         )
         return None
     return pipelines[0]
@@ -170,11 +169,7 @@ def _read_main_block(
                 call = inner[0] if inner else call
             if isinstance(call.func, cst.Name) and call.func.value == controller.name:
                 if called:
-                    reporter.warning(
-                        source.location(call),
-                        "the pipeline is called more than once under __main__",
-                        "pipec takes the first call's arguments as the defaults",
-                    )
+                    reporter.report(rules.PIPELINE_CALLED_TWICE, source.location(call))
                     continue
                 called = True
                 overrides = _bind_main_call(source, call, parameter_names, reporter)
@@ -197,12 +192,7 @@ def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
 
 
 def _ignored_in_main(source: SourceModule, node: cst.CSTNode, reporter: Reporter) -> None:
-    reporter.warning_once(
-        "main-ignored",
-        source.location(node),
-        'code under `if __name__ == "__main__":` other than the pipeline call is not part of the build',
-        "move work the pipeline needs into a step or into the controller",
-    )
+    reporter.report_once("main-ignored", rules.IGNORED_UNDER_MAIN, source.location(node))
 
 
 def _bind_main_call(
@@ -212,18 +202,14 @@ def _bind_main_call(
     position = 0
     for arg in call.args:
         if arg.star:
-            reporter.warning(
-                source.location(arg),
-                "star-arguments in the pipeline call are not read",
-                "pass the parameters by name",
-            )
+            reporter.report(rules.STAR_ARGS_IN_PIPELINE_CALL, source.location(arg))
             continue
         if arg.keyword is None:
             if position >= len(names):
-                reporter.error(
+                reporter.report(
+                    rules.PIPELINE_CALL_TOO_MANY_ARGUMENTS,
                     source.location(arg),
-                    "the pipeline is called with too many arguments",
-                    f"its parameters are: {', '.join(names)}",
+                    names=", ".join(names),
                 )
                 continue
             name = names[position]
@@ -231,18 +217,17 @@ def _bind_main_call(
         else:
             name = arg.keyword.value
             if name not in names:
-                reporter.error(
+                reporter.report(
+                    rules.PIPELINE_CALL_UNKNOWN_PARAMETER,
                     source.location(arg),
-                    f"the pipeline has no parameter `{name}`",
-                    f"its parameters are: {', '.join(names) or 'none'}",
+                    name=name,
+                    names=", ".join(names) or "none",
                 )
                 continue
         value = read_literal(source.code(arg.value))
         if value is NOT_LITERAL:
-            reporter.warning(
-                source.location(arg.value),
-                f"the value passed for `{name}` is not a literal; the manifest keeps the function's default",
-                f"pass it at run time: pipec run BUILD --param {name}=VALUE",
+            reporter.report(
+                rules.PIPELINE_CALL_VALUE_NOT_LITERAL, source.location(arg.value), name=name
             )
             continue
         overrides[name] = value
@@ -254,29 +239,18 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
     options = read_options(source, controller, reporter)
     for key, option in options.items():
         if key in _PIPELINE_INERT:
-            reporter.warning_once(
-                f"pipeline:{key}",
-                option.location,
-                f"pipeline option `{key}` does nothing in pipec",
-                "it is kept in the manifest",
+            reporter.report_once(
+                f"pipeline:{key}", rules.INERT_PIPELINE_OPTION, option.location, key=key
             )
         elif key not in _PIPELINE_KNOWN:
-            reporter.warning(
-                option.location,
-                f"unknown pipeline option `{key}`",
-                "check the spelling against @PipelineDecorator.pipeline's keyword options",
-            )
+            reporter.report(rules.UNKNOWN_PIPELINE_OPTION, option.location, key=key)
 
     def text(key: str) -> str | None:
         option = options.get(key)
         if option is None:
             return None
         if not option.is_literal or not isinstance(option.value, (str, int, float)):
-            reporter.error(
-                option.location,
-                f"pipeline option `{key}` must be a string literal",
-                f"write {key}='...'",
-            )
+            reporter.report(rules.PIPELINE_OPTION_NOT_TEXT, option.location, key=key)
             return None
         return str(option.value)
 
@@ -286,11 +260,7 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
         if abort.is_literal and isinstance(abort.value, bool):
             abort_on_failure = abort.value
         else:
-            reporter.error(
-                abort.location,
-                "abort_on_failure must be True or False",
-                "write abort_on_failure=True",
-            )
+            reporter.report(rules.BAD_ABORT_ON_FAILURE, abort.location)
     signature = read_signature(source, controller.function, reporter, "pipeline controller")
     names = [p.name for p in signature]
     main = _read_main_block(parsed, controller, names, reporter)
@@ -319,10 +289,10 @@ def _pipeline_info(parsed: ParsedFile, controller: Decorated, reporter: Reporter
         )
         if value is NOT_LITERAL:
             parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
-            reporter.error(
+            reporter.report(
+                rules.PARAMETER_DEFAULT_NOT_LITERAL,
                 source.location(param_node.default or param_node),
-                f"the default of pipeline parameter `{parameter.name}` is not a literal",
-                f"write a literal default, or pass the value at run time with --param {parameter.name}=VALUE",
+                name=parameter.name,
             )
             continue
         parameters.append(ParameterInfo(parameter.name, parameter.annotation, value, True))

@@ -12,6 +12,7 @@ __all__ = [
     "Diagnostic",
     "Location",
     "Reporter",
+    "Rule",
     "Severity",
     "UserError",
     "format_all",
@@ -30,18 +31,31 @@ class Diagnostic:
     severity: Severity
     message: str
     hint: str = ""
-
-    @classmethod
-    def error(cls, location: Location, message: str, hint: str = "") -> Diagnostic:
-        return cls(location, Severity.ERROR, message, hint)
-
-    @classmethod
-    def warning(cls, location: Location, message: str, hint: str = "") -> Diagnostic:
-        return cls(location, Severity.WARNING, message, hint)
+    code: str = ""  # the rule's stable code, e.g. "PC201"
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One thing pipec refuses or warns about; `message` and `hint` are `str.format` templates."""
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    hint: str
+
+    def at(self, location: Location, /, **fields: object) -> Diagnostic:
+        return Diagnostic(
+            location,
+            self.severity,
+            self.message.format(**fields),
+            self.hint.format(**fields),
+            self.code,
+        )
 
 
 class UserError(Exception):
@@ -62,9 +76,13 @@ def _source_line(text: str | None, line: int) -> str | None:
 
 
 def format_diagnostic(diagnostic: Diagnostic, source_text: str | None) -> str:
-    """`path:line:col: severity: message`, the source line, a caret under the column, the hint."""
+    """`path:line:col: severity[CODE]: message`, the source line, a caret under the column, the hint."""
     loc = diagnostic.location
-    out = [f"{loc}: {diagnostic.severity.value}: {diagnostic.message}"]
+    # `error[PC201]` as rustc and ruff print it: greppable, and the code can be looked up.
+    label = diagnostic.severity.value
+    if diagnostic.code:
+        label = f"{label}[{diagnostic.code}]"
+    out = [f"{loc}: {label}: {diagnostic.message}"]
     line = _source_line(source_text, loc.line)
     if line is not None:
         out.append(f"    {line}")
@@ -92,16 +110,14 @@ class Reporter:
         if diagnostic not in self._items:
             self._items.append(diagnostic)
 
-    def error(self, location: Location, message: str, hint: str = "") -> None:
-        self.add(Diagnostic.error(location, message, hint))
+    def report(self, rule: Rule, location: Location, /, **fields: object) -> None:
+        self.add(rule.at(location, **fields))
 
-    def warning(self, location: Location, message: str, hint: str = "") -> None:
-        self.add(Diagnostic.warning(location, message, hint))
-
-    def warning_once(self, key: str, location: Location, message: str, hint: str = "") -> None:
+    def report_once(self, key: str, rule: Rule, location: Location, /, **fields: object) -> None:
+        """Report `rule` for the first of the places that share `key` (one warning per option)."""
         if key not in self._warned_once:
             self._warned_once.add(key)
-            self.warning(location, message, hint)
+            self.report(rule, location, **fields)
 
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:

@@ -10,6 +10,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pipec.compiler import rules
 from pipec.compiler.diagnostics import Reporter
 from pipec.manifest import Location
 
@@ -67,10 +68,10 @@ class LocalIndex:
                         try:
                             modules |= _imports_of_file(relative, text)
                         except SyntaxError as exc:
-                            self.reporter.error(
+                            self.reporter.report(
+                                rules.LOCAL_MODULE_SYNTAX_ERROR,
                                 Location(relative, exc.lineno or 1, exc.offset or 1),
-                                f"syntax error in local module: {exc.msg}",
-                                "fix the module: every step that imports it would fail",
+                                message=exc.msg,
                             )
                 self.imports[name] = modules
         return self.found[name]

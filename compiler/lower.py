@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from pipec.compiler import rules
 from pipec.compiler.analyse import Component, OptionValue
 from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.ir import GlueNode, StepNode, Trace
@@ -203,11 +204,10 @@ def _requirements(
             resolved = resolve_requirements(imports_of[key], environment, local_names)
             for requirement in resolved:
                 if requirement.origin == "guessed":
-                    reporter.warning(
+                    reporter.report(
+                        rules.GUESSED_REQUIREMENT,
                         traced.location if component is None else component.location,
-                        f"no installed package provides `{requirement.distribution}`; guessed the "
-                        f"requirement `{requirement.distribution}`",
-                        "install the package where you build, or declare it: packages=['name>=version']",
+                        distribution=requirement.distribution,
                     )
         if isinstance(traced, GlueNode):
             # Glue loads what steps made (a model, a DataFrame): it needs their packages to unpickle.
@@ -227,18 +227,17 @@ def _packages_file(
     option = component.options["packages"]
     text = project.read_text(component.packages_file)
     if text is None:
-        reporter.error(
-            option.location,
-            f"requirements file `{component.packages_file}` not found next to the pipeline file",
-            "give a path relative to the pipeline file, or list the packages: packages=['name']",
+        reporter.report(
+            rules.PACKAGES_FILE_NOT_FOUND, option.location, path=component.packages_file
         )
         return []
     requirements, skipped = parse_requirements_text(text)
     for line in skipped:
-        reporter.warning(
+        reporter.report(
+            rules.UNSUPPORTED_REQUIREMENT_LINE,
             option.location,
-            f"`{line}` in {component.packages_file} is not supported",
-            "list plain specifiers, one per line",
+            line=line,
+            path=component.packages_file,
         )
     return requirements
 

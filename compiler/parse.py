@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from pipec.compiler import rules
 from pipec.compiler.diagnostics import Diagnostic, Reporter
 from pipec.compiler.source import SourceModule
 
@@ -125,10 +126,8 @@ def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
         marks = [(d, k) for d, k in marks if k is not None]
         if len(marks) > 1:
             diagnostics.append(
-                Diagnostic.error(
-                    source.location(marks[1][0]),
-                    f"`{statement.name.value}` carries more than one PipelineDecorator decorator",
-                    "keep exactly one of @PipelineDecorator.component or @PipelineDecorator.pipeline",
+                rules.SEVERAL_DECORATORS.at(
+                    source.location(marks[1][0]), function=statement.name.value
                 )
             )
             continue
@@ -141,11 +140,7 @@ def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
         (components if kind is DecoratorKind.COMPONENT else pipelines).append(found)
         if statement.asynchronous is not None:
             diagnostics.append(
-                Diagnostic.error(
-                    source.location(statement),
-                    f"`{statement.name.value}` is an async function",
-                    "pipeline steps and controllers must be plain `def` functions",
-                )
+                rules.ASYNC_FUNCTION.at(source.location(statement), function=statement.name.value)
             )
 
     finder = _NestedFinder(source)
@@ -153,11 +148,8 @@ def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
     for function, kind in finder.found:
         what = "component" if kind is DecoratorKind.COMPONENT else "pipeline controller"
         diagnostics.append(
-            Diagnostic.error(
-                source.location(function),
-                f"{what} `{function.name.value}` is not defined at module level",
-                f"move `{function.name.value}` to the top level of the file: pipec compiles "
-                "module-level functions only (not methods, closures or functions under `if`)",
+            rules.NOT_AT_MODULE_LEVEL.at(
+                source.location(function), what=what, function=function.name.value
             )
         )
     for diagnostic in diagnostics:

@@ -21,7 +21,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from pipec.compiler.diagnostics import Diagnostic, Location, UserError
+from pipec.compiler import rules
+from pipec.compiler.diagnostics import Location, UserError
 
 __all__ = ["NameUse", "SourceModule", "parse_source"]
 
@@ -132,13 +133,7 @@ def parse_source(text: str, path: str) -> SourceModule:
         column = exc.offset or 1
         message = exc.msg or "invalid syntax"
         raise UserError(
-            [
-                Diagnostic.error(
-                    Location(path, line, column),
-                    f"syntax error: {message}",
-                    "fix the syntax; `python -m py_compile FILE` shows the same error",
-                )
-            ]
+            [rules.SYNTAX_ERROR.at(Location(path, line, column), message=message)]
         ) from None
     module = cst.parse_module(text)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)

@@ -16,12 +16,14 @@ from pipec.compiler.build import BuildResult, build
 from pipec.compiler.cli import DirectoryProject
 from pipec.compiler.cli import main as pipec_main
 from pipec.compiler.requirements import Environment, StaticEnvironment
+from pipec.compiler.rules import ALL_RULES
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 GOLDEN = REPO / "tests" / "golden"
 INVALID = REPO / "tests" / "cases" / "invalid"
 REGENERATE = "python tests/regenerate.py"
+RULES_DOCUMENT = REPO / "docs" / "rules.md"
 
 # top-level module -> {distribution: (version, dotted prefixes it provides)}
 STATIC_ENVIRONMENT = StaticEnvironment(
@@ -98,3 +100,21 @@ def check_invalid(name: str) -> tuple[int, str]:
     ):
         code = pipec_main(["check", f"tests/cases/invalid/{name}.py"])
     return code, stderr.getvalue()
+
+
+def rules_document() -> str:
+    """docs/rules.md: the catalogue of refusal rules as a table, generated from pipec.compiler.rules."""
+    lines = [
+        "# Refusal rules",
+        "",
+        "Every error and warning `pipec build` reports carries a stable code, printed as",
+        "`path:line:col: error[PC201]: message`. Generated from `compiler/rules.py` by",
+        f"`{REGENERATE}`; do not edit.",
+        "",
+        "| code | name | severity | message | hint |",
+        "|---|---|---|---|---|",
+    ]
+    for rule in ALL_RULES:
+        cells = (rule.code, rule.name, rule.severity.value, rule.message, rule.hint)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

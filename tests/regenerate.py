@@ -14,10 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from golden_build import (  # noqa: E402  (the tests folder is not a package)
     GOLDEN,
     INVALID,
+    RULES_DOCUMENT,
     build_example,
     check_invalid,
     example_names,
     invalid_case_names,
+    rules_document,
     write_tree,
 )
 
@@ -41,6 +43,8 @@ def main() -> None:
         snapshot = INVALID / f"{name}.txt"
         snapshot.write_text(stderr, encoding="utf-8")
         print(f"wrote {snapshot.relative_to(GOLDEN.parent.parent)}")
+    RULES_DOCUMENT.write_text(rules_document(), encoding="utf-8")
+    print(f"wrote {RULES_DOCUMENT.relative_to(GOLDEN.parent.parent)}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ CASES = invalid_case_names()
 # Files that hold several mistakes on purpose; every other file holds exactly one.
 SEVERAL = {"several_mistakes"}
 LOCATION = re.compile(
-    r"^(?P<path>[^\s:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>error|warning): ", re.M
+    r"^(?P<path>[^\s:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>error|warning)\[PC\d{3}\]: ",
+    re.M,
 )
 
 

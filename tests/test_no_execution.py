@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -73,7 +74,9 @@ def test_an_option_that_is_not_a_literal_is_warned_about(tmp_path: Path):
     )
     done = run_pipec("check", "pipeline.py", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    warnings = [line for line in done.stderr.splitlines() if ": warning: " in line]
+    warnings = [
+        line for line in done.stderr.splitlines() if re.search(r": warning\[PC\d{3}\]: ", line)
+    ]
     assert any(line.startswith("pipeline.py:15:") and "task_type" in line for line in warnings), (
         done.stderr
     )

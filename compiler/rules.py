@@ -1,0 +1,639 @@
+"""Every error and warning pipec reports about a user's file, as named rules with stable codes.
+
+Codes are grouped by family and never renumbered (tests/test_rules.py holds the list):
+PC0xx the file and its decorators, PC1xx component options and analysis, PC15x the pipeline's
+options and `__main__` block, PC2xx controller statements, PC3xx step calls, PC4xx loops and
+maps, PC5xx branches, PC6xx names. A retired rule's code is not reused.
+"""
+
+from __future__ import annotations
+
+from pipec.compiler.diagnostics import Rule, Severity
+
+__all__ = ["ALL_RULES", "rule_by_code"]
+
+_E = Severity.ERROR
+_W = Severity.WARNING
+
+_LOOP_INSIDE_STEP = (
+    "a compiled controller has a shape known before it runs: loop inside a step, or use "
+    "`for` over a list or a step's output"
+)
+_CHECK_AFTER_LOOP = "check the values in a step, or after the loop"
+_PASS_VALUES = "pass values between steps as arguments and return values"
+_MOVE_IMPORT = "move the import to the top of the file; glue scripts carry the imports they use"
+
+# ---- PC0xx: the file, its decorators and its pipelines ------------------------------------------
+
+SYNTAX_ERROR = Rule(
+    "PC001",
+    "syntax-error",
+    _E,
+    "syntax error: {message}",
+    "fix the syntax; `python -m py_compile FILE` shows the same error",
+)
+LOCAL_MODULE_SYNTAX_ERROR = Rule(
+    "PC002",
+    "local-module-syntax-error",
+    _E,
+    "syntax error in local module: {message}",
+    "fix the module: every step that imports it would fail",
+)
+SEVERAL_DECORATORS = Rule(
+    "PC003",
+    "several-decorators",
+    _E,
+    "`{function}` carries more than one PipelineDecorator decorator",
+    "keep exactly one of @PipelineDecorator.component or @PipelineDecorator.pipeline",
+)
+ASYNC_FUNCTION = Rule(
+    "PC004",
+    "async-function",
+    _E,
+    "`{function}` is an async function",
+    "pipeline steps and controllers must be plain `def` functions",
+)
+NOT_AT_MODULE_LEVEL = Rule(
+    "PC005",
+    "not-at-module-level",
+    _E,
+    "{what} `{function}` is not defined at module level",
+    "move `{function}` to the top level of the file: pipec compiles "
+    "module-level functions only (not methods, closures or functions under `if`)",
+)
+NO_PIPELINE = Rule(
+    "PC006",
+    "no-pipeline",
+    _E,
+    "no pipeline in this file",
+    "decorate the controller function with "
+    "@PipelineDecorator.pipeline(name=..., project=..., version=...)",
+)
+NO_PIPELINE_NAMED = Rule(
+    "PC007",
+    "no-pipeline-named",
+    _E,
+    "no pipeline named `{wanted}` in this file",
+    "choose one of: {choices}",
+)
+SEVERAL_PIPELINES = Rule(
+    "PC008",
+    "several-pipelines",
+    _E,
+    "this file holds {count} pipelines",
+    "choose one with --pipeline NAME: {choices}",
+)
+POSITIONAL_DECORATOR_ARGUMENT = Rule(
+    "PC009",
+    "positional-decorator-argument",
+    _E,
+    "positional argument to @PipelineDecorator.{decorator}",
+    "ClearML's decorators take keyword options only, e.g. "
+    "`@PipelineDecorator.component(return_values=['data'])`",
+)
+STAR_PARAMETERS = Rule(
+    "PC010",
+    "star-parameters",
+    _E,
+    "{what} `{function}` takes {label}",
+    "name every argument explicitly: pipec passes inputs by name",
+)
+POSITIONAL_ONLY_PARAMETERS = Rule(
+    "PC011",
+    "positional-only-parameters",
+    _E,
+    "{what} `{function}` has positional-only parameters",
+    "remove the `/` from the signature: pipec passes inputs by name",
+)
+RELATIVE_IMPORT = Rule(
+    "PC012",
+    "relative-import",
+    _E,
+    "relative import in a pipeline file",
+    "import the module by its absolute name (`from mylib import f`): modules beside the "
+    "pipeline file are copied into the build",
+)
+ASSIGNED_ONLY_UNDER_MAIN = Rule(
+    "PC013",
+    "assigned-only-under-main",
+    _W,
+    '{user} uses `{name}`, which is assigned only under `if __name__ == "__main__":`',
+    "move the assignment of `{name}` to module level so the generated script has it",
+)
+
+# ---- PC1xx: component options, return values and requirements ----------------------------------
+
+OPTION_NOT_LITERAL = Rule(
+    "PC101",
+    "option-not-literal",
+    _E,
+    "option `{key}` must be a literal or a module-level constant assigned from one",
+    "{hint}",
+)
+INERT_COMPONENT_OPTION = Rule(
+    "PC102",
+    "inert-component-option",
+    _W,
+    "option `{key}` needs a ClearML server and does nothing in pipec",
+    "it is kept in the manifest; remove it to silence this warning",
+)
+OPTION_SOURCE_KEPT = Rule(
+    "PC103",
+    "option-source-kept",
+    _W,
+    "option `{key}` is not a literal; pipec keeps its source text and never runs it",
+    "write a literal (or a module-level constant assigned from one) to have it recorded as a value",
+)
+UNKNOWN_COMPONENT_OPTION = Rule(
+    "PC104",
+    "unknown-component-option",
+    _W,
+    "unknown component option `{key}`",
+    "check the spelling against @PipelineDecorator.component's keyword options",
+)
+BAD_RETURN_VALUES = Rule(
+    "PC105",
+    "bad-return-values",
+    _E,
+    "return_values must be a non-empty list of distinct identifiers",
+    "for example return_values=['X_train', 'y_train']",
+)
+RETRY_NOT_LITERAL = Rule(
+    "PC106",
+    "retry-not-literal",
+    _W,
+    "retry_on_failure is not an integer literal; pipec will not retry this step",
+    "write retry_on_failure=N for N retries (callable retry policies need ClearML)",
+)
+BAD_RETRY = Rule(
+    "PC107",
+    "bad-retry",
+    _E,
+    "retry_on_failure must be a whole number >= 0",
+    "for example retry_on_failure=2",
+)
+BAD_PARENTS = Rule(
+    "PC108",
+    "bad-parents",
+    _E,
+    "parents must be a list of step names",
+    "for example parents=['step_one']",
+)
+BAD_PACKAGES = Rule(
+    "PC109",
+    "bad-packages",
+    _E,
+    "packages must be a list of pip specifiers or a path to a requirements file",
+    "for example packages=['scikit-learn>=1.3', 'pandas']",
+)
+BAD_HELPER_FUNCTIONS = Rule(
+    "PC110",
+    "bad-helper-functions",
+    _E,
+    "helper_functions must be a list of function names",
+    "for example helper_functions=[normalise, load_table]",
+)
+RETURN_COUNT_MISMATCH = Rule(
+    "PC111",
+    "return-count-mismatch",
+    _E,
+    "`{function}` returns {count} values but return_values names {declared}: {names}",
+    "return one value per name in return_values, or change return_values",
+)
+RETURNS_NOTHING = Rule(
+    "PC112",
+    "returns-nothing",
+    _E,
+    "`{function}` returns nothing but return_values names {declared} outputs",
+    "return a tuple of {declared} values",
+)
+PACKAGES_FILE_NOT_FOUND = Rule(
+    "PC113",
+    "packages-file-not-found",
+    _E,
+    "requirements file `{path}` not found next to the pipeline file",
+    "give a path relative to the pipeline file, or list the packages: packages=['name']",
+)
+UNSUPPORTED_REQUIREMENT_LINE = Rule(
+    "PC114",
+    "unsupported-requirement-line",
+    _W,
+    "`{line}` in {path} is not supported",
+    "list plain specifiers, one per line",
+)
+GUESSED_REQUIREMENT = Rule(
+    "PC115",
+    "guessed-requirement",
+    _W,
+    "no installed package provides `{distribution}`; guessed the requirement `{distribution}`",
+    "install the package where you build, or declare it: packages=['name>=version']",
+)
+
+# ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------
+
+INERT_PIPELINE_OPTION = Rule(
+    "PC151",
+    "inert-pipeline-option",
+    _W,
+    "pipeline option `{key}` does nothing in pipec",
+    "it is kept in the manifest",
+)
+UNKNOWN_PIPELINE_OPTION = Rule(
+    "PC152",
+    "unknown-pipeline-option",
+    _W,
+    "unknown pipeline option `{key}`",
+    "check the spelling against @PipelineDecorator.pipeline's keyword options",
+)
+PIPELINE_OPTION_NOT_TEXT = Rule(
+    "PC153",
+    "pipeline-option-not-text",
+    _E,
+    "pipeline option `{key}` must be a string literal",
+    "write {key}='...'",
+)
+BAD_ABORT_ON_FAILURE = Rule(
+    "PC154",
+    "bad-abort-on-failure",
+    _E,
+    "abort_on_failure must be True or False",
+    "write abort_on_failure=True",
+)
+PARAMETER_DEFAULT_NOT_LITERAL = Rule(
+    "PC155",
+    "parameter-default-not-literal",
+    _E,
+    "the default of pipeline parameter `{name}` is not a literal",
+    "write a literal default, or pass the value at run time with --param {name}=VALUE",
+)
+PIPELINE_CALLED_TWICE = Rule(
+    "PC156",
+    "pipeline-called-twice",
+    _W,
+    "the pipeline is called more than once under __main__",
+    "pipec takes the first call's arguments as the defaults",
+)
+IGNORED_UNDER_MAIN = Rule(
+    "PC157",
+    "ignored-under-main",
+    _W,
+    'code under `if __name__ == "__main__":` other than the pipeline call is not part of the build',
+    "move work the pipeline needs into a step or into the controller",
+)
+STAR_ARGS_IN_PIPELINE_CALL = Rule(
+    "PC158",
+    "star-args-in-pipeline-call",
+    _W,
+    "star-arguments in the pipeline call are not read",
+    "pass the parameters by name",
+)
+PIPELINE_CALL_TOO_MANY_ARGUMENTS = Rule(
+    "PC159",
+    "pipeline-call-too-many-arguments",
+    _E,
+    "the pipeline is called with too many arguments",
+    "its parameters are: {names}",
+)
+PIPELINE_CALL_UNKNOWN_PARAMETER = Rule(
+    "PC160",
+    "pipeline-call-unknown-parameter",
+    _E,
+    "the pipeline has no parameter `{name}`",
+    "its parameters are: {names}",
+)
+PIPELINE_CALL_VALUE_NOT_LITERAL = Rule(
+    "PC161",
+    "pipeline-call-value-not-literal",
+    _W,
+    "the value passed for `{name}` is not a literal; the manifest keeps the function's default",
+    "pass it at run time: pipec run BUILD --param {name}=VALUE",
+)
+
+# ---- PC2xx: statements of the controller --------------------------------------------------------
+
+WHILE_LOOP = Rule("PC201", "while-loop", _E, "`while` loop in a controller", _LOOP_INSIDE_STEP)
+TRY_STATEMENT = Rule(
+    "PC202",
+    "try-statement",
+    _E,
+    "`try` in a controller",
+    "handle errors inside the step; use retry_on_failure=N on the component for flaky steps",
+)
+WITH_STATEMENT = Rule(
+    "PC203",
+    "with-statement",
+    _E,
+    "`with` in a controller",
+    "open files and other resources inside the step that uses them",
+)
+FUNCTION_IN_CONTROLLER = Rule(
+    "PC204",
+    "function-in-controller",
+    _E,
+    "function defined inside a controller",
+    "define it at module level; steps and glue scripts carry module-level helpers along",
+)
+CLASS_IN_CONTROLLER = Rule(
+    "PC205",
+    "class-in-controller",
+    _E,
+    "class defined inside a controller",
+    "define it at module level; steps and glue scripts carry module-level classes along",
+)
+GLOBAL_STATEMENT = Rule("PC206", "global-statement", _E, "`global` in a controller", _PASS_VALUES)
+NONLOCAL_STATEMENT = Rule(
+    "PC207", "nonlocal-statement", _E, "`nonlocal` in a controller", _PASS_VALUES
+)
+IMPORT_IN_CONTROLLER = Rule(
+    "PC208", "import-in-controller", _E, "import inside a controller", _MOVE_IMPORT
+)
+DEL_STATEMENT = Rule(
+    "PC209",
+    "del-statement",
+    _E,
+    "`del` in a controller",
+    "drop the `del`: every value lives in its own artifact",
+)
+UNSUPPORTED_STATEMENT = Rule(
+    "PC210",
+    "unsupported-statement",
+    _E,
+    "`{kind}` statement in a controller",
+    "keep the controller to step calls, assignments, `if`, `for`, prints, asserts and `return`",
+)
+UNREACHABLE_CODE = Rule(
+    "PC211",
+    "unreachable-code",
+    _W,
+    "this code never runs: everything before it ends the pipeline",
+    "remove it, or move it before the `return`/`raise`",
+)
+RECURSIVE_CONTROLLER = Rule(
+    "PC212",
+    "recursive-controller",
+    _E,
+    "the pipeline controller calls itself",
+    "a compiled pipeline has a fixed shape: unroll the recursion into a loop over "
+    "known values, or move it into a step",
+)
+
+# ---- PC3xx: step calls --------------------------------------------------------------------------
+
+STAR_ARGS_IN_STEP_CALL = Rule(
+    "PC301",
+    "star-args-in-step-call",
+    _E,
+    "`{star}` arguments in a call of step `{step}`",
+    "pass every argument by position or by name: pipec binds them at compile time",
+)
+TOO_MANY_POSITIONAL = Rule(
+    "PC302",
+    "too-many-positional",
+    _E,
+    "step `{step}` takes {count} positional argument{s} but more were given",
+    "the signature is {signature}",
+)
+UNKNOWN_KEYWORD = Rule(
+    "PC303",
+    "unknown-keyword",
+    _E,
+    "step `{step}` has no parameter `{keyword}`",
+    "the signature is {signature}",
+)
+ARGUMENT_GIVEN_TWICE = Rule(
+    "PC304",
+    "argument-given-twice",
+    _E,
+    "step `{step}` got two values for `{keyword}`",
+    "pass each argument once",
+)
+MISSING_ARGUMENT = Rule(
+    "PC305",
+    "missing-argument",
+    _E,
+    "step `{step}` is missing required argument{s} {listed}",
+    "pass {names}: the signature is {signature}",
+)
+UNPACK_COUNT_MISMATCH = Rule(
+    "PC306",
+    "unpack-count-mismatch",
+    _E,
+    "{what} but is unpacked into {count} names",
+    "unpack into as many names as there are values (a step's return_values)",
+)
+SINGLE_OUTPUT_UNPACKED = Rule(
+    "PC307",
+    "single-output-unpacked",
+    _E,
+    "step `{step}` has 1 output but is unpacked into {count} names",
+    "declare the outputs: return_values={names!r}",
+)
+PARENT_NOT_CALLED_BEFORE = Rule(
+    "PC308",
+    "parent-not-called-before",
+    _E,
+    "parent `{parent}` of step `{step}` is not called before it",
+    "name a step that the controller calls earlier, by its step name",
+)
+STEP_USED_AS_VALUE = Rule(
+    "PC309",
+    "step-used-as-value",
+    _E,
+    "step `{step}` is used as a value, not called by name",
+    "call it directly (`{step}(...)`): pipec must know which step runs at compile "
+    "time; to choose between steps, use `if`/`else` with a direct call in each branch",
+)
+STEP_FROM_GETATTR = Rule(
+    "PC310",
+    "step-from-getattr",
+    _E,
+    "step `{step}` is looked up with getattr",
+    "call `{step}(...)` directly; choose between steps with `if`/`else`",
+)
+STEP_REACHED_THROUGH_MODULE_CODE = Rule(
+    "PC311",
+    "step-reached-through-module-code",
+    _E,
+    "controller code reaches step `{step}` through module-level code",
+    "call `{step}(...)` directly in the controller: pipec must see every step "
+    "call to make it a node (a step inside a helper or a dict would run as glue)",
+)
+
+# ---- PC4xx: loops, comprehensions and maps ------------------------------------------------------
+
+TOO_MANY_ITERATIONS = Rule(
+    "PC401",
+    "too-many-iterations",
+    _E,
+    "this loop would unroll into {count} iterations",
+    "loop over at most {limit} values, or loop inside a step",
+)
+LOOP_VALUES_NOT_UNPACKABLE = Rule(
+    "PC402",
+    "loop-values-not-unpackable",
+    _E,
+    "cannot unpack the loop's values at compile time",
+    "loop over a list of tuples of the same length as the target",
+)
+BREAK_UNDER_RUNTIME_CONDITION = Rule(
+    "PC403",
+    "break-under-runtime-condition",
+    _E,
+    "`{word}` under a condition decided at run time",
+    "the loops of a compiled controller are unrolled before it runs: filter the "
+    "values first (in a step), or decide inside the step",
+)
+SET_COMPREHENSION_OF_STEPS = Rule(
+    "PC404",
+    "set-comprehension-of-steps",
+    _E,
+    "set comprehension that calls steps",
+    "build a list instead; a set of step outputs has no order",
+)
+COMPREHENSION_VALUES_NOT_UNPACKABLE = Rule(
+    "PC405",
+    "comprehension-values-not-unpackable",
+    _E,
+    "cannot unpack the comprehension's values at compile time",
+    "iterate over tuples of the target's length",
+)
+RUNTIME_COMPREHENSION_FILTER = Rule(
+    "PC406",
+    "runtime-comprehension-filter",
+    _E,
+    "a comprehension filter decided at run time around a step call",
+    "filter the values before the comprehension",
+)
+NESTED_RUNTIME_COMPREHENSION = Rule(
+    "PC407",
+    "nested-runtime-comprehension",
+    _E,
+    "nested comprehension over a run-time value",
+    "use one level of comprehension over a step's output",
+)
+RUNTIME_DICT_KEY = Rule(
+    "PC408",
+    "runtime-dict-key",
+    _E,
+    "dict comprehension key not known at compile time",
+    "use keys made of constants and loop variables",
+)
+UNSUPPORTED_MAP_COMPREHENSION = Rule(
+    "PC409",
+    "unsupported-map-comprehension",
+    _E,
+    "this comprehension over a run-time value is not supported",
+    "write `[step(x) for x in values]` with one `for` and no `if`, or a `for` loop",
+)
+FOR_ELSE_OVER_RUNTIME_VALUE = Rule(
+    "PC410",
+    "for-else-over-runtime-value",
+    _E,
+    "`for ... else` over a run-time value",
+    "drop the `else`: a fan-out always runs every element",
+)
+NESTED_RUNTIME_LOOPS = Rule(
+    "PC411",
+    "nested-runtime-loops",
+    _E,
+    "a loop over a run-time value inside another one",
+    "move the inner loop into a step",
+)
+UNPACKING_IN_RUNTIME_LOOP = Rule(
+    "PC412",
+    "unpacking-in-runtime-loop",
+    _E,
+    "unpacking in a loop over a run-time value",
+    "loop with one name (`for item in items:`) and unpack inside the body",
+)
+CARRIED_OUT_OF_RUNTIME_LOOP = Rule(
+    "PC413",
+    "carried-out-of-runtime-loop",
+    _E,
+    "`{name}` is assigned inside a loop over a run-time value and read after it",
+    "collect it per element: `{name}s = []` before the loop, `{name}s.append({name})` inside",
+)
+PRINT_IN_RUNTIME_LOOP = Rule(
+    "PC414",
+    "print-in-runtime-loop",
+    _E,
+    "printing inside a loop over a run-time value",
+    "the loop's iterations run in parallel: collect what you want to show in a list "
+    "and print it after the loop",
+)
+CHECK_IN_RUNTIME_LOOP = Rule(
+    "PC415",
+    "check-in-runtime-loop",
+    _E,
+    "`assert` or `raise` inside a loop over a run-time value",
+    _CHECK_AFTER_LOOP,
+)
+RAISE_IN_RUNTIME_LOOP = Rule(
+    "PC416",
+    "raise-in-runtime-loop",
+    _E,
+    "`raise` inside a loop over a run-time value",
+    _CHECK_AFTER_LOOP,
+)
+BREAK_IN_RUNTIME_LOOP = Rule(
+    "PC417",
+    "break-in-runtime-loop",
+    _E,
+    "`{word}` in a loop over a run-time value",
+    "every element of a run-time loop runs (in parallel): filter the values in a "
+    "step before the loop",
+)
+RETURN_IN_RUNTIME_LOOP = Rule(
+    "PC418",
+    "return-in-runtime-loop",
+    _E,
+    "`return` inside a loop over a run-time value",
+    "collect the values in a list and return after the loop",
+)
+UNSUPPORTED_GATHER = Rule(
+    "PC419",
+    "unsupported-gather",
+    _E,
+    "`{name}.{method}(...)` inside a loop over a run-time value",
+    "start with `{name} = []` before the loop and append once per iteration",
+)
+
+# ---- PC5xx: branches ----------------------------------------------------------------------------
+
+IF_IN_RUNTIME_LOOP = Rule(
+    "PC501",
+    "if-in-runtime-loop",
+    _E,
+    "`if` with step calls inside a loop over a run-time value",
+    "decide inside the step, or loop over the values in a step of its own",
+)
+CONDITIONAL_STEP_IN_RUNTIME_LOOP = Rule(
+    "PC502",
+    "conditional-step-in-runtime-loop",
+    _E,
+    "conditional step call inside a loop over a run-time value",
+    "decide inside the step",
+)
+
+# ---- PC6xx: names -------------------------------------------------------------------------------
+
+USED_BEFORE_ASSIGNED = Rule(
+    "PC601",
+    "used-before-assigned",
+    _E,
+    "`{name}` is used before it is assigned",
+    "assign `{name}` earlier in the controller",
+)
+UNDEFINED_NAME = Rule(
+    "PC602",
+    "undefined-name",
+    _E,
+    "name `{name}` is not defined",
+    "define `{name}` at module level or assign it in the controller before this line",
+)
+
+ALL_RULES: tuple[Rule, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Rule))
+
+
+def rule_by_code(code: str) -> Rule | None:
+    return next((r for r in ALL_RULES if r.code == code), None)

@@ -1,0 +1,172 @@
+"""Tracing branches: `if` and `a if test else b`, folded when constant, else a condition node and guarded sides."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import libcst as cst
+
+from pipec.compiler import rules, trace_values
+from pipec.compiler import trace_glue as glue
+from pipec.compiler import trace_statements as statements
+from pipec.compiler.literals import NOT_LITERAL
+from pipec.compiler.syntax import (
+    Replacer,
+)
+from pipec.compiler.trace_state import (
+    Context,
+    Frame,
+    Symbol,
+    Unavailable,
+)
+from pipec.manifest import (
+    Guard,
+    Literal,
+    NodeKind,
+    Select,
+    SelectOption,
+)
+
+__all__ = ["branches", "condition_node", "if_", "if_expression"]
+
+
+def if_(t: Context, node: cst.If) -> None:
+    decided = t.fold(node.test)
+    if decided is not NOT_LITERAL and not any(
+        k == "local" and not isinstance(t.frame.env.get(n), Literal)
+        for k, n in t.uses(node.test, [])
+    ):
+        statements.block(t, node.body if decided else node.orelse)
+        return
+    if not t.structural(node):
+        glue.glue_statement(t, node, node)
+        return
+    if t.frame.map is not None:
+        t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(node))
+        return
+    condition = condition_node(t, node.test)
+    if condition is None:
+        return
+    branches(
+        t,
+        condition,
+        lambda: statements.block(t, node.body),
+        lambda: statements.block(t, node.orelse),
+    )
+
+
+def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
+    """A condition node that computes `bool(test)` at run time."""
+    replaced = glue.hoist(t, test)
+    if replaced is None:
+        return None
+    glue.flush(t)
+    expression = test.visit(Replacer(replaced)) if replaced else test
+    assert isinstance(expression, cst.BaseExpression)
+    skip = [t.source.extent(u) for u in replaced if u in t.source.positions]
+    reads = [n for k, n in t.uses(test, skip) if k == "local"] + list(replaced.values())
+    globals_read = {n for k, n in t.uses(test, skip) if k == "global"}
+    for kind, name in t.uses(test, skip):
+        if kind == "undefined":
+            t.reporter.report(rules.UNDEFINED_NAME, t.location(test), name=name)
+            return None
+    inputs = glue.read_bindings(t, reads, [], test)
+    if inputs is None:
+        return None
+    name = t.numbered("if")
+    glue.add_node(
+        t,
+        name,
+        NodeKind.CONDITION,
+        (),
+        expression,
+        inputs,
+        ("decision",),
+        [test],
+        globals_read,
+        False,
+    )
+    return name
+
+
+def branches(
+    t: Context, condition: str, on_true: Callable[[], None], on_false: Callable[[], None]
+) -> None:
+    """Trace both sides of a run-time decision, each in its own frame, then join the frames."""
+    outer = t.frame
+    outcomes: list[Frame] = []
+    for decision, trace in ((True, on_true), (False, on_false)):
+        t.frame = outer.branch(Guard(condition, decision))
+        trace()
+        glue.flush(t)
+        outcomes.append(t.frame)
+    t.frame = _join(outer, *outcomes)
+
+
+def _join(outer: Frame, true: Frame, false: Frame) -> Frame:
+    """The frame after an `if`: a side that ended drops out; names bound differently choose."""
+    joined = dataclasses.replace(
+        outer,
+        last_effects=tuple(dict.fromkeys((*true.last_effects, *false.last_effects))),
+        barriers=tuple(dict.fromkeys((*true.barriers, *false.barriers))),
+        terminated=true.terminated and false.terminated,
+    )
+    if true.terminated and not false.terminated:
+        return dataclasses.replace(joined, env=false.env, guards=false.guards)
+    if false.terminated and not true.terminated:
+        return dataclasses.replace(joined, env=true.env, guards=true.guards)
+    if not true.terminated:
+        joined.env = _merge(true.env, true.guards, false.env, false.guards)
+    return joined
+
+
+def if_expression(t: Context, expr: cst.IfExp, what: str) -> Symbol | None:
+    """`a(x) if test else b(x)`: a constant test picks one side; a run-time one branches."""
+    decided = t.fold(expr.test)
+    if decided is not NOT_LITERAL:
+        return trace_values.structured(t, expr.body if decided else expr.orelse, what)
+    if t.frame.map is not None:
+        t.reporter.report(rules.CONDITIONAL_STEP_IN_RUNTIME_LOOP, t.location(expr))
+        return None
+    glue.flush(t)
+    condition = condition_node(t, expr.test)
+    if condition is None:
+        return None
+    temp = t.temporary(what)
+
+    def side(value: cst.BaseExpression) -> Callable[[], None]:
+        def trace() -> None:
+            binding = trace_values.bind(t, value, what)
+            if binding is not None:
+                t.frame.env[temp] = binding
+
+        return trace
+
+    branches(t, condition, side(expr.body), side(expr.orelse))
+    return t.frame.env.pop(temp, None)
+
+
+def _merge(
+    env_a: dict[str, Symbol],
+    guards_a: tuple[Guard, ...],
+    env_b: dict[str, Symbol],
+    guards_b: tuple[Guard, ...],
+) -> dict[str, Symbol]:
+    """After an `if`: names bound alike keep their value; the others choose by branch."""
+    merged: dict[str, Symbol] = {}
+    for name in sorted(env_a.keys() | env_b.keys()):
+        a, b = env_a.get(name), env_b.get(name)
+        if a == b and a is not None:
+            merged[name] = a
+            continue
+        if isinstance(a, Unavailable) or isinstance(b, Unavailable):
+            merged[name] = a if isinstance(a, Unavailable) else b  # type: ignore[assignment]
+            continue
+        options = tuple(
+            SelectOption(guards, trace_values.as_binding(symbol))
+            for guards, symbol in ((guards_a, a), (guards_b, b))
+            if symbol is not None
+        )
+        merged[name] = Select(options)
+    return merged

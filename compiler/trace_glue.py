@@ -1,0 +1,247 @@
+"""Tracing glue: controller statements queued into glue nodes, and the nodes themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import libcst as cst
+
+from pipec.compiler import rules, trace_values
+from pipec.compiler import trace_statements as statements
+from pipec.compiler.analyse import collect_support
+from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
+from pipec.compiler.syntax import (
+    ImpureCallFinder,
+    Replacer,
+    contains,
+    getattr_names,
+    mutated_names,
+)
+from pipec.compiler.trace_state import (
+    Context,
+    PendingGlue,
+)
+from pipec.manifest import (
+    Binding,
+    NodeKind,
+    OutputRef,
+    binding_sources,
+)
+
+__all__ = [
+    "add_glue",
+    "add_node",
+    "dynamic_use",
+    "flush",
+    "glue_statement",
+    "hoist",
+    "read_bindings",
+    "ordering",
+]
+
+
+def ordering(t: Context, after: list[str], inputs: Sequence[tuple[str, Binding]]) -> list[str]:
+    fed: set[str] = set()
+    for _, binding in inputs:
+        fed |= binding_sources(binding)[0]
+    after = [*after, *t.frame.barriers]
+    return [a for a in dict.fromkeys(after) if a not in fed]
+
+
+def add_glue(
+    t: Context,
+    statement: cst.BaseStatement,
+    original: cst.CSTNode,
+    extra_writes: Sequence[str] = (),
+    replaced: Mapping[cst.CSTNode, str] | None = None,
+) -> None:
+    replaced = replaced or {}
+    skip = [t.source.extent(unit) for unit in replaced if unit in t.source.positions]
+    pending = t.graph.pending
+    for kind, use in t.name_uses(original, skip):
+        name = use.value
+        if kind == "local":
+            pending.reads.append(name)
+        elif kind == "global":
+            if not dynamic_use(t, name, use):
+                pending.globals.add(name)
+        elif kind == "undefined":
+            t.reporter.report(rules.UNDEFINED_NAME, t.location(use), name=name)
+    pending.reads.extend(replaced.values())
+    for name in getattr_names(statement):
+        if name in t.components:
+            t.reporter.report(rules.STEP_FROM_GETATTR, t.location(original), step=name)
+    for written in [*extra_writes, *t.writes(original), *mutated_names(statement)]:
+        if written not in pending.writes:
+            pending.writes.append(written)
+    finder = ImpureCallFinder()
+    statement.visit(finder)
+    pending.effects = pending.effects or finder.impure
+    if finder.prints and t.frame.map is not None:
+        t.reporter.report(rules.PRINT_IN_RUNTIME_LOOP, t.location(original))
+    body = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
+    if any(isinstance(s, (cst.Assert, cst.Raise)) for s in body) or contains(statement, cst.Raise):
+        pending.barrier = True
+    if any(isinstance(s, cst.Return) for s in body):
+        pending.returns = True
+    pending.statements.append(statement)
+    pending.originals.append(original)
+
+
+def dynamic_use(t: Context, name: str, anchor: cst.CSTNode) -> bool:
+    """Report a step or the controller used as a value rather than called by name."""
+    if name in t.components:
+        t.reporter.report(rules.STEP_USED_AS_VALUE, t.location(anchor), step=name)
+        return True
+    if name == t.controller.name:
+        t.reporter.report(rules.RECURSIVE_CONTROLLER, t.location(anchor))
+        return True
+    return False
+
+
+def read_bindings(
+    t: Context, reads: Sequence[str], writes: Sequence[str], anchor: cst.CSTNode
+) -> list[tuple[str, Binding]] | None:
+    inputs: list[tuple[str, Binding]] = []
+    ok = True
+    for read in dict.fromkeys(reads):
+        symbol = t.frame.env.get(read)
+        if symbol is None and read in writes:
+            continue  # assigned earlier in the same block
+        binding = trace_values.binding_of(t, symbol, anchor, read)
+        if binding is None:
+            ok = False
+        else:
+            inputs.append((read, binding))
+    return inputs if ok else None
+
+
+def flush(t: Context) -> str | None:
+    """Turn the queued glue statements into one glue node; its name, if one was made."""
+    pending = t.graph.pending
+    if not pending.statements:
+        return None
+    t.graph.pending = PendingGlue()
+    if pending.barrier and t.frame.map is not None:
+        t.reporter.report(rules.CHECK_IN_RUNTIME_LOOP, t.location(pending.originals[0]))
+    inputs = read_bindings(t, pending.reads, pending.writes, pending.originals[0])
+    if inputs is None:
+        return None
+    outputs = list(pending.writes)
+    if pending.returns:
+        outputs.append(RETURN_OUTPUT)
+    name = t.numbered("glue")
+    add_node(
+        t,
+        name,
+        NodeKind.GLUE,
+        tuple(pending.statements),
+        None,
+        inputs,
+        tuple(outputs),
+        pending.originals,
+        pending.globals,
+        pending.effects,
+    )
+    if pending.barrier:
+        t.frame.barriers = (name,)
+    for written in pending.writes:
+        t.frame.env[written] = OutputRef(name, written)
+    return name
+
+
+def add_node(
+    t: Context,
+    name: str,
+    kind: NodeKind,
+    statements: tuple[cst.BaseStatement, ...],
+    expression: cst.BaseExpression | None,
+    inputs: list[tuple[str, Binding]],
+    outputs: tuple[str, ...],
+    originals: Sequence[cst.CSTNode],
+    globals_read: set[str],
+    effects: bool,
+) -> None:
+    after = list(t.frame.last_effects) if effects and t.frame.map is None else []
+    after = ordering(t, after, inputs)
+    first, last = originals[0], originals[-1]
+    code = "".join(
+        t.source.code(o) if isinstance(o, cst.BaseStatement) else t.source.code(o) + "\n"
+        for o in originals
+        if o in t.source.positions
+    )
+    own: list[cst.CSTNode] = list(statements) if expression is None else [expression]
+    support = collect_support(t.source, t.parsed, globals_read, own, t.reporter, "controller code")
+    end = t.source.extent(last) if last in t.source.positions else None
+    location = t.location(first)
+    for reached in support.components:
+        t.reporter.report(rules.STEP_REACHED_THROUGH_MODULE_CODE, location, step=reached)
+    t.graph.nodes.append(
+        GlueNode(
+            name=name,
+            kind=kind,
+            statements=statements,
+            expression=expression,
+            inputs=tuple(inputs),
+            outputs=outputs,
+            after=tuple(after),
+            when=t.frame.guards,
+            map=t.frame.map,
+            effects=effects,
+            location=location,
+            end_line=end.end.line if end else location.line,
+            source_code=code,
+            support=support,
+        )
+    )
+    if effects and t.frame.map is None:
+        t.frame.last_effects = (name,)
+
+
+def hoist(t: Context, node: cst.CSTNode) -> dict[cst.CSTNode, str] | None:
+    """Trace the step calls inside `node` first; map each to the name that replaces it."""
+    units = t.units(node)
+    replaced: dict[cst.CSTNode, str] = {}
+    if units:
+        flush(t)
+    for unit in units:
+        base = (
+            f"{t.component_of(unit).step_name}_result"  # type: ignore[union-attr]
+            if isinstance(unit, cst.Call)
+            else "values"
+        )
+        symbol = trace_values.structured(t, unit, base)
+        binding = trace_values.binding_of(t, symbol, unit, base) if symbol is not None else None
+        if binding is None:
+            return None
+        temp = t.temporary(base)
+        t.frame.env[temp] = binding
+        replaced[unit] = temp
+    return replaced
+
+
+def glue_statement(
+    t: Context,
+    small: cst.BaseSmallStatement | cst.BaseCompoundStatement,
+    original: cst.CSTNode,
+    leading_lines: Sequence[cst.EmptyLine] = (),
+    extra_writes: Sequence[str] = (),
+) -> None:
+    """Queue a statement for the current glue block, after tracing the steps it calls."""
+    replaced = hoist(t, small)
+    if replaced is None:
+        statements.poison(t, original)  # the error is reported; later uses stay quiet
+        return
+    statement: cst.CSTNode = small
+    if replaced:
+        statement = cst.ensure_type(small.visit(Replacer(replaced)), type(small))
+    line: cst.BaseStatement
+    if isinstance(statement, cst.BaseSmallStatement):
+        line = cst.SimpleStatementLine(
+            body=[statement.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)],
+            leading_lines=leading_lines,
+        )
+    else:
+        assert isinstance(statement, cst.BaseCompoundStatement)
+        line = statement
+    add_glue(t, line, original, extra_writes=extra_writes, replaced=replaced)

@@ -1,0 +1,294 @@
+"""Tracing loops: `for` and comprehensions unrolled at compile time, or one map node when the values come at run time."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import libcst as cst
+
+from pipec.compiler import rules, trace_values
+from pipec.compiler import trace_glue as glue
+from pipec.compiler import trace_statements as statements
+from pipec.compiler.fold import MAX_UNROLL
+from pipec.compiler.literals import NOT_LITERAL
+from pipec.compiler.syntax import (
+    COMPREHENSIONS,
+    names_of,
+)
+from pipec.compiler.trace_state import (
+    Context,
+    LoopExit,
+    Symbol,
+    TupleResult,
+    Unavailable,
+)
+from pipec.manifest import (
+    Binding,
+    Container,
+    Gather,
+    Literal,
+    NodeKind,
+    OutputRef,
+)
+
+__all__ = [
+    "comprehension",
+    "comprehension_clause",
+    "for_",
+    "iteration",
+    "map_",
+    "map_comprehension",
+    "map_loop",
+]
+
+
+def iteration(t: Context, expr: cst.BaseExpression) -> list[Symbol] | None:
+    """The values a `for` runs over, when they are known at compile time."""
+    if isinstance(expr, (cst.List, cst.Tuple)) and not t.fold_is_constant(expr):
+        # A list written out in place, whose items are step outputs: known at compile time.
+        listed = trace_values.structured(t, expr, "values")
+        if trace_values.is_sequence(listed):
+            return list(listed.items)  # type: ignore[union-attr]
+    if isinstance(expr, cst.Name):
+        symbol = t.frame.env.get(expr.value)
+        if isinstance(symbol, TupleResult):
+            return list(symbol.items)
+        if trace_values.is_sequence(symbol):
+            return list(symbol.items)  # type: ignore[union-attr]
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Name)
+        and expr.func.value in ("enumerate", "zip")
+        and not any(a.keyword or a.star for a in expr.args)
+    ):
+        sequences = [iteration(t, a.value) for a in expr.args]
+        if sequences and all(s is not None for s in sequences):
+            if expr.func.value == "enumerate" and len(sequences) == 1:
+                return [
+                    Container.of_tuple((Literal.of(i), trace_values.as_binding(v)))
+                    for i, v in enumerate(sequences[0] or [])
+                ]
+            if expr.func.value == "zip":
+                return [
+                    Container.of_tuple(tuple(trace_values.as_binding(v) for v in group))
+                    for group in zip(*[s or [] for s in sequences], strict=False)
+                ]
+    if (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value in ("items", "keys", "values")
+        and not expr.args
+    ):
+        mapping = trace_values.structured(t, expr.func.value, "mapping")
+        entries: list[tuple[Any, Binding]] | None = None
+        if isinstance(mapping, Container) and not mapping.is_sequence:
+            entries = list(mapping.entries())
+        elif isinstance(mapping, Literal) and isinstance(mapping.value, dict):
+            entries = [(k, Literal.of(v)) for k, v in mapping.value.items()]
+        if entries is not None:
+            method = expr.func.attr.value
+            if method == "keys":
+                return [Literal.of(k) for k, _ in entries]
+            if method == "values":
+                return [v for _, v in entries]
+            return [Container.of_tuple((Literal.of(k), v)) for k, v in entries]
+    value = t.fold(expr)
+    if value is NOT_LITERAL or isinstance(value, (set, frozenset)):
+        return None
+    if isinstance(value, dict):
+        value = list(value)
+    if not isinstance(value, (list, tuple, str)):
+        return None
+    return [Literal.of(v) for v in value]
+
+
+def for_(t: Context, node: cst.For) -> None:
+    values = iteration(t, node.iter)
+    if not t.structural(node):
+        glue.glue_statement(t, node, node)
+        return
+    if values is None:
+        map_loop(t, node)
+        return
+    if len(values) > MAX_UNROLL:
+        t.reporter.report(
+            rules.TOO_MANY_ITERATIONS,
+            t.location(node.iter),
+            count=len(values),
+            limit=MAX_UNROLL,
+        )
+        return
+    t.loop_guards.append(t.frame.guards)
+    broke = False
+    try:
+        for value in values:
+            glue.flush(t)
+            if not statements.assign(t, node.target, value, node):
+                t.reporter.report(rules.LOOP_VALUES_NOT_UNPACKABLE, t.location(node.target))
+                return
+            try:
+                statements.block(t, node.body)
+            except LoopExit as exit_:
+                if exit_.kind == "break":
+                    broke = True
+                    break
+            if t.frame.terminated:
+                return
+    finally:
+        t.loop_guards.pop()
+    if not broke and node.orelse is not None:
+        statements.block(t, node.orelse)
+
+
+def map_loop(t: Context, node: cst.For) -> None:
+    if node.orelse is not None:
+        t.reporter.report(rules.FOR_ELSE_OVER_RUNTIME_VALUE, t.location(node.orelse))
+        return
+
+    def body() -> None:
+        statements.block(t, node.body)
+
+    map_(t, node.iter, node.target, body, node)
+
+
+def map_(
+    t: Context,
+    iterable: cst.BaseExpression,
+    target: cst.BaseAssignTargetExpression,
+    body: Callable[[], None],
+    anchor: cst.CSTNode,
+) -> str | None:
+    """A fan-out decided at run time: one map node, and body nodes expanded per element."""
+    if t.frame.map is not None:
+        t.reporter.report(rules.NESTED_RUNTIME_LOOPS, t.location(anchor))
+        return None
+    if not isinstance(target, cst.Name):
+        t.reporter.report(rules.UNPACKING_IN_RUNTIME_LOOP, t.location(target))
+        return None
+    over = trace_values.bind(t, iterable, "items")
+    if over is None:
+        return None
+    glue.flush(t)
+    name = t.numbered("map")
+    glue.add_node(
+        t,
+        name,
+        NodeKind.MAP,
+        (),
+        cst.Name("over"),
+        [("over", over)],
+        ("items",),
+        [iterable],
+        set(),
+        False,
+    )
+    outer = t.frame
+    t.frame = outer.map_body(name, target.value)
+    try:
+        body()
+        glue.flush(t)
+    except LoopExit:
+        pass
+    inner = t.frame
+    # Back outside the loop: the ordering state goes on, the body's names do not come out,
+    # except the lists it gathered into.
+    env = dict(outer.env)
+    for key, symbol in inner.env.items():
+        if outer.env.get(key) != symbol and key not in inner.map_gathers:
+            env[key] = Unavailable(rules.CARRIED_OUT_OF_RUNTIME_LOOP, {"name": key})
+    env.update(inner.map_gathers)
+    t.frame = dataclasses.replace(
+        inner, env=env, map=outer.map, map_env=outer.map_env, map_gathers=outer.map_gathers
+    )
+    return name
+
+
+def comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:
+    """A list or dict comprehension that calls steps."""
+    assert isinstance(expr, COMPREHENSIONS)
+    if isinstance(expr, cst.SetComp):
+        t.reporter.report(rules.SET_COMPREHENSION_OF_STEPS, t.location(expr))
+        return None
+    clause = expr.for_in
+    values = iteration(t, clause.iter)
+    if values is None:
+        return map_comprehension(t, expr, what)
+    results: list[Binding] | dict[Any, Binding] = {} if isinstance(expr, cst.DictComp) else []
+    saved = dict(t.frame.env)
+    comprehension_clause(t, expr, clause, values, results, what)
+    for name in names_of(clause.target):
+        if name in saved:
+            t.frame.env[name] = saved[name]
+        else:
+            t.frame.env.pop(name, None)
+    return (
+        trace_values.make_dict(results)
+        if isinstance(results, dict)
+        else trace_values.make_list(tuple(results))
+    )
+
+
+def comprehension_clause(
+    t: Context,
+    expr: cst.ListComp | cst.DictComp | cst.GeneratorExp | cst.SetComp,
+    clause: cst.CompFor,
+    values: list[Symbol],
+    results: list[Binding] | dict[Any, Binding],
+    what: str,
+) -> None:
+    for value in values:
+        glue.flush(t)
+        if not statements.assign(t, clause.target, value, clause):
+            t.reporter.report(rules.COMPREHENSION_VALUES_NOT_UNPACKABLE, t.location(clause.target))
+            return
+        keep = True
+        for condition in clause.ifs:
+            decided = t.fold(condition.test)
+            if decided is NOT_LITERAL:
+                t.reporter.report(rules.RUNTIME_COMPREHENSION_FILTER, t.location(condition))
+                return
+            keep = keep and bool(decided)
+        if not keep:
+            continue
+        if clause.inner_for_in is not None:
+            inner = iteration(t, clause.inner_for_in.iter)
+            if inner is None:
+                t.reporter.report(
+                    rules.NESTED_RUNTIME_COMPREHENSION, t.location(clause.inner_for_in)
+                )
+                return
+            comprehension_clause(t, expr, clause.inner_for_in, inner, results, what)
+            continue
+        if isinstance(expr, cst.DictComp):
+            key = t.fold(expr.key)
+            if key is NOT_LITERAL:
+                t.reporter.report(rules.RUNTIME_DICT_KEY, t.location(expr.key))
+                return
+            item = trace_values.bind(t, expr.value, what)
+            if item is not None and isinstance(results, dict):
+                results[key] = item
+        else:
+            item = trace_values.bind(t, expr.elt, what)
+            if item is not None and isinstance(results, list):
+                results.append(item)
+
+
+def map_comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:
+    if (
+        not isinstance(expr, (cst.ListComp, cst.GeneratorExp))
+        or expr.for_in.ifs
+        or expr.for_in.inner_for_in
+    ):
+        t.reporter.report(rules.UNSUPPORTED_MAP_COMPREHENSION, t.location(expr))
+        return None
+    collected: dict[str, Gather] = {}
+
+    def body() -> None:
+        value = trace_values.bind(t, expr.elt, what, in_map=True)
+        if isinstance(value, OutputRef) and t.frame.map is not None:
+            collected["value"] = Gather(t.frame.map, value.node, value.output)
+
+    map_(t, expr.for_in.iter, expr.for_in.target, body, expr)
+    return collected.get("value")

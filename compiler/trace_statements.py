@@ -1,0 +1,268 @@
+"""Tracing statements: the controller body in program order, assignments, `return`, and refused statements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+
+from pipec.compiler import rules, trace_values
+from pipec.compiler import trace_branches as branches
+from pipec.compiler import trace_glue as glue
+from pipec.compiler import trace_loops as loops
+from pipec.compiler.diagnostics import Rule
+from pipec.compiler.ir import RETURN_OUTPUT
+from pipec.compiler.syntax import (
+    first_name,
+    is_docstring,
+    leading_comments,
+    names_of,
+    target_names,
+)
+from pipec.compiler.trace_state import (
+    REPORTED,
+    Context,
+    LoopExit,
+    Symbol,
+    TupleResult,
+)
+from pipec.manifest import (
+    Binding,
+    Literal,
+    OutputRef,
+    Select,
+    SelectOption,
+)
+
+__all__ = [
+    "assign",
+    "block",
+    "fold_assign",
+    "loop_exit",
+    "poison",
+    "return_",
+    "run",
+    "small_statement",
+]
+
+
+_REFUSED_STATEMENTS: dict[type, Rule] = {
+    cst.While: rules.WHILE_LOOP,
+    cst.Try: rules.TRY_STATEMENT,
+    cst.With: rules.WITH_STATEMENT,
+    cst.FunctionDef: rules.FUNCTION_IN_CONTROLLER,
+    cst.ClassDef: rules.CLASS_IN_CONTROLLER,
+}
+_REFUSED_SMALL: dict[type, Rule] = {
+    cst.Global: rules.GLOBAL_STATEMENT,
+    cst.Nonlocal: rules.NONLOCAL_STATEMENT,
+    cst.Import: rules.IMPORT_IN_CONTROLLER,
+    cst.ImportFrom: rules.IMPORT_IN_CONTROLLER,
+    cst.Del: rules.DEL_STATEMENT,
+}
+
+
+def run(t: Context) -> Binding | None:
+    block(t, t.controller.function.body, top=True)
+    glue.flush(t)
+    if not t.frame.terminated:
+        t.returns.append(SelectOption(t.frame.guards, Literal.of(None)))
+    if len(t.returns) == 1 and not t.returns[0].when:
+        result = t.returns[0].binding
+        return None if result == Literal.of(None) else result
+    return Select(tuple(t.returns))
+
+
+def block(t: Context, block: cst.BaseSuite | cst.Else | cst.If | None, top: bool = False) -> None:
+    if block is None:
+        return
+    if isinstance(block, cst.If):  # an `elif`
+        branches.if_(t, block)
+        return
+    if isinstance(block, cst.Else):
+        block = block.body
+    statements: list[cst.BaseStatement] = (
+        list(block.body)
+        if isinstance(block, cst.IndentedBlock)
+        else [cst.SimpleStatementLine(body=list(block.body))]  # type: ignore[arg-type]
+    )
+    for position, statement in enumerate(statements):
+        if t.frame.terminated:
+            if not t.warned_unreachable:
+                t.warned_unreachable = True
+                t.reporter.report(rules.UNREACHABLE_CODE, t.location(statement))
+            return
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if top and position == 0 and is_docstring(small):
+                    continue
+                small_statement(t, small, statement)
+                if t.frame.terminated:
+                    break
+        elif isinstance(statement, cst.If):
+            branches.if_(t, statement)
+        elif isinstance(statement, cst.For):
+            loops.for_(t, statement)
+        else:
+            rule = _REFUSED_STATEMENTS.get(type(statement), rules.UNSUPPORTED_STATEMENT)
+            t.reporter.report(rule, t.location(statement), kind=type(statement).__name__)
+            poison(t, statement)
+
+
+def small_statement(
+    t: Context, small: cst.BaseSmallStatement, line: cst.SimpleStatementLine
+) -> None:
+    refused = _REFUSED_SMALL.get(type(small))
+    if refused is not None:
+        t.reporter.report(refused, t.location(small))
+        poison(t, small)
+        return
+    if isinstance(small, cst.Pass):
+        return
+    if isinstance(small, (cst.Break, cst.Continue)):
+        loop_exit(t, small)
+        return
+    if isinstance(small, cst.Return):
+        return_(t, small, line)
+        return
+    if isinstance(small, cst.Raise):
+        if t.frame.map is not None:
+            t.reporter.report(rules.RAISE_IN_RUNTIME_LOOP, t.location(small))
+            return
+        glue.glue_statement(t, small, small, leading_comments(small, line))
+        glue.flush(t)
+        t.frame.terminated = True
+        return
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        if t.component_of(small.value) is not None:
+            trace_values.step_call(t, small.value)
+            return
+        if trace_values.accumulate_call(t, small.value):
+            return
+    folded = isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None
+    if folded and fold_assign(t, small):  # type: ignore[arg-type]
+        return
+    if isinstance(small, cst.AugAssign) and trace_values.accumulate_augmented(t, small):
+        return
+    glue.glue_statement(t, small, small, leading_comments(small, line))
+
+
+def poison(t: Context, node: cst.CSTNode) -> None:
+    """After an error in `node`, later uses of the names it assigns stay quiet."""
+    for name in t.writes(node):
+        t.frame.env[name] = REPORTED
+    if isinstance(node, (cst.Assign, cst.AnnAssign)):
+        targets = (
+            [node.target] if isinstance(node, cst.AnnAssign) else [t.target for t in node.targets]
+        )
+        for target in targets:
+            for name in names_of(target):
+                t.frame.env[name] = REPORTED
+
+
+def loop_exit(t: Context, small: cst.Break | cst.Continue) -> None:
+    word = "break" if isinstance(small, cst.Break) else "continue"
+    if not t.loop_guards and t.frame.map is None:
+        return  # a syntax error caught by the parser
+    if t.frame.map is not None:
+        t.reporter.report(rules.BREAK_IN_RUNTIME_LOOP, t.location(small), word=word)
+        return
+    if t.loop_guards[-1] != t.frame.guards:
+        t.reporter.report(rules.BREAK_UNDER_RUNTIME_CONDITION, t.location(small), word=word)
+        return
+    glue.flush(t)
+    raise LoopExit(word)
+
+
+def return_(t: Context, small: cst.Return, line: cst.SimpleStatementLine) -> None:
+    if t.frame.map is not None:
+        t.reporter.report(rules.RETURN_IN_RUNTIME_LOOP, t.location(small))
+        return
+    binding: Binding | None
+    if small.value is None:
+        binding = Literal.of(None)
+    else:
+        symbol = trace_values.structured(t, small.value, "result")
+        if symbol is not None:
+            binding = trace_values.binding_of(t, symbol, small.value, "result")
+        else:
+            glue.glue_statement(t, small, small, leading_comments(small, line))
+            name = glue.flush(t)
+            binding = OutputRef(name, RETURN_OUTPUT) if name is not None else None
+    glue.flush(t)
+    if binding is not None:
+        t.returns.append(SelectOption(t.frame.guards, binding))
+    t.frame.terminated = True
+
+
+def assign(t: Context, target: cst.BaseExpression, symbol: Symbol, anchor: cst.CSTNode) -> bool:
+    """Bind a target (a name or a tuple of names) at compile time; False when it cannot be."""
+    if isinstance(target, cst.Name):
+        t.frame.env[target.value] = symbol
+        return True
+    if not isinstance(target, (cst.Tuple, cst.List)):
+        return False
+    items: Sequence[Symbol]
+    if isinstance(symbol, TupleResult) or trace_values.is_sequence(symbol):
+        items = symbol.items  # type: ignore[union-attr]
+    elif isinstance(symbol, Literal) and isinstance(symbol.value, (tuple, list)):
+        items = [Literal.of(v) for v in symbol.value]
+    else:
+        return False
+    elements = target.elements
+    if any(isinstance(e, cst.StarredElement) for e in elements):
+        return False
+    if len(items) != len(elements):
+        what = (
+            f"step `{symbol.component}` has {len(items)} outputs"
+            if isinstance(symbol, TupleResult)
+            else f"the value has {len(items)} items"
+        )
+        t.reporter.report(
+            rules.UNPACK_COUNT_MISMATCH, t.location(target), what=what, count=len(elements)
+        )
+        for name in names_of(target):
+            t.frame.env[name] = REPORTED
+        return True
+    return all(assign(t, e.value, item, anchor) for e, item in zip(elements, items, strict=True))
+
+
+def fold_assign(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
+    """Assignments decided at compile time: step results, constants, aliases, containers."""
+    targets = (
+        [small.target] if isinstance(small, cst.AnnAssign) else [t.target for t in small.targets]
+    )
+    if not all(target_names(t) is not None for t in targets):
+        return trace_values.accumulate_item(t, small)
+    value = small.value
+    assert value is not None
+    if isinstance(value, cst.Call) and t.component_of(value) is not None:
+        glue.flush(t)
+        component = t.component_of(value)
+        assert component is not None
+        symbol: Symbol | None = trace_values.step_call(t, value)
+        if symbol is not None and len(component.return_values) == 1:
+            for target in targets:
+                names = target_names(target)
+                if isinstance(names, list):
+                    t.reporter.report(
+                        rules.SINGLE_OUTPUT_UNPACKED,
+                        t.location(target),
+                        step=component.function_name,
+                        count=len(names),
+                        names=names,
+                    )
+                    poison(t, small)
+                    return True
+    else:
+        symbol = trace_values.structured(t, value, first_name(targets[0]))
+    if symbol is None:
+        return False
+    if (
+        any(isinstance(t, (cst.Tuple, cst.List)) for t in targets)
+        and not isinstance(symbol, (TupleResult, Literal))
+        and not trace_values.is_sequence(symbol)
+    ):
+        return False  # unpacking a run-time value: glue does it
+    glue.flush(t)
+    return all(assign(t, target, symbol, small) for target in targets)

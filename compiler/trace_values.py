@@ -1,0 +1,429 @@
+"""Tracing values: what an expression holds at compile time, step calls and their arguments, list and dict accumulation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import libcst as cst
+
+from pipec.compiler import rules
+from pipec.compiler import trace_branches as branches
+from pipec.compiler import trace_glue as glue
+from pipec.compiler import trace_loops as loops
+from pipec.compiler.analyse import Component, ParameterKind
+from pipec.compiler.ir import StepNode
+from pipec.compiler.literals import NOT_LITERAL
+from pipec.compiler.syntax import (
+    COMPREHENSIONS,
+)
+from pipec.compiler.trace_state import (
+    Context,
+    Symbol,
+    TupleResult,
+    Unavailable,
+)
+from pipec.manifest import (
+    Binding,
+    Container,
+    ContainerKind,
+    Gather,
+    Literal,
+    OutputRef,
+    Select,
+    SelectOption,
+)
+
+__all__ = [
+    "bind_arguments",
+    "accumulate_augmented",
+    "accumulate_call",
+    "accumulate_item",
+    "as_binding",
+    "bind",
+    "binding_of",
+    "extended",
+    "gather",
+    "is_sequence",
+    "item_of",
+    "list_items",
+    "make_dict",
+    "make_list",
+    "parents",
+    "step_call",
+    "structured",
+]
+
+
+def binding_of(t: Context, symbol: Symbol | None, node: cst.CSTNode, name: str) -> Binding | None:
+    if symbol is None:
+        t.reporter.report(rules.USED_BEFORE_ASSIGNED, t.location(node), name=name)
+        return None
+    if isinstance(symbol, TupleResult):
+        return Container.of_tuple(symbol.items)
+    if isinstance(symbol, Unavailable):
+        if symbol.rule is not None:
+            t.reporter.report(symbol.rule, t.location(node), **symbol.fields)
+        return None
+    return symbol
+
+
+def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:
+    """The value of `expr` when it is known without running controller code, else None."""
+    if isinstance(expr, cst.Name) and expr.value in t.frame.env:
+        return t.frame.env[expr.value]
+    if isinstance(expr, cst.Call) and t.component_of(expr) is not None:
+        return step_call(t, expr)
+    if isinstance(expr, COMPREHENSIONS) and t.units(expr):
+        return loops.comprehension(t, expr, what)
+    if isinstance(expr, cst.IfExp) and t.units(expr):
+        return branches.if_expression(t, expr, what)
+    if isinstance(expr, cst.Subscript):
+        item = item_of(t, expr)
+        if item is not None:
+            return item
+    if not t.units(expr) and not any(k == "local" for k, _ in t.uses(expr, [])):
+        value = t.fold(expr)
+        if value is not NOT_LITERAL:
+            return Literal.of(value)
+    if isinstance(expr, (cst.List, cst.Tuple)) and not any(
+        isinstance(e, cst.StarredElement) for e in expr.elements
+    ):
+        items = [structured(t, e.value, what) for e in expr.elements]
+        if all(i is not None and not isinstance(i, Unavailable) for i in items):
+            bound = tuple(
+                as_binding(i) for i in items if i is not None and not isinstance(i, Unavailable)
+            )
+            return Container(
+                ContainerKind.TUPLE if isinstance(expr, cst.Tuple) else ContainerKind.LIST,
+                bound,
+            )
+    return None
+
+
+def bind(t: Context, expr: cst.BaseExpression, what: str, in_map: bool = False) -> Binding | None:
+    """The binding of a value the pipeline passes on, creating nodes as needed."""
+    symbol = structured(t, expr, what)
+    if symbol is not None:
+        binding = binding_of(t, symbol, expr, what)
+        if binding is None or not in_map or _made_in(binding, t):
+            return binding
+    # Anything else is computed by a glue node of its own.
+    temp = t.temporary(what)
+    assign = cst.Assign(targets=[cst.AssignTarget(cst.Name(temp))], value=expr)
+    glue.flush(t)
+    glue.glue_statement(t, assign, expr, extra_writes=[temp])
+    glue.flush(t)
+    symbol = t.frame.env.get(temp)
+    return (
+        symbol
+        if symbol is not None and not isinstance(symbol, (TupleResult, Unavailable))
+        else None
+    )
+
+
+def item_of(t: Context, expr: cst.Subscript) -> Symbol | None:
+    """`results[0]` of a multi-output step or a compile-time list, with a constant index."""
+    if not isinstance(expr.value, cst.Name) or len(expr.slice) != 1:
+        return None
+    symbol = t.frame.env.get(expr.value.value)
+    index = expr.slice[0].slice
+    if not isinstance(index, cst.Index):
+        return None
+    items: Sequence[Binding]
+    if isinstance(symbol, TupleResult) or is_sequence(symbol):
+        items = symbol.items  # type: ignore[union-attr]
+    elif isinstance(symbol, Container):
+        key = t.fold(index.value)
+        return next((v for k, v in symbol.entries() if k == key), None)
+    else:
+        return None
+    value = t.fold(index.value)
+    if isinstance(value, int) and not isinstance(value, bool) and -len(items) <= value < len(items):
+        return items[value]
+    return None
+
+
+def step_call(t: Context, call: cst.Call) -> OutputRef | TupleResult | None:
+    """A step node for `call`, with its arguments bound to the step's parameters."""
+    component = t.component_of(call)
+    assert component is not None
+    name = component.function_name
+    bound, ok = bind_arguments(t, component, call)
+    inputs: list[tuple[str, Binding]] = []
+    for parameter in component.parameters:
+        if parameter.name in bound:
+            binding = bind(t, bound[parameter.name], f"{name}_{parameter.name}")
+            if binding is None:
+                ok = False
+            else:
+                inputs.append((parameter.name, binding))
+    if not ok:
+        # Keep tracing with a stand-in so later lines are checked without knock-on errors.
+        stand_in = tuple(OutputRef("<invalid>", o) for o in component.return_values)
+        return stand_in[0] if len(stand_in) == 1 else TupleResult(stand_in, name)
+    glue.flush(t)
+    node_name = t.unique(component.step_name)
+    after = glue.ordering(t, parents(t, component), inputs)
+    t.graph.nodes.append(
+        StepNode(
+            node_name,
+            name,
+            tuple(inputs),
+            tuple(after),
+            t.frame.guards,
+            t.frame.map,
+            t.location(call),
+        )
+    )
+    outputs = tuple(OutputRef(node_name, o) for o in component.return_values)
+    return outputs[0] if len(outputs) == 1 else TupleResult(outputs, name)
+
+
+def bind_arguments(
+    t: Context, component: Component, call: cst.Call
+) -> tuple[dict[str, cst.BaseExpression], bool]:
+    """Each parameter's argument expression, as Python would bind them; False after an error."""
+    name = component.function_name
+    signature = f"{name}({', '.join(p.name for p in component.parameters)})"
+    bound: dict[str, cst.BaseExpression] = {}
+    positional = [p for p in component.parameters if p.kind is ParameterKind.POSITIONAL_OR_KEYWORD]
+    ok = True
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            t.reporter.report(
+                rules.STAR_ARGS_IN_STEP_CALL, t.location(arg), star=arg.star, step=name
+            )
+            ok = False
+        elif arg.keyword is None:
+            if index >= len(positional):
+                t.reporter.report(
+                    rules.TOO_MANY_POSITIONAL,
+                    t.location(arg),
+                    step=name,
+                    count=len(positional),
+                    s="s" if len(positional) != 1 else "",
+                    signature=signature,
+                )
+                ok = False
+            else:
+                bound[positional[index].name] = arg.value
+                index += 1
+        elif component.parameter(arg.keyword.value) is None:
+            t.reporter.report(
+                rules.UNKNOWN_KEYWORD,
+                t.location(arg),
+                step=name,
+                keyword=arg.keyword.value,
+                signature=signature,
+            )
+            ok = False
+        elif arg.keyword.value in bound:
+            t.reporter.report(
+                rules.ARGUMENT_GIVEN_TWICE,
+                t.location(arg),
+                step=name,
+                keyword=arg.keyword.value,
+            )
+            ok = False
+        else:
+            bound[arg.keyword.value] = arg.value
+    missing = [p.name for p in component.parameters if p.required and p.name not in bound]
+    if missing and not any(arg.star for arg in call.args):
+        t.reporter.report(
+            rules.MISSING_ARGUMENT,
+            t.location(call),
+            step=name,
+            s="s" if len(missing) > 1 else "",
+            listed=", ".join(f"`{m}`" for m in missing),
+            names=", ".join(missing),
+            signature=signature,
+        )
+        ok = False
+    return bound, ok
+
+
+def parents(t: Context, component: Component) -> list[str]:
+    after: list[str] = []
+    for parent in component.parents:
+        matches = [
+            n.name
+            for n in t.graph.nodes
+            if isinstance(n, StepNode)
+            and (n.name == parent or t.components[n.component].step_name == parent)
+        ]
+        if not matches:
+            t.reporter.report(
+                rules.PARENT_NOT_CALLED_BEFORE,
+                component.options["parents"].location,
+                parent=parent,
+                step=component.function_name,
+            )
+        after.extend(matches)
+    return after
+
+
+def accumulate_call(t: Context, call: cst.Call) -> bool:
+    """`results.append(x)` / `results.extend([...])` on a list whose shape is known."""
+    func = call.func
+    if not (
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.attr.value in ("append", "extend")
+        and len(call.args) == 1
+        and call.args[0].keyword is None
+        and not call.args[0].star
+    ):
+        return False
+    name = func.value.value
+    container = t.frame.env.get(name)
+    if extended(container, ()) is None:
+        return False
+    argument = call.args[0].value
+    if t.frame.map is not None:
+        return gather(t, name, func.attr.value, argument, call)
+    if func.attr.value == "append":
+        value = bind(t, argument, f"{name}_item")
+        if value is None:
+            return True
+        extra_items: tuple[Binding, ...] = (value,)
+    else:
+        listed = list_items(structured(t, argument, f"{name}_items"))
+        if listed is None:
+            return False
+        extra_items = listed
+    glue.flush(t)
+    grown = extended(container, extra_items)
+    assert grown is not None  # checked above with no extra items
+    t.frame.env[name] = grown
+    return True
+
+
+def accumulate_augmented(t: Context, small: cst.AugAssign) -> bool:
+    if not (isinstance(small.target, cst.Name) and isinstance(small.operator, cst.AddAssign)):
+        return False
+    name = small.target.value
+    container = t.frame.env.get(name)
+    if extended(container, ()) is None or t.frame.map is not None:
+        return False
+    extra = list_items(structured(t, small.value, f"{name}_items"))
+    if extra is None:
+        return False
+    glue.flush(t)
+    grown = extended(container, extra)
+    assert grown is not None  # checked above with no extra items
+    t.frame.env[name] = grown
+    return True
+
+
+def accumulate_item(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
+    """`scores[key] = value` on a dict or list whose shape is known, with a constant key."""
+    if not isinstance(small, cst.Assign) or len(small.targets) != 1 or t.frame.map is not None:
+        return False
+    target = small.targets[0].target
+    if not (
+        isinstance(target, cst.Subscript)
+        and isinstance(target.value, cst.Name)
+        and len(target.slice) == 1
+        and isinstance(target.slice[0].slice, cst.Index)
+    ):
+        return False
+    name = target.value.value
+    container = t.frame.env.get(name)
+    key = t.fold(target.slice[0].slice.value)
+    if key is NOT_LITERAL:
+        return False
+    if isinstance(container, Literal) and isinstance(container.value, dict):
+        entries: dict[Any, Binding] = {k: Literal.of(v) for k, v in container.value.items()}
+    elif isinstance(container, Container) and not container.is_sequence:
+        entries = dict(container.entries())
+    elif list_items(container) is not None and isinstance(key, int):
+        items = list(list_items(container) or ())
+        if not -len(items) <= key < len(items):
+            return False
+        value = bind(t, small.value, f"{name}_item")
+        if value is not None:
+            glue.flush(t)
+            items[key] = value
+            t.frame.env[name] = make_list(tuple(items))
+        return True
+    else:
+        return False
+    value = bind(t, small.value, f"{name}_item")
+    if value is not None:
+        glue.flush(t)
+        entries[key] = value
+        t.frame.env[name] = make_dict(entries)
+    return True
+
+
+def gather(
+    t: Context, name: str, method: str, argument: cst.BaseExpression, call: cst.Call
+) -> bool:
+    """`results.append(step(x))` inside a map body: after the loop, results holds them all."""
+    if (
+        method != "append"
+        or name in t.frame.map_gathers
+        or t.frame.map_env.get(name) != Literal.of([])
+    ):
+        t.reporter.report(rules.UNSUPPORTED_GATHER, t.location(call), name=name, method=method)
+        return True
+    value = bind(t, argument, f"{name}_item", in_map=True)
+    if isinstance(value, OutputRef) and t.frame.map is not None:
+        t.frame.map_gathers[name] = Gather(t.frame.map, value.node, value.output)
+    return True
+
+
+def is_sequence(symbol: object) -> bool:
+    return isinstance(symbol, Container) and symbol.is_sequence
+
+
+def as_binding(symbol: Symbol) -> Binding:
+    if isinstance(symbol, TupleResult):
+        return Container.of_tuple(symbol.items)
+    assert not isinstance(symbol, Unavailable)
+    return symbol
+
+
+def list_items(symbol: Symbol | None) -> tuple[Binding, ...] | None:
+    if isinstance(symbol, Literal) and isinstance(symbol.value, list):
+        return tuple(Literal.of(v) for v in symbol.value)
+    if isinstance(symbol, Container) and symbol.kind is ContainerKind.LIST:
+        return symbol.items
+    return None
+
+
+def extended(symbol: Symbol | None, extra: tuple[Binding, ...]) -> Binding | None:
+    """A list known at compile time with `extra` appended — in every branch it may come from."""
+    items = list_items(symbol)
+    if items is not None:
+        return make_list((*items, *extra))
+    if isinstance(symbol, Select):
+        options = []
+        for option in symbol.options:
+            grown = extended(option.binding, extra)
+            if grown is None:
+                return None
+            options.append(SelectOption(option.when, grown))
+        return Select(tuple(options))
+    return None
+
+
+def make_list(items: tuple[Binding, ...]) -> Binding:
+    if all(isinstance(i, Literal) for i in items):
+        return Literal.of([i.value for i in items])  # type: ignore[union-attr]
+    return Container.of_list(items)
+
+
+def make_dict(entries: Mapping[Any, Binding]) -> Binding:
+    if all(isinstance(v, Literal) for v in entries.values()):
+        return Literal.of({k: v.value for k, v in entries.items()})  # type: ignore[union-attr]
+    return Container.of_dict(entries)
+
+
+def _made_in(binding: Binding, t: Context) -> bool:
+    """Whether `binding` is an output of a node in the tracer's current map body."""
+    if not isinstance(binding, OutputRef):
+        return False
+    return any(n.name == binding.node and n.map == t.frame.map for n in t.graph.nodes)

@@ -1,0 +1,11 @@
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["doubled"])
+async def double(x: int):
+    return 2 * x
+
+
+@PipelineDecorator.pipeline(name="cases", project="cases", version="1")
+def controller():
+    return double(1)

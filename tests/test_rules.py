@@ -1,0 +1,177 @@
+"""The catalogue of refusal rules: stable codes, a hint for each, a snapshot for each, its docs."""
+
+from __future__ import annotations
+
+import re
+
+from golden_build import INVALID, REGENERATE, RULES_DOCUMENT, invalid_case_names, rules_document
+
+from pipec.compiler.rules import ALL_RULES, rule_by_code
+
+# The committed codes. A code names one rule for good: renumbering or reusing one fails here.
+CODES = {
+    "PC001": "syntax-error",
+    "PC002": "local-module-syntax-error",
+    "PC003": "several-decorators",
+    "PC004": "async-function",
+    "PC005": "not-at-module-level",
+    "PC006": "no-pipeline",
+    "PC007": "no-pipeline-named",
+    "PC008": "several-pipelines",
+    "PC009": "positional-decorator-argument",
+    "PC010": "star-parameters",
+    "PC011": "positional-only-parameters",
+    "PC012": "relative-import",
+    "PC013": "assigned-only-under-main",
+    "PC101": "option-not-literal",
+    "PC102": "inert-component-option",
+    "PC103": "option-source-kept",
+    "PC104": "unknown-component-option",
+    "PC105": "bad-return-values",
+    "PC106": "retry-not-literal",
+    "PC107": "bad-retry",
+    "PC108": "bad-parents",
+    "PC109": "bad-packages",
+    "PC110": "bad-helper-functions",
+    "PC111": "return-count-mismatch",
+    "PC112": "returns-nothing",
+    "PC113": "packages-file-not-found",
+    "PC114": "unsupported-requirement-line",
+    "PC115": "guessed-requirement",
+    "PC151": "inert-pipeline-option",
+    "PC152": "unknown-pipeline-option",
+    "PC153": "pipeline-option-not-text",
+    "PC154": "bad-abort-on-failure",
+    "PC155": "parameter-default-not-literal",
+    "PC156": "pipeline-called-twice",
+    "PC157": "ignored-under-main",
+    "PC158": "star-args-in-pipeline-call",
+    "PC159": "pipeline-call-too-many-arguments",
+    "PC160": "pipeline-call-unknown-parameter",
+    "PC161": "pipeline-call-value-not-literal",
+    "PC201": "while-loop",
+    "PC202": "try-statement",
+    "PC203": "with-statement",
+    "PC204": "function-in-controller",
+    "PC205": "class-in-controller",
+    "PC206": "global-statement",
+    "PC207": "nonlocal-statement",
+    "PC208": "import-in-controller",
+    "PC209": "del-statement",
+    "PC210": "unsupported-statement",
+    "PC211": "unreachable-code",
+    "PC212": "recursive-controller",
+    "PC301": "star-args-in-step-call",
+    "PC302": "too-many-positional",
+    "PC303": "unknown-keyword",
+    "PC304": "argument-given-twice",
+    "PC305": "missing-argument",
+    "PC306": "unpack-count-mismatch",
+    "PC307": "single-output-unpacked",
+    "PC308": "parent-not-called-before",
+    "PC309": "step-used-as-value",
+    "PC310": "step-from-getattr",
+    "PC311": "step-reached-through-module-code",
+    "PC401": "too-many-iterations",
+    "PC402": "loop-values-not-unpackable",
+    "PC403": "break-under-runtime-condition",
+    "PC404": "set-comprehension-of-steps",
+    "PC405": "comprehension-values-not-unpackable",
+    "PC406": "runtime-comprehension-filter",
+    "PC407": "nested-runtime-comprehension",
+    "PC408": "runtime-dict-key",
+    "PC409": "unsupported-map-comprehension",
+    "PC410": "for-else-over-runtime-value",
+    "PC411": "nested-runtime-loops",
+    "PC412": "unpacking-in-runtime-loop",
+    "PC413": "carried-out-of-runtime-loop",
+    "PC414": "print-in-runtime-loop",
+    "PC415": "check-in-runtime-loop",
+    "PC416": "raise-in-runtime-loop",
+    "PC417": "break-in-runtime-loop",
+    "PC418": "return-in-runtime-loop",
+    "PC419": "unsupported-gather",
+    "PC501": "if-in-runtime-loop",
+    "PC502": "conditional-step-in-runtime-loop",
+    "PC601": "used-before-assigned",
+    "PC602": "undefined-name",
+}
+
+# Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
+# error to exit 2), rules that need a second file or a flag, and ones not yet written. Adding a
+# snapshot for one of them means removing it here.
+WITHOUT_SNAPSHOT = {
+    "PC002",  # local-module-syntax-error
+    "PC003",  # several-decorators
+    "PC007",  # no-pipeline-named
+    "PC009",  # positional-decorator-argument
+    "PC010",  # star-parameters
+    "PC011",  # positional-only-parameters
+    "PC012",  # relative-import
+    "PC013",  # assigned-only-under-main
+    "PC102",  # inert-component-option
+    "PC103",  # option-source-kept
+    "PC104",  # unknown-component-option
+    "PC106",  # retry-not-literal
+    "PC108",  # bad-parents
+    "PC109",  # bad-packages
+    "PC110",  # bad-helper-functions
+    "PC112",  # returns-nothing
+    "PC113",  # packages-file-not-found
+    "PC114",  # unsupported-requirement-line
+    "PC115",  # guessed-requirement
+    "PC151",  # inert-pipeline-option
+    "PC152",  # unknown-pipeline-option
+    "PC153",  # pipeline-option-not-text
+    "PC154",  # bad-abort-on-failure
+    "PC156",  # pipeline-called-twice
+    "PC157",  # ignored-under-main
+    "PC158",  # star-args-in-pipeline-call
+    "PC159",  # pipeline-call-too-many-arguments
+    "PC161",  # pipeline-call-value-not-literal
+    "PC207",  # nonlocal-statement
+    "PC211",  # unreachable-code
+    "PC308",  # parent-not-called-before
+    "PC401",  # too-many-iterations
+    "PC402",  # loop-values-not-unpackable
+    "PC405",  # comprehension-values-not-unpackable
+    "PC406",  # runtime-comprehension-filter
+    "PC407",  # nested-runtime-comprehension
+    "PC409",  # unsupported-map-comprehension
+    "PC601",  # used-before-assigned
+}
+
+
+def test_codes_are_stable_and_unique():
+    assert {r.code: r.name for r in ALL_RULES} == CODES
+    assert len({r.code for r in ALL_RULES}) == len(ALL_RULES)
+    assert len({r.name for r in ALL_RULES}) == len(ALL_RULES)
+    assert all(re.fullmatch(r"PC\d{3}", r.code) for r in ALL_RULES)
+    assert rule_by_code("PC201") is not None and rule_by_code("PC201").name == "while-loop"
+    assert rule_by_code("PC999") is None
+
+
+def test_every_rule_says_how_to_fix_it():
+    assert [r.code for r in ALL_RULES if not r.hint.strip()] == []
+
+
+def test_every_rule_has_a_snapshot_or_is_listed_as_missing_one():
+    shown: set[str] = set()
+    for case in invalid_case_names():
+        snapshot = INVALID / f"{case}.txt"
+        if snapshot.is_file():
+            shown |= set(
+                re.findall(r"^\S+: (?:error|warning)\[(PC\d{3})\]: ", snapshot.read_text(), re.M)
+            )
+    missing = {r.code for r in ALL_RULES} - shown
+    if missing != WITHOUT_SNAPSHOT:
+        print("rules without a snapshot:", ", ".join(sorted(missing)))
+    assert missing - WITHOUT_SNAPSHOT == set(), "add a case to tests/cases/invalid/"
+    assert WITHOUT_SNAPSHOT - missing == set(), "these have a snapshot now: drop them from the list"
+    assert shown <= set(CODES), "a snapshot shows a code that is not in the catalogue"
+
+
+def test_the_rules_document_is_up_to_date():
+    assert RULES_DOCUMENT.read_text(encoding="utf-8") == rules_document(), (
+        f"stale {RULES_DOCUMENT.name}; run `{REGENERATE}`"
+    )
