@@ -1,4 +1,4 @@
-"""Emit: render the lowered build into files — step and glue scripts, requirements, the manifest."""
+"""Pass 5, emit: render the lowered build into files — step and glue scripts, requirements, the manifest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lowering: the traced controller becomes the build model (`pipec.manifest.Manifest`).
+"""Pass 4, lowering: the traced controller becomes the build model (`pipec.manifest.Manifest`).
 
 This pass owns the build's policies, so that emit only renders what it decides: the name of
 each script, what each script requires, which local modules it carries, which glue is cached,

@@ -1,4 +1,4 @@
-"""Pass 4: the packages a script needs, named as pip knows them and pinned from the build environment."""
+"""Requirements (used by pass 4, lowering): the packages a script needs, named as pip knows them and pinned from the build environment."""
 
 from __future__ import annotations
 
