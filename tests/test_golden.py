@@ -23,6 +23,8 @@ from golden_build import (
     write_tree,
 )
 
+from pipec.manifest import EdgeKind, binding_sources, load_manifest
+
 EXAMPLES = example_names()
 SCHEMA = json.loads((REPO / "runtime" / "manifest.schema.json").read_text())
 
@@ -80,37 +82,26 @@ def test_golden_manifest_follows_the_schema(example: str):
     jsonschema.validate(manifest, SCHEMA)
 
 
-def _named_nodes(binding) -> set[str]:
-    """Every node a binding reads from, through containers, selects and gathers."""
-    if not isinstance(binding, dict):
-        return set()
-    found = {binding["node"]} if isinstance(binding.get("node"), str) else set()
-    for key in ("list", "tuple"):
-        for item in binding.get(key, []):
-            found |= _named_nodes(item)
-    for _, item in binding.get("dict", []):
-        found |= _named_nodes(item)
-    for entry in binding.get("select", []):
-        found |= _named_nodes(entry["binding"])
-    if "gather" in binding:
-        found.add(binding["gather"]["node"])
-    return found
-
-
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_golden_edges_agree_with_inputs_and_after(example: str):
-    manifest = json.loads((GOLDEN / example / "manifest.json").read_text())
-    names = [node["name"] for node in manifest["nodes"]]
+    """Every dependency the runtime reads from a node is an edge of the right kind, and no more."""
+    manifest = load_manifest(GOLDEN / example)
     expected = set()
-    for node in manifest["nodes"]:
-        for binding in node["inputs"].values():
-            expected |= {(source, node["name"], "data") for source in _named_nodes(binding)}
-        expected |= {(before, node["name"], "order") for before in node["after"]}
-        expected |= {(guard["node"], node["name"], "guard") for guard in node.get("when", [])}
-    edges = [(e["from"], e["to"], e["kind"]) for e in manifest["edges"]]
+    for node in manifest.nodes:
+        data: set[str] = {node.map} if node.map else set()
+        guards = {guard.node for guard in node.when}
+        for binding in node.inputs.values():
+            read, decided = binding_sources(binding)
+            data |= read
+            guards |= decided
+        expected |= {(source, node.name, EdgeKind.DATA) for source in data}
+        expected |= {(source, node.name, EdgeKind.GUARD) for source in guards - data}
+        expected |= {(b, node.name, EdgeKind.ORDER) for b in set(node.after) - data - guards}
+    edges = [(e.source, e.target, e.kind) for e in manifest.edges]
     assert len(edges) == len(set(edges)), "duplicate edges"
     assert set(edges) == expected
     # Node order is program order, so every dependency points backwards.
+    names = manifest.node_names
     assert all(names.index(source) < names.index(target) for source, target, _ in edges)
 
 
