@@ -22,6 +22,8 @@ import pytest
 from golden_build import REPO, build_file, write_tree
 
 from pipec.compiler.requirements import StaticEnvironment
+from pipec.inputs import Artifact, Combined, ResolvedInput, Value, describe_combined
+from pipec.manifest import Binding, Container, Literal, OutputRef, ParamRef, load_manifest
 
 NOTHING_INSTALLED = StaticEnvironment({})
 
@@ -94,91 +96,78 @@ class DriverRun:
     result: Any  # the pipeline's result
 
 
-def _literal(binding: Mapping[str, Any]) -> str:
-    """A manifest literal as the text of a `--value`."""
-    return binding["literal"] if "literal" in binding else repr(binding["value"])
-
-
-def _combined(binding: Mapping[str, Any], artifacts: Path, values: Mapping[str, str]) -> Any:
-    """The JSON an `@FILE` input holds for a list, tuple or dict binding."""
-    if "node" in binding:
-        return {"path": str(artifacts / binding["node"] / binding["output"]) + ".pkl"}
-    if "param" in binding:
-        return {"literal": values[binding["param"]]}
-    if "value" in binding or "literal" in binding:
-        return {"literal": _literal(binding)}
-    if "dict" in binding:
-        return {"dict": [[key, _combined(b, artifacts, values)] for key, b in binding["dict"]]}
-    kind = "list" if "list" in binding else "tuple"
-    return {kind: [_combined(b, artifacts, values) for b in binding[kind]]}
+def _resolve(binding: Binding, artifacts: Path, values: Mapping[str, Value]) -> ResolvedInput:
+    """A straight-line build's binding, with every producer already run: a file or a value."""
+    if isinstance(binding, OutputRef):
+        path = str(artifacts / binding.node / binding.output) + ".pkl"
+        return Artifact(path, path, "", binding.node, binding.output)
+    if isinstance(binding, ParamRef):
+        return values[binding.name]
+    if isinstance(binding, Literal):
+        return Value(binding.source, binding.value)
+    assert isinstance(binding, Container), f"the driver runs straight-line builds, not {binding}"
+    entries = tuple(_resolve(item, artifacts, values) for item in binding.items)
+    return Combined(binding.kind.value, entries, binding.keys)
 
 
 def run_manifest(folder: Path, params: Mapping[str, Any] | None = None) -> DriverRun:
-    """Run a build's nodes one by one with subprocess, in an order that honours inputs and `after`."""
-    manifest = json.loads((folder / "manifest.json").read_text())
-    values: dict[str, str] = {}
-    for parameter in manifest["parameters"]:
-        if parameter["default"] is not None:
-            values[parameter["name"]] = _literal(parameter["default"])
-    for name, value in (params or {}).items():
-        values[name] = repr(value)
+    """Run a build's nodes one by one as plain `python steps/x.py` processes, as a user could by
+    hand, in an order that honours inputs and `after`; no pipec runtime is involved."""
+    manifest = load_manifest(folder)
+    values = {
+        p.name: Value(p.default.source, p.default.value) for p in manifest.parameters if p.default
+    }
+    values.update({name: Value(repr(value), value) for name, value in (params or {}).items()})
     artifacts = folder.parent / f"{folder.name}-artifacts"
     artifacts.mkdir()
-    pending = list(manifest["nodes"])
+    pending = list(manifest.nodes)
     finished: set[str] = set()
     printed: list[str] = []
     while pending:
-        node = next(
-            n
-            for n in pending
-            if all(b["node"] in finished for b in n["inputs"].values() if "node" in b)
-            and all(a in finished for a in n["after"])
-        )
+        dependencies = manifest.dependencies()
+        node = next(n for n in pending if dependencies[n.name] <= finished)
         pending.remove(node)
-        argv = [sys.executable, str(folder / node["script"])]
-        assert not node.get("when") and node.get("map") is None, (
-            "the driver runs straight-line builds"
-        )
-        for argument, binding in node["inputs"].items():
-            if "node" in binding:
-                argv += [
-                    "--input",
-                    f"{argument}={artifacts / binding['node'] / binding['output']}.pkl",
-                ]
-            elif "param" in binding:
-                argv += ["--value", f"{argument}={values[binding['param']]}"]
-            elif "value" in binding or "literal" in binding:
-                argv += ["--value", f"{argument}={_literal(binding)}"]
+        assert not node.when and node.map is None, "the driver runs straight-line builds"
+        argv = [sys.executable, str(folder / node.script)]
+        for argument, binding in node.inputs.items():
+            value = _resolve(binding, artifacts, values)
+            if isinstance(value, Artifact):
+                argv += ["--input", f"{argument}={value.path}"]
+            elif isinstance(value, Value):
+                argv += ["--value", f"{argument}={value.source}"]
             else:  # a container built at compile time: passed as @FILE, its leaves paths or literals
-                spec = artifacts / f"{node['name']}-{argument}.json"
-                spec.write_text(json.dumps(_combined(binding, artifacts, values)))
+                spec = artifacts / f"{node.name}-{argument}.json"
+                spec.write_text(json.dumps(describe_combined(value, "path")))
                 argv += ["--input", f"{argument}=@{spec}"]
-        for output in node["outputs"]:
-            argv += ["--output", f"{output}={artifacts / node['name'] / output}.pkl"]
-        (artifacts / node["name"]).mkdir(parents=True, exist_ok=True)
+        for output in node.outputs:
+            argv += ["--output", f"{output}={artifacts / node.name / output}.pkl"]
+        (artifacts / node.name).mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
-            argv, cwd=artifacts / node["name"], capture_output=True, text=True, timeout=120
+            argv, cwd=artifacts / node.name, capture_output=True, text=True, timeout=120
         )
-        assert done.returncode == 0, f"{node['name']} failed:\n{done.stderr}"
-        if node["effects"]:
+        assert done.returncode == 0, f"{node.name} failed:\n{done.stderr}"
+        if node.effects:
             printed.append(done.stdout)
-        finished.add(node["name"])
-    result = manifest["result"]
-    value = None if result is None else _value(_combined(result, artifacts, values))
+        finished.add(node.name)
+    result = None
+    if manifest.result is not None:
+        result = _value(_resolve(manifest.result, artifacts, values))
     shutil.rmtree(artifacts)
-    return DriverRun("".join(printed), value)
+    return DriverRun("".join(printed), result)
 
 
-def _value(spec: Mapping[str, Any]) -> Any:
-    if "path" in spec:
-        with open(spec["path"], "rb") as file:
+def _value(resolved: ResolvedInput) -> Any:
+    if isinstance(resolved, Artifact):
+        with open(resolved.path, "rb") as file:
             return pickle.load(file)
-    if "literal" in spec:
-        return ast.literal_eval(spec["literal"])
-    if "dict" in spec:
-        return {ast.literal_eval(key): _value(entry) for key, entry in spec["dict"]}
-    items = [_value(entry) for entry in spec.get("list", spec.get("tuple", []))]
-    return items if "list" in spec else tuple(items)
+    if isinstance(resolved, Value):
+        return resolved.value
+    entries = [_value(entry) for entry in resolved.entries]
+    if resolved.kind == "dict":
+        return {
+            ast.literal_eval(key): entry for key, entry in zip(resolved.keys, entries, strict=True)
+        }
+    return entries if resolved.kind == "list" else tuple(entries)
 
 
 def run_eagerly(source: Path, controller: str, **params: Any) -> DriverRun:

@@ -19,6 +19,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipec.manifest import (
+    Binding,
+    Edge,
+    EdgeKind,
+    Literal,
+    Location,
+    Manifest,
+    NodeKind,
+    OutputRef,
+    Parameter,
+    ParamRef,
+    Pipeline,
+    binding_sources,
+    encode_manifest,
+)
+from pipec.manifest import Node as ModelNode
+
 MISSING = object()
 
 SCRIPT = '''\
@@ -108,23 +125,23 @@ if __name__ == "__main__":
 '''
 
 
-def out(node: str, output: str = "return_object") -> dict[str, str]:
-    return {"node": node, "output": output}
+def out(node: str, output: str = "return_object") -> Binding:
+    return OutputRef(node, output)
 
 
-def param(name: str) -> dict[str, str]:
-    return {"param": name}
+def param(name: str) -> Binding:
+    return ParamRef(name)
 
 
-def value(literal: object) -> dict[str, object]:
-    return {"value": literal}
+def value(literal: object) -> Binding:
+    return Literal.of(literal)
 
 
 @dataclass
 class Node:
     name: str
     code: str = "def step():\n    return None"
-    inputs: dict[str, dict[str, object]] = field(default_factory=dict)
+    inputs: dict[str, Binding] = field(default_factory=dict)
     outputs: Sequence[str] = ("return_object",)
     after: Sequence[str] = ()
     kind: str = "step"
@@ -148,14 +165,15 @@ def write_build(
     nodes: Sequence[Node],
     params: Sequence[Param] = (),
     abort_on_failure: bool = False,
-    result: dict[str, object] | None = None,
+    result: Binding | None = None,
     edit: Callable[[dict[str, object]], None] | None = None,
 ) -> Path:
-    """Write ``root/manifest.json`` and ``root/steps/<node>.py``; ``edit`` may spoil the manifest."""
+    """Write ``root/manifest.json`` (the build model, encoded as pipec writes it) and
+    ``root/steps/<node>.py``; ``edit`` may spoil the manifest's JSON before it is written."""
     steps = root / "steps"
     steps.mkdir(parents=True, exist_ok=True)
-    node_entries = []
-    edges = []
+    model_nodes = []
+    edges: dict[tuple[str, str], Edge] = {}
     for index, node in enumerate(nodes):
         script = node.raw_script or SCRIPT.format(
             name=node.name, outputs=list(node.outputs), code=textwrap.dedent(node.code).strip()
@@ -163,63 +181,61 @@ def write_build(
         path = steps / f"{node.name}.py"
         path.write_text(script, encoding="utf-8")
         for binding in node.inputs.values():
-            if "node" in binding:
-                edges.append({"from": binding["node"], "to": node.name, "kind": "data"})
-        edges += [{"from": other, "to": node.name, "kind": "order"} for other in node.after]
-        node_entries.append(
-            {
-                "name": node.name,
-                "kind": node.kind,
-                "script": f"steps/{node.name}.py",
-                "function": "step" if node.kind == "step" else None,
-                "inputs": node.inputs,
-                "outputs": list(node.outputs),
-                "after": list(node.after),
-                "effects": node.effects,
-                "requirements": list(node.requirements),
-                "requirements_file": f"requirements/{node.name}.txt",
-                "options": {"cache": node.cache} if node.cache else {},
-                "cache": node.cache,
-                "retry_on_failure": node.retry,
-                "queue": None,
-                "source": {"path": "pipeline.py", "line": 10 + index, "column": 1},
-                "code_sha256": hashlib.sha256(script.encode("utf-8")).hexdigest(),
-                "map": None,
-                "when": [],
-                "local_modules": list(node.local_modules),
-            }
+            for source in binding_sources(binding)[0]:
+                edges.setdefault((source, node.name), Edge(source, node.name, EdgeKind.DATA))
+        for other in node.after:
+            edges.setdefault((other, node.name), Edge(other, node.name, EdgeKind.ORDER))
+        model_nodes.append(
+            ModelNode(
+                name=node.name,
+                kind=NodeKind(node.kind),
+                script=f"steps/{node.name}.py",
+                function="step" if node.kind == "step" else None,
+                inputs=dict(node.inputs),
+                outputs=tuple(node.outputs),
+                after=tuple(node.after),
+                effects=node.effects,
+                requirements=tuple(node.requirements),
+                requirements_file=f"requirements/{node.name}.txt",
+                options={"cache": node.cache} if node.cache else {},
+                cache=node.cache,
+                retry_on_failure=node.retry,
+                queue=None,
+                source=Location("pipeline.py", 10 + index, 1),
+                code_sha256=hashlib.sha256(script.encode("utf-8")).hexdigest(),
+                local_modules=tuple(node.local_modules),
+            )
         )
-    unique_edges = [dict(t) for t in dict.fromkeys(tuple(sorted(e.items())) for e in edges)]
-    manifest: dict[str, object] = {
-        "schema_version": 1,
-        "generator": "tests/runtime/buildkit.py",
-        "pipeline": {
-            "name": "test-pipeline",
-            "project": None,
-            "version": None,
-            "function": "pipeline",
-            "abort_on_failure": abort_on_failure,
-            "default_queue": None,
-            "options": {},
-            "source": {"path": "pipeline.py", "line": 1, "column": 1},
-        },
-        "parameters": [
-            {
-                "name": p.name,
-                "annotation": p.annotation,
-                "default": None if p.default is MISSING else {"value": p.default},
-                "required": p.default is MISSING,
-            }
+    manifest = Manifest(
+        generator="tests/runtime/buildkit.py",
+        pipeline=Pipeline(
+            name="test-pipeline",
+            project=None,
+            version=None,
+            function="pipeline",
+            abort_on_failure=abort_on_failure,
+            default_queue=None,
+            options={},
+            source=Location("pipeline.py", 1, 1),
+        ),
+        parameters=tuple(
+            Parameter(
+                name=p.name,
+                annotation=p.annotation,
+                default=None if p.default is MISSING else Literal.of(p.default),
+                required=p.default is MISSING,
+            )
             for p in params
-        ],
-        "nodes": node_entries,
-        "edges": unique_edges,
-        "result": result,
-        "requirements_file": "requirements.txt",
-    }
+        ),
+        nodes=tuple(model_nodes),
+        edges=tuple(edges.values()),
+        result=result,
+        requirements_file="requirements.txt",
+    )
+    encoded = encode_manifest(manifest)
     if edit is not None:
-        edit(manifest)
-    (root / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        edit(encoded)
+    (root / "manifest.json").write_text(json.dumps(encoded, indent=2), encoding="utf-8")
     return root
 
 

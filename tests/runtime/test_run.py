@@ -8,6 +8,8 @@ from pathlib import Path
 
 from buildkit import Node, Param, node_states, only_run, out, param, pipec, runs, value, write_build
 
+from pipec.literals import Literal
+
 
 def test_controller_prints_reach_stdout_in_order_and_step_output_goes_to_stderr(tmp_path: Path):
     build = write_build(
@@ -74,7 +76,7 @@ def test_typed_parameters_and_literals_reach_the_scripts(tmp_path: Path):
                     "tags": param("tags"),
                     "ratio": param("ratio"),
                     "name": param("name"),
-                    "fixed": {"literal": "(1, b'x')"},
+                    "fixed": Literal.of((1, b"x")),
                     "opt": param("opt"),
                 },
             )
