@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipec.compiler.analyse import analyse_components
+from pipec.compiler.dag import stages
 from pipec.compiler.diagnostics import Diagnostic, Reporter, UserError
 from pipec.compiler.emit import emit_build, generator_name
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
@@ -32,6 +33,7 @@ class BuildResult:
     files: Mapping[str, bytes]
     manifest: Manifest
     diagnostics: tuple[Diagnostic, ...]
+    stages: tuple[tuple[str, ...], ...]  # node names in waves that could run together
 
 
 def pipeline_slug(name: str) -> str:
@@ -78,4 +80,5 @@ def build(
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
     files, manifest = emit_build(lowered, regenerate=regenerate or f"pipec build {path}")
-    return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics)
+    waves = stages(trace.graph, [node.name for node in trace.nodes])
+    return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics, waves)

@@ -150,15 +150,24 @@ def _cmd_build(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     nodes = result.manifest.nodes
     steps = sum(1 for n in nodes if n.kind is NodeKind.STEP)
-    print(f"built {_display_path(out)}: {steps} step node(s), {len(nodes) - steps} glue node(s)")
+    print(
+        f"built {_display_path(out)}: {steps} step node(s), {len(nodes) - steps} glue node(s) "
+        f"{_shape(result)}"
+    )
     return 0
+
+
+def _shape(result: BuildResult) -> str:
+    """How parallel the DAG is: its waves of nodes that could run together, and the widest."""
+    widest = max((len(wave) for wave in result.stages), default=0)
+    return f"in {len(result.stages)} stage(s), up to {widest} at once"
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     result, code = _compile(args)
     if result is None:
         return code
-    print(f"{args.file}: ok ({len(result.manifest.nodes)} nodes)")
+    print(f"{args.file}: ok ({len(result.manifest.nodes)} nodes {_shape(result)})")
     return 0
 
 

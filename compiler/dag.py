@@ -17,7 +17,7 @@ from pipec.manifest import (
     binding_sources,
 )
 
-__all__ = ["build_graph", "prune_outputs"]
+__all__ = ["build_graph", "prune_outputs", "stages"]
 
 
 def prune_outputs(nodes: list[Node], result: Binding | None) -> list[Node]:
@@ -72,3 +72,14 @@ def build_graph(nodes: list[Node], result: Binding | None) -> nx.DiGraph:
     ):  # pragma: no cover - the tracer only links backwards
         raise AssertionError("traced graph has a cycle")
     return graph
+
+
+def stages(graph: nx.DiGraph, order: list[str]) -> tuple[tuple[str, ...], ...]:
+    """The nodes in waves that could run together: each wave needs only the waves before it.
+
+    Nodes of one wave are listed in program order (`order`).
+    """
+    position = {name: index for index, name in enumerate(order)}
+    return tuple(
+        tuple(sorted(wave, key=position.__getitem__)) for wave in nx.topological_generations(graph)
+    )
