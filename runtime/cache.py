@@ -217,8 +217,9 @@ class StepCache:
             outputs: dict[str, dict[str, str]] = {}
             for output, path in files.items():
                 meta = Path(str(path) + META_SUFFIX)
-                link_or_copy_atomic(path, inside(staging, f"{output}.pkl"))
-                link_or_copy_atomic(meta, inside(staging, f"{output}.pkl{META_SUFFIX}"))
+                for source, name in ((path, f"{output}.pkl"), (meta, f"{output}.pkl{META_SUFFIX}")):
+                    link_or_copy_atomic(source, inside(staging, name))
+                    _share_as_umask_allows(staging / name)
                 outputs[output] = {"sha256": hashes[output], "meta_sha256": file_sha256(meta)}
             document: dict[str, object] = {"key": key, "node": node, "outputs": outputs}
             if printed is not None:
@@ -287,6 +288,32 @@ def _read_json(path: Path) -> dict[str, object]:
     if not isinstance(document, dict):
         raise _Damaged(f"{path.name} is not a JSON object")
     return document
+
+
+def _share_as_umask_allows(path: Path) -> None:
+    """Give a kept file the permissions the umask allows: a step may have written it 0600
+    (``tempfile.mkstemp``), which would hide the entry from the rest of a team sharing the
+    cache.  The file is a hard link of the run's artifact, which gets the same permissions."""
+    mask = _umask()
+    if mask is None:
+        return
+    with contextlib.suppress(OSError):
+        wanted = 0o666 & ~mask
+        status = path.stat()
+        if status.st_uid == os.geteuid() and status.st_mode & wanted != wanted:
+            path.chmod((status.st_mode & 0o777) | wanted)
+
+
+def _umask() -> int | None:
+    """This process's umask, read without changing it (Linux); None when it cannot be read."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
+    return None
 
 
 def _remove(path: Path) -> None:
