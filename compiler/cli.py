@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import sys
-import tempfile
-import traceback
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+import signal
+
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    raise SystemExit(130)
+
+
+# Ctrl-C while pipec is still loading ends it quietly, as Ctrl-C does at any other moment
+# before a run starts; main() hands SIGINT back to KeyboardInterrupt once it can handle it.
+signal.signal(signal.SIGINT, _interrupted_while_starting)
+# (hence the imports below the handler)
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
     from pipec.compiler.build import BuildResult
     from pipec.compiler.local_modules import LocalModule
 
 __all__ = ["main"]
+
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 70
@@ -200,11 +213,13 @@ def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    # `pipec build` and `pipec check` need nothing of the runtime: skip importing it.
-    compiling = bool(arguments) and arguments[0] in ("build", "check")
-    args = _parser(include_runtime=not compiling).parse_args(arguments)
     try:
+        if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        arguments = list(sys.argv[1:] if argv is None else argv)
+        # `pipec build` and `pipec check` need nothing of the runtime: skip importing it.
+        compiling = bool(arguments) and arguments[0] in ("build", "check")
+        args = _parser(include_runtime=not compiling).parse_args(arguments)
         code: int = args.func(args)
         return code
     except KeyboardInterrupt:

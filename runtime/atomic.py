@@ -10,17 +10,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
-__all__ = ["write_bytes_atomic", "write_json_atomic", "link_or_copy_atomic"]
+__all__ = ["is_leftover", "link_or_copy_atomic", "write_bytes_atomic", "write_json_atomic"]
+
+# Temporary names of interrupted writes: ours (``.NAME.RANDOM.tmp``, ``.NAME.PID.link.tmp``)
+# and the step scripts' (``.tmp-PID-NAME``).
+_LEFTOVER = re.compile(r"^\.(tmp-\d+-.+|.+\.[0-9a-f]{12}\.tmp|.+\.\d+\.link\.tmp)$")
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that the file is never seen half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # Not tempfile.mkstemp: its files are 0600, and a cache or run folder shared by a group
+    # needs the permissions the umask gives.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -53,3 +61,8 @@ def link_or_copy_atomic(source: Path, target: Path) -> None:
 def _discard(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def is_leftover(name: str) -> bool:
+    """Whether a file name is the temporary file of a write that never finished."""
+    return _LEFTOVER.match(name) is not None

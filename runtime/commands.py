@@ -8,22 +8,35 @@ takes the parsed arguments and returns the exit code (0 success, 1 the pipeline 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from pipec.cache import StepCache, default_cache_dir
+from pipec.cache import StepCache, default_cache_dir, file_sha256
 from pipec.console import Console
 from pipec.executor import LocalExecutor, stop_leftover_steps
 from pipec.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from pipec.params import ParameterError, resolve_parameters
-from pipec.record import RECORD_NAME, RecordError, read_record, record_to_json
+from pipec.paths import is_inside
+from pipec.printed import read_printed
+from pipec.record import (
+    RECORD_NAME,
+    ArtifactInfo,
+    RecordError,
+    RunRecord,
+    read_record,
+    record_to_json,
+    write_record,
+)
 from pipec.report import format_run_details, format_run_list
 from pipec.requirements_check import (
     ProbeError,
@@ -35,7 +48,18 @@ from pipec.requirements_check import (
 )
 from pipec.resume import reusable_nodes, script_hashes
 from pipec.runner import ExitCode, PipelineRun, RunOptions
-from pipec.runs import default_runs_dir, display_state, find_run, list_runs, new_run_id, resumable
+from pipec.runs import (
+    LOCK_NAME,
+    RunEntry,
+    create_run_dir,
+    default_runs_dir,
+    display_state,
+    find_run,
+    in_use,
+    list_runs,
+    remove_leftovers,
+    resumable,
+)
 from pipec.session import (
     ResumeError,
     check_resumable,
@@ -136,9 +160,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     inspect = subparsers.add_parser(
         "inspect",
-        help="print one artifact of a run (this unpickles it)",
+        help="print one artifact of a run (this unpickles it, which can run code)",
         description="Load one output of a run in the run's interpreter and print it. "
-        "Unpickling runs code from the artifact: only inspect runs you trust.",
+        "Unpickling can run code hidden in the artifact: only inspect runs you trust. pipec only loads "
+        "a file inside the run folder whose bytes match the sha256 the run recorded.",
     )
     inspect.add_argument("run", metavar="RUN", type=Path, help="a run folder")
     inspect.add_argument("artifact", metavar="NODE[.OUTPUT]")
@@ -154,10 +179,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_command(args: argparse.Namespace) -> int:
     console = Console()
     try:
-        with _sigterm_as_interrupt():
+        with _stop_signals_as_interrupt():
             return _run(args, console)
     except (UsageError, ManifestError, ParameterError, ResumeError, ProbeError, RecordError) as exc:
         console.block(f"pipec: error: {exc}")
+        return ExitCode.USAGE
+    except OSError as exc:  # a write of pipec's own failed: a full disk, a read-only folder
+        console.block(f"pipec: error: {_os_error_text(exc)}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
         console.status("interrupted before any step started")
@@ -203,28 +231,25 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         "abort_on_failure": manifest.pipeline.abort_on_failure,
     }
     hashes = script_hashes(manifest)
+    replay: list[bytes] = []
     if args.resume is not None:
         if args.param:
             raise UsageError("--resume keeps the parameters of the run it continues; drop --param")
-        entry = find_run(runs_dir, None if args.resume == _LATEST else args.resume)
-        if entry is None:
-            which = (
-                "failed or interrupted run" if args.resume == _LATEST else f"run {args.resume!r}"
-            )
-            raise UsageError(
-                f"no {which} in {runs_dir} to resume; start a run with `pipec run {args.build_dir}`"
-            )
-        if not resumable(entry.record):
-            raise UsageError(
-                f"run {entry.record.run_id} is {display_state(entry.record)}: nothing to resume"
-            )
+        entry = _run_to_resume(runs_dir, args, console)
         check_resumable(manifest, entry.record, probe.interpreter)
         run_dir, parameters = entry.path, saved_parameters(entry.record)
         _hold(run_dir, entry.record.run_id)
         for node in stop_leftover_steps(run_dir / "logs"):
             console.status(f"stopped {node}, which the killed run had left running")
+        remove_leftovers(run_dir)
         store = LocalArtifactStore(run_dir)
-        kept = frozenset(reusable_nodes(manifest, entry.record, store, hashes))
+        printing = [node.name for node in manifest.nodes if node.effects]
+        printed = read_printed(run_dir, printing)
+        kept = frozenset(
+            reusable_nodes(manifest, entry.record, store, hashes, console.status, set(printed))
+        )
+        # What the kept printing glue printed, so that stdout matches an uninterrupted run.
+        replay = [printed[name] for name in printing if name in kept]
         record = resumed_record(entry.record, kept, probe.interpreter, recorded_options)
         console.status(
             f"resuming run {record.run_id}: keeping {len(kept)} finished step(s) "
@@ -232,13 +257,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         )
     else:
         parameters = resolve_parameters(manifest.parameters, args.param)
-        run_id = new_run_id()
-        run_dir = runs_dir / run_id
-        run_dir.mkdir(parents=True)
-        _hold(run_dir, run_id)
+        run_id, run_dir = _new_run_dir(runs_dir)
         store = LocalArtifactStore(run_dir)
         kept = frozenset()
         record = fresh_record(manifest, run_id, parameters, probe.interpreter, recorded_options)
+        _start_record(run_dir, run_id, record)
         console.status(
             f"run {run_id} of {manifest.pipeline.name}: {len(manifest.nodes)} step(s), "
             f"{workers} worker(s); folder {run_dir}"
@@ -257,10 +280,82 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         cache=StepCache(args.cache_dir or default_cache_dir()),
         console=console,
     )
+    for printed_before in replay:
+        console.replay(printed_before)
     return int(run.execute())
 
 
-_HELD: list[int] = []  # lock files of the runs this process works on, open until it exits
+def _run_to_resume(runs_dir: Path, args: argparse.Namespace, console: Console) -> RunEntry:
+    """The run ``--resume`` names (or the latest resumable one), checked to be resumable."""
+    entry = find_run(runs_dir, None if args.resume == _LATEST else args.resume, console.status)
+    if entry is None:
+        if args.resume != _LATEST:
+            raise UsageError(
+                f"no run {args.resume!r} in {runs_dir} to resume; "
+                f"start a run with `pipec run {args.build_dir}`"
+            )
+        busy = [e.record.run_id for e in list_runs(runs_dir) if in_use(e)]
+        if busy:
+            raise UsageError(
+                f"no failed or interrupted run in {runs_dir} to resume: run {busy[-1]} is in use "
+                "by another pipec process; wait for it to end"
+            )
+        raise UsageError(
+            f"no failed or interrupted run in {runs_dir} to resume; "
+            f"start a run with `pipec run {args.build_dir}`"
+        )
+    if in_use(entry):
+        raise UsageError(
+            f"run {entry.record.run_id} is in use by another pipec process; wait for it to end"
+        )
+    if not resumable(entry.record, entry.path):
+        raise UsageError(
+            f"run {entry.record.run_id} is {display_state(entry.record, entry.path)}: "
+            "nothing to resume"
+        )
+    return entry
+
+
+def _new_run_dir(runs_dir: Path) -> tuple[str, Path]:
+    try:
+        return create_run_dir(runs_dir)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create a run folder in {runs_dir} ({exc.strerror or exc}); "
+            + _os_error_fix(exc)
+        ) from None
+
+
+def _start_record(run_dir: Path, run_id: str, record: RunRecord) -> None:
+    """Lock the new run folder and write its first record; on failure leave no folder behind."""
+    try:
+        _hold(run_dir, run_id)
+        write_record(run_dir, record)
+    except (OSError, UsageError) as exc:
+        _release(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(
+            f"cannot write the run record in {run_dir} ({exc.strerror or exc}); "
+            + _os_error_fix(exc)
+        ) from None
+
+
+def _os_error_fix(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            "free some space on that disk, or pass --runs-dir DIR (and --cache-dir DIR) on another"
+        )
+    return "pass --runs-dir DIR to keep the runs in a folder you can write"
+
+
+def _os_error_text(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"cannot use{where}: {exc.strerror or exc}; {_os_error_fix(exc)}"
+
+
+_HELD: dict[Path, int] = {}  # lock files of the runs this process works on, open until it exits
 
 
 def _hold(run_dir: Path, run_id: str) -> None:
@@ -269,15 +364,26 @@ def _hold(run_dir: Path, run_id: str) -> None:
         import fcntl
     except ImportError:  # not POSIX: no locking
         return
-    descriptor = os.open(run_dir / "run.lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    descriptor = os.open(run_dir / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o644)
+    # A `pipec show` probing the lock holds it shared for a moment: try a few times.
+    for attempt in range(10):
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError:
+            if attempt == 9:
+                os.close(descriptor)
+                raise UsageError(
+                    f"run {run_id} is in use by another pipec process; wait for it to end"
+                ) from None
+            time.sleep(0.02)
+    _HELD[run_dir] = descriptor
+
+
+def _release(run_dir: Path) -> None:
+    descriptor = _HELD.pop(run_dir, None)
+    if descriptor is not None:
         os.close(descriptor)
-        raise UsageError(
-            f"run {run_id} is in use by another pipec process; wait for it to end"
-        ) from None
-    _HELD.append(descriptor)
 
 
 def _requirements(manifest: Manifest) -> dict[str, list[Requirement]]:
@@ -301,22 +407,31 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+# Signals that stop a run the way Ctrl-C does: SIGTERM (a service manager, `kill`) and SIGHUP
+# (the terminal closed), so that the steps are stopped too and the run stays resumable.
+_STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a run the way Ctrl-C does: steps stopped, run resumable."""
+def _stop_signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a run the way Ctrl-C does: steps stopped, run resumable."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    previous: dict[signal.Signals, object] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        for name in _STOP_SIGNALS:
+            if hasattr(signal, name):
+                number = signal.Signals[name]
+                previous[number] = signal.signal(number, interrupt)
     except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
 
 
 # -- pipec show -------------------------------------------------------------------------
@@ -329,7 +444,7 @@ def show_command(args: argparse.Namespace) -> int:
             record = read_record(target)
             if args.json:
                 data = record_to_json(record)
-                data["display_state"] = display_state(record)
+                data["display_state"] = display_state(record, target)
                 print(json.dumps(data, indent=2))
             else:
                 print(format_run_details(record, target))
@@ -337,13 +452,13 @@ def show_command(args: argparse.Namespace) -> int:
         runs_dir = default_runs_dir(target) if (target / MANIFEST_NAME).is_file() else target
         if not target.is_dir():
             raise UsageError(f"{target}: no such build folder or run folder")
-        entries = list_runs(runs_dir)
+        entries = list_runs(runs_dir, lambda text: print(f"pipec: {text}", file=sys.stderr))
         if args.json:
             rows = [
                 {
                     "run_id": e.record.run_id,
                     "path": str(e.path),
-                    "state": display_state(e.record),
+                    "state": display_state(e.record, e.path),
                     "created": e.record.created,
                     "ended": e.record.ended,
                     "nodes": {s.value: n for s, n in e.record.counts().items()},
@@ -406,9 +521,7 @@ def inspect_command(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"node {node!r} has no output {output!r}; it has: {', '.join(outputs)}"
             )
-        path = args.run / outputs[output].path
-        if not path.is_file():
-            raise UsageError(f"{path} is gone")
+        path = _verified_artifact(args.run, node, output, outputs[output])
     except (UsageError, RecordError) as exc:
         print(f"pipec: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
@@ -418,6 +531,29 @@ def inspect_command(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     done = subprocess.run([python, "-c", _LOADER, str(path)], stdin=subprocess.DEVNULL, check=False)
     return ExitCode.OK if done.returncode == 0 else ExitCode.FAILED
+
+
+def _verified_artifact(run_dir: Path, node: str, output: str, info: ArtifactInfo) -> Path:
+    """The artifact's path, once it is known to lie in the run folder and hold the bytes the run
+    recorded: unpickling runs code, so a file the record does not vouch for is never loaded."""
+    path = run_dir / info.path
+    if not is_inside(run_dir, path):
+        raise UsageError(
+            f"run.json names {info.path!r} for {node}.{output}, which is outside the run folder "
+            f"{run_dir}; refusing to load it"
+        )
+    if not path.is_file():
+        raise UsageError(f"{path} is gone")
+    try:
+        actual = file_sha256(path)
+    except OSError as exc:
+        raise UsageError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    if actual != info.sha256:
+        raise UsageError(
+            f"{path} has sha256 {actual}, but the run recorded {info.sha256}: it changed after "
+            "the run wrote it; refusing to load it"
+        )
+    return path
 
 
 def _run_interpreter(recorded: str) -> str:

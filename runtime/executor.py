@@ -167,12 +167,22 @@ def stop_leftover_steps(logs_dir: Path, grace: float = _TERMINATE_GRACE) -> list
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
                 deadline = time.time() + grace
-                while time.time() < deadline and Path(f"/proc/{pid}").exists():
+                while time.time() < deadline and _running(pid):
                     time.sleep(0.05)
                 os.killpg(pid, signal.SIGKILL)
             stopped.append(pid_path.stem)
         pid_path.unlink(missing_ok=True)
     return stopped
+
+
+def _running(pid: int) -> bool:
+    """Whether the process exists and has not exited (a zombie waiting to be reaped has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    # The state follows the command name, which is in parentheses and may hold spaces.
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _pump(

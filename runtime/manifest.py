@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TypeAlias
 
 from pipec.literals import Literal, LiteralError, decode_literal, encode_literal
+from pipec.paths import PathEscape, inside, unsafe_component
 from pipec.schema import load_manifest_schema, schema_errors
 
 __all__ = [
@@ -54,6 +55,9 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+# Deeper than any compiled pipeline needs (a binding of a dozen nested containers is
+# already rare); the validator and the runtime walk bindings recursively.
+MAX_NESTING = 64
 
 
 class ManifestError(Exception):
@@ -410,6 +414,9 @@ def parse_manifest(data: object, build_dir: Path, sha256: str = "") -> Manifest:
             f"{where}: schema_version is {found!r}, this runtime reads version {SCHEMA_VERSION}; "
             "rebuild with this installation's `pipec build`, or install the pipec that wrote it"
         )
+    if _nesting_depth(data) > MAX_NESTING:
+        problem = f"lists and objects nest more than {MAX_NESTING} levels deep"
+        raise ManifestError(_report(where, [problem]))
     problems = schema_errors(data, load_manifest_schema())
     if problems:
         raise ManifestError(_report(where, problems))
@@ -422,6 +429,24 @@ def parse_manifest(data: object, build_dir: Path, sha256: str = "") -> Manifest:
     if problems:
         raise ManifestError(_report(where, problems))
     return manifest
+
+
+def _nesting_depth(data: object) -> int:
+    """How deeply lists and objects nest in decoded JSON (counted without recursion)."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children: list[object] = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_NESTING:
+            pending += [(child, depth + 1) for child in children]
+    return deepest
 
 
 def _report(where: Path, problems: list[str]) -> str:
@@ -642,6 +667,7 @@ def _semantic_errors(manifest: Manifest) -> list[str]:
 
     for node in manifest.nodes:
         where = f"node {node.name!r}"
+        problems += _name_errors(node)
         for argument, binding in node.inputs.items():
             check_binding(binding, f"{where} input {argument!r}", node.map)
         check_guards(node.when, where)
@@ -707,31 +733,50 @@ def _shape_errors(
     return problems
 
 
-def _local_module_errors(build_dir: Path, node: Node) -> list[str]:
+def _name_errors(node: Node) -> list[str]:
+    """Names that become paths and command-line arguments: one safe component each."""
+    where = f"node {node.name!r}"
     problems = []
-    for module in node.local_modules:
-        path = PurePosixPath(module)
-        if path.is_absolute() or ".." in path.parts:
+    why = unsafe_component(node.name)
+    if why:
+        problems.append(f"{where}: the node name {why}; a node name is a Python identifier")
+    problems += [
+        f"{where}: input {argument!r} is not a Python identifier (an argument of the step)"
+        for argument in node.inputs
+        if not argument.isidentifier()
+    ]
+    for output in node.outputs:
+        why = unsafe_component(output)
+        if why:
             problems.append(
-                f"node {node.name!r}: local module {module!r} must be a path inside the build "
-                "folder"
-            )
-        elif not (build_dir / path).is_file():
-            problems.append(
-                f"node {node.name!r}: local module {module!r} is missing from {build_dir}"
+                f"{where}: output {output!r} {why}; an output name becomes a file name, so it "
+                "cannot be empty, '.' or '..' or hold '/', '\\', NUL or '='"
             )
     return problems
 
 
+def _build_file_error(build_dir: Path, node: Node, what: str, relative: str) -> str | None:
+    """Why a script or local module path of ``node`` cannot be run from the build; None if it can."""
+    try:
+        path = inside(build_dir, relative)
+    except PathEscape:
+        return (
+            f"node {node.name!r}: {what} {relative!r} must be a path inside the build folder "
+            "(symbolic links included)"
+        )
+    if not path.is_file():
+        return f"node {node.name!r}: {what} {relative!r} is missing from {build_dir}"
+    return None
+
+
+def _local_module_errors(build_dir: Path, node: Node) -> list[str]:
+    found = (_build_file_error(build_dir, node, "local module", m) for m in node.local_modules)
+    return [problem for problem in found if problem]
+
+
 def _script_errors(build_dir: Path, node: Node) -> list[str]:
-    script = PurePosixPath(node.script)
-    if script.is_absolute() or ".." in script.parts:
-        return [
-            f"node {node.name!r}: script {node.script!r} must be a path inside the build folder"
-        ]
-    if not (build_dir / script).is_file():
-        return [f"node {node.name!r}: script {node.script!r} is missing from {build_dir}"]
-    return []
+    problem = _build_file_error(build_dir, node, "script", node.script)
+    return [problem] if problem else []
 
 
 def _cycle_errors(manifest: Manifest) -> list[str]:

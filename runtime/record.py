@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 from pipec.atomic import write_json_atomic
+from pipec.literals import LiteralError, decode_literal
 
 __all__ = [
     "RECORD_FORMAT",
@@ -156,17 +157,20 @@ def write_record(run_dir: Path, record: RunRecord) -> None:
 
 
 def read_record(run_dir: Path) -> RunRecord:
+    """The record of ``run_dir``; :class:`RecordError` (never another error) when it is missing
+    or damaged."""
     path = run_dir / RECORD_NAME
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecordError(f"{run_dir}: not a run directory (no {RECORD_NAME})") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise RecordError(f"{path}: cannot be read ({exc})") from None
     try:
         return record_from_json(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecordError(f"{path}: not a pipec run record ({exc!r})") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise RecordError(f"{path}: damaged, not a pipec run record ({reason})") from None
 
 
 def record_to_json(record: RunRecord) -> dict[str, object]:
@@ -198,55 +202,122 @@ def _node_to_json(node: NodeRecord) -> dict[str, object]:
     return data
 
 
-def record_from_json(data: dict[str, object]) -> RunRecord:
+def record_from_json(data: object) -> RunRecord:
+    """A record from its JSON form, every field checked; ValueError, TypeError or KeyError when
+    the document is not one."""
+    data = _mapping(data, "the record")
     if data.get("format") != RECORD_FORMAT:
         raise ValueError(f"record format {data.get('format')!r}, expected {RECORD_FORMAT}")
-    python = data["python"]
-    nodes = data["nodes"]
-    assert isinstance(python, dict) and isinstance(nodes, dict)
+    python = _mapping(data["python"], "python")
+    parameters = _mapping(data["parameters"], "parameters")
+    for name, encoded in parameters.items():
+        try:
+            decode_literal(_mapping(encoded, f"parameter {name!r}"))
+        except LiteralError as exc:
+            raise ValueError(f"parameter {name!r}: {exc}") from None
+    nodes = _mapping(data["nodes"], "nodes")
+    result = data.get("result")
     return RunRecord(
-        run_id=str(data["run_id"]),
-        build_dir=str(data["build_dir"]),
-        manifest_sha256=str(data["manifest_sha256"]),
-        pipeline=str(data["pipeline"]),
+        run_id=_text(data, "run_id"),
+        build_dir=_text(data, "build_dir"),
+        manifest_sha256=_text(data, "manifest_sha256"),
+        pipeline=_text(data, "pipeline"),
         state=RunState(data["state"]),
-        created=str(data["created"]),
-        updated=str(data["updated"]),
-        ended=_opt_str(data["ended"]),
-        pid=int(str(data["pid"])),
-        host=str(data["host"]),
-        sessions=int(str(data["sessions"])),
-        python=InterpreterInfo(**python),
-        parameters=_mapping(data["parameters"]),
-        options=_mapping(data["options"]),
-        nodes={str(name): _node_from_json(_mapping(item)) for name, item in nodes.items()},
-        result=None if data.get("result") is None else _mapping(data["result"]),
+        created=_time(data, "created"),
+        updated=_time(data, "updated"),
+        ended=_opt_time(data, "ended"),
+        pid=_integer(data, "pid"),
+        host=_text(data, "host"),
+        sessions=_integer(data, "sessions"),
+        python=InterpreterInfo(
+            executable=_text(python, "executable"),
+            version=_text(python, "version"),
+            implementation=_text(python, "implementation"),
+            cloudpickle=_opt_text(python, "cloudpickle"),
+        ),
+        parameters=parameters,
+        options=_mapping(data["options"], "options"),
+        nodes={
+            name: _node_from_json(_mapping(item, f"node {name!r}")) for name, item in nodes.items()
+        },
+        result=None if result is None else _mapping(result, "result"),
     )
 
 
 def _node_from_json(data: Mapping[str, object]) -> NodeRecord:
-    values = dict(data)
-    values["state"] = NodeState(values["state"])
-    values["outputs"] = {
-        str(name): _artifact_from_json(_mapping(info))
-        for name, info in _mapping(values["outputs"]).items()
-    }
-    known = {f.name for f in dataclasses.fields(NodeRecord)}
-    return NodeRecord(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+    duration = data.get("duration")
+    if duration is not None and (
+        isinstance(duration, bool) or not isinstance(duration, (int, float))
+    ):
+        raise TypeError(f"duration {duration!r} is not a number")
+    decision = data.get("decision")
+    if decision is not None and not isinstance(decision, bool):
+        raise TypeError(f"decision {decision!r} is not true, false or null")
+    elements = data.get("elements")
+    cache_hit = data.get("cache_hit", False)
+    if not isinstance(cache_hit, bool):
+        raise TypeError(f"cache_hit {cache_hit!r} is not true or false")
+    return NodeRecord(
+        state=NodeState(data["state"]),
+        start=_opt_time(data, "start"),
+        end=_opt_time(data, "end"),
+        duration=None if duration is None else float(duration),
+        exit_code=None if data.get("exit_code") is None else _integer(data, "exit_code"),
+        attempts=_integer(data, "attempts") if "attempts" in data else 0,
+        cache_hit=cache_hit,
+        cache_key=_opt_text(data, "cache_key"),
+        code_sha256=_opt_text(data, "code_sha256"),
+        message=_opt_text(data, "message"),
+        log=_opt_text(data, "log"),
+        outputs={
+            name: _artifact_from_json(_mapping(info, f"output {name!r}"))
+            for name, info in _mapping(data.get("outputs", {}), "outputs").items()
+        },
+        decision=decision,
+        elements=None if elements is None else _integer(data, "elements"),
+    )
 
 
 def _artifact_from_json(data: Mapping[str, object]) -> ArtifactInfo:
-    size = data["size"]
-    if not isinstance(size, int):
-        raise TypeError(f"artifact size {size!r} is not an integer")
-    return ArtifactInfo(str(data["path"]), size, str(data["sha256"]))
+    size = _integer(data, "size")
+    if size < 0:
+        raise ValueError(f"artifact size {size} is negative")
+    return ArtifactInfo(_text(data, "path"), size, _text(data, "sha256"))
 
 
-def _mapping(value: object) -> dict[str, object]:
+def _mapping(value: object, what: str = "a field") -> dict[str, object]:
     if not isinstance(value, dict):
-        raise TypeError(f"expected an object, got {type(value).__name__}")
+        raise TypeError(f"{what} is {type(value).__name__}, expected an object")
     return value
 
 
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)
+def _text(data: Mapping[str, object], name: str) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        raise TypeError(f"{name} is {json.dumps(value)[:40]}, expected a string")
+    return value
+
+
+def _opt_text(data: Mapping[str, object], name: str) -> str | None:
+    return None if data.get(name) is None else _text(data, name)
+
+
+def _integer(data: Mapping[str, object], name: str) -> int:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} is {json.dumps(value)[:40]}, expected an integer")
+    return value
+
+
+def _opt_time(data: Mapping[str, object], name: str) -> str | None:
+    return None if data.get(name) is None else _time(data, name)
+
+
+def _time(data: Mapping[str, object], name: str) -> str:
+    """An ISO 8601 time (checked, so that sorting and durations never meet another value)."""
+    text = _text(data, name)
+    try:
+        parse_timestamp(text)
+    except ValueError:
+        raise ValueError(f"{name} {text!r} is not an ISO 8601 time") from None
+    return text

@@ -70,7 +70,7 @@ def format_run_list(entries: Sequence[RunEntry]) -> str:
         rows.append(
             [
                 record.run_id,
-                display_state(record),
+                display_state(record, entry.path),
                 record.created[:19].replace("T", " "),
                 human_duration(_span(record.created, record.ended)),
                 counts,
@@ -83,7 +83,7 @@ def format_run_list(entries: Sequence[RunEntry]) -> str:
 def format_run_details(record: RunRecord, run_dir: Path) -> str:
     lines = [
         f"run:        {record.run_id} ({record.pipeline})",
-        f"state:      {display_state(record)}",
+        f"state:      {display_state(record, run_dir)}",
         f"build:      {record.build_dir}",
         f"folder:     {run_dir}",
         f"started:    {record.created}" + (f"   ended: {record.ended}" if record.ended else ""),

@@ -33,6 +33,7 @@ from pipec.inputs import InputError, InputResolver, ResolvedInput, step_argv
 from pipec.manifest import Manifest, Node
 from pipec.outcome import final_state, report_run, result_entry, settle, warn_edited_scripts
 from pipec.outputs import WrittenOutputs, output_locations, read_outputs
+from pipec.printed import keep_printed
 from pipec.record import ArtifactInfo, NodeState, RunRecord, RunState, timestamp
 from pipec.record_keeping import LiveRecord, with_instances
 from pipec.resume import KeptWork, map_bodies, restore_kept
@@ -232,6 +233,8 @@ class PipelineRun:
             message=None,
         )
         self.console.status(f"cached {unit}")
+        if hit.printed is not None and node.effects:
+            keep_printed(self.run_dir, unit, hit.printed)
         if hit.printed:
             self.console.replay(hit.printed)
         self.scheduler.succeeded(unit)
@@ -298,6 +301,8 @@ class PipelineRun:
         timing: Mapping[str, object],
         written: WrittenOutputs,
     ) -> None:
+        if node.effects:
+            keep_printed(self.run_dir, unit, result.stdout)
         key = self.keys.get(unit)
         if key is not None:
             printed = result.stdout if node.effects else None

@@ -3,8 +3,8 @@
 The runtime is standard library only, so it cannot use ``jsonschema``; it reads the
 shipped ``manifest.schema.json`` with this checker instead, so that the schema file
 stays the one statement of the contract.  Supported keywords: ``type``, ``const``,
-``enum``, ``required``, ``properties``, ``additionalProperties``, ``items``,
-``pattern``, ``minimum``, ``oneOf`` and local ``$ref``.
+``enum``, ``required``, ``properties``, ``additionalProperties``, ``propertyNames``,
+``items``, ``pattern``, ``minimum``, ``oneOf`` and local ``$ref``.
 """
 
 from __future__ import annotations
@@ -98,7 +98,10 @@ def _check_scalar_rules(
             return
     pattern = rule.get("pattern")
     if isinstance(pattern, str) and isinstance(value, str) and not re.search(pattern, value):
-        errors.append(f"{path}: {value!r} does not match {pattern}")
+        what = rule.get("description")
+        errors.append(
+            f"{path}: {value!r} does not match {pattern}" + (f" ({what})" if what else "")
+        )
     minimum = rule.get("minimum")
     if isinstance(minimum, (int, float)) and _is_type(value, "number"):
         assert isinstance(value, (int, float))
@@ -120,7 +123,10 @@ def _check_object(
     properties = rule.get("properties")
     props: Mapping[str, object] = properties if isinstance(properties, Mapping) else {}
     extra = rule.get("additionalProperties", True)
+    names = rule.get("propertyNames")
     for key, item in value.items():
+        if isinstance(names, Mapping):
+            _check(key, names, root, f"{path} key {key!r}", errors)
         sub = props.get(str(key))
         if isinstance(sub, Mapping):
             _check(item, sub, root, f"{path}.{key}", errors)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipec.atomic import link_or_copy_atomic, write_json_atomic
+from pipec.paths import PathEscape, inside
 from pipec.record import ArtifactInfo
 
 __all__ = [
@@ -89,8 +90,14 @@ class LocalArtifactStore:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
 
+    def _under_run(self, relative: str) -> Path:
+        try:
+            return inside(self.run_dir, relative)
+        except PathEscape as exc:
+            raise StoreError(f"refusing a path outside the run folder: {exc}") from None
+
     def _path(self, node: str, output: str) -> Path:
-        return self.run_dir / "artifacts" / node / f"{output}.pkl"
+        return self._under_run(f"artifacts/{node}/{output}.pkl")
 
     def location(self, node: str, output: str) -> str:
         path = self._path(node, output)
@@ -125,7 +132,7 @@ class LocalArtifactStore:
         return str(path)
 
     def _decision_path(self, node: str, output: str) -> Path:
-        return self.run_dir / "artifacts" / node / f"{output}.json"
+        return self._under_run(f"artifacts/{node}/{output}.json")
 
     def read_decision(self, node: str, output: str) -> tuple[bool, ArtifactInfo]:
         path = self._decision_path(node, output)
@@ -143,7 +150,7 @@ class LocalArtifactStore:
         return decision, ArtifactInfo(str(path.relative_to(self.run_dir)), len(data), digest)
 
     def _folder(self, node: str, output: str) -> Path:
-        return self.run_dir / "artifacts" / node / output
+        return self._under_run(f"artifacts/{node}/{output}")
 
     def folder_location(self, node: str, output: str) -> str:
         folder = self._folder(node, output)
@@ -169,7 +176,7 @@ class LocalArtifactStore:
         return str(folder.relative_to(self.run_dir)), elements
 
     def write_input_spec(self, node: str, argument: str, description: object) -> str:
-        path = self.run_dir / "inputs" / node / f"{argument}.json"
+        path = self._under_run(f"inputs/{node}/{argument}.json")
         write_json_atomic(path, description)
         return str(path)
 

@@ -19,6 +19,7 @@ from pipec.record import ArtifactInfo, InterpreterInfo, NodeRecord, RunRecord, R
 from pipec.store import StoreError
 
 HERE = Location("pipeline.py", 1, 1)
+FAKE_ROOT = Path("/fake-store")
 PYTHON = InterpreterInfo("/usr/bin/python3", "3.11.9", "cpython", "3.1.1")
 
 
@@ -47,7 +48,17 @@ class FakeStore:
         raise NotImplementedError
 
     def local_file(self, node: str, output: str) -> Path:
-        raise NotImplementedError
+        return FAKE_ROOT / node / output
+
+    def content_sha256(self, path: Path) -> str | None:
+        """What hashing :meth:`local_file`'s file would give: the hash of what is written."""
+        node, *rest = path.relative_to(FAKE_ROOT).parts
+        if rest[0] == "items" and node in self.elements:
+            index = int(rest[1])
+            found = self.elements[node]
+            return found[index].sha256 if index < len(found) else None
+        written = self.written.get((node, "/".join(rest)))
+        return None if written is None else written.sha256
 
     def decision_location(self, node: str, output: str) -> str:
         return f"mem://{node}/{output}.json"

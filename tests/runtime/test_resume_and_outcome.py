@@ -36,6 +36,10 @@ def _store() -> FakeStore:
     return store
 
 
+def _hashing(store: FakeStore) -> dict[str, object]:
+    return {"sha256_of": store.content_sha256}
+
+
 def _previous(**changes: NodeRecord) -> dict[str, NodeRecord]:
     nodes = {
         "load": NodeRecord(DONE, code_sha256=SCRIPT, outputs={"return_object": info("load")}),
@@ -53,23 +57,46 @@ def _previous(**changes: NodeRecord) -> dict[str, NodeRecord]:
 
 
 def test_a_resume_keeps_finished_units_whose_outputs_are_intact():
-    kept = reusable_nodes(PIPELINE, run_record(_previous()), _store(), HASHES)
+    store = _store()
+    kept = reusable_nodes(PIPELINE, run_record(_previous()), store, HASHES, **_hashing(store))
     assert kept == {"load", "cond", "m", "sq[0]"}
 
 
 def test_a_resume_drops_a_changed_script_and_everything_downstream_of_it():
-    kept = reusable_nodes(
-        PIPELINE, run_record(_previous()), _store(), {**HASHES, "steps/load.py": "x" * 64}
-    )
+    store = _store()
+    hashes = {**HASHES, "steps/load.py": "x" * 64}
+    kept = reusable_nodes(PIPELINE, run_record(_previous()), store, hashes, **_hashing(store))
     assert kept == set()
 
 
 def test_a_resume_drops_a_unit_whose_output_changed_or_vanished():
     store = _store()
     store.written["sq[0]", "return_object"] = info("other")
-    assert reusable_nodes(PIPELINE, run_record(_previous()), store, HASHES) == {"load", "cond", "m"}
+    previous = run_record(_previous())
+    assert reusable_nodes(PIPELINE, previous, store, HASHES, **_hashing(store)) == {
+        "load",
+        "cond",
+        "m",
+    }
     store.decisions["cond"] = False
-    assert reusable_nodes(PIPELINE, run_record(_previous()), store, HASHES) == {"load"}
+    assert reusable_nodes(PIPELINE, previous, store, HASHES, **_hashing(store)) == {"load"}
+
+
+def test_a_resume_drops_a_unit_whose_bytes_changed_though_its_meta_file_did_not():
+    store = _store()
+    changed = {"load": "0" * 64}  # the file hashes differently from what its meta file says
+    reports: list[str] = []
+    kept = reusable_nodes(
+        PIPELINE,
+        run_record(_previous()),
+        store,
+        HASHES,
+        reports.append,
+        sha256_of=lambda path: changed.get(path.parent.name) or store.content_sha256(path),
+    )
+    assert kept == set()
+    assert reports == ["load: return_object no longer has the bytes it was written with; "
+                       "running it again"]  # fmt: skip
 
 
 def test_restoring_kept_work_brings_back_decisions_expansions_and_instances():
