@@ -14,41 +14,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipec.compiler.build import BuildResult
-    from pipec.compiler.local_modules import LocalModule
 
 __all__ = ["main"]
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 70
-
-
-class DirectoryProject:
-    """The folder of the pipeline file: local modules and requirement files beside it."""
-
-    def __init__(self, root: Path, exclude: Path) -> None:
-        self.root = root
-        self.exclude = exclude.resolve()
-
-    def local_module(self, name: str) -> LocalModule | None:
-        from pipec.compiler.local_modules import LocalModule  # noqa: F811 - imported lazily at run time
-
-        single = self.root / f"{name}.py"
-        if single.is_file() and single.resolve() != self.exclude:
-            return LocalModule(name, ((single.name, single.read_text(encoding="utf-8")),))
-        package = self.root / name
-        if package.is_dir() and (package / "__init__.py").is_file():
-            files = []
-            for file in sorted(package.rglob("*.py")):
-                relative = file.relative_to(self.root)
-                if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
-                    continue
-                files.append((relative.as_posix(), file.read_text(encoding="utf-8")))
-            return LocalModule(name, tuple(files))
-        return None
-
-    def read_text(self, relative: str) -> str | None:
-        path = self.root / relative
-        return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def _display_path(path: Path) -> str:
@@ -68,6 +38,7 @@ def _read_source(path: Path) -> str:
 def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
     from pipec.compiler.build import build
     from pipec.compiler.diagnostics import UserError, format_all
+    from pipec.compiler.project_files import DirectoryProject
     from pipec.compiler.requirements import InstalledEnvironment
 
     path = Path(args.file)

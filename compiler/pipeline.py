@@ -13,7 +13,14 @@ from typing import Any
 import libcst as cst
 
 from pipec.compiler import rules
-from pipec.compiler.analyse import OptionValue, literal_of, read_options, read_signature
+from pipec.compiler.analyse import (
+    OptionValue,
+    literal_of,
+    read_options,
+    read_signature,
+    report_source_kept,
+    report_unknown_option,
+)
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.parse import Decorated, ParsedFile
@@ -241,13 +248,24 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
                 f"pipeline:{key}", rules.INERT_PIPELINE_OPTION, option.location, key=key
             )
         elif key not in _PIPELINE_KNOWN:
-            reporter.report(rules.UNKNOWN_PIPELINE_OPTION, option.location, key=key)
+            report_unknown_option(
+                "pipeline",
+                key,
+                option.location,
+                _PIPELINE_KNOWN | _PIPELINE_INERT,
+                reporter,
+                rules.UNKNOWN_PIPELINE_OPTION,
+            )
 
     def text(key: str) -> str | None:
         option = options.get(key)
         if option is None:
             return None
-        if not option.is_literal or not isinstance(option.value, (str, int, float)):
+        if not option.is_literal:
+            # Built at import time (a date, an environment variable): it only names the run.
+            report_source_kept("pipeline", key, option, reporter)
+            return None
+        if not isinstance(option.value, (str, int, float)):
             reporter.report(rules.PIPELINE_OPTION_NOT_TEXT, option.location, key=key)
             return None
         return str(option.value)

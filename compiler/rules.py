@@ -127,7 +127,8 @@ OPTION_NOT_LITERAL = Rule(
     "PC101",
     "option-not-literal",
     _E,
-    "option `{key}` must be a literal or a module-level constant assigned from one",
+    "option `{key}` must be known at compile time: a literal, or an expression over literals "
+    "and module-level constants",
     "{hint}",
 )
 INERT_COMPONENT_OPTION = Rule(
@@ -141,8 +142,10 @@ OPTION_SOURCE_KEPT = Rule(
     "PC103",
     "option-source-kept",
     _W,
-    "option `{key}` is not a literal; pipec keeps its source text and never runs it",
-    "write a literal (or a module-level constant assigned from one) to have it recorded as a value",
+    "option `{key}` is computed when the file is imported; pipec keeps its source text "
+    "`{source}` and never runs it",
+    "it only describes the run, so the build goes on; write a literal (or an expression over "
+    "module-level constants) to have the value recorded",
 )
 UNKNOWN_COMPONENT_OPTION = Rule(
     "PC104",
@@ -227,6 +230,31 @@ GUESSED_REQUIREMENT = Rule(
     _W,
     "no installed package provides `{distribution}`; guessed the requirement `{distribution}`",
     "install the package where you build, or declare it: packages=['name>=version']",
+)
+MISSPELLED_OPTION = Rule(
+    "PC116",
+    "misspelled-option",
+    _E,
+    "@PipelineDecorator.{decorator} has no option `{key}`; did you mean `{suggestion}`?",
+    "write `{suggestion}=`: ClearML rejects unknown options, and pipec would ignore it",
+)
+REPOSITORY_REQUIREMENTS_NOT_FOUND = Rule(
+    "PC117",
+    "repository-requirements-not-found",
+    _W,
+    "packages=False installs the repository's requirements.txt, and there is none next to the "
+    "pipeline file or at the project root",
+    "pipec detects the step's requirements from its imports instead; add requirements.txt at "
+    "the project root (the folder with .git or pyproject.toml), or list the packages",
+)
+PROJECT_MODULE_NOT_FOUND = Rule(
+    "PC118",
+    "project-module-not-found",
+    _W,
+    "`{name}` looks like a module of your project, but it is not next to the pipeline file nor "
+    "under the project root; not written as a requirement",
+    "put `{name}` beside the pipeline file, in `src/`, or under the project root (the folder "
+    "with .git or pyproject.toml) so that pipec copies it into the build",
 )
 
 # ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------

@@ -38,6 +38,9 @@ CODES = {
     "PC113": "packages-file-not-found",
     "PC114": "unsupported-requirement-line",
     "PC115": "guessed-requirement",
+    "PC116": "misspelled-option",
+    "PC117": "repository-requirements-not-found",
+    "PC118": "project-module-not-found",
     "PC151": "inert-pipeline-option",
     "PC152": "unknown-pipeline-option",
     "PC153": "pipeline-option-not-text",
@@ -120,6 +123,8 @@ WITHOUT_SNAPSHOT = {
     "PC113",  # packages-file-not-found
     "PC114",  # unsupported-requirement-line
     "PC115",  # guessed-requirement
+    "PC117",  # repository-requirements-not-found
+    "PC118",  # project-module-not-found
     "PC151",  # inert-pipeline-option
     "PC152",  # unknown-pipeline-option
     "PC153",  # pipeline-option-not-text
