@@ -243,17 +243,26 @@ def _need_literal(
 def read_signature(
     source: SourceModule, function: cst.FunctionDef, reporter: Reporter, what: str
 ) -> tuple[Parameter, ...]:
+    """The parameters pipec passes by name.
+
+    A controller is only ever called by pipec, so `/` and `*args`/`**kwargs` its body never
+    reads change nothing there; a step's script is called with keyword arguments, so it may
+    have neither.
+    """
     params = function.params
     name = function.name.value
+    controller = what == "pipeline controller"
     for bad, label in (
         (params.star_arg, "*args"),
         (params.star_kwarg, "**kwargs"),
     ):
         if isinstance(bad, cst.Param):
+            if controller and not _reads(source, function, bad.name.value):
+                continue
             reporter.report(
                 rules.STAR_PARAMETERS, source.location(bad), what=what, function=name, label=label
             )
-    if params.posonly_params:
+    if params.posonly_params and not controller:
         reporter.report(
             rules.POSITIONAL_ONLY_PARAMETERS,
             source.location(params.posonly_params[0]),
@@ -270,9 +279,18 @@ def read_signature(
         )
         return Parameter(param.name.value, kind, default, annotation)
 
+    positional = [*params.posonly_params, *params.params] if controller else list(params.params)
     return tuple(
-        [convert(p, ParameterKind.POSITIONAL_OR_KEYWORD) for p in params.params]
+        [convert(p, ParameterKind.POSITIONAL_OR_KEYWORD) for p in positional]
         + [convert(p, ParameterKind.KEYWORD_ONLY) for p in params.kwonly_params]
+    )
+
+
+def _reads(source: SourceModule, function: cst.FunctionDef, name: str) -> bool:
+    body = source.scopes.get(function.body)
+    return any(
+        use.name == name and use.scope is body
+        for use in source.uses_within(source.extent(function.body))
     )
 
 

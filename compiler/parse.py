@@ -109,6 +109,35 @@ def _is_main_block(statement: cst.BaseStatement) -> bool:
     return len(names) == 1 and len(strings) == 1
 
 
+def _last_definitions(
+    source: SourceModule,
+    components: list[Decorated],
+    pipelines: list[Decorated],
+    diagnostics: list[Diagnostic],
+) -> tuple[list[Decorated], list[Decorated]]:
+    """Drop the definitions a later top-level `def` of the same name replaces, as Python does."""
+    lines: dict[str, list[int]] = {}
+    last: dict[str, cst.FunctionDef] = {}
+    for statement in source.module.body:
+        if isinstance(statement, cst.FunctionDef):
+            lines.setdefault(statement.name.value, []).append(source.location(statement).line)
+            last[statement.name.value] = statement
+    for name, where in lines.items():
+        if len(where) > 1 and any(d.name == name for d in (*components, *pipelines)):
+            diagnostics.append(
+                rules.REDEFINED_FUNCTION.at(
+                    source.location(last[name]),
+                    function=name,
+                    count=len(where),
+                    earlier=", ".join(str(n) for n in where[:-1]),
+                )
+            )
+    return (
+        [d for d in components if last[d.name] is d.function],
+        [d for d in pipelines if last[d.name] is d.function],
+    )
+
+
 def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
     components: list[Decorated] = []
     pipelines: list[Decorated] = []
@@ -143,6 +172,7 @@ def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
                 rules.ASYNC_FUNCTION.at(source.location(statement), function=statement.name.value)
             )
 
+    components, pipelines = _last_definitions(source, components, pipelines, diagnostics)
     finder = _NestedFinder(source)
     source.module.visit(finder)
     for function, kind in finder.found:

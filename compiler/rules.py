@@ -120,6 +120,13 @@ ASSIGNED_ONLY_UNDER_MAIN = Rule(
     '{user} uses `{name}`, which is assigned only under `if __name__ == "__main__":`',
     "move the assignment of `{name}` to module level so the generated script has it",
 )
+REDEFINED_FUNCTION = Rule(
+    "PC014",
+    "redefined-function",
+    _W,
+    "`{function}` is defined {count} times; this last definition is the one used, as in Python",
+    "the definitions at line {earlier} are never used: remove or rename them",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 
@@ -291,8 +298,9 @@ PARAMETER_DEFAULT_NOT_LITERAL = Rule(
     "PC155",
     "parameter-default-not-literal",
     _E,
-    "the default of pipeline parameter `{name}` is not a literal",
-    "write a literal default, or pass the value at run time with --param {name}=VALUE",
+    "the default of pipeline parameter `{name}` is not known at compile time",
+    "write a literal or an expression over module-level constants, or pass the value at run "
+    "time with --param {name}=VALUE",
 )
 PIPELINE_CALLED_TWICE = Rule(
     "PC156",

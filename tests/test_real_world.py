@@ -276,3 +276,127 @@ def test_project_modules_are_found_up_to_the_root_and_never_mapped(tmp_path):
     assert b"utils" not in every and b"config" not in every
     project = [d for d in result.diagnostics if d.code == "PC118"]
     assert sorted(d.message.split("`")[1] for d in project) == ["config", "utils"]  # once each
+
+
+# ---- 4. controller signatures and defaults ---------------------------------------------------
+
+SIGNATURES = """
+from pipec import PipelineDecorator
+
+BASE = 20
+PARTS = ("a", "b")
+
+
+@PipelineDecorator.component(return_values=["total"])
+def add(a, b):
+    return a + b
+
+
+@PipelineDecorator.pipeline(name="signatures", project="p", version="1")
+def controller(n, /, m=BASE * 2 + 1, *args, tag: str = "-".join(PARTS), url="none", **kwargs):
+    total = add(n, m)
+    print(tag, url, total)
+    return total
+
+
+if __name__ == "__main__":
+    base_url = "https://example.com"
+    url = f"{base_url}/data"
+    count = 3
+    controller(count, url=url)
+"""
+
+
+def _eager(source: Path, controller: str, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+    import contextlib
+    import io
+    import runpy
+
+    printed = io.StringIO()
+    namespace = runpy.run_path(str(source))
+    with contextlib.redirect_stdout(printed):
+        result = namespace[controller](*args, **kwargs)
+    return printed.getvalue(), result
+
+
+def test_controller_signatures_and_defaults_as_python_reads_them(tmp_path):
+    source = _write(tmp_path, SIGNATURES)
+    result = _build(source)
+    defaults = {p.name: p.default.value for p in result.manifest.parameters if p.default}
+    assert defaults == {"n": 3, "m": 41, "tag": "a-b", "url": "https://example.com/data"}
+    assert [d.code for d in result.diagnostics if d.is_error] == []
+    assert _run(result, tmp_path) == _eager(source, "controller", 3, url="https://example.com/data")
+
+
+def test_star_parameters_the_controller_reads_are_still_refused(tmp_path):
+    source = _write(
+        tmp_path,
+        """
+        from pipec import PipelineDecorator
+
+        @PipelineDecorator.component(return_values=["y"])
+        def step(x):
+            return x
+
+        @PipelineDecorator.pipeline(name="p", project="p", version="1")
+        def controller(x: int = 1, **options):
+            return step(options)
+        """,
+    )
+    assert ("PC010", 8) in [(c, line) for c, line, _ in _refusal(source)]
+
+
+def test_a_main_variable_reassigned_under_a_condition_is_not_a_default(tmp_path):
+    source = _write(
+        tmp_path,
+        SIGNATURES.replace(
+            "    count = 3\n", '    count = 3\n    if base_url:\n        url = "b"\n'
+        ),
+    )
+    result = _build(source)
+    assert "PC161" in _codes(result)  # `url` is not known: the function's default stays
+    defaults = {p.name: p.default.value for p in result.manifest.parameters if p.default}
+    assert defaults["url"] == "none"
+
+
+# ---- 6. several pipelines, redefinitions -----------------------------------------------------
+
+SEVERAL = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["y"])
+def step(x):
+    return x + 1
+
+
+@PipelineDecorator.component(return_values=["y"])
+def step(x):
+    return x * 100
+
+
+@PipelineDecorator.pipeline(name="first", project="p", version="1")
+def first(x: int = 1):
+    return step(x)
+
+
+@PipelineDecorator.pipeline(name="second", project="p", version="1")
+def second(x: int = 2):
+    print("second")
+    return step(x)
+
+
+if __name__ == "__main__":
+    second(x=5)
+"""
+
+
+def test_the_pipeline_main_calls_is_built_and_the_last_definition_wins(tmp_path):
+    source = _write(tmp_path, SEVERAL)
+    result = _build(source)
+    assert result.manifest.pipeline.name == "second"
+    (redefined,) = [d for d in result.diagnostics if d.code == "PC014"]
+    assert redefined.location.line == 10
+    assert redefined.hint.startswith("the definitions at line 5 are never used")
+    assert _run(result, tmp_path) == _eager(source, "second", x=5)
+    assert _build(source, pipeline="first").manifest.pipeline.name == "first"

@@ -23,6 +23,7 @@ CODES = {
     "PC011": "positional-only-parameters",
     "PC012": "relative-import",
     "PC013": "assigned-only-under-main",
+    "PC014": "redefined-function",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
@@ -112,6 +113,7 @@ WITHOUT_SNAPSHOT = {
     "PC011",  # positional-only-parameters
     "PC012",  # relative-import
     "PC013",  # assigned-only-under-main
+    "PC014",  # redefined-function
     "PC102",  # inert-component-option
     "PC103",  # option-source-kept
     "PC104",  # unknown-component-option
