@@ -62,6 +62,7 @@ def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
             project=DirectoryProject(path.parent, path),
             pipeline=args.pipeline,
             regenerate=regenerate,
+            strict_clearml=args.strict_clearml,
         )
     except UserError as error:
         print(format_all(error.diagnostics, {display: text}), file=sys.stderr)
@@ -153,6 +154,12 @@ def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
     check.add_argument("file")
     check.add_argument("--pipeline")
     check.set_defaults(func=_cmd_check)
+    for command in (build, check):
+        command.add_argument(
+            "--strict-clearml",
+            action="store_true",
+            help="refuse calls that talk to a ClearML server (Task.init, Dataset.get, ...)",
+        )
 
     if include_runtime:
         from pipec import commands as runtime_commands

@@ -220,14 +220,23 @@ def _requirements(
                     )
             resolved = [r for r in resolved if r.origin != "project"]
         if isinstance(traced, GlueNode):
-            # Glue loads what steps made (a model, a DataFrame): it needs their packages to unpickle.
+            # Glue loads what steps made (a model, a DataFrame): it needs their packages to
+            # unpickle, but not the ClearML client a step used to talk to its server.
             for _, binding in traced.inputs:
                 for producer in sorted(binding_sources(binding)[0]):
                     producer_stem = stems[_script_key(trace.node(producer))]
-                    resolved.extend(found.get(producer_stem, ()))
+                    resolved.extend(
+                        r
+                        for r in found.get(producer_stem, ())
+                        if _canonical_name(r.distribution) != "clearml"
+                    )
             resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
         found[stems[key]] = tuple(resolved)
     return found
+
+
+def _canonical_name(distribution: str) -> str:
+    return distribution.lower().replace("_", "-")
 
 
 def _packages_file(

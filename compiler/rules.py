@@ -127,6 +127,21 @@ REDEFINED_FUNCTION = Rule(
     "`{function}` is defined {count} times; this last definition is the one used, as in Python",
     "the definitions at line {earlier} are never used: remove or rename them",
 )
+CLEARML_SERVER_CALL = Rule(
+    "PC015",
+    "clearml-server-call",
+    _W,
+    "`{call}(...)` talks to a ClearML server",
+    "the script that runs it needs clearml installed and configured (clearml.conf) where it "
+    "runs; `pipec build --strict-clearml` refuses such calls",
+)
+CLEARML_SERVER_CALL_REFUSED = Rule(
+    "PC016",
+    "clearml-server-call-refused",
+    _E,
+    "`{call}(...)` talks to a ClearML server, and --strict-clearml refuses it",
+    "keep ClearML calls out of the pipeline, or build without --strict-clearml",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

@@ -400,3 +400,55 @@ def test_the_pipeline_main_calls_is_built_and_the_last_definition_wins(tmp_path)
     assert redefined.hint.startswith("the definitions at line 5 are never used")
     assert _run(result, tmp_path) == _eager(source, "second", x=5)
     assert _build(source, pipeline="first").manifest.pipeline.name == "first"
+
+
+# ---- 8. calls that talk to a ClearML server --------------------------------------------------
+
+SERVER_CALLS = """
+from clearml import Logger, PipelineDecorator, Task
+
+
+@PipelineDecorator.component(return_values=["y"])
+def report(x):
+    Logger.current_logger().report_scalar("x", "x", value=x, iteration=0)
+    return x + 1
+
+
+@PipelineDecorator.component(return_values=["z"])
+def double(y):
+    return y * 2
+
+
+@PipelineDecorator.pipeline(name="p", project="p", version="1")
+def controller(x: int = 1):
+    task = Task.current_task()
+    task.connect({"x": x})
+    y = report(x)
+    z = double(y)
+    print(y, z)
+    return z
+"""
+
+
+def test_clearml_server_calls_are_warned_at_each_call_site(tmp_path):
+    result = _build(_write(tmp_path, SERVER_CALLS))
+    calls = [(d.location.line, d.message) for d in result.diagnostics if d.code == "PC015"]
+    assert calls == [
+        (6, "`Logger.current_logger(...)` talks to a ClearML server"),
+        (17, "`Task.current_task(...)` talks to a ClearML server"),
+    ]
+    nodes = {n.name: n for n in result.manifest.nodes}
+    assert nodes["report"].requirements == ("clearml",)
+    assert nodes["double"].requirements == ()
+    glue = [n for n in result.manifest.nodes if n.kind.value == "glue"]
+    using = [n for n in glue if "Task" in result.files[n.script].decode()]
+    assert using and all(n.requirements == ("clearml",) for n in using)
+    assert all(n.requirements == () for n in glue if n not in using)  # only loads outputs
+
+
+def test_strict_clearml_refuses_server_calls(tmp_path):
+    source = _write(tmp_path, SERVER_CALLS)
+    done = run_pipec("check", source, "--strict-clearml")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("error[PC016]") == 2
+    assert run_pipec("check", source).returncode == 0

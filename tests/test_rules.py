@@ -24,6 +24,8 @@ CODES = {
     "PC012": "relative-import",
     "PC013": "assigned-only-under-main",
     "PC014": "redefined-function",
+    "PC015": "clearml-server-call",
+    "PC016": "clearml-server-call-refused",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
@@ -114,6 +116,8 @@ WITHOUT_SNAPSHOT = {
     "PC012",  # relative-import
     "PC013",  # assigned-only-under-main
     "PC014",  # redefined-function
+    "PC015",  # clearml-server-call
+    "PC016",  # clearml-server-call-refused (needs --strict-clearml)
     "PC102",  # inert-component-option
     "PC103",  # option-source-kept
     "PC104",  # unknown-component-option
