@@ -18,6 +18,7 @@ from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
 from pipec.compiler.source import SourceModule
+from pipec.compiler.step_names import check_step_names
 from pipec.literals import encode_literal
 
 __all__ = [
@@ -120,6 +121,7 @@ class Support:
     definitions: tuple[str, ...]
     modules: tuple[str, ...]  # every absolute module imported by the carried code and the function
     components: tuple[str, ...] = ()  # components whose functions the carried code reaches
+    statements: tuple[int, ...] = ()  # indices in the module body of the carried statements
 
 
 @dataclass(frozen=True)
@@ -511,7 +513,11 @@ def collect_support(
             else Location(source.path, 1, 1),
         )
     return Support(
-        tuple(imports), tuple(definitions), tuple(sorted(collector.modules)), tuple(reached)
+        tuple(imports),
+        tuple(definitions),
+        tuple(sorted(collector.modules)),
+        tuple(reached),
+        tuple(sorted(chosen)),
     )
 
 
@@ -633,6 +639,7 @@ def _component(
     roots.update(helper_roots)
     stripped = _strip_component_decorators(source, function)
     support = collect_support(source, parsed, roots, [stripped], reporter, f"step `{name}`")
+    check_step_names(source, function, support.statements, reporter, f"step `{name}`")
     return Component(
         function_name=name,
         step_name=step_name,

@@ -278,6 +278,14 @@ PROJECT_MODULE_NOT_FOUND = Rule(
     "put `{name}` beside the pipeline file, in `src/`, or under the project root (the folder "
     "with .git or pyproject.toml) so that pipec copies it into the build",
 )
+PER_PROCESS_MODULE_VALUE = Rule(
+    "PC119",
+    "per-process-module-value",
+    _W,
+    "{user} uses a module-level value computed by `{call}(...)`; each step script computes its own",
+    "every step runs in a process of its own, so each sees a different value: compute it in "
+    "one step and pass it on as an argument",
+)
 
 # ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------
 
@@ -681,6 +689,14 @@ UNDEFINED_NAME = Rule(
     _E,
     "name `{name}` is not defined",
     "define `{name}` at module level or assign it in the controller before this line",
+)
+
+UNDEFINED_NAME_IN_STEP = Rule(
+    "PC603",
+    "undefined-name-in-step",
+    _E,
+    "name `{name}` is not defined{suggestion}",
+    "define or import it at module level: the step would stop with NameError when it runs",
 )
 
 ALL_RULES: tuple[Rule, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Rule))

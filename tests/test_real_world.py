@@ -452,3 +452,41 @@ def test_strict_clearml_refuses_server_calls(tmp_path):
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("error[PC016]") == 2
     assert run_pipec("check", source).returncode == 0
+
+
+# ---- 9. mistakes inside step bodies ----------------------------------------------------------
+
+STEP_MISTAKES = """
+import random
+
+from pipec import PipelineDecorator
+
+SEED = random.randint(0, 1000)
+
+
+def scale(values):
+    return [v * factr for v in values]
+
+
+@PipelineDecorator.component(return_values=["y"])
+def step(values):
+    return scale(values), SEED
+
+
+@PipelineDecorator.pipeline(name="p", project="p", version="1")
+def controller(values: list = [1, 2]):
+    return step(values)
+"""
+
+
+def test_an_undefined_name_in_a_carried_helper_is_refused_at_its_line(tmp_path):
+    diagnostics = _refusal(_write(tmp_path, STEP_MISTAKES))
+    assert ("PC603", 9, "name `factr` is not defined") in diagnostics
+    assert [c for c, _, _ in diagnostics if c.startswith("PC6")] == ["PC603"]
+
+
+def test_a_module_value_computed_per_process_is_a_warning(tmp_path):
+    result = _build(_write(tmp_path, STEP_MISTAKES.replace("factr", "2")))
+    (warning,) = [d for d in result.diagnostics if d.code == "PC119"]
+    assert warning.location.line == 5
+    assert "random.randint" in warning.message

@@ -44,6 +44,7 @@ CODES = {
     "PC116": "misspelled-option",
     "PC117": "repository-requirements-not-found",
     "PC118": "project-module-not-found",
+    "PC119": "per-process-module-value",
     "PC151": "inert-pipeline-option",
     "PC152": "unknown-pipeline-option",
     "PC153": "pipeline-option-not-text",
@@ -101,6 +102,7 @@ CODES = {
     "PC502": "conditional-step-in-runtime-loop",
     "PC601": "used-before-assigned",
     "PC602": "undefined-name",
+    "PC603": "undefined-name-in-step",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
@@ -131,6 +133,7 @@ WITHOUT_SNAPSHOT = {
     "PC115",  # guessed-requirement
     "PC117",  # repository-requirements-not-found
     "PC118",  # project-module-not-found
+    "PC119",  # per-process-module-value
     "PC151",  # inert-pipeline-option
     "PC152",  # unknown-pipeline-option
     "PC153",  # pipeline-option-not-text
