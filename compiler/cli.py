@@ -31,8 +31,16 @@ def _display_path(path: Path) -> str:
 
 
 def _read_source(path: Path) -> str:
+    """The file's text as Python reads it: UTF-8, or the encoding its coding cookie declares."""
+    import io
+    import tokenize
+
     data = path.read_bytes()
-    return data.decode("utf-8-sig")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:  # an unknown encoding in the cookie: let decoding say what is wrong
+        encoding = "utf-8-sig"
+    return data.decode(encoding)
 
 
 def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
@@ -49,7 +57,11 @@ def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
     try:
         text = _read_source(path)
     except UnicodeDecodeError as exc:
-        print(f"{display}:1:1: error: the file is not UTF-8 ({exc.reason})", file=sys.stderr)
+        print(
+            f"{display}:1:1: error: the file is not {exc.encoding} ({exc.reason}); "
+            "declare its encoding with a `# -*- coding: NAME -*-` line",
+            file=sys.stderr,
+        )
         return None, EXIT_USER_ERROR
     regenerate = f"pipec build {display}" + (
         f" --pipeline {args.pipeline}" if args.pipeline else ""

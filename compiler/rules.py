@@ -142,6 +142,22 @@ CLEARML_SERVER_CALL_REFUSED = Rule(
     "`{call}(...)` talks to a ClearML server, and --strict-clearml refuses it",
     "keep ClearML calls out of the pipeline, or build without --strict-clearml",
 )
+NEWER_PYTHON_SYNTAX = Rule(
+    "PC017",
+    "newer-python-syntax",
+    _E,
+    "{construct} needs Python {version} or newer, and the Python running pipec is older",
+    "run pipec with Python {version} or newer (the steps will need it too), or write the "
+    "older form",
+)
+DECORATOR_FROM_ELSEWHERE = Rule(
+    "PC018",
+    "decorator-from-elsewhere",
+    _E,
+    "`@{decorator}` comes from `{origin}`, not from clearml or pipec",
+    "import the decorator class itself (`from clearml import PipelineDecorator`): pipec "
+    "recognises it by where it is imported from and does not read wrapper modules",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

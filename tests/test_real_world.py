@@ -490,3 +490,36 @@ def test_a_module_value_computed_per_process_is_a_warning(tmp_path):
     (warning,) = [d for d in result.diagnostics if d.code == "PC119"]
     assert warning.location.line == 5
     assert "random.randint" in warning.message
+
+
+# ---- 5 (in part). a file with a coding cookie ------------------------------------------------
+
+LATIN_1 = """# -*- coding: latin-1 -*-
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["y"])
+def step(x):
+    return x + " gr\\xf6\\xdfe"
+
+
+@PipelineDecorator.pipeline(name="latin", project="p", version="1")
+def controller(x: str = "\\xe9t\\xe9"):
+    y = step(x)
+    print(y)
+    return y
+"""
+
+
+def test_a_latin_1_file_builds_and_runs_as_python_reads_it(tmp_path):
+    source = tmp_path / "pipeline.py"
+    source.write_bytes(LATIN_1.encode("latin-1"))
+    built = run_pipec("build", source, "-o", tmp_path / "build", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    runs = tmp_path / "runs"
+    done = run_pipec(
+        "run", tmp_path / "build", "--runs-dir", runs, "--cache-dir", tmp_path / "c", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    expected = run_eagerly(source, "controller")
+    assert done.stdout == expected.stdout == "\xe9t\xe9 gr\xf6\xdfe\n"

@@ -26,6 +26,8 @@ CODES = {
     "PC014": "redefined-function",
     "PC015": "clearml-server-call",
     "PC016": "clearml-server-call-refused",
+    "PC017": "newer-python-syntax",
+    "PC018": "decorator-from-elsewhere",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
