@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
 from collections.abc import Iterable, Mapping
@@ -12,10 +13,12 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from pipec.compiler import rules
-from pipec.compiler.diagnostics import Location, Reporter
+from pipec.compiler.constants import constant_of
+from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
 from pipec.compiler.source import SourceModule
+from pipec.compiler.step_names import check_step_names
 from pipec.literals import encode_literal
 
 __all__ = [
@@ -29,6 +32,8 @@ __all__ = [
     "literal_of",
     "read_options",
     "read_signature",
+    "report_unknown_option",
+    "report_source_kept",
 ]
 
 DEFAULT_RETURN_VALUES = ("return_object",)
@@ -46,6 +51,8 @@ _COMPONENT_ACTED = {
     "execution_queue",
 }
 _COMPONENT_METADATA = {"task_type", "tags"}
+# Options that only describe a step: when one cannot be folded, its source text is kept.
+_COMPONENT_DESCRIPTIVE = {"name", "execution_queue"}
 _COMPONENT_INERT = {
     "continue_on_fail",
     "docker",
@@ -114,6 +121,7 @@ class Support:
     definitions: tuple[str, ...]
     modules: tuple[str, ...]  # every absolute module imported by the carried code and the function
     components: tuple[str, ...] = ()  # components whose functions the carried code reaches
+    statements: tuple[int, ...] = ()  # indices in the module body of the carried statements
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,7 @@ class Component:
     location: Location
     code: str
     support: Support
+    repository_requirements: bool = False  # packages=False: the repository's requirements.txt
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -182,9 +191,43 @@ def read_options(
         options[key] = OptionValue(
             source=source.code(arg.value),
             location=source.location(arg.value),
-            value=literal_of(source, arg.value),
+            value=constant_of(source, arg.value),
         )
     return options
+
+
+def report_source_kept(what: str, key: str, option: OptionValue, reporter: Reporter) -> None:
+    """One warning per option kind that cannot be folded, not one per step."""
+    reporter.report_once(
+        f"{what}-source:{key}",
+        rules.OPTION_SOURCE_KEPT,
+        option.location,
+        key=key,
+        source=_shorten(option.source),
+    )
+
+
+def _shorten(code: str) -> str:
+    text = " ".join(code.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def report_unknown_option(
+    decorator: str,
+    key: str,
+    location: Location,
+    known: Iterable[str],
+    reporter: Reporter,
+    unknown: Rule,
+) -> None:
+    """An option ClearML does not have: an error when it is a near miss of one it has."""
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+    if close:
+        reporter.report(
+            rules.MISSPELLED_OPTION, location, decorator=decorator, key=key, suggestion=close[0]
+        )
+    else:
+        reporter.report(unknown, location, key=key)
 
 
 def _need_literal(
@@ -202,17 +245,26 @@ def _need_literal(
 def read_signature(
     source: SourceModule, function: cst.FunctionDef, reporter: Reporter, what: str
 ) -> tuple[Parameter, ...]:
+    """The parameters pipec passes by name.
+
+    A controller is only ever called by pipec, so `/` and `*args`/`**kwargs` its body never
+    reads change nothing there; a step's script is called with keyword arguments, so it may
+    have neither.
+    """
     params = function.params
     name = function.name.value
+    controller = what == "pipeline controller"
     for bad, label in (
         (params.star_arg, "*args"),
         (params.star_kwarg, "**kwargs"),
     ):
         if isinstance(bad, cst.Param):
+            if controller and not _reads(source, function, bad.name.value):
+                continue
             reporter.report(
                 rules.STAR_PARAMETERS, source.location(bad), what=what, function=name, label=label
             )
-    if params.posonly_params:
+    if params.posonly_params and not controller:
         reporter.report(
             rules.POSITIONAL_ONLY_PARAMETERS,
             source.location(params.posonly_params[0]),
@@ -229,9 +281,18 @@ def read_signature(
         )
         return Parameter(param.name.value, kind, default, annotation)
 
+    positional = [*params.posonly_params, *params.params] if controller else list(params.params)
     return tuple(
-        [convert(p, ParameterKind.POSITIONAL_OR_KEYWORD) for p in params.params]
+        [convert(p, ParameterKind.POSITIONAL_OR_KEYWORD) for p in positional]
         + [convert(p, ParameterKind.KEYWORD_ONLY) for p in params.kwonly_params]
+    )
+
+
+def _reads(source: SourceModule, function: cst.FunctionDef, name: str) -> bool:
+    body = source.scopes.get(function.body)
+    return any(
+        use.name == name and use.scope is body
+        for use in source.uses_within(source.extent(function.body))
     )
 
 
@@ -452,7 +513,11 @@ def collect_support(
             else Location(source.path, 1, 1),
         )
     return Support(
-        tuple(imports), tuple(definitions), tuple(sorted(collector.modules)), tuple(reached)
+        tuple(imports),
+        tuple(definitions),
+        tuple(sorted(collector.modules)),
+        tuple(reached),
+        tuple(sorted(chosen)),
     )
 
 
@@ -467,10 +532,19 @@ def _component(
             reporter.report_once(
                 f"component:{key}", rules.INERT_COMPONENT_OPTION, option.location, key=key
             )
-        elif key not in _COMPONENT_ACTED and not option.is_literal:
-            reporter.report(rules.OPTION_SOURCE_KEPT, option.location, key=key)
         elif key not in _COMPONENT_ACTED | _COMPONENT_METADATA:
-            reporter.report(rules.UNKNOWN_COMPONENT_OPTION, option.location, key=key)
+            report_unknown_option(
+                "component",
+                key,
+                option.location,
+                _COMPONENT_ACTED | _COMPONENT_METADATA | _COMPONENT_INERT,
+                reporter,
+                rules.UNKNOWN_COMPONENT_OPTION,
+            )
+        elif not option.is_literal and (
+            key in _COMPONENT_METADATA or key in _COMPONENT_DESCRIPTIVE
+        ):
+            report_source_kept("component", key, option, reporter)
 
     return_values: tuple[str, ...] = DEFAULT_RETURN_VALUES
     raw = _need_literal(
@@ -492,7 +566,7 @@ def _component(
             return_values = tuple(values)
 
     step_name = name
-    raw = _need_literal(options, "name", reporter, "write the step name as a string literal")
+    raw = options["name"].value if "name" in options else NOT_LITERAL
     if isinstance(raw, str) and raw:
         step_name = re.sub(r"\W+", "_", raw).strip("_") or name
         if not step_name[0].isalpha() and step_name[0] != "_":
@@ -509,9 +583,7 @@ def _component(
         ):
             reporter.report(rules.BAD_RETRY, options["retry_on_failure"].location)
             retry = 0
-    queue = _need_literal(
-        options, "execution_queue", reporter, "write the queue name as a string literal"
-    )
+    queue = options["execution_queue"].value if "execution_queue" in options else NOT_LITERAL
     parents = _need_literal(
         options, "parents", reporter, "write the parent step names as a list of strings"
     )
@@ -534,7 +606,7 @@ def _component(
         packages_file = packages
     elif isinstance(packages, (list, tuple)) and all(isinstance(p, str) for p in packages):
         package_list = tuple(packages)
-    elif packages is not NOT_LITERAL and packages is not None:
+    elif packages is not NOT_LITERAL and packages not in (None, True, False):
         reporter.report(rules.BAD_PACKAGES, options["packages"].location)
 
     helper_roots: list[str] = []
@@ -567,6 +639,7 @@ def _component(
     roots.update(helper_roots)
     stripped = _strip_component_decorators(source, function)
     support = collect_support(source, parsed, roots, [stripped], reporter, f"step `{name}`")
+    check_step_names(source, function, support.statements, reporter, f"step `{name}`")
     return Component(
         function_name=name,
         step_name=step_name,
@@ -582,6 +655,7 @@ def _component(
         location=source.location(function),
         code=_statement_code(source, stripped),
         support=support,
+        repository_requirements=packages is False,
     )
 
 

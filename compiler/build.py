@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipec.compiler.analyse import analyse_components
+from pipec.compiler.clearml_calls import report_server_calls
 from pipec.compiler.dag import stages
 from pipec.compiler.diagnostics import Diagnostic, Reporter, UserError
 from pipec.compiler.emit import emit_build, generator_name
@@ -49,6 +50,7 @@ def build(
     project: ProjectFiles,
     pipeline: str | None = None,
     regenerate: str | None = None,
+    strict_clearml: bool = False,
 ) -> BuildResult:
     """Compile one pipeline file. Raises UserError with every diagnostic when the file is wrong."""
     source = parse_source(text, path)
@@ -56,6 +58,7 @@ def build(
     parsed = find_decorated(source, reporter)
     controller = select_pipeline(parsed, pipeline, reporter)
     components = analyse_components(parsed, reporter)
+    report_server_calls(parsed, reporter, strict=strict_clearml)
     if controller is None:
         raise UserError(reporter.diagnostics)
     info = analyse_pipeline(parsed, controller, reporter)

@@ -26,42 +26,12 @@ from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
     from pipec.compiler.build import BuildResult
-    from pipec.compiler.local_modules import LocalModule
 
 __all__ = ["main"]
 
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 70
-
-
-class DirectoryProject:
-    """The folder of the pipeline file: local modules and requirement files beside it."""
-
-    def __init__(self, root: Path, exclude: Path) -> None:
-        self.root = root
-        self.exclude = exclude.resolve()
-
-    def local_module(self, name: str) -> LocalModule | None:
-        from pipec.compiler.local_modules import LocalModule  # noqa: F811 - imported lazily at run time
-
-        single = self.root / f"{name}.py"
-        if single.is_file() and single.resolve() != self.exclude:
-            return LocalModule(name, ((single.name, single.read_text(encoding="utf-8")),))
-        package = self.root / name
-        if package.is_dir() and (package / "__init__.py").is_file():
-            files = []
-            for file in sorted(package.rglob("*.py")):
-                relative = file.relative_to(self.root)
-                if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
-                    continue
-                files.append((relative.as_posix(), file.read_text(encoding="utf-8")))
-            return LocalModule(name, tuple(files))
-        return None
-
-    def read_text(self, relative: str) -> str | None:
-        path = self.root / relative
-        return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def _display_path(path: Path) -> str:
@@ -74,13 +44,22 @@ def _display_path(path: Path) -> str:
 
 
 def _read_source(path: Path) -> str:
+    """The file's text as Python reads it: UTF-8, or the encoding its coding cookie declares."""
+    import io
+    import tokenize
+
     data = path.read_bytes()
-    return data.decode("utf-8-sig")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:  # an unknown encoding in the cookie: let decoding say what is wrong
+        encoding = "utf-8-sig"
+    return data.decode(encoding)
 
 
 def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
     from pipec.compiler.build import build
     from pipec.compiler.diagnostics import UserError, format_all
+    from pipec.compiler.project_files import DirectoryProject
     from pipec.compiler.requirements import InstalledEnvironment
 
     path = Path(args.file)
@@ -91,7 +70,11 @@ def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
     try:
         text = _read_source(path)
     except UnicodeDecodeError as exc:
-        print(f"{display}:1:1: error: the file is not UTF-8 ({exc.reason})", file=sys.stderr)
+        print(
+            f"{display}:1:1: error: the file is not {exc.encoding} ({exc.reason}); "
+            "declare its encoding with a `# -*- coding: NAME -*-` line",
+            file=sys.stderr,
+        )
         return None, EXIT_USER_ERROR
     regenerate = f"pipec build {display}" + (
         f" --pipeline {args.pipeline}" if args.pipeline else ""
@@ -104,6 +87,7 @@ def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
             project=DirectoryProject(path.parent, path),
             pipeline=args.pipeline,
             regenerate=regenerate,
+            strict_clearml=args.strict_clearml,
         )
     except UserError as error:
         print(format_all(error.diagnostics, {display: text}), file=sys.stderr)
@@ -204,6 +188,12 @@ def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
     check.add_argument("file")
     check.add_argument("--pipeline")
     check.set_defaults(func=_cmd_check)
+    for command in (build, check):
+        command.add_argument(
+            "--strict-clearml",
+            action="store_true",
+            help="refuse calls that talk to a ClearML server (Task.init, Dataset.get, ...)",
+        )
 
     if include_runtime:
         from pipec import commands as runtime_commands

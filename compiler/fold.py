@@ -8,7 +8,7 @@ else is "not constant" and left for the run.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import libcst as cst
@@ -68,6 +68,29 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
     "float": float,
     "bool": bool,
 }
+
+# Methods of `str` that compute a new value from constants and touch nothing else.
+_STR_METHODS = frozenset(
+    {
+        "capitalize",
+        "endswith",
+        "format",
+        "join",
+        "lower",
+        "lstrip",
+        "removeprefix",
+        "removesuffix",
+        "replace",
+        "rstrip",
+        "split",
+        "startswith",
+        "strip",
+        "title",
+        "upper",
+        "zfill",
+    }
+)
+_CONVERSIONS: dict[str, Callable[[Any], str]] = {"r": repr, "s": str, "a": ascii}
 
 
 def fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
@@ -166,6 +189,15 @@ def _fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
                 return NOT_LITERAL
             args.append(value)
         return function(*args)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        return _fold_str_method(expr, expr.func, lookup)
+    if isinstance(expr, cst.FormattedString):
+        escaped = any(
+            isinstance(p, cst.FormattedStringText) and "\\" in p.value for p in expr.parts
+        )
+        if escaped and "r" not in expr.prefix.lower():
+            return NOT_LITERAL  # escapes in the text: leave them to Python rather than decode them
+        return _fold_fstring(expr.parts, lookup)
     if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
         container = _fold(expr.value, lookup)
         index = expr.slice[0].slice
@@ -174,3 +206,48 @@ def _fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
         key = _fold(index.value, lookup)
         return NOT_LITERAL if key is NOT_LITERAL else container[key]
     return NOT_LITERAL
+
+
+def _fold_str_method(call: cst.Call, method: cst.Attribute, lookup: Callable[[str], Any]) -> Any:
+    receiver = _fold(method.value, lookup)
+    if not isinstance(receiver, str) or method.attr.value not in _STR_METHODS:
+        return NOT_LITERAL
+    args: list[Any] = []
+    keywords: dict[str, Any] = {}
+    for arg in call.args:
+        if arg.star:
+            return NOT_LITERAL
+        value = _fold(arg.value, lookup)
+        if value is NOT_LITERAL:
+            return NOT_LITERAL
+        if arg.keyword is None:
+            args.append(value)
+        else:
+            keywords[arg.keyword.value] = value
+    if method.attr.value == "format" and any(
+        not isinstance(v, (str, int, float, bool)) for v in (*args, *keywords.values())
+    ):
+        return NOT_LITERAL  # `{0.attr}` could reach into objects: keep to plain values
+    return getattr(receiver, method.attr.value)(*args, **keywords)
+
+
+def _fold_fstring(
+    parts: Sequence[cst.BaseFormattedStringContent], lookup: Callable[[str], Any]
+) -> Any:
+    pieces: list[str] = []
+    for part in parts:
+        if isinstance(part, cst.FormattedStringText):
+            pieces.append(part.value.replace("{{", "{").replace("}}", "}"))
+            continue
+        if not isinstance(part, cst.FormattedStringExpression) or part.equal is not None:
+            return NOT_LITERAL
+        value = _fold(part.expression, lookup)
+        if value is NOT_LITERAL or not isinstance(value, (str, int, float, bool, type(None))):
+            return NOT_LITERAL
+        if part.conversion is not None:
+            value = _CONVERSIONS[part.conversion](value)
+        spec = "" if part.format_spec is None else _fold_fstring(part.format_spec, lookup)
+        if spec is NOT_LITERAL:
+            return NOT_LITERAL
+        pieces.append(format(value, spec))
+    return "".join(pieces)

@@ -32,6 +32,8 @@ class ProjectFiles(Protocol):
 
     def read_text(self, relative: str) -> str | None: ...
 
+    def repository_file(self, name: str) -> tuple[str, str] | None: ...
+
 
 def _imports_of_file(path: str, text: str) -> set[str]:
     """Absolute imports of a local module (read with `ast`; it is never run)."""

@@ -200,24 +200,43 @@ def _requirements(
             resolved = [declared(spec) for spec in component.packages]
         elif component is not None and component.packages_file is not None:
             resolved = _packages_file(component, project, reporter)
+        elif component is not None and (
+            component.repository_requirements
+            and (repository := _repository_requirements(component, project, reporter)) is not None
+        ):
+            resolved = repository
         else:
             resolved = resolve_requirements(imports_of[key], environment, local_names)
+            where = traced.location if component is None else component.location
             for requirement in resolved:
+                name = requirement.distribution
                 if requirement.origin == "guessed":
-                    reporter.report(
-                        rules.GUESSED_REQUIREMENT,
-                        traced.location if component is None else component.location,
-                        distribution=requirement.distribution,
+                    reporter.report_once(
+                        f"guessed:{name}", rules.GUESSED_REQUIREMENT, where, distribution=name
                     )
+                elif requirement.origin == "project":
+                    reporter.report_once(
+                        f"project-module:{name}", rules.PROJECT_MODULE_NOT_FOUND, where, name=name
+                    )
+            resolved = [r for r in resolved if r.origin != "project"]
         if isinstance(traced, GlueNode):
-            # Glue loads what steps made (a model, a DataFrame): it needs their packages to unpickle.
+            # Glue loads what steps made (a model, a DataFrame): it needs their packages to
+            # unpickle, but not the ClearML client a step used to talk to its server.
             for _, binding in traced.inputs:
                 for producer in sorted(binding_sources(binding)[0]):
                     producer_stem = stems[_script_key(trace.node(producer))]
-                    resolved.extend(found.get(producer_stem, ()))
+                    resolved.extend(
+                        r
+                        for r in found.get(producer_stem, ())
+                        if _canonical_name(r.distribution) != "clearml"
+                    )
             resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
         found[stems[key]] = tuple(resolved)
     return found
+
+
+def _canonical_name(distribution: str) -> str:
+    return distribution.lower().replace("_", "-")
 
 
 def _packages_file(
@@ -239,6 +258,24 @@ def _packages_file(
             line=line,
             path=component.packages_file,
         )
+    return requirements
+
+
+def _repository_requirements(
+    component: Component, project: ProjectFiles, reporter: Reporter
+) -> list[Requirement] | None:
+    """`packages=False`: ClearML installs the repository's requirements.txt instead of detecting."""
+    option = component.options["packages"]
+    found = project.repository_file("requirements.txt")
+    if found is None:
+        reporter.report_once(
+            "repository-requirements", rules.REPOSITORY_REQUIREMENTS_NOT_FOUND, option.location
+        )
+        return None
+    path, text = found
+    requirements, skipped = parse_requirements_text(text)
+    for line in skipped:
+        reporter.report(rules.UNSUPPORTED_REQUIREMENT_LINE, option.location, line=line, path=path)
     return requirements
 
 

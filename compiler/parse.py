@@ -109,6 +109,64 @@ def _is_main_block(statement: cst.BaseStatement) -> bool:
     return len(names) == 1 and len(strings) == 1
 
 
+def _report_foreign_decorator(
+    source: SourceModule, decorator: cst.Decorator, diagnostics: list[Diagnostic]
+) -> None:
+    """`@PipelineDecorator.pipeline` whose class comes from a project's own module, or nowhere."""
+    expr = decorator.decorator
+    target = expr.func if isinstance(expr, cst.Call) else expr
+    if not (
+        isinstance(target, cst.Attribute)
+        and target.attr.value in {k.value for k in DecoratorKind}
+        and isinstance(target.value, (cst.Name, cst.Attribute))
+        and (target.value.value if isinstance(target.value, cst.Name) else target.value.attr.value)
+        == "PipelineDecorator"
+    ):
+        return
+    names = sorted(source.qualified_names(target))
+    suffix = f".PipelineDecorator.{target.attr.value}"
+    origins = [n.removesuffix(suffix) for n in names if n.endswith(suffix)]
+    origin = origins[0] if origins else "nowhere: PipelineDecorator is not imported"
+    if any(d.code == rules.DECORATOR_FROM_ELSEWHERE.code for d in diagnostics):
+        return  # one cause, told once: at the first decorator it spoils
+    diagnostics.append(
+        rules.DECORATOR_FROM_ELSEWHERE.at(
+            source.location(decorator),
+            decorator=source.code(target),
+            origin=origin,
+        )
+    )
+
+
+def _last_definitions(
+    source: SourceModule,
+    components: list[Decorated],
+    pipelines: list[Decorated],
+    diagnostics: list[Diagnostic],
+) -> tuple[list[Decorated], list[Decorated]]:
+    """Drop the definitions a later top-level `def` of the same name replaces, as Python does."""
+    lines: dict[str, list[int]] = {}
+    last: dict[str, cst.FunctionDef] = {}
+    for statement in source.module.body:
+        if isinstance(statement, cst.FunctionDef):
+            lines.setdefault(statement.name.value, []).append(source.location(statement).line)
+            last[statement.name.value] = statement
+    for name, where in lines.items():
+        if len(where) > 1 and any(d.name == name for d in (*components, *pipelines)):
+            diagnostics.append(
+                rules.REDEFINED_FUNCTION.at(
+                    source.location(last[name]),
+                    function=name,
+                    count=len(where),
+                    earlier=", ".join(str(n) for n in where[:-1]),
+                )
+            )
+    return (
+        [d for d in components if last[d.name] is d.function],
+        [d for d in pipelines if last[d.name] is d.function],
+    )
+
+
 def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
     components: list[Decorated] = []
     pipelines: list[Decorated] = []
@@ -123,6 +181,9 @@ def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
         if not isinstance(statement, cst.FunctionDef):
             continue
         marks = [(d, decorator_kind(source, d)) for d in statement.decorators]
+        for decorator, kind in marks:
+            if kind is None:
+                _report_foreign_decorator(source, decorator, diagnostics)
         marks = [(d, k) for d, k in marks if k is not None]
         if len(marks) > 1:
             diagnostics.append(
@@ -143,6 +204,7 @@ def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
                 rules.ASYNC_FUNCTION.at(source.location(statement), function=statement.name.value)
             )
 
+    components, pipelines = _last_definitions(source, components, pipelines, diagnostics)
     finder = _NestedFinder(source)
     source.module.visit(finder)
     for function, kind in finder.found:

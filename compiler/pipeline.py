@@ -13,11 +13,19 @@ from typing import Any
 import libcst as cst
 
 from pipec.compiler import rules
-from pipec.compiler.analyse import OptionValue, literal_of, read_options, read_signature
+from pipec.compiler.analyse import (
+    OptionValue,
+    read_options,
+    read_signature,
+    report_source_kept,
+    report_unknown_option,
+)
+from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
+from pipec.compiler.syntax import within
 
 __all__ = ["ParameterInfo", "PipelineInfo", "analyse_pipeline", "select_pipeline"]
 
@@ -100,6 +108,9 @@ def select_pipeline(parsed: ParsedFile, wanted: str | None, reporter: Reporter) 
         )
         return None
     if len(pipelines) > 1:
+        called = _called_under_main(parsed, {d.name for d in pipelines})
+        if len(called) == 1:  # the one `python file.py` would run
+            return next(d for d in pipelines if d.name == called[0])
         reporter.report(
             rules.SEVERAL_PIPELINES,
             source.location(pipelines[1].function),
@@ -108,6 +119,18 @@ def select_pipeline(parsed: ParsedFile, wanted: str | None, reporter: Reporter) 
         )
         return None
     return pipelines[0]
+
+
+def _called_under_main(parsed: ParsedFile, names: set[str]) -> list[str]:
+    """The distinct pipelines, among `names`, that the `__main__` block calls."""
+    if parsed.main_block is None:
+        return []
+    called = [
+        c.func.value
+        for c in _calls_in(parsed.main_block)
+        if isinstance(c.func, cst.Name) and c.func.value in names
+    ]
+    return list(dict.fromkeys(called))
 
 
 @dataclass(frozen=True)
@@ -131,9 +154,19 @@ def _read_main_block(
         else [cst.SimpleStatementLine(list(body.body))]  # type: ignore[arg-type]
     )
     called = False
+    known: dict[str, Any] = {}  # names the block binds to constants, as the call would see them
     for statement in statements:
         smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
+        if not smalls:
+            for name in _assigned_in(source, statement):
+                known.pop(name, None)
         for small in smalls:
+            for name in _assigned_in(source, small):
+                known.pop(name, None)
+            constant = _constant_assignment(source, small, known)
+            if constant is not None:
+                known[constant[0]] = constant[1]
+                continue
             call = (
                 small.value
                 if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)
@@ -170,12 +203,43 @@ def _read_main_block(
                     reporter.report(rules.PIPELINE_CALLED_TWICE, source.location(call))
                     continue
                 called = True
-                overrides = _bind_main_call(source, call, parameter_names, reporter)
+                overrides = _bind_main_call(source, call, parameter_names, known, reporter)
                 continue
             _ignored_in_main(source, small, reporter)
         if not isinstance(statement, cst.SimpleStatementLine):
             _ignored_in_main(source, statement, reporter)
     return _MainCall(overrides, queue)
+
+
+def _constant_assignment(
+    source: SourceModule, small: cst.BaseSmallStatement, known: dict[str, Any]
+) -> tuple[str, Any] | None:
+    """`url = "https://..."` under `__main__`: a value the pipeline call may pass on."""
+    target: cst.BaseExpression | None = None
+    value: cst.BaseExpression | None = None
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target, value = small.targets[0].target, small.value
+    elif isinstance(small, cst.AnnAssign):
+        target, value = small.target, small.value
+    if not isinstance(target, cst.Name) or value is None:
+        return None
+    folded = constant_of(source, value, known)
+    return None if folded is NOT_LITERAL else (target.value, folded)
+
+
+def _assigned_in(source: SourceModule, node: cst.CSTNode) -> set[str]:
+    """Module-level names that `node` (a statement under `__main__`) binds."""
+    where = source.extent(node)
+    names: set[str] = set()
+    for assignment in source.global_scope.assignments:
+        target = getattr(assignment, "node", None)
+        if (
+            target is not None
+            and target in source.positions
+            and within(source.positions[target], where)
+        ):
+            names.add(assignment.name)
+    return names
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
@@ -194,7 +258,11 @@ def _ignored_in_main(source: SourceModule, node: cst.CSTNode, reporter: Reporter
 
 
 def _bind_main_call(
-    source: SourceModule, call: cst.Call, names: list[str], reporter: Reporter
+    source: SourceModule,
+    call: cst.Call,
+    names: list[str],
+    known: dict[str, Any],
+    reporter: Reporter,
 ) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     position = 0
@@ -222,7 +290,7 @@ def _bind_main_call(
                     names=", ".join(names) or "none",
                 )
                 continue
-        value = read_literal(source.code(arg.value))
+        value = constant_of(source, arg.value, known)
         if value is NOT_LITERAL:
             reporter.report(
                 rules.PIPELINE_CALL_VALUE_NOT_LITERAL, source.location(arg.value), name=name
@@ -241,13 +309,24 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
                 f"pipeline:{key}", rules.INERT_PIPELINE_OPTION, option.location, key=key
             )
         elif key not in _PIPELINE_KNOWN:
-            reporter.report(rules.UNKNOWN_PIPELINE_OPTION, option.location, key=key)
+            report_unknown_option(
+                "pipeline",
+                key,
+                option.location,
+                _PIPELINE_KNOWN | _PIPELINE_INERT,
+                reporter,
+                rules.UNKNOWN_PIPELINE_OPTION,
+            )
 
     def text(key: str) -> str | None:
         option = options.get(key)
         if option is None:
             return None
-        if not option.is_literal or not isinstance(option.value, (str, int, float)):
+        if not option.is_literal:
+            # Built at import time (a date, an environment variable): it only names the run.
+            report_source_kept("pipeline", key, option, reporter)
+            return None
+        if not isinstance(option.value, (str, int, float)):
             reporter.report(rules.PIPELINE_OPTION_NOT_TEXT, option.location, key=key)
             return None
         return str(option.value)
@@ -275,13 +354,14 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
         if parameter.default is None:
             parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
             continue
+        declared = controller.function.params
         param_node = next(
             p
-            for p in (*controller.function.params.params, *controller.function.params.kwonly_params)
+            for p in (*declared.posonly_params, *declared.params, *declared.kwonly_params)
             if p.name.value == parameter.name
         )
         value = (
-            literal_of(source, param_node.default)
+            constant_of(source, param_node.default)
             if param_node.default is not None
             else NOT_LITERAL
         )

@@ -11,6 +11,7 @@ from importlib import metadata, resources
 from typing import Protocol
 
 __all__ = [
+    "PROJECT_MODULE_NAMES",
     "Environment",
     "InstalledEnvironment",
     "Requirement",
@@ -40,11 +41,42 @@ _MAPPING_FIXES = {
 }
 
 
+# Names projects give their own modules. When one is neither local nor installed, pipreqs' mapping
+# would turn it into an unrelated PyPI package (`src` -> auto_mix_prep, `models` ->
+# asposestorage): it is reported instead, and never written as a requirement.
+PROJECT_MODULE_NAMES = frozenset(
+    {
+        "app",
+        "common",
+        "components",
+        "config",
+        "configs",
+        "core",
+        "helpers",
+        "lib",
+        "main",
+        "model",
+        "models",
+        "modules",
+        "pipeline",
+        "pipelines",
+        "scripts",
+        "settings",
+        "src",
+        "steps",
+        "tasks",
+        "tools",
+        "util",
+        "utils",
+    }
+)
+
+
 @dataclass(frozen=True, order=True)
 class Requirement:
     distribution: str
     specifier: str  # "==1.2.3", a specifier from `packages=`, or "" when unpinned
-    origin: str  # installed | mapped | guessed | declared
+    origin: str  # installed | mapped | guessed | declared | project (never written)
 
     def __str__(self) -> str:
         return f"{self.distribution}{self.specifier}"
@@ -177,6 +209,8 @@ def resolve_requirements(
         if chosen:
             version = environment.version(chosen[0])
             requirement = Requirement(chosen[0], f"=={version}" if version else "", "installed")
+        elif top in PROJECT_MODULE_NAMES:
+            requirement = Requirement(top, "", "project")
         else:
             name, origin = _not_installed(top, dotted)
             requirement = Requirement(name, "", origin)

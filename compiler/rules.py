@@ -120,6 +120,44 @@ ASSIGNED_ONLY_UNDER_MAIN = Rule(
     '{user} uses `{name}`, which is assigned only under `if __name__ == "__main__":`',
     "move the assignment of `{name}` to module level so the generated script has it",
 )
+REDEFINED_FUNCTION = Rule(
+    "PC014",
+    "redefined-function",
+    _W,
+    "`{function}` is defined {count} times; this last definition is the one used, as in Python",
+    "the definitions at line {earlier} are never used: remove or rename them",
+)
+CLEARML_SERVER_CALL = Rule(
+    "PC015",
+    "clearml-server-call",
+    _W,
+    "`{call}(...)` talks to a ClearML server",
+    "the script that runs it needs clearml installed and configured (clearml.conf) where it "
+    "runs; `pipec build --strict-clearml` refuses such calls",
+)
+CLEARML_SERVER_CALL_REFUSED = Rule(
+    "PC016",
+    "clearml-server-call-refused",
+    _E,
+    "`{call}(...)` talks to a ClearML server, and --strict-clearml refuses it",
+    "keep ClearML calls out of the pipeline, or build without --strict-clearml",
+)
+NEWER_PYTHON_SYNTAX = Rule(
+    "PC017",
+    "newer-python-syntax",
+    _E,
+    "{construct} needs Python {version} or newer, and the Python running pipec is older",
+    "run pipec with Python {version} or newer (the steps will need it too), or write the "
+    "older form",
+)
+DECORATOR_FROM_ELSEWHERE = Rule(
+    "PC018",
+    "decorator-from-elsewhere",
+    _E,
+    "`@{decorator}` comes from `{origin}`, not from clearml or pipec",
+    "import the decorator class itself (`from clearml import PipelineDecorator`): pipec "
+    "recognises it by where it is imported from and does not read wrapper modules",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 
@@ -127,7 +165,8 @@ OPTION_NOT_LITERAL = Rule(
     "PC101",
     "option-not-literal",
     _E,
-    "option `{key}` must be a literal or a module-level constant assigned from one",
+    "option `{key}` must be known at compile time: a literal, or an expression over literals "
+    "and module-level constants",
     "{hint}",
 )
 INERT_COMPONENT_OPTION = Rule(
@@ -141,8 +180,10 @@ OPTION_SOURCE_KEPT = Rule(
     "PC103",
     "option-source-kept",
     _W,
-    "option `{key}` is not a literal; pipec keeps its source text and never runs it",
-    "write a literal (or a module-level constant assigned from one) to have it recorded as a value",
+    "option `{key}` is computed when the file is imported; pipec keeps its source text "
+    "`{source}` and never runs it",
+    "it only describes the run, so the build goes on; write a literal (or an expression over "
+    "module-level constants) to have the value recorded",
 )
 UNKNOWN_COMPONENT_OPTION = Rule(
     "PC104",
@@ -228,6 +269,39 @@ GUESSED_REQUIREMENT = Rule(
     "no installed package provides `{distribution}`; guessed the requirement `{distribution}`",
     "install the package where you build, or declare it: packages=['name>=version']",
 )
+MISSPELLED_OPTION = Rule(
+    "PC116",
+    "misspelled-option",
+    _E,
+    "@PipelineDecorator.{decorator} has no option `{key}`; did you mean `{suggestion}`?",
+    "write `{suggestion}=`: ClearML rejects unknown options, and pipec would ignore it",
+)
+REPOSITORY_REQUIREMENTS_NOT_FOUND = Rule(
+    "PC117",
+    "repository-requirements-not-found",
+    _W,
+    "packages=False installs the repository's requirements.txt, and there is none next to the "
+    "pipeline file or at the project root",
+    "pipec detects the step's requirements from its imports instead; add requirements.txt at "
+    "the project root (the folder with .git or pyproject.toml), or list the packages",
+)
+PROJECT_MODULE_NOT_FOUND = Rule(
+    "PC118",
+    "project-module-not-found",
+    _W,
+    "`{name}` looks like a module of your project, but it is not next to the pipeline file nor "
+    "under the project root; not written as a requirement",
+    "put `{name}` beside the pipeline file, in `src/`, or under the project root (the folder "
+    "with .git or pyproject.toml) so that pipec copies it into the build",
+)
+PER_PROCESS_MODULE_VALUE = Rule(
+    "PC119",
+    "per-process-module-value",
+    _W,
+    "{user} uses a module-level value computed by `{call}(...)`; each step script computes its own",
+    "every step runs in a process of its own, so each sees a different value: compute it in "
+    "one step and pass it on as an argument",
+)
 
 # ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------
 
@@ -263,8 +337,9 @@ PARAMETER_DEFAULT_NOT_LITERAL = Rule(
     "PC155",
     "parameter-default-not-literal",
     _E,
-    "the default of pipeline parameter `{name}` is not a literal",
-    "write a literal default, or pass the value at run time with --param {name}=VALUE",
+    "the default of pipeline parameter `{name}` is not known at compile time",
+    "write a literal or an expression over module-level constants, or pass the value at run "
+    "time with --param {name}=VALUE",
 )
 PIPELINE_CALLED_TWICE = Rule(
     "PC156",
@@ -630,6 +705,14 @@ UNDEFINED_NAME = Rule(
     _E,
     "name `{name}` is not defined",
     "define `{name}` at module level or assign it in the controller before this line",
+)
+
+UNDEFINED_NAME_IN_STEP = Rule(
+    "PC603",
+    "undefined-name-in-step",
+    _E,
+    "name `{name}` is not defined{suggestion}",
+    "define or import it at module level: the step would stop with NameError when it runs",
 )
 
 ALL_RULES: tuple[Rule, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Rule))

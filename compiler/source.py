@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import bisect
+import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -132,6 +134,18 @@ def parse_source(text: str, path: str) -> SourceModule:
         line = exc.lineno or 1
         column = exc.offset or 1
         message = exc.msg or "invalid syntax"
+        newer = _newer_syntax(exc, text)
+        if newer is not None:
+            construct, version = newer
+            raise UserError(
+                [
+                    rules.NEWER_PYTHON_SYNTAX.at(
+                        Location(path, line, column),
+                        construct=construct,
+                        version=version,
+                    )
+                ]
+            ) from None
         raise UserError(
             [rules.SYNTAX_ERROR.at(Location(path, line, column), message=message)]
         ) from None
@@ -150,6 +164,25 @@ def parse_source(text: str, path: str) -> SourceModule:
         raw_qualified_names=resolved[QualifiedNameProvider],
         uses=tuple(_collect_uses(scopes, positions)),
     )
+
+
+# Syntax that a newer Python accepts, told by CPython's message on an older one (or the line).
+_NEWER_SYNTAX = (
+    ("multiple exception types must be parenthesized", "`except A, B:` (PEP 758)", (3, 14)),
+)
+_TYPE_STATEMENT = re.compile(r"^\s*type\s+[A-Za-z_]\w*\s*(\[[^\]]*\])?\s*=")
+
+
+def _newer_syntax(exc: SyntaxError, text: str) -> tuple[str, str] | None:
+    """(the construct, the Python version it needs) when the error is only this Python's age."""
+    for fragment, construct, version in _NEWER_SYNTAX:
+        if fragment in (exc.msg or "") and sys.version_info < version:
+            return construct, ".".join(map(str, version))
+    lines = text.splitlines()
+    line = lines[exc.lineno - 1] if exc.lineno and exc.lineno <= len(lines) else ""
+    if sys.version_info < (3, 12) and _TYPE_STATEMENT.match(line):
+        return "the `type` statement (PEP 695)", "3.12"
+    return None
 
 
 def _collect_uses(

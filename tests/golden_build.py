@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pipec.compiler.build import BuildResult, build
-from pipec.compiler.cli import DirectoryProject
 from pipec.compiler.cli import main as pipec_main
+from pipec.compiler.project_files import DirectoryProject
 from pipec.compiler.requirements import Environment, StaticEnvironment
 from pipec.compiler.rules import ALL_RULES
 

@@ -23,6 +23,11 @@ CODES = {
     "PC011": "positional-only-parameters",
     "PC012": "relative-import",
     "PC013": "assigned-only-under-main",
+    "PC014": "redefined-function",
+    "PC015": "clearml-server-call",
+    "PC016": "clearml-server-call-refused",
+    "PC017": "newer-python-syntax",
+    "PC018": "decorator-from-elsewhere",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
@@ -38,6 +43,10 @@ CODES = {
     "PC113": "packages-file-not-found",
     "PC114": "unsupported-requirement-line",
     "PC115": "guessed-requirement",
+    "PC116": "misspelled-option",
+    "PC117": "repository-requirements-not-found",
+    "PC118": "project-module-not-found",
+    "PC119": "per-process-module-value",
     "PC151": "inert-pipeline-option",
     "PC152": "unknown-pipeline-option",
     "PC153": "pipeline-option-not-text",
@@ -95,6 +104,7 @@ CODES = {
     "PC502": "conditional-step-in-runtime-loop",
     "PC601": "used-before-assigned",
     "PC602": "undefined-name",
+    "PC603": "undefined-name-in-step",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
@@ -109,6 +119,9 @@ WITHOUT_SNAPSHOT = {
     "PC011",  # positional-only-parameters
     "PC012",  # relative-import
     "PC013",  # assigned-only-under-main
+    "PC014",  # redefined-function
+    "PC015",  # clearml-server-call
+    "PC016",  # clearml-server-call-refused (needs --strict-clearml)
     "PC102",  # inert-component-option
     "PC103",  # option-source-kept
     "PC104",  # unknown-component-option
@@ -120,6 +133,9 @@ WITHOUT_SNAPSHOT = {
     "PC113",  # packages-file-not-found
     "PC114",  # unsupported-requirement-line
     "PC115",  # guessed-requirement
+    "PC117",  # repository-requirements-not-found
+    "PC118",  # project-module-not-found
+    "PC119",  # per-process-module-value
     "PC151",  # inert-pipeline-option
     "PC152",  # unknown-pipeline-option
     "PC153",  # pipeline-option-not-text

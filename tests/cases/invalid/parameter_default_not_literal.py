@@ -1,3 +1,5 @@
+import os
+
 from pipec import PipelineDecorator
 
 
@@ -12,5 +14,5 @@ def stats(values, scale: float = 1.0):
 
 
 @PipelineDecorator.pipeline(name="cases", project="cases", version="1")
-def controller(n: int = len("abc")):
+def controller(n: int = int(os.getenv("N", "3"))):
     return double(n)

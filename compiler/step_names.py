@@ -1,0 +1,130 @@
+"""Names a step's script would read and nothing defines, and module values each script recomputes.
+
+A step runs its function and the module code carried with it; a name none of them defines
+(and that is no builtin) fails with NameError when the step runs, long after the build.
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+from collections.abc import Iterable
+
+import libcst as cst
+from libcst.metadata import CodeRange
+
+from pipec.compiler import rules
+from pipec.compiler.diagnostics import Reporter
+from pipec.compiler.parse import decorator_kind
+from pipec.compiler.source import SourceModule
+
+__all__ = ["check_step_names"]
+
+# Names every module has, that libcst does not count as builtins.
+_MODULE_NAMES = frozenset(
+    {"__file__", "__name__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__"}
+)
+# Calls whose result differs in every process that imports the module.
+_PER_PROCESS = (
+    "random.",
+    "numpy.random.",
+    "uuid.",
+    "time.time",
+    "time.perf_counter",
+    "time.monotonic",
+    "datetime.datetime.now",
+    "datetime.datetime.utcnow",
+    "datetime.datetime.today",
+    "datetime.date.today",
+    "os.getpid",
+    "secrets.",
+)
+
+
+def check_step_names(
+    source: SourceModule,
+    function: cst.FunctionDef,
+    carried: Iterable[int],
+    reporter: Reporter,
+    user: str,
+) -> None:
+    statements = [source.module.body[i] for i in carried]
+    _undefined(source, [function, *statements], reporter)
+    for statement in statements:
+        _per_process(source, statement, reporter, user)
+
+
+def _has_star_import(source: SourceModule) -> bool:
+    return any(
+        isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar)
+        for statement in source.module.body
+        if isinstance(statement, cst.SimpleStatementLine)
+        for small in statement.body
+    )
+
+
+def _undefined(source: SourceModule, nodes: list[cst.BaseStatement], reporter: Reporter) -> None:
+    if _has_star_import(source):
+        return  # the star may define anything; what it does not define fails at import instead
+    for node in nodes:
+        excluded: list[CodeRange] = []
+        if isinstance(node, cst.FunctionDef):
+            excluded = [
+                source.positions[d]
+                for d in node.decorators
+                if decorator_kind(source, d) is not None
+            ]
+        for use in source.uses_within(source.extent(node), excluded):
+            if use.scope is not None or use.builtin or use.name in _MODULE_NAMES:
+                continue
+            close = difflib.get_close_matches(
+                use.name, _visible(source, use.node), n=1, cutoff=0.75
+            )
+            reporter.report(
+                rules.UNDEFINED_NAME_IN_STEP,
+                source.location(use.node),
+                name=use.name,
+                suggestion=f"; did you mean `{close[0]}`?" if close else "",
+            )
+
+
+def _visible(source: SourceModule, node: cst.Name) -> list[str]:
+    names = set(source.global_bindings()) | {n for n in dir(builtins) if not n.startswith("_")}
+    scope = source.scopes.get(node)
+    while scope is not None and scope is not source.global_scope:
+        names |= {a.name for a in scope.assignments}
+        scope = getattr(scope, "parent", None)
+    return sorted(names)
+
+
+def _per_process(
+    source: SourceModule, statement: cst.BaseStatement, reporter: Reporter, user: str
+) -> None:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return
+    for small in statement.body:
+        if not isinstance(small, (cst.Assign, cst.AnnAssign)) or small.value is None:
+            continue
+        for call in _calls(small.value):
+            names = source.qualified_names(call.func)
+            found = sorted(n for n in names if n.startswith(_PER_PROCESS))
+            if found:
+                reporter.report_once(
+                    f"per-process:{source.location(small).line}",
+                    rules.PER_PROCESS_MODULE_VALUE,
+                    source.location(small),
+                    user=user,
+                    call=found[0],
+                )
+                break
+
+
+def _calls(expr: cst.BaseExpression) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class _Finder(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            found.append(node)
+
+    expr.visit(_Finder())
+    return found
