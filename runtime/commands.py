@@ -18,9 +18,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from pipec.backends import (
+    BackendError,
+    ExecutorChoice,
+    add_executor_arguments,
+    choose_executor,
+)
 from pipec.cache import StepCache, default_cache_dir
 from pipec.console import Console
-from pipec.executor import LocalExecutor, stop_leftover_steps
+from pipec.executor import stop_leftover_steps
 from pipec.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from pipec.params import ParameterError, resolve_parameters
 from pipec.record import RECORD_NAME, RecordError, read_record, record_to_json
@@ -122,6 +128,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="wait before the first retry of a failed step; doubles for each further retry "
         "(default 1)",
     )
+    add_executor_arguments(run)
     run.set_defaults(func=run_command)
 
     show = subparsers.add_parser(
@@ -156,7 +163,15 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         with _sigterm_as_interrupt():
             return _run(args, console)
-    except (UsageError, ManifestError, ParameterError, ResumeError, ProbeError, RecordError) as exc:
+    except (
+        UsageError,
+        ManifestError,
+        ParameterError,
+        ResumeError,
+        ProbeError,
+        RecordError,
+        BackendError,
+    ) as exc:
         console.block(f"pipec: error: {exc}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
@@ -166,8 +181,21 @@ def run_command(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     manifest = load_manifest(args.build_dir)
+    # A cluster that cannot be reached is found out here, before a run folder exists.
+    choice = choose_executor(args, manifest, console.step_output)
+    try:
+        run = _prepare(args, console, manifest, choice)
+    except BaseException:
+        choice.close_unused()
+        raise
+    return int(run.execute())
+
+
+def _prepare(
+    args: argparse.Namespace, console: Console, manifest: Manifest, choice: ExecutorChoice
+) -> PipelineRun:
     runs_dir = (args.runs_dir or default_runs_dir(manifest.build_dir)).resolve()
-    workers = args.workers if args.workers is not None else _cpu_count()
+    workers = args.workers if args.workers is not None else choice.workers or _cpu_count()
     if workers < 1:
         raise UsageError(f"--workers {workers}: give at least 1")
     unknown = sorted(set(args.refresh) - set(manifest.node_names))
@@ -201,6 +229,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         "refresh": sorted(args.refresh),
         "cache_dir": str(args.cache_dir or default_cache_dir()),
         "abort_on_failure": manifest.pipeline.abort_on_failure,
+        **choice.recorded,
     }
     hashes = script_hashes(manifest)
     if args.resume is not None:
@@ -243,7 +272,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             f"run {run_id} of {manifest.pipeline.name}: {len(manifest.nodes)} step(s), "
             f"{workers} worker(s); folder {run_dir}"
         )
-    run = PipelineRun(
+    return PipelineRun(
         manifest=manifest,
         record=record,
         run_dir=run_dir,
@@ -252,12 +281,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         kept=kept,
         hashes=hashes,
         options=options,
-        executor=LocalExecutor(console.step_output),
+        executor=choice.executor(console.step_output),
         store=store,
         cache=StepCache(args.cache_dir or default_cache_dir()),
         console=console,
     )
-    return int(run.execute())
 
 
 _HELD: list[int] = []  # lock files of the runs this process works on, open until it exits
