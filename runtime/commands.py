@@ -8,6 +8,7 @@ takes the parsed arguments and returns the exit code (0 success, 1 the pipeline 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from pipec.backends import (
     ExecutorChoice,
     add_executor_arguments,
     choose_executor,
+    choose_store,
 )
 from pipec.cache import StepCache, default_cache_dir
 from pipec.console import Console
@@ -49,7 +51,7 @@ from pipec.session import (
     resumed_record,
     saved_parameters,
 )
-from pipec.store import META_SUFFIX, LocalArtifactStore, StoreError, read_meta
+from pipec.store import META_SUFFIX, StoreError, read_meta
 
 __all__ = ["register"]
 
@@ -248,12 +250,14 @@ def _prepare(
                 f"run {entry.record.run_id} is {display_state(entry.record)}: nothing to resume"
             )
         check_resumable(manifest, entry.record, probe.interpreter)
+        store_choice = choose_store(args.store, entry.record.options.get("store"))
         run_dir, parameters = entry.path, saved_parameters(entry.record)
         _hold(run_dir, entry.record.run_id)
         for node in stop_leftover_steps(run_dir / "logs"):
             console.status(f"stopped {node}, which the killed run had left running")
-        store = LocalArtifactStore(run_dir)
+        store, launcher = store_choice.open(run_dir, entry.record.run_id)
         kept = frozenset(reusable_nodes(manifest, entry.record, store, hashes))
+        recorded_options.update(store_choice.recorded())
         record = resumed_record(entry.record, kept, probe.interpreter, recorded_options)
         console.status(
             f"resuming run {record.run_id}: keeping {len(kept)} finished step(s) "
@@ -263,10 +267,12 @@ def _prepare(
         parameters = resolve_parameters(manifest.parameters, args.param)
         run_id = new_run_id()
         run_dir = runs_dir / run_id
+        store_choice = choose_store(args.store)
         run_dir.mkdir(parents=True)
         _hold(run_dir, run_id)
-        store = LocalArtifactStore(run_dir)
+        store, launcher = store_choice.open(run_dir, run_id)
         kept = frozenset()
+        recorded_options.update(store_choice.recorded())
         record = fresh_record(manifest, run_id, parameters, probe.interpreter, recorded_options)
         console.status(
             f"run {run_id} of {manifest.pipeline.name}: {len(manifest.nodes)} step(s), "
@@ -280,7 +286,7 @@ def _prepare(
         installed=probe.installed,
         kept=kept,
         hashes=hashes,
-        options=options,
+        options=dataclasses.replace(options, launcher=launcher),
         executor=choice.executor(console.step_output),
         store=store,
         cache=StepCache(args.cache_dir or default_cache_dir()),

@@ -80,13 +80,22 @@ class DaskCluster:
         self.scheduler = _start([*argv, "--no-dashboard"], log)
         _wait_for_port(self.port, self.scheduler, log)
 
-    def add_worker(self, name: str, *, resources: str | None = None, nthreads: int = 2) -> None:
+    def add_worker(
+        self,
+        name: str,
+        *,
+        resources: str | None = None,
+        nthreads: int = 2,
+        env: dict[str, str] | None = None,
+    ) -> None:
         argv = [str(BIN / "dask"), "worker", self.address, "--name", name, "--no-nanny"]
         argv += ["--nthreads", str(nthreads), "--host", "127.0.0.1", "--no-dashboard"]
         argv += ["--local-directory", str(self.folder / name)]
         if resources:
             argv += ["--resources", resources]
-        self.workers[name] = _start(argv, self.folder / f"{name}.log")
+        self.workers[name] = _start(
+            argv, self.folder / f"{name}.log", {**os.environ, **(env or {})}
+        )
 
     def wait_for_workers(self, count: int) -> None:
         from distributed import Client
@@ -102,13 +111,16 @@ class DaskCluster:
 
 
 @contextlib.contextmanager
-def dask_cluster(folder: Path, workers: dict[str, str | None]) -> Iterator[DaskCluster]:
-    """A scheduler and one worker per name (with its resources, if any), stopped at the end."""
+def dask_cluster(
+    folder: Path, workers: dict[str, str | None], env: dict[str, str] | None = None
+) -> Iterator[DaskCluster]:
+    """A scheduler and one worker per name (with its resources, if any, and ``env`` added to
+    its environment), stopped at the end."""
     cluster = DaskCluster(folder)
     try:
         cluster.start()
         for name, resources in workers.items():
-            cluster.add_worker(name, resources=resources)
+            cluster.add_worker(name, resources=resources, env=env)
         cluster.wait_for_workers(len(workers))
         yield cluster
     finally:

@@ -1,7 +1,8 @@
 """Runs on a real Dask cluster (``dask scheduler`` and ``dask worker`` processes on 127.0.0.1),
 compared with runs on this host: the same printed output, the same result, the same record.
 
-Skipped only when the ``dask`` extra is not installed (``pip install 'pipec[dask]'``).
+Remote stores are tested against moto's S3 server, also a process on 127.0.0.1.  Skipped only
+when the extras are not installed (``pip install 'pipec[dask,s3,test]'``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from buildkit import isolated_env, node_states, wait_for
-from servers import DaskCluster, dask_cluster, free_port
+from servers import DaskCluster, S3Server, dask_cluster, free_port, s3_server
 
 pytest.importorskip("distributed", reason="the dask extra is not installed")
+s3fs = pytest.importorskip("s3fs", reason="the s3 extra is not installed")
+pytest.importorskip("moto", reason="the test extra (moto) is not installed")
 
 REPO = Path(__file__).resolve().parents[2]
 PIPEC = Path(sys.executable).parent / "pipec"
@@ -136,30 +139,55 @@ def _record(tmp_path: Path, name: str) -> dict[str, object]:
     return data
 
 
-def _result(tmp_path: Path, name: str) -> object:
-    """The run's result with every artifact replaced by the sha256 of its bytes."""
+def _result(tmp_path: Path, name: str, s3: S3Server | None = None) -> object:
+    """The run's result with every artifact replaced by the sha256 of its bytes (read from
+    the run folder, or from the S3 store the run recorded)."""
     (run_dir,) = (tmp_path / name).iterdir()
-    result = json.loads((run_dir / "run.json").read_text())["result"]
-    if "combined" in result:
-        return _digests(run_dir, result["combined"])
-    return _digests(run_dir, result)
+    record = json.loads((run_dir / "run.json").read_text())
+    if s3 is None:
+        read = lambda relative: (run_dir / relative).read_bytes()  # noqa: E731
+    else:
+        fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint, key="test", secret="test")
+        root = record["options"]["store"].removeprefix("s3://") + "/" + record["run_id"]
+        read = lambda relative: fs.cat_file(f"{root}/{relative}")  # noqa: E731
+    result = record["result"]
+    return _digests(read, result.get("combined", result))
 
 
-def _digests(run_dir: Path, spec: object) -> object:
+def _digests(read: Callable[[str], bytes], spec: object) -> object:
     if isinstance(spec, dict) and "path" in spec:
-        return hashlib.sha256((run_dir / spec["path"]).read_bytes()).hexdigest()
+        return hashlib.sha256(read(spec["path"])).hexdigest()
     if isinstance(spec, dict):
-        return {key: _digests(run_dir, value) for key, value in spec.items()}
+        return {key: _digests(read, value) for key, value in spec.items()}
     if isinstance(spec, list):
-        return [_digests(run_dir, entry) for entry in spec]
+        return [_digests(read, entry) for entry in spec]
     return spec
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
-    """A scheduler and two workers; only the second offers the `gpu` resource."""
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server with a bucket `pipec`; the credentials it takes are any."""
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        fs = s3fs.S3FileSystem(endpoint_url=server.endpoint, key="test", secret="test")
+        fs.mkdir("pipec")
+        yield server
+
+
+def _s3_env(server: S3Server) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": server.endpoint,
+    }
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory, s3: S3Server) -> Iterator[DaskCluster]:
+    """A scheduler and two workers that can reach the S3 server; only the second offers the
+    `gpu` resource."""
     folder = tmp_path_factory.mktemp("dask")
-    with dask_cluster(folder, {"w1": None, "w2": "gpu=1"}) as started:
+    with dask_cluster(folder, {"w1": None, "w2": "gpu=1"}, _s3_env(s3)) as started:
         yield started
 
 
@@ -172,8 +200,8 @@ def iris_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def test_iris_on_two_workers_prints_and_returns_what_a_local_run_does(
-    cluster: DaskCluster, iris_url: str, tmp_path: Path
+def test_iris_on_two_workers_with_an_s3_store_prints_and_returns_what_a_local_run_does(
+    cluster: DaskCluster, s3: S3Server, iris_url: str, tmp_path: Path
 ):
     build = _build(tmp_path, REPO / "examples" / "iris" / "pipeline.py")
     local = _run(tmp_path, build, "local", f"--param=url={iris_url}")
@@ -185,28 +213,42 @@ def test_iris_on_two_workers_prints_and_returns_what_a_local_run_does(
         f"--param=url={iris_url}",
         "--executor=dask",
         f"--scheduler={cluster.address}",
+        "--store=s3://pipec/iris",
+        **_s3_env(s3),
     )
     assert on_dask.returncode == 0, on_dask.stderr
     assert on_dask.stdout == local.stdout
     local_record, dask_record = _record(tmp_path, "local"), _record(tmp_path, "dask")
     assert node_states(dask_record) == node_states(local_record)
-    assert _result(tmp_path, "dask") == _result(tmp_path, "local")
+    assert _result(tmp_path, "dask", s3) == _result(tmp_path, "local")
     assert dask_record["options"]["executor"] == "dask"  # type: ignore[index]
-    # Every step's log is in the run folder, as after a local run.
+    assert dask_record["options"]["store"] == "s3://pipec/iris"  # type: ignore[index]
+    # The record names each artifact as in a run folder; the bytes are in the store.
     (run_dir,) = (tmp_path / "dask").iterdir()
+    assert not (run_dir / "artifacts").exists()
+    # Every step's log is in the run folder, as after a local run.
     assert "attempt 1" in (run_dir / "logs" / "train_model.log").read_text()
 
 
-def test_a_16_way_map_spreads_over_both_workers_with_live_logs(
-    cluster: DaskCluster, tmp_path: Path
+def test_a_16_way_map_over_two_workers_and_an_s3_store_runs_like_a_local_run(
+    cluster: DaskCluster, s3: S3Server, tmp_path: Path
 ):
     build = _build(tmp_path, FAN_OUT)
     local = _run(tmp_path, build, "local")
     assert local.returncode == 0, local.stderr
-    on_dask = _run(tmp_path, build, "dask", "--executor=dask", f"--scheduler={cluster.address}")
+    on_dask = _run(
+        tmp_path,
+        build,
+        "dask",
+        "--executor=dask",
+        f"--scheduler={cluster.address}",
+        "--store=s3://pipec/fan",
+        **_s3_env(s3),
+    )
     assert on_dask.returncode == 0, on_dask.stderr
     assert on_dask.stdout == local.stdout == "total 1240\n"
-    assert _result(tmp_path, "dask") == _result(tmp_path, "local")
+    assert _result(tmp_path, "dask", s3) == _result(tmp_path, "local")
+    assert node_states(_record(tmp_path, "dask")) == node_states(_record(tmp_path, "local"))
     for index in range(16):
         assert f"[square[{index}]] squaring {index}" in on_dask.stderr
 
@@ -304,3 +346,69 @@ def test_ctrl_c_cancels_the_clusters_tasks_and_stops_their_processes(
     record = json.loads((run_dir / "run.json").read_text())
     assert record["state"] == "interrupted"
     assert node_states(record)["slow"] == "interrupted"
+
+
+FLAKY = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["data"])
+def make(n: int):
+    print("make ran")
+    return list(range(n))
+
+
+@PipelineDecorator.component(return_values=["total"])
+def flaky(data, flag: str):
+    import os
+
+    if not os.path.exists(flag):
+        raise RuntimeError("the flag file is missing")
+    return sum(data)
+
+
+@PipelineDecorator.pipeline(name="flaky", project="tests", version="1")
+def controller(flag: str, n: int = 5):
+    data = make(n)
+    total = flaky(data, flag)
+    print(f"total {total}")
+    return total
+"""
+
+
+def test_a_resumed_run_against_an_s3_store_redoes_nothing_that_succeeded(
+    s3: S3Server, tmp_path: Path
+):
+    build = _build(tmp_path, FLAKY)
+    flag = tmp_path / "flag"
+    params = [f"--param=flag={str(flag)!r}", "--no-cache"]
+    first = _run(tmp_path, build, "runs", *params, "--store=s3://pipec/resume", **_s3_env(s3))
+    assert first.returncode == 1, first.stderr
+    assert "[make] make ran" in first.stderr
+    flag.write_text("")
+    resumed = _run(tmp_path, build, "runs", "--no-cache", "--resume", **_s3_env(s3))
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout == "total 10\n"
+    assert "keeping 1 finished step(s)" in resumed.stderr
+    assert "make ran" not in resumed.stderr
+    record = _record(tmp_path, "runs")
+    assert node_states(record) == {"make": "succeeded", "flaky": "succeeded", "glue_1": "succeeded"}
+
+
+def test_wrong_s3_credentials_are_a_clear_error_before_any_step_runs(tmp_path: Path):
+    with s3_server(tmp_path, authenticate=True) as guarded:
+        build = _build(tmp_path, FAN_OUT)
+        done = _run(tmp_path, build, "runs", "--store=s3://pipec/x", **_s3_env(guarded))
+    assert done.returncode == 2
+    assert "refused the credentials" in done.stderr and "AWS_ACCESS_KEY_ID" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_store_urls_that_cannot_work_are_refused(tmp_path: Path):
+    build = _build(tmp_path, FAN_OUT)
+    memory = _run(tmp_path, build, "runs", "--store=memory://x")
+    assert memory.returncode == 2 and "file:///PATH" in memory.stderr
+    bare = _run(tmp_path, build, "runs", f"--store={tmp_path}")
+    assert bare.returncode == 2 and "give a URL" in bare.stderr
+    assert not (tmp_path / "runs").exists()
