@@ -8,6 +8,7 @@ takes the parsed arguments and returns the exit code (0 success, 1 the pipeline 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import os
@@ -21,9 +22,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from pipec.backends import (
+    BackendError,
+    ExecutorChoice,
+    add_executor_arguments,
+    choose_executor,
+    choose_store,
+)
 from pipec.cache import StepCache, default_cache_dir, file_sha256
 from pipec.console import Console
-from pipec.executor import LocalExecutor, stop_leftover_steps
+from pipec.executor import stop_leftover_steps
 from pipec.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from pipec.params import ParameterError, resolve_parameters
 from pipec.paths import is_inside
@@ -67,7 +75,7 @@ from pipec.session import (
     resumed_record,
     saved_parameters,
 )
-from pipec.store import META_SUFFIX, LocalArtifactStore, StoreError, read_meta
+from pipec.store import META_SUFFIX, StoreError, read_meta
 
 __all__ = ["register"]
 
@@ -146,6 +154,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="wait before the first retry of a failed step; doubles for each further retry "
         "(default 1)",
     )
+    add_executor_arguments(run)
     run.set_defaults(func=run_command)
 
     show = subparsers.add_parser(
@@ -181,7 +190,15 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         with _stop_signals_as_interrupt():
             return _run(args, console)
-    except (UsageError, ManifestError, ParameterError, ResumeError, ProbeError, RecordError) as exc:
+    except (
+        UsageError,
+        ManifestError,
+        ParameterError,
+        ResumeError,
+        ProbeError,
+        RecordError,
+        BackendError,
+    ) as exc:
         console.block(f"pipec: error: {exc}")
         return ExitCode.USAGE
     except OSError as exc:  # a write of pipec's own failed: a full disk, a read-only folder
@@ -194,8 +211,24 @@ def run_command(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     manifest = load_manifest(args.build_dir)
+    # A cluster that cannot be reached is found out here, before a run folder exists.
+    choice = choose_executor(args, manifest, console.step_output)
+    try:
+        run, replay = _prepare(args, console, manifest, choice)
+    except BaseException:
+        choice.close_unused()
+        raise
+    # What the kept printing glue of a resumed run printed, so stdout matches an uninterrupted run.
+    for printed_before in replay:
+        console.replay(printed_before)
+    return int(run.execute())
+
+
+def _prepare(
+    args: argparse.Namespace, console: Console, manifest: Manifest, choice: ExecutorChoice
+) -> tuple[PipelineRun, list[bytes]]:
     runs_dir = (args.runs_dir or default_runs_dir(manifest.build_dir)).resolve()
-    workers = args.workers if args.workers is not None else _cpu_count()
+    workers = args.workers if args.workers is not None else choice.workers or _cpu_count()
     if workers < 1:
         raise UsageError(f"--workers {workers}: give at least 1")
     unknown = sorted(set(args.refresh) - set(manifest.node_names))
@@ -229,6 +262,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         "refresh": sorted(args.refresh),
         "cache_dir": str(args.cache_dir or default_cache_dir()),
         "abort_on_failure": manifest.pipeline.abort_on_failure,
+        **choice.recorded,
     }
     hashes = script_hashes(manifest)
     replay: list[bytes] = []
@@ -237,12 +271,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             raise UsageError("--resume keeps the parameters of the run it continues; drop --param")
         entry = _run_to_resume(runs_dir, args, console)
         check_resumable(manifest, entry.record, probe.interpreter)
+        store_choice = choose_store(args.store, entry.record.options.get("store"))
         run_dir, parameters = entry.path, saved_parameters(entry.record)
         _hold(run_dir, entry.record.run_id)
         for node in stop_leftover_steps(run_dir / "logs"):
             console.status(f"stopped {node}, which the killed run had left running")
         remove_leftovers(run_dir)
-        store = LocalArtifactStore(run_dir)
+        store, launcher = store_choice.open(run_dir, entry.record.run_id)
         printing = [node.name for node in manifest.nodes if node.effects]
         printed = read_printed(run_dir, printing)
         kept = frozenset(
@@ -250,6 +285,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         )
         # What the kept printing glue printed, so that stdout matches an uninterrupted run.
         replay = [printed[name] for name in printing if name in kept]
+        recorded_options.update(store_choice.recorded())
         record = resumed_record(entry.record, kept, probe.interpreter, recorded_options)
         console.status(
             f"resuming run {record.run_id}: keeping {len(kept)} finished step(s) "
@@ -257,9 +293,15 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         )
     else:
         parameters = resolve_parameters(manifest.parameters, args.param)
+        store_choice = choose_store(args.store)
         run_id, run_dir = _new_run_dir(runs_dir)
-        store = LocalArtifactStore(run_dir)
+        try:
+            store, launcher = store_choice.open(run_dir, run_id)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # no orphan run folder
+            raise
         kept = frozenset()
+        recorded_options.update(store_choice.recorded())
         record = fresh_record(manifest, run_id, parameters, probe.interpreter, recorded_options)
         _start_record(run_dir, run_id, record)
         console.status(
@@ -274,15 +316,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         installed=probe.installed,
         kept=kept,
         hashes=hashes,
-        options=options,
-        executor=LocalExecutor(console.step_output),
+        options=dataclasses.replace(options, launcher=launcher),
+        executor=choice.executor(console.step_output),
         store=store,
         cache=StepCache(args.cache_dir or default_cache_dir()),
         console=console,
     )
-    for printed_before in replay:
-        console.replay(printed_before)
-    return int(run.execute())
+    return run, replay
 
 
 def _run_to_resume(runs_dir: Path, args: argparse.Namespace, console: Console) -> RunEntry:

@@ -116,7 +116,10 @@ def report_run(
     )
     result = record.result
     if result is not None and "node" in result:
-        where = run_dir / str(result["path"])
+        store = record.options.get("store")  # a remote store: the artifact is there
+        where = (
+            f"{store}/{record.run_id}/{result['path']}" if store else run_dir / str(result["path"])
+        )
         console.status(f"result: {result['node']}.{result['output']} in {where}")
     elif result is not None and "combined" in result:
         console.status("result: built from several artifacts (run.json `result`)")

@@ -64,6 +64,7 @@ class RunOptions:
     use_cache: bool
     refresh: frozenset[str]
     retry_backoff: float
+    launcher: tuple[str, ...] = ()  # before every step's command line (a remote store's staging)
 
 
 def _scheduler(manifest: Manifest, kept: frozenset[str], restored: KeptWork) -> Scheduler:
@@ -247,6 +248,7 @@ class PipelineRun:
         script = str(self.manifest.script_path(node))
         outputs = output_locations(self.store, unit, node)
         argv = step_argv(self.options.python, script, unit, inputs, outputs, self.store)
+        argv = self.options.launcher + argv
         task = StepTask(unit, attempt, argv, log, node.effects, self._env(unit))
         suffix = f" (attempt {attempt} of {node.retry_on_failure + 1})" if attempt > 1 else ""
         self.console.status(f"start {unit}{suffix}")
