@@ -631,6 +631,14 @@ UNDEFINED_NAME = Rule(
     "name `{name}` is not defined",
     "define `{name}` at module level or assign it in the controller before this line",
 )
+STEP_NAME_ASSIGNED = Rule(
+    "PC603",
+    "step-name-assigned",
+    _E,
+    "`{name}` is assigned in the controller, so Python makes it a local variable of the whole "
+    "controller and `{name}(...)` raises UnboundLocalError instead of calling the step",
+    "give the variable another name, e.g. `{name}_value = {name}(...)`",
+)
 
 ALL_RULES: tuple[Rule, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Rule))
 

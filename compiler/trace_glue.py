@@ -71,6 +71,14 @@ def add_glue(
     for name in getattr_names(statement):
         if name in t.components:
             t.reporter.report(rules.STEP_FROM_GETATTR, t.location(original), step=name)
+    if isinstance(statement, cst.BaseCompoundStatement):
+        # A name assigned under an `if` or in a loop keeps its earlier value when that code does
+        # not run: the node needs the earlier value as an input.
+        pending.reads.extend(
+            name
+            for name in t.writes(original)
+            if name in t.frame.env and name not in pending.writes
+        )
     for written in [*extra_writes, *t.writes(original), *mutated_names(statement)]:
         if written not in pending.writes:
             pending.writes.append(written)
@@ -143,8 +151,6 @@ def flush(t: Context) -> str | None:
         pending.globals,
         pending.effects,
     )
-    if pending.barrier:
-        t.frame.barriers = (name,)
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
     return name
@@ -196,6 +202,9 @@ def add_node(
     )
     if effects and t.frame.map is None:
         t.frame.last_effects = (name,)
+    # Any controller code may raise (`a / 0`, a missing key, a failed `assert`); in Python that
+    # stops everything after it, so every later node waits for this one to succeed.
+    t.frame.barriers = (name,)
 
 
 def hoist(t: Context, node: cst.CSTNode) -> dict[cst.CSTNode, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from pipec.compiler.syntax import (
     COMPREHENSIONS,
 )
 from pipec.compiler.trace_state import (
+    UNBOUND,
     Context,
     Symbol,
     TupleResult,
@@ -28,7 +30,9 @@ from pipec.manifest import (
     Container,
     ContainerKind,
     Gather,
+    Guard,
     Literal,
+    NodeKind,
     OutputRef,
     Select,
     SelectOption,
@@ -65,7 +69,62 @@ def binding_of(t: Context, symbol: Symbol | None, node: cst.CSTNode, name: str) 
         if symbol.rule is not None:
             t.reporter.report(symbol.rule, t.location(node), **symbol.fields)
         return None
-    return symbol
+    return _unbound_fails(t, symbol, (), node)
+
+
+def _unbound_fails(
+    t: Context, binding: Binding, when: tuple[Guard, ...], anchor: cst.CSTNode
+) -> Binding:
+    """`binding` with each path on which a name is unbound read from a node that fails there.
+
+    A name assigned in one branch of an `if` only is unbound after it when the other branch ran;
+    reading it raises UnboundLocalError in Python, and so does the node made here, guarded by
+    that path's decisions (and skipped on the others).
+    """
+    if isinstance(binding, OutputRef) and binding.node == UNBOUND:
+        return OutputRef(_unbound_node(t, binding.output, when, anchor), binding.output)
+    if isinstance(binding, Select):
+        return Select(
+            tuple(
+                SelectOption(o.when, _unbound_fails(t, o.binding, o.when, anchor))
+                for o in binding.options
+            )
+        )
+    if isinstance(binding, Container):
+        return dataclasses.replace(
+            binding, items=tuple(_unbound_fails(t, i, when, anchor) for i in binding.items)
+        )
+    return binding
+
+
+def _unbound_node(t: Context, name: str, when: tuple[Guard, ...], anchor: cst.CSTNode) -> str:
+    known = t.unbound_reads.get((name, when))
+    if known is not None:
+        return known
+    glue.flush(t)  # the code before this read runs first, as in Python
+    # `del name` of a local that holds nothing raises Python's own UnboundLocalError message.
+    statement = cst.SimpleStatementLine([cst.Del(cst.Name(name))])
+    node = t.numbered("glue")
+    outer = t.frame
+    t.frame = dataclasses.replace(outer, guards=when)
+    try:
+        glue.add_node(
+            t,
+            node,
+            NodeKind.GLUE,
+            (statement,),
+            None,
+            [],
+            (name,),
+            [anchor],
+            set(),
+            False,
+        )
+    finally:
+        barriers = t.frame.barriers
+        t.frame = dataclasses.replace(outer, barriers=(*outer.barriers, *barriers))
+    t.unbound_reads[(name, when)] = node
+    return node
 
 
 def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:

@@ -95,6 +95,7 @@ CODES = {
     "PC502": "conditional-step-in-runtime-loop",
     "PC601": "used-before-assigned",
     "PC602": "undefined-name",
+    "PC603": "step-name-assigned",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
