@@ -16,13 +16,16 @@ from pipec.compiler.analyse import (
     read_options,
     read_signature,
 )
+from pipec.compiler.deep_stack import call_on_deep_stack
 from pipec.compiler.diagnostics import Diagnostic, Location, Reporter, UserError
 from pipec.compiler.emit import emit_build, generator_name
+from pipec.compiler.ir import StepNode
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
 from pipec.compiler.lower import lower
 from pipec.compiler.parse import Decorated, ParsedFile, find_decorated
 from pipec.compiler.pipeline import ParameterInfo, PipelineInfo
+from pipec.compiler.portability import check_portable
 from pipec.compiler.requirements import Environment
 from pipec.compiler.source import SourceModule, parse_source
 from pipec.compiler.trace import trace_controller
@@ -321,6 +324,19 @@ def build(
     regenerate: str | None = None,
 ) -> BuildResult:
     """Compile one pipeline file. Raises UserError with every diagnostic when the file is wrong."""
+    return call_on_deep_stack(
+        lambda: _build(text, path, environment, project, pipeline, regenerate), path
+    )
+
+
+def _build(
+    text: str,
+    path: str,
+    environment: Environment,
+    project: ProjectFiles,
+    pipeline: str | None,
+    regenerate: str | None,
+) -> BuildResult:
     source = parse_source(text, path)
     reporter = Reporter()
     parsed = find_decorated(source, reporter)
@@ -332,6 +348,8 @@ def build(
     trace = trace_controller(
         parsed, components, controller, tuple(p.name for p in info.parameters), reporter
     )
+    used = {n.component for n in trace.nodes if isinstance(n, StepNode)}
+    check_portable(info, components, used, source.location(controller.function), reporter)
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
 

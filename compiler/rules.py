@@ -120,6 +120,13 @@ ASSIGNED_ONLY_UNDER_MAIN = Rule(
     '{user} uses `{name}`, which is assigned only under `if __name__ == "__main__":`',
     "move the assignment of `{name}` to module level so the generated script has it",
 )
+TOO_DEEP = Rule(
+    "PC014",
+    "nested-too-deeply",
+    _E,
+    "Python cannot compile this file: the code near line {line} is nested too deeply",
+    "split the expression into several statements, naming the parts",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 
@@ -227,6 +234,13 @@ GUESSED_REQUIREMENT = Rule(
     _W,
     "no installed package provides `{distribution}`; guessed the requirement `{distribution}`",
     "install the package where you build, or declare it: packages=['name>=version']",
+)
+GENERATOR_STEP = Rule(
+    "PC116",
+    "generator-step",
+    _E,
+    "step `{step}` is a generator function: its result cannot be handed to another process",
+    "return a list instead of yielding: `return list(...)`",
 )
 
 # ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------
@@ -638,6 +652,13 @@ STEP_NAME_ASSIGNED = Rule(
     "`{name}` is assigned in the controller, so Python makes it a local variable of the whole "
     "controller and `{name}(...)` raises UnboundLocalError instead of calling the step",
     "give the variable another name, e.g. `{name}_value = {name}(...)`",
+)
+NON_ASCII_NAME = Rule(
+    "PC604",
+    "non-ascii-name",
+    _E,
+    "{what} `{name}` is not an ASCII name: pipec names nodes, files and run records after it",
+    "rename it with ASCII letters, digits and `_`",
 )
 
 ALL_RULES: tuple[Rule, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Rule))

@@ -153,11 +153,25 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
             bound = tuple(
                 as_binding(i) for i in items if i is not None and not isinstance(i, Unavailable)
             )
-            return Container(
-                ContainerKind.TUPLE if isinstance(expr, cst.Tuple) else ContainerKind.LIST,
-                bound,
-            )
+            if max((_nesting(b) for b in bound), default=0) < _MAX_NESTING:
+                return Container(
+                    ContainerKind.TUPLE if isinstance(expr, cst.Tuple) else ContainerKind.LIST,
+                    bound,
+                )
     return None
+
+
+# Containers deeper than this are built by glue at run time: the manifest (JSON, checked by a
+# recursive validator) carries only shallow ones.
+_MAX_NESTING = 16
+
+
+def _nesting(binding: Binding) -> int:
+    if isinstance(binding, Container):
+        return 1 + max((_nesting(b) for b in binding.items), default=0)
+    if isinstance(binding, Select):
+        return 1 + max((_nesting(o.binding) for o in binding.options), default=0)
+    return 0
 
 
 def bind(t: Context, expr: cst.BaseExpression, what: str, in_map: bool = False) -> Binding | None:

@@ -22,6 +22,7 @@ from golden_build import build_file, write_tree
 
 from pipec.compiler.diagnostics import UserError
 from pipec.compiler.requirements import StaticEnvironment
+from pipec.literals import literal_source
 
 PIPEC = Path(sys.executable).parent / "pipec"
 
@@ -102,7 +103,7 @@ class Differential:
         runs_dir = self.folder / f"runs-{self.runs}"
         argv = [str(PIPEC), "run", str(self.build_dir), "--runs-dir", str(runs_dir)]
         argv += ["--cache-dir", str(self.folder / "cache")]
-        argv += [f"--param={name}={value!r}" for name, value in params.items()]
+        argv += [f"--param={name}={literal_source(value)}" for name, value in params.items()]
         done = subprocess.run(
             argv,
             capture_output=True,

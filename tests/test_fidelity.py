@@ -127,3 +127,103 @@ def controller(a: int = 1):
     )
     assert run.refused_codes == ["PC603"]
     assert "UnboundLocalError" in run.plain().error
+
+
+# ---- family 11: values the build accepts must run ---------------------------------------------
+
+
+def test_infinite_floats_and_non_ascii_variables_run(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1, rate: float = 0.5):
+    größe = one(a)
+    big = one(1e400)
+    small = one(-float("inf"))
+    maß = [größe * 2, rate, big, small, 1e400 - 1e400 == 0]
+    print(maß, [1e400, (float("inf"),)])
+    return maß, {"inf": 1e400}
+""",
+    )
+    run.same()
+    run.same(rate=2.5)
+    compiled = run.compiled(rate=float("inf"))  # --param rate=1e999
+    assert compiled.ok and compiled.result[0][1] == float("inf")
+
+
+def test_a_parameter_written_1e400_on_the_command_line_runs(tmp_path: Path):
+    import subprocess
+
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(rate: float = 0.5):
+    print(rate * 2)
+    return one(rate)
+""",
+    )
+    done = subprocess.run(
+        [str(PIPEC), "run", str(run.build_dir), "--runs-dir", str(tmp_path / "runs")]
+        + ["--cache-dir", str(tmp_path / "cache"), "--param", "rate=1e400"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "inf\n"
+
+
+@pytest.mark.parametrize(
+    ("step", "code"),
+    [
+        ("def maß(x):\n    return x\n", "PC604"),
+        ("def maß(x):\n    for i in range(x):\n        yield i\n", "PC116"),
+    ],
+)
+def test_steps_that_could_not_run_are_refused(tmp_path: Path, step: str, code: str):
+    source = f"""
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+{step}
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 3):
+    return maß(a)
+"""
+    assert code in Differential(tmp_path, source).refused_codes
+
+
+# ---- family 12: no compiler crash on long or deep expressions -------------------------------
+
+
+def test_long_sums_and_deep_lists_compile_and_run(tmp_path: Path):
+    step_sum = " + ".join(f"x{i % 3}" for i in range(350))
+    glue_sum = " + ".join(f"{i} * a" for i in range(600))
+    nested = "[" * 150 + "a" + "]" * 150
+    constant = "[" * 150 + "1" + "]" * 150
+    run = Differential(
+        tmp_path,
+        f"""
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def long_sum(x0, x1=1, x2=2):
+    return {step_sum}
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    b = long_sum(a)
+    c = {glue_sum} + b
+    d = {nested}
+    e = {constant}
+    print(c, len(d), len(e))
+    return c, d, e
+""",
+    )
+    run.same()

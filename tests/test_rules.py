@@ -23,6 +23,7 @@ CODES = {
     "PC011": "positional-only-parameters",
     "PC012": "relative-import",
     "PC013": "assigned-only-under-main",
+    "PC014": "nested-too-deeply",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
@@ -38,6 +39,7 @@ CODES = {
     "PC113": "packages-file-not-found",
     "PC114": "unsupported-requirement-line",
     "PC115": "guessed-requirement",
+    "PC116": "generator-step",
     "PC151": "inert-pipeline-option",
     "PC152": "unknown-pipeline-option",
     "PC153": "pipeline-option-not-text",
@@ -96,6 +98,7 @@ CODES = {
     "PC601": "used-before-assigned",
     "PC602": "undefined-name",
     "PC603": "step-name-assigned",
+    "PC604": "non-ascii-name",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
