@@ -660,6 +660,22 @@ NON_ASCII_NAME = Rule(
     "{what} `{name}` is not an ASCII name: pipec names nodes, files and run records after it",
     "rename it with ASCII letters, digits and `_`",
 )
+MUTATED_ALIAS = Rule(
+    "PC605",
+    "mutated-alias",
+    _E,
+    "`{name}` is changed in place while `{other}` refers to the same object; the compiled "
+    "controller cannot carry the change over to `{other}`",
+    "make a copy before changing it (`{name} = list({name})`, `dict(...)`, `copy.copy(...)`), "
+    "or change it before it gets a second name",
+)
+MUTATED_MODULE_VALUE = Rule(
+    "PC606",
+    "mutated-module-value",
+    _E,
+    "the controller changes the module-level value `{name}` in place",
+    "copy it into a controller variable first: `{lower} = list({name})`, then change the copy",
+)
 
 ALL_RULES: tuple[Rule, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Rule))
 

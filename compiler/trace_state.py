@@ -265,6 +265,8 @@ class Context:
         return self.source.location(self.controller.function)
 
     def constant(self, name: str) -> Any:
+        if name in self.graph.pending.writes:
+            return NOT_LITERAL  # queued glue may change it: known only when that glue has run
         symbol = self.frame.env.get(name)
         if isinstance(symbol, Literal):
             return symbol.value

@@ -227,3 +227,54 @@ def controller(a: int = 1):
 """,
     )
     run.same()
+
+
+# ---- family 1: aliasing and mutation (partly: refused when another name would not see it) ---
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("lst = make(a)\n    other = lst\n    other += [3]\n    print(other, lst)", "PC605"),
+        ("x = y = []\n    x.append(a)\n    print(y)", "PC605"),
+        ("first = make(a)\n    bag = [first]\n    first.append(100)\n    print(bag)", "PC605"),
+        ("CONST.sort()\n    print(CONST)", "PC606"),
+    ],
+)
+def test_a_change_in_place_another_name_would_miss_is_refused(tmp_path: Path, body: str, code: str):
+    source = f"""
+from pipec import PipelineDecorator
+
+CONST = [3, 1, 2]
+
+
+@PipelineDecorator.component(return_values=["v"])
+def make(x):
+    return [x, 1]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    {body}
+"""
+    assert code in Differential(tmp_path, source).refused_codes
+
+
+def test_changes_in_place_without_a_second_name_run_as_in_python(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    xs = [a, 3, 2]
+    xs.sort()
+    n = m = 0
+    n += 1
+    ys = [one(a)]
+    ys.append(5)
+    ys.reverse()
+    print(xs, ys, n, m)
+    return ys
+""",
+    )
+    run.same()

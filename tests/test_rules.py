@@ -99,6 +99,8 @@ CODES = {
     "PC602": "undefined-name",
     "PC603": "step-name-assigned",
     "PC604": "non-ascii-name",
+    "PC605": "mutated-alias",
+    "PC606": "mutated-module-value",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
