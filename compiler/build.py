@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pipec.compiler.analyse import analyse_components
 from pipec.compiler.clearml_calls import report_server_calls
 from pipec.compiler.dag import stages
+from pipec.compiler.deep_stack import call_on_deep_stack
 from pipec.compiler.diagnostics import Diagnostic, Reporter, UserError
 from pipec.compiler.emit import emit_build, generator_name
+from pipec.compiler.ir import StepNode
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
 from pipec.compiler.lower import lower
 from pipec.compiler.parse import find_decorated
 from pipec.compiler.pipeline import analyse_pipeline, select_pipeline
+from pipec.compiler.portability import check_portable
 from pipec.compiler.requirements import Environment
 from pipec.compiler.source import parse_source
 from pipec.compiler.trace import trace_controller
@@ -53,6 +56,21 @@ def build(
     strict_clearml: bool = False,
 ) -> BuildResult:
     """Compile one pipeline file. Raises UserError with every diagnostic when the file is wrong."""
+    return call_on_deep_stack(
+        lambda: _build(text, path, environment, project, pipeline, regenerate, strict_clearml),
+        path,
+    )
+
+
+def _build(
+    text: str,
+    path: str,
+    environment: Environment,
+    project: ProjectFiles,
+    pipeline: str | None,
+    regenerate: str | None,
+    strict_clearml: bool,
+) -> BuildResult:
     source = parse_source(text, path)
     reporter = Reporter()
     parsed = find_decorated(source, reporter)
@@ -65,6 +83,8 @@ def build(
     trace = trace_controller(
         parsed, components, controller, tuple(p.name for p in info.parameters), reporter
     )
+    used = {n.component for n in trace.nodes if isinstance(n, StepNode)}
+    check_portable(info, components, used, source.location(controller.function), reporter)
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
 

@@ -126,6 +126,8 @@ class _ReturnAsOutputs(cst.CSTTransformer):
 
     def leave_Return(self, original_node: cst.Return, updated_node: cst.Return) -> cst.Return:
         value = updated_node.value or cst.Name("None")
+        if isinstance(value, cst.Tuple) and not value.lpar:  # `return a, b` is a tuple
+            value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         return updated_node.with_changes(
             value=cst.Dict([cst.DictElement(cst.SimpleString(repr(RETURN_OUTPUT)), value)]),
             whitespace_after_return=cst.SimpleWhitespace(" "),

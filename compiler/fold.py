@@ -7,6 +7,7 @@ else is "not constant" and left for the run.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -96,9 +97,23 @@ _CONVERSIONS: dict[str, Callable[[Any], str]] = {"r": repr, "s": str, "a": ascii
 def fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
     """The value of `expr` if it is constant, else NOT_LITERAL. `lookup(name)` gives known constants."""
     try:
-        return _fold(expr, lookup)
+        value = _fold(expr, lookup)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, IndexError):
         return NOT_LITERAL
+    # NaN has no literal a manifest could carry (and is not equal to itself): left to the run.
+    return NOT_LITERAL if _has_nan(value) else value
+
+
+def _has_nan(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, complex):
+        return math.isnan(value.real) or math.isnan(value.imag)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_has_nan(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nan(k) or _has_nan(v) for k, v in value.items())
+    return False
 
 
 def _fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:

@@ -158,6 +158,13 @@ DECORATOR_FROM_ELSEWHERE = Rule(
     "import the decorator class itself (`from clearml import PipelineDecorator`): pipec "
     "recognises it by where it is imported from and does not read wrapper modules",
 )
+TOO_DEEP = Rule(
+    "PC019",
+    "nested-too-deeply",
+    _E,
+    "Python cannot compile this file: the code near line {line} is nested too deeply",
+    "split the expression into several statements, naming the parts",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 
@@ -301,6 +308,13 @@ PER_PROCESS_MODULE_VALUE = Rule(
     "{user} uses a module-level value computed by `{call}(...)`; each step script computes its own",
     "every step runs in a process of its own, so each sees a different value: compute it in "
     "one step and pass it on as an argument",
+)
+GENERATOR_STEP = Rule(
+    "PC120",
+    "generator-step",
+    _E,
+    "step `{step}` is a generator function: its result cannot be handed to another process",
+    "return a list instead of yielding: `return list(...)`",
 )
 
 # ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------
@@ -705,6 +719,37 @@ UNDEFINED_NAME = Rule(
     _E,
     "name `{name}` is not defined",
     "define `{name}` at module level or assign it in the controller before this line",
+)
+STEP_NAME_ASSIGNED = Rule(
+    "PC607",
+    "step-name-assigned",
+    _E,
+    "`{name}` is assigned in the controller, so Python makes it a local variable of the whole "
+    "controller and `{name}(...)` raises UnboundLocalError instead of calling the step",
+    "give the variable another name, e.g. `{name}_value = {name}(...)`",
+)
+NON_ASCII_NAME = Rule(
+    "PC604",
+    "non-ascii-name",
+    _E,
+    "{what} `{name}` is not an ASCII name: pipec names nodes, files and run records after it",
+    "rename it with ASCII letters, digits and `_`",
+)
+MUTATED_ALIAS = Rule(
+    "PC605",
+    "mutated-alias",
+    _E,
+    "`{name}` is changed in place while `{other}` refers to the same object; the compiled "
+    "controller cannot carry the change over to `{other}`",
+    "make a copy before changing it (`{name} = list({name})`, `dict(...)`, `copy.copy(...)`), "
+    "or change it before it gets a second name",
+)
+MUTATED_MODULE_VALUE = Rule(
+    "PC606",
+    "mutated-module-value",
+    _E,
+    "the controller changes the module-level value `{name}` in place",
+    "copy it into a controller variable first: `{lower} = list({name})`, then change the copy",
 )
 
 UNDEFINED_NAME_IN_STEP = Rule(

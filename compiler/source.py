@@ -24,6 +24,7 @@ from libcst.metadata import (
 )
 
 from pipec.compiler import rules
+from pipec.compiler.deep_stack import check_python_compiles
 from pipec.compiler.diagnostics import Location, UserError
 
 __all__ = ["NameUse", "SourceModule", "parse_source"]
@@ -129,7 +130,7 @@ def parse_source(text: str, path: str) -> SourceModule:
     """Parse without running anything. Syntax errors carry CPython's own line and column."""
     text = text.lstrip("\ufeff")
     try:
-        ast.parse(text, filename=path)
+        tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         line = exc.lineno or 1
         column = exc.offset or 1
@@ -149,6 +150,7 @@ def parse_source(text: str, path: str) -> SourceModule:
         raise UserError(
             [rules.SYNTAX_ERROR.at(Location(path, line, column), message=message)]
         ) from None
+    check_python_compiles(text, tree, path)
     module = cst.parse_module(text)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     # One batched walk of the tree for all three providers.

@@ -15,6 +15,7 @@ from pipec.compiler.syntax import (
     Replacer,
 )
 from pipec.compiler.trace_state import (
+    UNBOUND,
     Context,
     Frame,
     Symbol,
@@ -24,6 +25,7 @@ from pipec.manifest import (
     Guard,
     Literal,
     NodeKind,
+    OutputRef,
     Select,
     SelectOption,
 )
@@ -164,9 +166,11 @@ def _merge(
             merged[name] = a if isinstance(a, Unavailable) else b  # type: ignore[assignment]
             continue
         options = tuple(
-            SelectOption(guards, trace_values.as_binding(symbol))
+            SelectOption(
+                guards,
+                OutputRef(UNBOUND, name) if symbol is None else trace_values.as_binding(symbol),
+            )
             for guards, symbol in ((guards_a, a), (guards_b, b))
-            if symbol is not None
         )
         merged[name] = Select(options)
     return merged

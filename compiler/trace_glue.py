@@ -71,6 +71,32 @@ def add_glue(
     for name in getattr_names(statement):
         if name in t.components:
             t.reporter.report(rules.STEP_FROM_GETATTR, t.location(original), step=name)
+    if isinstance(statement, cst.BaseCompoundStatement):
+        # A name assigned under an `if` or in a loop keeps its earlier value when that code does
+        # not run: the node needs the earlier value as an input.
+        pending.reads.extend(
+            name
+            for name in t.writes(original)
+            if name in t.frame.env and name not in pending.writes
+        )
+    body = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
+    augmented = [  # `x += y` changes a list in place
+        s.target.value
+        for s in body
+        if isinstance(s, cst.AugAssign) and isinstance(s.target, cst.Name)
+    ]
+    # `x += y` reads `x` too (the scope analysis records only its assignment).
+    pending.reads.extend(name for name in augmented if name in t.frame.env)
+    for changed in dict.fromkeys([*mutated_names(statement), *augmented]):
+        if changed in t.frame.env:
+            trace_values.refuse_shared_change(t, changed, original, _changes_inside(body))
+        elif changed in t.source.global_bindings():
+            t.reporter.report(
+                rules.MUTATED_MODULE_VALUE,
+                t.location(original),
+                name=changed,
+                lower=changed.lower(),
+            )
     for written in [*extra_writes, *t.writes(original), *mutated_names(statement)]:
         if written not in pending.writes:
             pending.writes.append(written)
@@ -79,13 +105,33 @@ def add_glue(
     pending.effects = pending.effects or finder.impure
     if finder.prints and t.frame.map is not None:
         t.reporter.report(rules.PRINT_IN_RUNTIME_LOOP, t.location(original))
-    body = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
     if any(isinstance(s, (cst.Assert, cst.Raise)) for s in body) or contains(statement, cst.Raise):
         pending.barrier = True
     if any(isinstance(s, cst.Return) for s in body):
         pending.returns = True
     pending.statements.append(statement)
     pending.originals.append(original)
+
+
+def _changes_inside(body: Sequence[cst.BaseSmallStatement]) -> bool:
+    """Whether a statement may change an object held inside a name (`bag[0].append(x)`,
+    `run.model.fit()`), not only the object the name holds (`bag.append(x)`, `bag[0] = x`)."""
+    for small in body:
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            if isinstance(func, cst.Attribute) and not isinstance(func.value, cst.Name):
+                return True
+        targets: list[cst.BaseExpression] = []
+        if isinstance(small, cst.Assign):
+            targets = [t.target for t in small.targets]
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            targets = [small.target]
+        for target in targets:
+            if isinstance(target, (cst.Subscript, cst.Attribute)) and not isinstance(
+                target.value, cst.Name
+            ):
+                return True
+    return False
 
 
 def dynamic_use(t: Context, name: str, anchor: cst.CSTNode) -> bool:
@@ -143,8 +189,6 @@ def flush(t: Context) -> str | None:
         pending.globals,
         pending.effects,
     )
-    if pending.barrier:
-        t.frame.barriers = (name,)
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
     return name
@@ -196,6 +240,9 @@ def add_node(
     )
     if effects and t.frame.map is None:
         t.frame.last_effects = (name,)
+    # Any controller code may raise (`a / 0`, a missing key, a failed `assert`); in Python that
+    # stops everything after it, so every later node waits for this one to succeed.
+    t.frame.barriers = (name,)
 
 
 def hoist(t: Context, node: cst.CSTNode) -> dict[cst.CSTNode, str] | None:

@@ -38,6 +38,7 @@ from pipec.manifest import (
 
 __all__ = [
     "REPORTED",
+    "UNBOUND",
     "Context",
     "Frame",
     "Graph",
@@ -70,6 +71,10 @@ class Unavailable:
 REPORTED = Unavailable(None)
 
 Symbol = Binding | TupleResult | Unavailable
+
+# The node of a select option standing for "this name is not bound on this path" (a name bound in
+# one branch of an `if` only). Reading it makes a node that fails as Python does.
+UNBOUND = "<unbound>"
 
 
 class LoopExit(Exception):
@@ -156,6 +161,7 @@ class Context:
         self.graph = Graph(names=set(components))
         self.loop_guards: list[tuple[Guard, ...]] = []  # the guards of each unrolled loop
         self.returns: list[SelectOption] = []
+        self.unbound_reads: dict[tuple[str, tuple[Guard, ...]], str] = {}  # -> its failing node
         self.warned_unreachable = False
         self.controller_scope = self.source.scopes.get(controller.function.body)
 
@@ -259,6 +265,8 @@ class Context:
         return self.source.location(self.controller.function)
 
     def constant(self, name: str) -> Any:
+        if name in self.graph.pending.writes:
+            return NOT_LITERAL  # queued glue may change it: known only when that glue has run
         symbol = self.frame.env.get(name)
         if isinstance(symbol, Literal):
             return symbol.value

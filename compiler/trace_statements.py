@@ -63,6 +63,7 @@ _REFUSED_SMALL: dict[type, Rule] = {
 
 
 def run(t: Context) -> Binding | None:
+    _refuse_step_names_made_local(t)
     block(t, t.controller.function.body, top=True)
     glue.flush(t)
     if not t.frame.terminated:
@@ -71,6 +72,32 @@ def run(t: Context) -> Binding | None:
         result = t.returns[0].binding
         return None if result == Literal.of(None) else result
     return Select(tuple(t.returns))
+
+
+def _refuse_step_names_made_local(t: Context) -> None:
+    """`total = total(xs)`: the assignment makes `total` local everywhere in the controller."""
+    scope = t.controller_scope
+    if scope is None:
+        return
+    parameters = {p.name.value for p in t.controller.function.params.params}
+    assigned = {a.name for a in scope.assignments} - parameters
+    shadowed = assigned & set(t.components)
+    if not shadowed:
+        return
+    calls: list[cst.Call] = []
+
+    class _Calls(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Name) and node.func.value in shadowed:
+                calls.append(node)
+
+    t.controller.function.body.visit(_Calls())
+    reported: set[str] = set()
+    for call in calls:
+        name = cst.ensure_type(call.func, cst.Name).value
+        if name not in reported:
+            reported.add(name)
+            t.reporter.report(rules.STEP_NAME_ASSIGNED, t.location(call), name=name)
 
 
 def block(t: Context, block: cst.BaseSuite | cst.Else | cst.If | None, top: bool = False) -> None:

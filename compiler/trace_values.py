@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from pipec.compiler.syntax import (
     COMPREHENSIONS,
 )
 from pipec.compiler.trace_state import (
+    UNBOUND,
     Context,
     Symbol,
     TupleResult,
@@ -28,7 +30,9 @@ from pipec.manifest import (
     Container,
     ContainerKind,
     Gather,
+    Guard,
     Literal,
+    NodeKind,
     OutputRef,
     Select,
     SelectOption,
@@ -50,6 +54,8 @@ __all__ = [
     "make_dict",
     "make_list",
     "parents",
+    "refuse_shared_change",
+    "shared_with",
     "step_call",
     "structured",
 ]
@@ -65,11 +71,68 @@ def binding_of(t: Context, symbol: Symbol | None, node: cst.CSTNode, name: str) 
         if symbol.rule is not None:
             t.reporter.report(symbol.rule, t.location(node), **symbol.fields)
         return None
-    return symbol
+    return _unbound_fails(t, symbol, (), node)
+
+
+def _unbound_fails(
+    t: Context, binding: Binding, when: tuple[Guard, ...], anchor: cst.CSTNode
+) -> Binding:
+    """`binding` with each path on which a name is unbound read from a node that fails there.
+
+    A name assigned in one branch of an `if` only is unbound after it when the other branch ran;
+    reading it raises UnboundLocalError in Python, and so does the node made here, guarded by
+    that path's decisions (and skipped on the others).
+    """
+    if isinstance(binding, OutputRef) and binding.node == UNBOUND:
+        return OutputRef(_unbound_node(t, binding.output, when, anchor), binding.output)
+    if isinstance(binding, Select):
+        return Select(
+            tuple(
+                SelectOption(o.when, _unbound_fails(t, o.binding, o.when, anchor))
+                for o in binding.options
+            )
+        )
+    if isinstance(binding, Container):
+        return dataclasses.replace(
+            binding, items=tuple(_unbound_fails(t, i, when, anchor) for i in binding.items)
+        )
+    return binding
+
+
+def _unbound_node(t: Context, name: str, when: tuple[Guard, ...], anchor: cst.CSTNode) -> str:
+    known = t.unbound_reads.get((name, when))
+    if known is not None:
+        return known
+    glue.flush(t)  # the code before this read runs first, as in Python
+    # `del name` of a local that holds nothing raises Python's own UnboundLocalError message.
+    statement = cst.SimpleStatementLine([cst.Del(cst.Name(name))])
+    node = t.numbered("glue")
+    outer = t.frame
+    t.frame = dataclasses.replace(outer, guards=when)
+    try:
+        glue.add_node(
+            t,
+            node,
+            NodeKind.GLUE,
+            (statement,),
+            None,
+            [],
+            (name,),
+            [anchor],
+            set(),
+            False,
+        )
+    finally:
+        barriers = t.frame.barriers
+        t.frame = dataclasses.replace(outer, barriers=(*outer.barriers, *barriers))
+    t.unbound_reads[(name, when)] = node
+    return node
 
 
 def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:
     """The value of `expr` when it is known without running controller code, else None."""
+    if any(name in t.graph.pending.writes for _, name in t.uses(expr, [])):
+        glue.flush(t)  # queued glue changes a name this reads: its value is the glue's output
     if isinstance(expr, cst.Name) and expr.value in t.frame.env:
         return t.frame.env[expr.value]
     if isinstance(expr, cst.Call) and t.component_of(expr) is not None:
@@ -94,11 +157,25 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
             bound = tuple(
                 as_binding(i) for i in items if i is not None and not isinstance(i, Unavailable)
             )
-            return Container(
-                ContainerKind.TUPLE if isinstance(expr, cst.Tuple) else ContainerKind.LIST,
-                bound,
-            )
+            if max((_nesting(b) for b in bound), default=0) < _MAX_NESTING:
+                return Container(
+                    ContainerKind.TUPLE if isinstance(expr, cst.Tuple) else ContainerKind.LIST,
+                    bound,
+                )
     return None
+
+
+# Containers deeper than this are built by glue at run time: the manifest (JSON, checked by a
+# recursive validator) carries only shallow ones.
+_MAX_NESTING = 16
+
+
+def _nesting(binding: Binding) -> int:
+    if isinstance(binding, Container):
+        return 1 + max((_nesting(b) for b in binding.items), default=0)
+    if isinstance(binding, Select):
+        return 1 + max((_nesting(o.binding) for o in binding.options), default=0)
+    return 0
 
 
 def bind(t: Context, expr: cst.BaseExpression, what: str, in_map: bool = False) -> Binding | None:
@@ -126,6 +203,8 @@ def item_of(t: Context, expr: cst.Subscript) -> Symbol | None:
     """`results[0]` of a multi-output step or a compile-time list, with a constant index."""
     if not isinstance(expr.value, cst.Name) or len(expr.slice) != 1:
         return None
+    if expr.value.value in t.graph.pending.writes:
+        glue.flush(t)
     symbol = t.frame.env.get(expr.value.value)
     index = expr.slice[0].slice
     if not isinstance(index, cst.Index):
@@ -280,6 +359,8 @@ def accumulate_call(t: Context, call: cst.Call) -> bool:
     container = t.frame.env.get(name)
     if extended(container, ()) is None:
         return False
+    if t.frame.map is None and refuse_shared_change(t, name, call):
+        return True
     argument = call.args[0].value
     if t.frame.map is not None:
         return gather(t, name, func.attr.value, argument, call)
@@ -307,6 +388,8 @@ def accumulate_augmented(t: Context, small: cst.AugAssign) -> bool:
     container = t.frame.env.get(name)
     if extended(container, ()) is None or t.frame.map is not None:
         return False
+    if refuse_shared_change(t, name, small):
+        return True
     extra = list_items(structured(t, small.value, f"{name}_items"))
     if extra is None:
         return False
@@ -334,6 +417,8 @@ def accumulate_item(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
     key = t.fold(target.slice[0].slice.value)
     if key is NOT_LITERAL:
         return False
+    if refuse_shared_change(t, name, small):
+        return True
     if isinstance(container, Literal) and isinstance(container.value, dict):
         entries: dict[Any, Binding] = {k: Literal.of(v) for k, v in container.value.items()}
     elif isinstance(container, Container) and not container.is_sequence:
@@ -373,6 +458,45 @@ def gather(
     if isinstance(value, OutputRef) and t.frame.map is not None:
         t.frame.map_gathers[name] = Gather(t.frame.map, value.node, value.output)
     return True
+
+
+def shared_with(t: Context, name: str, deep: bool = False) -> str | None:
+    """Another controller name for the object `name` holds, or for one inside it or around it.
+
+    The tracer gives a name the very symbol it copies (`other = lst`, `x = y = []`,
+    `bag = [first]`), so sharing is identity of symbols, as it is identity of objects in Python.
+    """
+    symbol = t.frame.env.get(name)
+    if symbol is None or isinstance(symbol, Unavailable):
+        return None
+    if isinstance(symbol, Literal) and not isinstance(symbol.value, (list, dict, set)):
+        return None  # a number or a string: nothing to change in place
+    for other, held in t.frame.env.items():
+        if other == name or held is None or isinstance(held, Unavailable):
+            continue
+        if held is symbol or _holds(held, symbol) or deep and _holds(symbol, held):
+            return other
+    return None
+
+
+def refuse_shared_change(t: Context, name: str, anchor: cst.CSTNode, deep: bool = False) -> bool:
+    """Report an in-place change of `name` (`deep`: of something inside it) that another name
+    would not see; True if reported."""
+    other = shared_with(t, name, deep)
+    if other is None:
+        return False
+    t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
+    return True
+
+
+def _holds(outer: object, inner: object) -> bool:
+    if isinstance(outer, Container):
+        return any(item is inner or _holds(item, inner) for item in outer.items)
+    if isinstance(outer, TupleResult):
+        return any(item is inner for item in outer.items)
+    if isinstance(outer, Select):
+        return any(o.binding is inner or _holds(o.binding, inner) for o in outer.options)
+    return False
 
 
 def is_sequence(symbol: object) -> bool:

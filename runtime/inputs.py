@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from pipec.literals import Literal
+from pipec.literals import Literal, literal_source
 from pipec.manifest import (
     Binding,
     Container,
@@ -148,7 +148,7 @@ class _Resolution:
     def resolve(self, binding: Binding) -> ResolvedInput:
         if isinstance(binding, ParamRef):
             value = self.parameters[binding.name]
-            return Value(repr(value), value)
+            return Value(literal_source(value), value)
         if isinstance(binding, Literal):
             return Value(binding.source, binding.value)
         if isinstance(binding, OutputRef):

@@ -28,6 +28,7 @@ CODES = {
     "PC016": "clearml-server-call-refused",
     "PC017": "newer-python-syntax",
     "PC018": "decorator-from-elsewhere",
+    "PC019": "nested-too-deeply",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
@@ -47,6 +48,7 @@ CODES = {
     "PC117": "repository-requirements-not-found",
     "PC118": "project-module-not-found",
     "PC119": "per-process-module-value",
+    "PC120": "generator-step",
     "PC151": "inert-pipeline-option",
     "PC152": "unknown-pipeline-option",
     "PC153": "pipeline-option-not-text",
@@ -105,6 +107,10 @@ CODES = {
     "PC601": "used-before-assigned",
     "PC602": "undefined-name",
     "PC603": "undefined-name-in-step",
+    "PC604": "non-ascii-name",
+    "PC605": "mutated-alias",
+    "PC606": "mutated-module-value",
+    "PC607": "step-name-assigned",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an

@@ -1,0 +1,280 @@
+"""Issue 9: a compiled run prints, returns and fails as the file run as plain Python does — or
+the build refuses. Each case is a family of divergences found by comparing the two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from differential import PIPEC, Differential
+
+pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
+
+STEPS = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x + 1
+
+
+@PipelineDecorator.component(return_values=["total"])
+def total(xs):
+    return sum(xs)
+
+"""
+
+
+def pipeline(tmp_path: Path, controller: str) -> Differential:
+    return Differential(tmp_path, STEPS + controller)
+
+
+# ---- family 5: a glue statement that raises stops everything after it -----------------------
+
+
+def test_a_raising_glue_statement_stops_the_steps_and_prints_after_it(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1, d: int = 0):
+    b = one(a)
+    ratio = a / d
+    c = one(b)
+    print(c)
+    return c, ratio
+""",
+    )
+    plain, _ = run.same()
+    assert "ZeroDivisionError" in plain.error
+    run.same(d=2)
+
+
+def test_a_raising_glue_statement_before_an_independent_step_stops_it(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(xs: list = [1, 2]):
+    first = xs[5]
+    print("after the index")
+    return one(3), first
+""",
+    )
+    run.same()
+    run.same(xs=[0, 1, 2, 3, 4, 5])
+
+
+# ---- family 2: a glue-only `if` nested under `else`/`elif` keeps the earlier value --------------
+
+
+def test_a_glue_only_if_under_else_keeps_the_value_the_name_had(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1, flag: bool = False):
+    b = one(a)
+    name = "before"
+    count = b
+    if b > 5:
+        c = one(b)
+    elif b > 3:
+        c = one(a)
+    else:
+        if flag:
+            name = "flagged"
+        for i in range(a):
+            count = count + i
+    print(name, count)
+    return name, count
+""",
+    )
+    for params in ({}, {"flag": True}, {"a": 3}, {"a": 9}, {"a": 0, "flag": True}):
+        run.same(**params)
+
+
+# ---- family 10: Python's scoping rules -------------------------------------------------------
+
+
+def test_reading_a_name_bound_in_a_branch_that_did_not_run_fails_as_python_does(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    if a > 5:
+        c = one(a)
+    print("here")
+    return [c, a]
+""",
+    )
+    plain, compiled = run.same()
+    assert "UnboundLocalError" in plain.error and "'c'" in plain.error
+    run.same(a=7)
+
+
+def test_assigning_a_step_name_in_the_controller_is_refused(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    total = total([a, 2])
+    return total
+""",
+    )
+    assert run.refused_codes == ["PC607"]
+    assert "UnboundLocalError" in run.plain().error
+
+
+# ---- family 11: values the build accepts must run ---------------------------------------------
+
+
+def test_infinite_floats_and_non_ascii_variables_run(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1, rate: float = 0.5):
+    größe = one(a)
+    big = one(1e400)
+    small = one(-float("inf"))
+    maß = [größe * 2, rate, big, small, 1e400 - 1e400 == 0]
+    print(maß, [1e400, (float("inf"),)])
+    return maß, {"inf": 1e400}
+""",
+    )
+    run.same()
+    run.same(rate=2.5)
+    compiled = run.compiled(rate=float("inf"))  # --param rate=1e999
+    assert compiled.ok and compiled.result[0][1] == float("inf")
+
+
+def test_a_parameter_written_1e400_on_the_command_line_runs(tmp_path: Path):
+    import subprocess
+
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(rate: float = 0.5):
+    print(rate * 2)
+    return one(rate)
+""",
+    )
+    done = subprocess.run(
+        [str(PIPEC), "run", str(run.build_dir), "--runs-dir", str(tmp_path / "runs")]
+        + ["--cache-dir", str(tmp_path / "cache"), "--param", "rate=1e400"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "inf\n"
+
+
+@pytest.mark.parametrize(
+    ("step", "code"),
+    [
+        ("def maß(x):\n    return x\n", "PC604"),
+        ("def maß(x):\n    for i in range(x):\n        yield i\n", "PC120"),
+    ],
+)
+def test_steps_that_could_not_run_are_refused(tmp_path: Path, step: str, code: str):
+    source = f"""
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+{step}
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 3):
+    return maß(a)
+"""
+    assert code in Differential(tmp_path, source).refused_codes
+
+
+# ---- family 12: no compiler crash on long or deep expressions -------------------------------
+
+
+def test_long_sums_and_deep_lists_compile_and_run(tmp_path: Path):
+    step_sum = " + ".join(f"x{i % 3}" for i in range(350))
+    glue_sum = " + ".join(f"{i} * a" for i in range(600))
+    nested = "[" * 150 + "a" + "]" * 150
+    constant = "[" * 150 + "1" + "]" * 150
+    run = Differential(
+        tmp_path,
+        f"""
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def long_sum(x0, x1=1, x2=2):
+    return {step_sum}
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    b = long_sum(a)
+    c = {glue_sum} + b
+    d = {nested}
+    e = {constant}
+    print(c, len(d), len(e))
+    return c, d, e
+""",
+    )
+    run.same()
+
+
+# ---- family 1: aliasing and mutation (partly: refused when another name would not see it) ---
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("lst = make(a)\n    other = lst\n    other += [3]\n    print(other, lst)", "PC605"),
+        ("x = y = []\n    x.append(a)\n    print(y)", "PC605"),
+        ("first = make(a)\n    bag = [first]\n    first.append(100)\n    print(bag)", "PC605"),
+        ("CONST.sort()\n    print(CONST)", "PC606"),
+    ],
+)
+def test_a_change_in_place_another_name_would_miss_is_refused(tmp_path: Path, body: str, code: str):
+    source = f"""
+from pipec import PipelineDecorator
+
+CONST = [3, 1, 2]
+
+
+@PipelineDecorator.component(return_values=["v"])
+def make(x):
+    return [x, 1]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    {body}
+"""
+    assert code in Differential(tmp_path, source).refused_codes
+
+
+def test_changes_in_place_without_a_second_name_run_as_in_python(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    xs = [a, 3, 2]
+    xs.sort()
+    n = m = 0
+    n += 1
+    ys = [one(a)]
+    ys.append(5)
+    ys.reverse()
+    print(xs, ys, n, m)
+    return ys
+""",
+    )
+    run.same()
