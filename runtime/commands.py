@@ -122,6 +122,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="wait before the first retry of a failed step; doubles for each further retry "
         "(default 1)",
     )
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Python's full tracebacks, pipec's own frames included (as PIPEC_DEBUG=1 does)",
+    )
     run.set_defaults(func=run_command)
 
     show = subparsers.add_parser(
@@ -153,6 +158,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_command(args: argparse.Namespace) -> int:
     console = Console()
+    if args.verbose:
+        os.environ["PIPEC_DEBUG"] = "1"  # the steps inherit it
     try:
         with _sigterm_as_interrupt():
             return _run(args, console)

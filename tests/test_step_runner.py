@@ -286,14 +286,14 @@ def test_several_outputs_split_a_returned_sequence(tmp_path: Path):
     assert (load(tmp_path / "a.pkl"), load(tmp_path / "b.pkl")) == ("x", "y")
 
 
-def test_a_wrong_number_of_values_fails_with_status_1_and_writes_nothing(
+def test_a_wrong_number_of_values_fails_with_status_4_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     def split_dataset() -> tuple[int, ...]:
         return (1, 2, 3)
 
     argv = [f"--output={name}={tmp_path / name}.pkl" for name in ("a", "b")]
-    assert main(split_dataset, *argv, outputs=("a", "b"), split="split") == 1
+    assert main(split_dataset, *argv, outputs=("a", "b"), split="split") == 4
     assert capsys.readouterr().err == (
         "error: split_dataset returned 3 values but return_values names 2: a, b\n"
     )
