@@ -141,6 +141,8 @@ def _pipec_read_meta(path: "str") -> "dict[str, object]":
         if not line:
             continue
         key, separator, value = line.partition(": ")
+        if key == '"preview"':
+            continue  # for pipec's report; a step never needs it
         simple_key = key.count('"') == 2 and key[0] == key[-1] == '"' and "\\" not in key
         if not separator or not simple_key:
             break
@@ -161,8 +163,9 @@ def _pipec_read_meta(path: "str") -> "dict[str, object]":
 
 
 def _pipec_meta_text(fields: "dict[str, object]") -> "str":
-    """`json.dumps(fields, indent=2, sort_keys=True)` for flat fields of plain text and numbers."""
-    from builtins import bool, int, isinstance, set, sorted, str  # noqa: UP029
+    """`json.dumps(fields, indent=2, sort_keys=True, ensure_ascii=False)` for flat fields of
+    printable text and numbers."""
+    from builtins import bool, int, isinstance, sorted, str  # noqa: UP029
 
     lines = []
     for key in sorted(fields):
@@ -171,8 +174,8 @@ def _pipec_meta_text(fields: "dict[str, object]") -> "str":
             text = "null"
         elif isinstance(value, int) and not isinstance(value, bool):
             text = str(value)
-        elif isinstance(value, str) and value.isprintable() and not set(value) & set('"\\'):
-            text = f'"{value}"'
+        elif isinstance(value, str) and value.isprintable():
+            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
         else:
             import json
 
@@ -290,6 +293,42 @@ class _PipecHashingFile:
         return digest
 
 
+def _pipec_preview(value: "object", size: "int") -> "str | None":
+    """A line that shows what an output holds, for `pipec report`, which never unpickles: the
+    repr of a small value, else its type with the shape and dtype of an array or a table, or
+    its length."""
+    from builtins import (  # noqa: UP029
+        Exception,
+        getattr,
+        hasattr,
+        isinstance,
+        len,
+        repr,
+        str,
+        tuple,
+        type,
+    )
+
+    try:
+        kind = type(value).__name__
+        shape = getattr(value, "shape", None)
+        if isinstance(shape, tuple):
+            dtype = getattr(value, "dtype", None)
+            if dtype is None and hasattr(value, "dtypes"):  # a DataFrame: its columns' types
+                dtype = ", ".join(str(d) for d in getattr(value, "dtypes", ())[:8])
+            text = f"{kind} shape {shape}" + (f" dtype {dtype}" if dtype is not None else "")
+        elif size <= 4096:
+            text = repr(value)
+        elif hasattr(value, "__len__"):
+            text = f"{kind} of length {len(value)}"
+        else:
+            text = kind
+    except Exception:  # noqa: BLE001 - a preview is a courtesy: never fail a step for it
+        return None
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _pipec_save(value: "object", path: "str") -> "None":
     """Pickle one output beside PATH, rename it into place, then write PATH.meta.json.
 
@@ -354,6 +393,9 @@ def _pipec_save(value: "object", path: "str") -> "None":
         "size": hashing.size,
         "sha256": hashing.hexdigest(),
     }
+    preview = _pipec_preview(value, hashing.size)
+    if preview is not None:
+        meta["preview"] = preview
     _pipec_write_text(_pipec_meta_text(meta), path + ".meta.json")
 
 
