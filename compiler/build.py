@@ -102,6 +102,8 @@ def _build(
     )
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
-    files, manifest = emit_build(lowered, regenerate=regenerate or f"pipec build {path}")
+    files, manifest = emit_build(
+        lowered, regenerate=regenerate or f"pipec build {path}", source_text=text
+    )
     waves = stages(trace.graph, [node.name for node in trace.nodes])
     return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics, waves)

@@ -176,7 +176,7 @@ def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
         description="Compile ClearML-style decorator pipelines into standalone scripts, and run them.",
     )
     parser.add_argument("--version", action="version", version=f"pipec {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     build = commands.add_parser("build", help="compile a pipeline file into a build folder")
     build.add_argument("file", help="the pipeline file (it is read, never imported or run)")
@@ -185,8 +185,8 @@ def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
     build.set_defaults(func=_cmd_build)
 
     check = commands.add_parser("check", help="report a pipeline file's problems; write nothing")
-    check.add_argument("file")
-    check.add_argument("--pipeline")
+    check.add_argument("file", help="the pipeline file (it is read, never imported or run)")
+    check.add_argument("--pipeline", help="the pipeline to check when the file holds several")
     check.set_defaults(func=_cmd_check)
     for command in (build, check):
         command.add_argument(
@@ -209,11 +209,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments = list(sys.argv[1:] if argv is None else argv)
         # `pipec build` and `pipec check` need nothing of the runtime: skip importing it.
         compiling = bool(arguments) and arguments[0] in ("build", "check")
-        args = _parser(include_runtime=not compiling).parse_args(arguments)
+        parser = _parser(include_runtime=not compiling)
+        args = parser.parse_args(arguments)
+        if args.command is None:  # `pipec` alone: say what it can do
+            parser.print_help()
+            return 0
         code: int = args.func(args)
         return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` that stopped reading: end quietly, as `cat` does, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception:
         traceback.print_exc()
         print(

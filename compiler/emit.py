@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
@@ -17,6 +18,7 @@ import libcst as cst
 from pipec import __version__
 from pipec.compiler.analyse import Support
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
+from pipec.compiler.line_map import CarriedPiece, map_lines
 from pipec.compiler.lower import LoweredBuild, StepScript
 from pipec.compiler.requirements import Requirement
 from pipec.manifest import MANIFEST_NAME, Manifest, NodeKind, encode_manifest
@@ -48,7 +50,9 @@ class _Templates:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        environment.filters.update({"pytuple": _pytuple, "docstring": _docstring_safe})
+        environment.filters.update(
+            {"pytuple": _pytuple, "docstring": _docstring_safe, "pyrepr": repr}
+        )
         environment.globals["version"] = __version__
         environment.globals["runner_code"] = runner_code()
         return cls(environment)
@@ -192,18 +196,53 @@ def _check_python(path: str, code: str) -> None:
         raise AssertionError(f"pipec generated invalid Python in {path}: {exc}\n{code}") from exc
 
 
-def emit_build(lowered: LoweredBuild, *, regenerate: str) -> tuple[dict[str, bytes], Manifest]:
-    """Relative path -> file content for the whole build folder, and the finished model."""
+def _support_pieces(support: Support) -> list[CarriedPiece]:
+    return [CarriedPiece(code.rstrip()) for code in (*support.imports, *support.definitions)]
+
+
+def _render_mapped(
+    render: Callable[..., str],
+    source_text: str | None,
+    pieces: Sequence[CarriedPiece],
+) -> str:
+    """Render a script, then again with the table of the lines it carries from the source.
+
+    The table sits in the script's last statement, so adding it moves no line it maps.
+    """
+    draft = _tidy(render(lines=()))
+    if source_text is None:
+        return draft
+    user_part = draft[: draft.index(_RUNNER_FIRST_LINE)]
+    table = [r.as_tuple() for r in map_lines(user_part, source_text, pieces)]
+    return _tidy(render(lines=table))
+
+
+_RUNNER_FIRST_LINE = runner_code().split("\n", 1)[0]
+
+
+def emit_build(
+    lowered: LoweredBuild, *, regenerate: str, source_text: str | None = None
+) -> tuple[dict[str, bytes], Manifest]:
+    """Relative path -> file content for the whole build folder, and the finished model.
+
+    With ``source_text`` (the pipeline file), every script carries the table that maps its
+    lines back to it, for tracebacks at the user's lines.
+    """
     templates = _Templates.load()
     manifest = lowered.manifest
     pipeline = manifest.pipeline
     source_path = pipeline.source.path
+    local_files = tuple(
+        sorted(p.removeprefix("steps/") for p in lowered.local_files if p.startswith("steps/"))
+    )
     files: dict[str, str] = {}
     for script in lowered.scripts:
         stem = script.path.removeprefix("steps/").removesuffix(".py")
         if isinstance(script, StepScript):
             component = script.component
-            code = templates.render(
+            pieces = [*_support_pieces(component.support), CarriedPiece(component.code.rstrip())]
+            render = functools.partial(
+                templates.render,
                 "step.py.jinja",
                 step=component,
                 pipeline_name=pipeline.name,
@@ -213,11 +252,17 @@ def emit_build(lowered: LoweredBuild, *, regenerate: str) -> tuple[dict[str, byt
                 required=[p.name for p in component.parameters if p.required],
                 parameter_names=[p.name for p in component.parameters],
                 support_code=_support_code(component.support, lowered.local_names),
+                local_files=local_files,
             )
         else:
             node = script.node
             function_code = _glue_function(node)
-            code = templates.render(
+            pieces = [
+                *_support_pieces(node.support),
+                CarriedPiece(function_code.rstrip(), (node.location.line, node.end_line)),
+            ]
+            render = functools.partial(
+                templates.render,
                 "glue.py.jinja",
                 node=node,
                 controller=pipeline.function,
@@ -231,8 +276,9 @@ def emit_build(lowered: LoweredBuild, *, regenerate: str) -> tuple[dict[str, byt
                 split=_GLUE_SPLIT.get(node.kind, "dict"),
                 function_name=_glue_function_name(node),
                 support_code=_support_code(node.support, lowered.local_names),
+                local_files=local_files,
             )
-        code = _tidy(code)
+        code = _render_mapped(render, source_text, pieces)
         _check_python(script.path, code)
         files[script.path] = code
     files.update(lowered.local_files)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from pipec import view_commands
 from pipec.backends import (
     BackendError,
     ExecutorChoice,
@@ -32,6 +33,7 @@ from pipec.backends import (
 from pipec.cache import StepCache, default_cache_dir, file_sha256
 from pipec.console import Console
 from pipec.executor import stop_leftover_steps
+from pipec.html_report import write_report
 from pipec.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from pipec.params import ParameterError, resolve_parameters
 from pipec.paths import is_inside
@@ -45,6 +47,7 @@ from pipec.record import (
     record_to_json,
     write_record,
 )
+from pipec.references import RunReferenceError, resolve_run
 from pipec.report import format_run_details, format_run_list
 from pipec.requirements_check import (
     ProbeError,
@@ -76,6 +79,7 @@ from pipec.session import (
     saved_parameters,
 )
 from pipec.store import META_SUFFIX, StoreError, read_meta
+from pipec.view_commands import RUN_HELP
 
 __all__ = ["register"]
 
@@ -155,16 +159,41 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default 1)",
     )
     add_executor_arguments(run)
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Python's full tracebacks, pipec's own frames included (as PIPEC_DEBUG=1 does)",
+    )
     run.set_defaults(func=run_command)
 
     show = subparsers.add_parser(
         "show",
-        help="list the runs of a build, or show one run's execution details",
-        description="pipec show BUILD_DIR lists its runs; pipec show RUN_DIR shows the execution "
-        "details of one run (step, state, duration, cached, attempts, outputs).",
+        help="list the runs of a build, show one run's execution details, or draw the DAG",
+        description="pipec show BUILD_DIR lists its runs; pipec show RUN shows the execution "
+        "details of one run (step, state, duration, cached, attempts, outputs); --graph draws "
+        "the DAG (with the run's states), --dot writes it as Graphviz DOT.",
     )
-    show.add_argument("target", metavar="BUILD_DIR|RUN", type=Path)
-    show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show.add_argument(
+        "target",
+        metavar="BUILD_DIR|RUN",
+        help="a build folder (its runs), or a run: " + RUN_HELP,
+    )
+    show.add_argument(
+        "run_id",
+        nargs="?",
+        default=None,
+        metavar="RUN_ID",
+        help="a run of BUILD_DIR: its id or a prefix",
+    )
+    shown = show.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    shown.add_argument(
+        "--graph",
+        action="store_true",
+        help="draw the DAG: one line per node, layer by layer, with what it waits for and, for "
+        "a run, its state and duration",
+    )
+    shown.add_argument("--dot", action="store_true", help="print the DAG as Graphviz DOT")
     show.set_defaults(func=show_command)
 
     inspect = subparsers.add_parser(
@@ -174,12 +203,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Unpickling can run code hidden in the artifact: only inspect runs you trust. pipec only loads "
         "a file inside the run folder whose bytes match the sha256 the run recorded.",
     )
-    inspect.add_argument("run", metavar="RUN", type=Path, help="a run folder")
-    inspect.add_argument("artifact", metavar="NODE[.OUTPUT]")
+    inspect.add_argument("run", metavar="RUN", help=RUN_HELP)
+    inspect.add_argument(
+        "run_id",
+        nargs="?",
+        default=None,
+        metavar="RUN_ID",
+        help="a run of RUN's build: its id or a prefix",
+    )
+    inspect.add_argument(
+        "artifact",
+        metavar="NODE[.OUTPUT]",
+        help="the node, and the output when it has several",
+    )
     inspect.add_argument(
         "--python", default=None, metavar="PATH", help="load it with this interpreter instead"
     )
     inspect.set_defaults(func=inspect_command)
+
+    view_commands.register(subparsers)
 
 
 # -- pipec run --------------------------------------------------------------------------
@@ -187,6 +229,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_command(args: argparse.Namespace) -> int:
     console = Console()
+    if args.verbose:
+        os.environ["PIPEC_DEBUG"] = "1"  # the steps inherit it
     try:
         with _stop_signals_as_interrupt():
             return _run(args, console)
@@ -221,7 +265,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     # What the kept printing glue of a resumed run printed, so stdout matches an uninterrupted run.
     for printed_before in replay:
         console.replay(printed_before)
-    return int(run.execute())
+    code = int(run.execute())
+    try:
+        report = write_report(run.run_dir, read_record(run.run_dir), manifest)
+        console.status(f"report: {report}")
+    except (OSError, RecordError) as exc:  # the run itself is recorded: only say so
+        console.status(f"warning: no report.html: {exc}")
+    return code
 
 
 def _prepare(
@@ -478,17 +528,25 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    target: Path = args.target.resolve()
+    target = Path(args.target)
     try:
-        if (target / RECORD_NAME).is_file():
-            record = read_record(target)
+        if args.graph or args.dot:
+            print(
+                view_commands.show_graph(target, args.run_id, dot=args.dot), end="\n" * args.graph
+            )
+            return ExitCode.OK
+        is_listing = target.is_dir() and not (target / RECORD_NAME).is_file()
+        if args.run_id is not None or not is_listing:
+            entry = resolve_run(args.target, args.run_id)
+            record = entry.record
             if args.json:
                 data = record_to_json(record)
-                data["display_state"] = display_state(record, target)
+                data["display_state"] = display_state(record, entry.path)
                 print(json.dumps(data, indent=2))
             else:
-                print(format_run_details(record, target))
+                print(format_run_details(record, entry.path))
             return ExitCode.OK
+        target = target.resolve()
         runs_dir = default_runs_dir(target) if (target / MANIFEST_NAME).is_file() else target
         if not target.is_dir():
             raise UsageError(f"{target}: no such build folder or run folder")
@@ -509,7 +567,7 @@ def show_command(args: argparse.Namespace) -> int:
         else:
             print(format_run_list(entries))
         return ExitCode.OK
-    except (UsageError, RecordError) as exc:
+    except (UsageError, RecordError, RunReferenceError, ManifestError) as exc:
         print(f"pipec: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
 
@@ -540,7 +598,8 @@ pprint.pp(value, width=100)
 
 def inspect_command(args: argparse.Namespace) -> int:
     try:
-        record = read_record(args.run)
+        entry = resolve_run(args.run, args.run_id)
+        record, run_dir = entry.record, entry.path
         node, _, output = str(args.artifact).partition(".")
         if node not in record.nodes:
             raise UsageError(
@@ -561,8 +620,8 @@ def inspect_command(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"node {node!r} has no output {output!r}; it has: {', '.join(outputs)}"
             )
-        path = _verified_artifact(args.run, node, output, outputs[output])
-    except (UsageError, RecordError) as exc:
+        path = _verified_artifact(run_dir, node, output, outputs[output])
+    except (UsageError, RecordError, RunReferenceError) as exc:
         print(f"pipec: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     python = args.python or _run_interpreter(record.python.executable)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import heapq
+import re
+import signal
 
 from pipec.executor import StepResult
 from pipec.scheduler import retry_delay
@@ -15,11 +17,18 @@ __all__ = [
     "retry_after",
 ]
 
+# The exit statuses a step script's runner (pipec/step_runner.py, `_pipec_main`) uses; the
+# runner is copied into scripts and never imported, so the numbers are written twice.
+_RAISED = 1
 _EXIT_MEANINGS = {
-    1: "the step raised an exception or returned the wrong number of outputs",
     2: "the script rejected its command line (a pipec version mismatch?)",
     3: "an input was written by another Python or cloudpickle version",
+    4: "wrong number of outputs",
+    5: "missing input",
+    6: "an output cannot be pickled",
 }
+# `  pipeline.py:21, in flaky`: a frame as the runner shows it.
+_FRAME = re.compile(r"^  (?P<where>\S.*:\d+, in \S+)$")
 
 
 def retry_after(attempt: int, retry_on_failure: int, backoff: float) -> float | None:
@@ -32,15 +41,36 @@ def retry_after(attempt: int, retry_on_failure: int, backoff: float) -> float | 
 
 
 def failure_message(result: StepResult) -> str:
-    """Why an attempt failed, in one line: its exit status, what that means, its last words."""
+    """Why an attempt failed, in one line: the exception and where the user's code raised it,
+    the wrong number of outputs, the missing input, the signal that killed it."""
     if result.exit_code is None:
         return result.error or "could not be started"
     if result.exit_code < 0:
-        return f"killed by signal {-result.exit_code}"
+        return _signal_text(-result.exit_code)
+    lines = [line.rstrip() for line in result.stderr_tail.splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else ""
+    if result.exit_code == _RAISED and last:
+        if last.startswith("MemoryError"):
+            last = f"out of memory ({last})"
+        frames = [m["where"] for m in map(_FRAME.match, lines) if m]
+        return last + (f" (at {frames[-1]})" if frames else "")
     meaning = _EXIT_MEANINGS.get(result.exit_code, "the script failed")
-    lines = [line.strip() for line in result.stderr_tail.splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
+    if result.exit_code == 4 and last:
+        return f"{meaning}: {last.removeprefix('error: ')}"
+    if result.exit_code in (5, 6) and last:
+        return last.removeprefix("error: ")
     return f"exit {result.exit_code}, {meaning}" + (f": {last}" if last else "")
+
+
+def _signal_text(number: int) -> str:
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return f"killed by signal {number}"
+    if number == signal.SIGKILL:
+        # The kernel's out-of-memory killer sends SIGKILL; so does `kill -9`.
+        return f"killed by signal {number} ({name}: out of memory, or killed by hand)"
+    return f"killed by signal {number} ({name})"
 
 
 def element_note(map_name: str | None, index: int | None) -> str:

@@ -100,14 +100,16 @@ def report_run(
     build_dir: Path,
     elapsed: float,
 ) -> None:
-    """The closing lines: failed steps' stderr, branches taken, counts, result, what next."""
+    """The closing lines: why each step failed, branches taken, counts, result, what next.
+
+    A failed step's traceback was shown live, as it ran (and is in its log): it is not
+    printed again, only the cause and where to read the rest.
+    """
     for name, node in record.nodes.items():
         if node.state is not NodeState.FAILED or name not in tracebacks:
             continue
         log = run_dir / "logs" / f"{name}.log"
-        text = tracebacks[name].rstrip() or "(it wrote nothing to stderr)"
-        console.block(f"---- {name} failed; its stderr ends with (full log: {log}) ----")
-        console.block(text)
+        console.status(f"{name} failed: {node.message}; full log: {log}")
     for line in control_flow_lines(record, reasons=False):
         console.status(line)
     parts = [f"{count} {state.value}" for state, count in record.counts().items() if count]

@@ -12,6 +12,7 @@ from pipec.record import NodeState, RunRecord, parse_timestamp
 from pipec.runs import RunEntry, display_state
 
 __all__ = [
+    "active_time",
     "control_flow_lines",
     "format_run_details",
     "format_run_list",
@@ -60,6 +61,26 @@ def _span(start: str | None, end: str | None) -> float | None:
     return parse_timestamp(end) - parse_timestamp(start)
 
 
+def active_time(record: RunRecord) -> float | None:
+    """How long the run's sessions worked: the time some node was running, so the idle hours
+    between a failed session and its resume do not count; the whole span if no node ran."""
+    spans = sorted(
+        (parse_timestamp(node.start), parse_timestamp(node.end))
+        for node in record.nodes.values()
+        if node.start is not None and node.end is not None
+    )
+    if not spans:
+        return _span(record.created, record.ended)
+    total, (low, high) = 0.0, spans[0]
+    for start, end in spans[1:]:
+        if start > high:
+            total += high - low
+            low, high = start, end
+        else:
+            high = max(high, end)
+    return total + high - low
+
+
 def format_run_list(entries: Sequence[RunEntry]) -> str:
     if not entries:
         return "no runs yet"
@@ -72,7 +93,7 @@ def format_run_list(entries: Sequence[RunEntry]) -> str:
                 record.run_id,
                 display_state(record, entry.path),
                 record.created[:19].replace("T", " "),
-                human_duration(_span(record.created, record.ended)),
+                human_duration(active_time(record)),
                 counts,
                 _parameters_text(record),
             ]

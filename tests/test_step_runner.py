@@ -286,14 +286,14 @@ def test_several_outputs_split_a_returned_sequence(tmp_path: Path):
     assert (load(tmp_path / "a.pkl"), load(tmp_path / "b.pkl")) == ("x", "y")
 
 
-def test_a_wrong_number_of_values_fails_with_status_1_and_writes_nothing(
+def test_a_wrong_number_of_values_fails_with_status_4_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     def split_dataset() -> tuple[int, ...]:
         return (1, 2, 3)
 
     argv = [f"--output={name}={tmp_path / name}.pkl" for name in ("a", "b")]
-    assert main(split_dataset, *argv, outputs=("a", "b"), split="split") == 1
+    assert main(split_dataset, *argv, outputs=("a", "b"), split="split") == 4
     assert capsys.readouterr().err == (
         "error: split_dataset returned 3 values but return_values names 2: a, b\n"
     )
@@ -349,8 +349,32 @@ def test_plain_data_is_written_with_pickle_and_described_by_its_meta_file(tmp_pa
         "cloudpickle": None,
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
+        "preview": "{'a': [1.5, 'b']}",
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pkl", "out.pkl.meta.json"]
+    # The preview, quotes and all, does not stop the runner's own reader.
+    assert step_runner._pipec_read_meta(f"{target}.meta.json")["size"] == len(data)
+
+
+class _Table:
+    """Shaped like an array: what a preview shows of a big one is its shape and dtype."""
+
+    shape = (150, 4)
+    dtype = "float64"
+
+    def __init__(self) -> None:
+        self.payload = b"x" * 10_000
+
+
+def test_a_big_shaped_output_is_previewed_by_shape_and_dtype_and_a_long_one_by_length(
+    tmp_path: Path,
+):
+    step_runner._pipec_save(_Table(), str(tmp_path / "t.pkl"))
+    assert meta_of(tmp_path / "t.pkl")["preview"] == "_Table shape (150, 4) dtype float64"
+    step_runner._pipec_save(list(range(5000)), str(tmp_path / "l.pkl"))
+    assert meta_of(tmp_path / "l.pkl")["preview"] == "list of length 5000"
+    step_runner._pipec_save('say "hi"\\', str(tmp_path / "s.pkl"))
+    assert meta_of(tmp_path / "s.pkl")["preview"] == repr('say "hi"\\')
 
 
 def test_functions_and_local_classes_go_through_cloudpickle(tmp_path: Path):

@@ -41,11 +41,29 @@ def _result(exit_code: int | None, stderr: str = "", error: str | None = None) -
             "cannot start python9: no such file",
         ),
         (_result(None), "could not be started"),
-        (_result(-9), "killed by signal 9"),
+        (_result(-9), "killed by signal 9 (SIGKILL: out of memory, or killed by hand)"),
+        (_result(-15), "killed by signal 15 (SIGTERM)"),
         (
             _result(1, "Traceback (most recent call last):\n  ...\nValueError: bad row\n\n"),
-            "exit 1, the step raised an exception or returned the wrong number of outputs: "
             "ValueError: bad row",
+        ),
+        (
+            _result(
+                1,
+                "Traceback (most recent call last):\n  pipeline.py:15, in flaky\n"
+                "    return check(total)\n  pipeline.py:8, in check\n    raise ValueError()\n"
+                "ValueError: too big\n",
+            ),
+            "ValueError: too big (at pipeline.py:8, in check)",
+        ),
+        (_result(1, "Traceback ...\nMemoryError\n"), "out of memory (MemoryError)"),
+        (
+            _result(4, "error: pair returned 5 values but return_values names 2: a, b\n"),
+            "wrong number of outputs: pair returned 5 values but return_values names 2: a, b",
+        ),
+        (
+            _result(5, "error: missing input x: no such file /r/x.pkl\n"),
+            "missing input x: no such file /r/x.pkl",
         ),
         (_result(2), "exit 2, the script rejected its command line (a pipec version mismatch?)"),
         (

@@ -236,9 +236,11 @@ def test_a_failure_skips_its_descendants_while_independent_branches_finish(tmp_p
     }
     assert data["nodes"]["bad"]["exit_code"] == 1
     assert "ValueError: boom in bad" in data["nodes"]["bad"]["message"]
-    # The failing step's traceback is shown at the end.
-    tail = done.stderr[done.stderr.index("---- bad failed") :]
-    assert "Traceback (most recent call last)" in tail and "ValueError: boom in bad" in tail
+    # The failing step's traceback is shown once, as it happens; the end names the cause.
+    assert done.stderr.count("Traceback (most recent call last)") == 1
+    assert "[bad] ValueError: boom in bad" in done.stderr
+    tail = done.stderr[done.stderr.index("pipec: bad failed: ") :]
+    assert tail.startswith("pipec: bad failed: ValueError: boom in bad")
     assert "--resume" in done.stderr
 
 

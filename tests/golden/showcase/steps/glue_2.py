@@ -143,6 +143,8 @@ def _pipec_read_meta(path: "str") -> "dict[str, object]":
         if not line:
             continue
         key, separator, value = line.partition(": ")
+        if key == '"preview"':
+            continue  # for pipec's report; a step never needs it
         simple_key = key.count('"') == 2 and key[0] == key[-1] == '"' and "\\" not in key
         if not separator or not simple_key:
             break
@@ -163,8 +165,9 @@ def _pipec_read_meta(path: "str") -> "dict[str, object]":
 
 
 def _pipec_meta_text(fields: "dict[str, object]") -> "str":
-    """`json.dumps(fields, indent=2, sort_keys=True)` for flat fields of plain text and numbers."""
-    from builtins import bool, int, isinstance, set, sorted, str  # noqa: UP029
+    """`json.dumps(fields, indent=2, sort_keys=True, ensure_ascii=False)` for flat fields of
+    printable text and numbers."""
+    from builtins import bool, int, isinstance, sorted, str  # noqa: UP029
 
     lines = []
     for key in sorted(fields):
@@ -173,8 +176,8 @@ def _pipec_meta_text(fields: "dict[str, object]") -> "str":
             text = "null"
         elif isinstance(value, int) and not isinstance(value, bool):
             text = str(value)
-        elif isinstance(value, str) and value.isprintable() and not set(value) & set('"\\'):
-            text = f'"{value}"'
+        elif isinstance(value, str) and value.isprintable():
+            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
         else:
             import json
 
@@ -292,6 +295,42 @@ class _PipecHashingFile:
         return digest
 
 
+def _pipec_preview(value: "object", size: "int") -> "str | None":
+    """A line that shows what an output holds, for `pipec report`, which never unpickles: the
+    repr of a small value, else its type with the shape and dtype of an array or a table, or
+    its length."""
+    from builtins import (  # noqa: UP029
+        Exception,
+        getattr,
+        hasattr,
+        isinstance,
+        len,
+        repr,
+        str,
+        tuple,
+        type,
+    )
+
+    try:
+        kind = type(value).__name__
+        shape = getattr(value, "shape", None)
+        if isinstance(shape, tuple):
+            dtype = getattr(value, "dtype", None)
+            if dtype is None and hasattr(value, "dtypes"):  # a DataFrame: its columns' types
+                dtype = ", ".join(str(d) for d in getattr(value, "dtypes", ())[:8])
+            text = f"{kind} shape {shape}" + (f" dtype {dtype}" if dtype is not None else "")
+        elif size <= 4096:
+            text = repr(value)
+        elif hasattr(value, "__len__"):
+            text = f"{kind} of length {len(value)}"
+        else:
+            text = kind
+    except Exception:  # noqa: BLE001 - a preview is a courtesy: never fail a step for it
+        return None
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _pipec_save(value: "object", path: "str") -> "None":
     """Pickle one output beside PATH, rename it into place, then write PATH.meta.json.
 
@@ -356,6 +395,9 @@ def _pipec_save(value: "object", path: "str") -> "None":
         "size": hashing.size,
         "sha256": hashing.hexdigest(),
     }
+    preview = _pipec_preview(value, hashing.size)
+    if preview is not None:
+        meta["preview"] = preview
     _pipec_write_text(_pipec_meta_text(meta), path + ".meta.json")
 
 
@@ -418,6 +460,88 @@ def _pipec_arguments(argv: "list[str]", description: "str | None") -> "dict[str,
     return found
 
 
+def _pipec_traceback(
+    error: "BaseException",
+    where: "_PipecSourceMap",
+) -> "str":
+    """ERROR's traceback as the user's program would show it: the frames of code carried from
+    the pipeline file at their place there (`pipeline.py:21, in flaky`), the runner's frames
+    left out. PIPEC_DEBUG=1 (`pipec run --verbose`) shows Python's own traceback instead."""
+    import os
+    import sys
+    import traceback
+    from builtins import id, len, range, set, type  # noqa: UP029
+
+    if os.environ.get("PIPEC_DEBUG", "") not in ("", "0") or where.source is None:
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    source = where.source
+    script = sys._getframe(0).f_code.co_filename
+    folder = os.path.dirname(script)
+    source_folder = source.rpartition("/")[0]
+
+    def frames(trace: "object") -> "list[str]":
+        shown = []
+        for frame in traceback.extract_tb(trace):  # type: ignore[arg-type]
+            path, line = frame.filename, frame.lineno or 0
+            if path == script:
+                starts = [s + line - f for f, last, s in where.lines if f <= line <= last]
+                if not starts:
+                    continue  # the runner's own code, or the wrapper pipec wrote
+                path, line = source, starts[0]
+            elif os.path.relpath(path, folder) in where.local_files:
+                # A local module the build carries beside the script: the user's own file.
+                relative = os.path.relpath(path, folder)
+                path = f"{source_folder}/{relative}" if source_folder else relative
+            name = where.shown_as if frame.name == where.function else frame.name
+            shown.append(f"  {path}:{line}, in {name}\n")
+            if frame.line:
+                shown.append(f"    {frame.line.strip()}\n")
+        return shown
+
+    blocks: list[str] = []
+    links: list[str] = []
+    seen = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        shown = frames(current.__traceback__) if current.__traceback__ is not None else []
+        head = ["Traceback (most recent call last):\n"] if shown else []
+        only = traceback.format_exception_only(type(current), current)
+        blocks.append("".join(head + shown + only))
+        if current.__cause__ is not None:
+            current = current.__cause__
+            links.append("The above exception was the direct cause of the following exception:")
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current = current.__context__
+            links.append("During handling of the above exception, another exception occurred:")
+        else:
+            current = None
+    text = blocks[-1]
+    for index in range(len(blocks) - 2, -1, -1):
+        text += f"\n{links[index]}\n\n" + blocks[index]
+    return text
+
+
+class _PipecSourceMap:
+    """Where the script's code came from: the pipeline file, the table of script lines
+    `(first, last, source_line)` copied from it, the name the function's frames show (the
+    controller's, for glue) and the local modules carried beside the script."""
+
+    def __init__(
+        self,
+        source: "str | None",
+        lines: "tuple[tuple[int, int, int], ...]",
+        function: "str",
+        shown_as: "str | None",
+        local_files: "tuple[str, ...]",
+    ) -> "None":
+        self.source = source
+        self.lines = lines
+        self.function = function
+        self.shown_as = shown_as or function
+        self.local_files = local_files
+
+
 def _pipec_main(
     function: "_pipec_abc.Callable[..., object]",
     description: "str | None",
@@ -426,6 +550,7 @@ def _pipec_main(
     required: "tuple[str, ...]",
     outputs: "tuple[str, ...]",
     split: "str",
+    where: "_PipecSourceMap | None" = None,
 ) -> "int":
     """Read ARGV, load the inputs, call FUNCTION and write its outputs; the exit status.
 
@@ -433,10 +558,17 @@ def _pipec_main(
     one item per output), "dict" (glue: a dict by output name), "decision" (glue: an `if` test,
     written as JSON true/false) or "explode" (glue: the items of a run-time loop, one file each
     in a folder, then count.json).
+
+    The exit status says what went wrong: 1 the function raised (its traceback, at the user's
+    lines, ends stderr), 3 an input from another Python or cloudpickle, 4 the wrong number of
+    outputs, 5 a missing input file, 6 an output that cannot be pickled.
     """
     import sys
     from builtins import (  # noqa: UP029
+        Exception,
+        FileNotFoundError,
         SyntaxError,
+        TypeError,
         ValueError,
         dict,
         enumerate,
@@ -444,6 +576,7 @@ def _pipec_main(
         len,
         list,
         print,
+        type,
         zip,
     )
 
@@ -468,6 +601,9 @@ def _pipec_main(
     except _PipecVersionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
+    except FileNotFoundError as error:
+        print(f"error: missing input {name}: no such file {error.filename}", file=sys.stderr)
+        return 5
     for item in found["--value"]:
         name, text = pair(item, parameters, "input")
         try:
@@ -482,18 +618,28 @@ def _pipec_main(
         name, path = pair(item, outputs, "output")
         destinations[name] = path
 
-    result = function(**arguments)
+    if where is None:
+        where = _PipecSourceMap(None, (), function.__name__, None, ())
+    try:
+        result = function(**arguments)
+    except Exception as error:  # noqa: BLE001 - any error of the user's code is told, then exit 1
+        print(_pipec_traceback(error, where), end="", file=sys.stderr)
+        return 1
     if split == "one":
         values = [result]
     elif split == "split":
-        values = list(result)  # type: ignore[call-overload]  # as unpacking would, or raise
+        try:
+            values = list(result)  # type: ignore[call-overload]  # as unpacking would
+            got = f"{len(values)} values"
+        except TypeError:
+            values, got = [result], f"one {type(result).__name__}"
         if len(values) != len(outputs):
             print(
-                f"error: {function.__name__} returned {len(values)} values but return_values "
-                f"names {len(outputs)}: {', '.join(outputs)}",
+                f"error: {where.shown_as} returned {got} but return_values names "
+                f"{len(outputs)}: {', '.join(outputs)}",
                 file=sys.stderr,
             )
-            return 1
+            return 4
     else:
         assert isinstance(result, dict), "glue returns its outputs in a dict"
         if split == "decision":
@@ -511,7 +657,14 @@ def _pipec_main(
             return 0
         values = [result[name] for name in outputs]
     for name, value in zip(outputs, values, strict=True):
-        _pipec_save(value, destinations[name])
+        try:
+            _pipec_save(value, destinations[name])
+        except Exception as error:  # noqa: BLE001 - whatever pickling raises, the step failed
+            print(
+                f"error: output {name} cannot be pickled: {type(error).__name__}: {error}",
+                file=sys.stderr,
+            )
+            return 6
     return 0
 
 
@@ -523,13 +676,24 @@ def _pipec_run(
     required: "tuple[str, ...]",
     outputs: "tuple[str, ...]",
     split: "str",
+    source: "str | None" = None,
+    lines: "tuple[tuple[int, int, int], ...]" = (),
+    shown_as: "str | None" = None,
+    local_files: "tuple[str, ...]" = (),
 ) -> "None":
-    """The script's entry point: run `_pipec_main` on the command line and exit with its status."""
+    """The script's entry point: run `_pipec_main` on the command line and exit with its status.
+
+    SOURCE, LINES, SHOWN_AS and LOCAL_FILES say where the script's code came from, so that a
+    traceback points at the pipeline file (see `_PipecSourceMap`).
+    """
     import sys
     from builtins import SystemExit
 
     argv = sys.argv[1:]
-    raise SystemExit(_pipec_main(function, description, argv, parameters, required, outputs, split))
+    where = _PipecSourceMap(source, lines, function.__name__, shown_as, local_files)
+    raise SystemExit(
+        _pipec_main(function, description, argv, parameters, required, outputs, split, where)
+    )
 
 
 if __name__ == "__main__":
@@ -540,4 +704,12 @@ if __name__ == "__main__":
         required=('n', 'summary'),
         outputs=(),
         split="dict",
+        source='examples/showcase/pipeline.py',
+        shown_as='word_pipeline',
+        local_files=('textstats.py',),
+        # Script lines (first, last) carried from the source, and the source line of the first.
+        lines=(
+            (22, 23, 81),
+            (24, 24, 82),
+        ),
     )
