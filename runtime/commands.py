@@ -20,7 +20,7 @@ from types import FrameType
 
 from pipec.cache import StepCache, default_cache_dir
 from pipec.console import Console
-from pipec.executor import LocalExecutor, stop_leftover_steps
+from pipec.executor import Executor, LocalExecutor, stop_leftover_steps
 from pipec.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from pipec.params import ParameterError, resolve_parameters
 from pipec.record import RECORD_NAME, RecordError, read_record, record_to_json
@@ -44,6 +44,7 @@ from pipec.session import (
     saved_parameters,
 )
 from pipec.store import META_SUFFIX, LocalArtifactStore, StoreError, read_meta
+from pipec.warm import WarmExecutor, warm_starts_possible
 
 __all__ = ["register"]
 
@@ -108,6 +109,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         metavar="PATH",
         help="the interpreter that runs the steps (default: the one running pipec)",
+    )
+    run.add_argument(
+        "--cold",
+        action="store_true",
+        help="start every step in a fresh interpreter (default: fork it from a process that "
+        "has already imported its modules, where the platform allows)",
     )
     run.add_argument(
         "--skip-requirements-check",
@@ -252,12 +259,22 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         kept=kept,
         hashes=hashes,
         options=options,
-        executor=LocalExecutor(console.step_output),
+        executor=_executor(args.cold, python, console),
         store=store,
         cache=StepCache(args.cache_dir or default_cache_dir()),
         console=console,
     )
     return int(run.execute())
+
+
+def _executor(cold: bool, python: str, console: Console) -> Executor:
+    if cold:
+        return LocalExecutor(console.step_output)
+    why_not = warm_starts_possible(python)
+    if why_not is not None:
+        console.status(f"note: {why_not}; starting every step in a fresh interpreter")
+        return LocalExecutor(console.step_output)
+    return WarmExecutor(console.step_output, console.status)
 
 
 _HELD: list[int] = []  # lock files of the runs this process works on, open until it exits
