@@ -113,8 +113,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "--cold",
         action="store_true",
-        help="start every step in a fresh interpreter (default: fork it from a process that "
-        "has already imported its modules, where the platform allows)",
+        help="start every step in a fresh interpreter, as does PIPEC_COLD=1 in the environment "
+        "(default: fork it from a process that has already imported its modules, where the "
+        "platform allows)",
     )
     run.add_argument(
         "--skip-requirements-check",
@@ -259,12 +260,16 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         kept=kept,
         hashes=hashes,
         options=options,
-        executor=_executor(args.cold, python, console),
+        executor=_executor(args.cold or _cold_by_environment(), python, console),
         store=store,
         cache=StepCache(args.cache_dir or default_cache_dir()),
         console=console,
     )
     return int(run.execute())
+
+
+def _cold_by_environment() -> bool:
+    return os.environ.get("PIPEC_COLD", "") not in ("", "0")
 
 
 def _executor(cold: bool, python: str, console: Console) -> Executor:

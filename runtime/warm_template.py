@@ -234,7 +234,9 @@ def _become_step(request: dict[str, object], fds: _Fds) -> int:
         # Start the traceback at the script, as a fresh process's does.
         while traceback is not None and traceback.tb_frame.f_code.co_filename != script:
             traceback = traceback.tb_next
-        sys.excepthook(type(exc), exc, traceback or exc.__traceback__)
+        if traceback is not None:
+            exc.__traceback__ = traceback  # the hook prints the exception's own traceback
+        sys.excepthook(type(exc), exc, exc.__traceback__)
         if isinstance(exc, KeyboardInterrupt):
             # CPython ends on an uncaught KeyboardInterrupt by killing itself with SIGINT.
             sys.stdout.flush()

@@ -134,6 +134,7 @@ class Node:
     requirements: Sequence[str] = ()
     raw_script: str | None = None  # a script that does not follow the template
     local_modules: Sequence[str] = ()  # e.g. "steps/helpers.py", written by the test
+    imports: Sequence[str] | None = None  # the manifest's "imports"; None leaves it out
 
 
 @dataclass
@@ -189,6 +190,8 @@ def write_build(
                 "local_modules": list(node.local_modules),
             }
         )
+        if node.imports is not None:
+            node_entries[-1]["imports"] = list(node.imports)
     unique_edges = [dict(t) for t in dict.fromkeys(tuple(sorted(e.items())) for e in edges)]
     manifest: dict[str, object] = {
         "schema_version": 1,
