@@ -302,4 +302,8 @@ def _kill_all(processes: list[StepProcess]) -> None:
 
 def _signal_group(process: StepProcess, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            # A step just forked from a warm template has not made its own group yet.
+            os.kill(process.pid, signum)
