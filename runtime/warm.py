@@ -151,10 +151,11 @@ class _Template:
         for fifo in fifos:
             fifo.unlink(missing_ok=True)
         if not isinstance(first, tuple) or first[0] != "ready":
+            tail = self._output_tail()
             self.close()
             if isinstance(first, tuple) and first[0] == "refused":
                 raise _Refused(str(first[1]), str(first[2]))
-            raise TemplateFailed(f"it ended while importing: {self._output_tail()}")
+            raise TemplateFailed(f"it ended while importing: {tail}")
         self.reader = threading.Thread(target=self._read_replies, daemon=True)
         self.reader.start()
 
@@ -318,12 +319,12 @@ class _Template:
         with contextlib.suppress(OSError):
             os.close(self.control)  # end of file: the template exits
         if self.process is not None:
-            try:
-                self.process.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            # A template holds nothing that needs a clean exit, and tearing down its
+            # modules takes longer than the steps it served: it, and the templates forked
+            # from it (its process group; steps have sessions of their own), are killed.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
             self.output.close()
         elif (
             self.forked is not None
@@ -384,7 +385,7 @@ class WarmStarts:
         if template is not None:
             try:
                 return template.fork_step(task, self._fifo_dir)
-            except (TemplateFailed, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: a fresh interpreter
                 self._fall_back(f"a warm-start template failed ({exc})")
         return start_fresh_process(task)
 
@@ -406,7 +407,7 @@ class WarmStarts:
                     with self._lock:
                         self._excluded.add(refused.module)
                     continue
-                except (TemplateFailed, OSError) as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure: fresh interpreters
                     if parent is not None:
                         with self._lock:  # start the others afresh from now on
                             self._templates.pop(parent.key, None)
@@ -445,7 +446,8 @@ class WarmStarts:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            templates = list(self._templates.values())
+            # Started ones first: killing one ends the templates forked from it too.
+            templates = sorted(self._templates.values(), key=lambda t: t.process is None)
             self._templates.clear()
         for template in templates:
             template.close()

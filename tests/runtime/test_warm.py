@@ -245,3 +245,51 @@ def test_another_interpreter_runs_cold_with_a_note(tmp_path: Path, start_mode: s
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if "fresh interpreter" in line]
     assert len(notes) == (0 if start_mode == "cold" else 1), done.stderr
+
+
+def test_a_template_that_cannot_start_sends_steps_to_fresh_interpreters_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_mode: str
+):
+    site = tmp_path / "site"
+    site.mkdir()
+    # Ends any process that imports it outside a step: a template has no PIPEC_NODE.
+    (site / "steps_only.py").write_text(
+        "import os\nif 'PIPEC_NODE' not in os.environ:\n    os._exit(1)\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    code = "def step():\n    import steps_only\n    return 5"
+    nodes = [Node(name, code, imports=["steps_only"]) for name in ("a", "b")]
+    build = write_build(tmp_path / "build", nodes)
+    done = pipec(tmp_path, "run", build)
+    assert done.returncode == 0, done.stderr
+    assert set(node_states(record(runs(build)[0])).values()) == {"succeeded"}
+    notes = [line for line in done.stderr.splitlines() if "could not start" in line]
+    assert len(notes) == (0 if start_mode == "cold" else 1), done.stderr
+
+
+def test_a_step_ends_as_a_fresh_interpreter_ends(tmp_path: Path):
+    # Threads are joined, atexit callbacks run, and a file left open is flushed.
+    code = (
+        "import atexit, os, threading, time\n"
+        f"FOLDER = {str(tmp_path / 'ends')!r} + '/' + os.environ['PIPEC_RUN_ID']\n"
+        "os.makedirs(FOLDER, exist_ok=True)\n"
+        "LEFT_OPEN = open(FOLDER + '/left-open', 'w')\n"
+        "def _late():\n"
+        "    time.sleep(0.3)\n"
+        "    with open(FOLDER + '/thread', 'w') as file:\n"
+        "        file.write('joined')\n"
+        "def _at_exit():\n"
+        "    with open(FOLDER + '/atexit', 'w') as file:\n"
+        "        file.write('ran')\n"
+        "def step():\n"
+        "    LEFT_OPEN.write('flushed')\n"
+        "    atexit.register(_at_exit)\n"
+        "    threading.Thread(target=_late).start()\n"
+        "    return 1\n"
+    )
+    build = write_build(tmp_path / "build", [Node("ends", code)])
+    both = _run_both_ways(tmp_path, build)
+    for mode in ("warm", "cold"):
+        folder = tmp_path / "ends" / str(both[mode]["run_id"])
+        found = {path.name: path.read_text() for path in folder.iterdir()}
+        assert found == {"left-open": "flushed", "thread": "joined", "atexit": "ran"}, mode
