@@ -60,9 +60,10 @@ def preloads(manifest: Manifest) -> dict[str, tuple[str, ...]]:
     then have growing import sets, which lets each template start from the one before it.
     """
     dependencies = manifest.dependencies()
+    imports = {node.name: node.imports for node in manifest.nodes}
     found: dict[str, frozenset[str]] = {}
     for name in graphlib.TopologicalSorter(dependencies).static_order():
-        modules = set(manifest.node(name).imports)
+        modules = set(imports[name])
         for upstream in dependencies[name]:
             modules |= found[upstream]
         found[name] = frozenset(modules)
@@ -373,6 +374,7 @@ class WarmStarts:
         self._templates: dict[_Key, _Template] = {}
         self._starting: dict[_Key, threading.Lock] = {}
         self._given_up: set[_Key] = set()
+        self._barren: set[_Key] = set()  # templates that failed to fork a template
         self._excluded: set[str] = set()
         self._lock = threading.Lock()
         self._noted = False
@@ -409,8 +411,8 @@ class WarmStarts:
                     continue
                 except Exception as exc:  # noqa: BLE001 - any failure: fresh interpreters
                     if parent is not None:
-                        with self._lock:  # start the others afresh from now on
-                            self._templates.pop(parent.key, None)
+                        with self._lock:  # it still serves its own steps, but no templates
+                            self._barren.add(parent.key)
                         continue
                     self._fall_back(f"a warm-start template could not start ({exc})")
                     break
@@ -432,6 +434,7 @@ class WarmStarts:
                 template
                 for template in self._templates.values()
                 if not template.dead
+                and template.key not in self._barren
                 and key.same_place(template.key)
                 and set(template.key.preload) <= wanted
             ]

@@ -293,3 +293,21 @@ def test_a_step_ends_as_a_fresh_interpreter_ends(tmp_path: Path):
         folder = tmp_path / "ends" / str(both[mode]["run_id"])
         found = {path.name: path.read_text() for path in folder.iterdir()}
         assert found == {"left-open": "flushed", "thread": "joined", "atexit": "ran"}, mode
+
+
+def test_a_node_preloads_its_own_imports_and_those_upstream_of_it(tmp_path: Path):
+    from pipec.manifest import load_manifest
+    from pipec.warm import preloads
+
+    nodes = [
+        Node("load", imports=["numpy"]),
+        Node("fit", "def step(x):\n    return x", inputs={"x": out("load")}, imports=["sklearn"]),
+        Node("other", imports=["pandas"]),
+        Node("report", "def step(m):\n    return m", inputs={"m": out("fit")}),
+    ]
+    found = preloads(load_manifest(write_build(tmp_path / "build", nodes)))
+    runner = {"cloudpickle", "json", "pickle"}
+    assert set(found["load"]) == runner | {"numpy"}
+    assert set(found["fit"]) == runner | {"numpy", "sklearn"}
+    assert set(found["report"]) == runner | {"numpy", "sklearn"}
+    assert set(found["other"]) == runner | {"pandas"}
