@@ -185,9 +185,7 @@ class _Template:
 
     def _fork_from(self, parent: _Template, fifo_dir: Path) -> tuple[Path, Path]:
         number = next(parent.ids)
-        control, replies = fifo_dir / f"t{id(self)}.in", fifo_dir / f"t{id(self)}.out"
-        os.mkfifo(control)
-        os.mkfifo(replies)
+        control, replies = _fifo_pair(fifo_dir, "in", "reply")
         try:
             # Read-write, so that opening never waits for the other side (Linux and macOS
             # allow it on a FIFO); the template sees end of file once pipec closes it.
@@ -289,9 +287,7 @@ class _Template:
 
     def fork_step(self, task: StepTask, fifo_dir: Path) -> _ForkedStep:
         number = next(self.ids)
-        stdout_path, stderr_path = fifo_dir / f"{number}.out", fifo_dir / f"{number}.err"
-        os.mkfifo(stdout_path)
-        os.mkfifo(stderr_path)
+        stdout_path, stderr_path = _fifo_pair(fifo_dir, "out", "err")
         try:
             # Opened before the template opens the other ends, so that neither side waits.
             stdout = os.open(stdout_path, os.O_RDONLY | os.O_NONBLOCK)
@@ -379,19 +375,21 @@ class WarmStarts:
         self._lock = threading.Lock()
         self._noted = False
         self._closed = False
-        self._fifo_dir = Path(tempfile.mkdtemp(prefix="pipec-warm-"))
 
     def __call__(self, task: StepTask) -> StepProcess:
         key = _key_of(task)
-        template = self._template(key, task.log_path.parent.parent)
+        # The FIFOs go beside the logs (the run loop has made that folder): they are removed
+        # as soon as both ends are open, and a pipec killed meanwhile leaves them in the run.
+        fifo_dir = task.log_path.parent
+        template = self._template(key, fifo_dir.parent, fifo_dir)
         if template is not None:
             try:
-                return template.fork_step(task, self._fifo_dir)
+                return template.fork_step(task, fifo_dir)
             except Exception as exc:  # noqa: BLE001 - any failure: a fresh interpreter
                 self._fall_back(f"a warm-start template failed ({exc})")
         return start_fresh_process(task)
 
-    def _template(self, key: _Key, run_dir: Path) -> _Template | None:
+    def _template(self, key: _Key, run_dir: Path, fifo_dir: Path) -> _Template | None:
         with self._lock:
             if self._closed or key in self._given_up:
                 return None
@@ -404,7 +402,7 @@ class WarmStarts:
             for _ in range(_MAX_REFUSALS):
                 parent = self._closest_subset(key)
                 try:
-                    template = _Template(key, run_dir, self._excluded, parent, self._fifo_dir)
+                    template = _Template(key, run_dir, self._excluded, parent, fifo_dir)
                 except _Refused as refused:
                     with self._lock:
                         self._excluded.add(refused.module)
@@ -454,10 +452,6 @@ class WarmStarts:
             self._templates.clear()
         for template in templates:
             template.close()
-        with contextlib.suppress(OSError):
-            for leftover in self._fifo_dir.iterdir():
-                leftover.unlink()
-            self._fifo_dir.rmdir()
 
 
 class WarmExecutor(LocalExecutor):
@@ -470,6 +464,18 @@ class WarmExecutor(LocalExecutor):
     def close(self) -> None:
         super().close()
         self._warm.close()
+
+
+_FIFO_NUMBERS = itertools.count(1)
+
+
+def _fifo_pair(folder: Path, first: str, second: str) -> tuple[Path, Path]:
+    """Two fresh FIFOs in ``folder``, named apart from any other of this process."""
+    number = next(_FIFO_NUMBERS)
+    paths = folder / f".warm-{number}.{first}", folder / f".warm-{number}.{second}"
+    for path in paths:
+        os.mkfifo(path)
+    return paths
 
 
 def _key_of(task: StepTask) -> _Key:
