@@ -11,7 +11,13 @@ import ast
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["chain_pipeline", "fan_pipeline", "transfer_pipeline", "write_pipeline"]
+__all__ = [
+    "chain_pipeline",
+    "fan_pipeline",
+    "map_pipeline",
+    "transfer_pipeline",
+    "write_pipeline",
+]
 
 _HEADER = [
     "from clearml import PipelineDecorator",
@@ -58,6 +64,15 @@ def fan_pipeline(width: int, sleep_seconds: float) -> str:
     lines = [*_HEADER, *_component("work", body)]
     calls = [f"work({index!r})" for index in range(width)]
     lines += _controller(f"fan_{width}", "", calls)
+    return "\n".join(lines)
+
+
+def map_pipeline(width: int, module: str) -> str:
+    """A map over ``width`` elements (decided at run time) whose body imports ``module``."""
+    lines = [*_HEADER, *_component("make_items", ["return list(range(x))"])]
+    lines += _component("describe", [f"import {module}", "", "return x"])
+    body = ["results = [describe(x) for x in make_items(n)]", "return results"]
+    lines += _controller(f"map_{width}", f"n: int = {width!r}", body)
     return "\n".join(lines)
 
 

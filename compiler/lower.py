@@ -109,9 +109,21 @@ def lower(
     }
     cached_glue = _cached_glue(trace, components)
     location = Location(source_path, pipeline.line, pipeline.column)
+    imports = {  # what a warm start may preload: never a local module, which is user code
+        stems[key]: tuple(sorted(m for m in found if m.split(".")[0] not in local.known))
+        for key, found in imports_of.items()
+    }
     nodes = tuple(
         _model_node(
-            traced, components, stems, requirements, local_paths, cached_glue, pipeline, source_path
+            traced,
+            components,
+            stems,
+            requirements,
+            local_paths,
+            imports,
+            cached_glue,
+            pipeline,
+            source_path,
         )
         for traced in trace.nodes
     )
@@ -305,6 +317,7 @@ def _model_node(
     stems: Mapping[str, str],
     requirements: Mapping[str, tuple[Requirement, ...]],
     local_paths: Mapping[str, tuple[str, ...]],
+    imports: Mapping[str, tuple[str, ...]],
     cached_glue: set[str],
     pipeline: PipelineInfo,
     source_path: str,
@@ -342,6 +355,7 @@ def _model_node(
         when=tuple(traced.when),
         map=traced.map,
         local_modules=local_paths.get(stem, ()),
+        imports=imports.get(stem, ()),
     )
 
 

@@ -32,7 +32,7 @@ from pipec.backends import (
 )
 from pipec.cache import StepCache, default_cache_dir, file_sha256
 from pipec.console import Console
-from pipec.executor import stop_leftover_steps
+from pipec.executor import Executor, LocalExecutor, stop_leftover_steps
 from pipec.html_report import write_report
 from pipec.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from pipec.params import ParameterError, resolve_parameters
@@ -80,6 +80,7 @@ from pipec.session import (
 )
 from pipec.store import META_SUFFIX, StoreError, read_meta
 from pipec.view_commands import RUN_HELP
+from pipec.warm import WarmExecutor, warm_starts_possible
 
 __all__ = ["register"]
 
@@ -144,6 +145,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         metavar="PATH",
         help="the interpreter that runs the steps (default: the one running pipec)",
+    )
+    run.add_argument(
+        "--cold",
+        action="store_true",
+        help="start every step in a fresh interpreter, as does PIPEC_COLD=1 in the environment "
+        "(default: fork it from a process that has already imported its modules, where the "
+        "platform allows)",
     )
     run.add_argument(
         "--skip-requirements-check",
@@ -367,7 +375,7 @@ def _prepare(
         kept=kept,
         hashes=hashes,
         options=dataclasses.replace(options, launcher=launcher),
-        executor=choice.executor(console.step_output),
+        executor=_executor(choice, launcher, args.cold or _cold_by_environment(), python, console),
         store=store,
         cache=StepCache(args.cache_dir or default_cache_dir()),
         console=console,
@@ -443,6 +451,27 @@ def _os_error_fix(exc: OSError) -> str:
 def _os_error_text(exc: OSError) -> str:
     where = f" {exc.filename}" if exc.filename else ""
     return f"cannot use{where}: {exc.strerror or exc}; {_os_error_fix(exc)}"
+
+
+def _cold_by_environment() -> bool:
+    return os.environ.get("PIPEC_COLD", "") not in ("", "0")
+
+
+def _executor(
+    choice: ExecutorChoice, launcher: tuple[str, ...], cold: bool, python: str, console: Console
+) -> Executor:
+    """The cluster the flags chose; else steps forked from warm templates, or fresh interpreters."""
+    if choice.cluster is not None:
+        return choice.cluster
+    if cold:
+        return LocalExecutor(console.step_output)
+    why_not = warm_starts_possible(python)
+    if why_not is None and launcher:
+        why_not = "each step stages its files through the --store"
+    if why_not is not None:
+        console.status(f"note: {why_not}; starting every step in a fresh interpreter")
+        return LocalExecutor(console.step_output)
+    return WarmExecutor(console.step_output, console.status)
 
 
 _HELD: dict[Path, int] = {}  # lock files of the runs this process works on, open until it exits

@@ -24,7 +24,6 @@ import os
 import queue
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from pipec.executor import OutputSink, StepResult, StepTask, Stream, run_step_process
+from pipec.executor import (
+    OutputSink,
+    StepProcess,
+    StepResult,
+    StepTask,
+    Stream,
+    run_step_process,
+)
 
 __all__ = [
     "DEFAULT_QUEUE",
@@ -315,7 +321,7 @@ def _run_on_worker(
             sent += 1
             worker.log_event(topic, {"key": key, "chunk": dataclasses.asdict(message)})
 
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[StepProcess] = []
     done = threading.Event()
     watcher = threading.Thread(
         target=_stop_when_cancelled, args=(worker, key, processes, done), daemon=True
@@ -346,7 +352,7 @@ def _worker_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
 def _stop_when_cancelled(
     worker: Any,
     key: str,
-    processes: list[subprocess.Popen[bytes]],
+    processes: list[StepProcess],
     done: threading.Event,
 ) -> None:
     """Stop the step's process group once the task is no longer wanted by the scheduler."""
@@ -360,7 +366,7 @@ def _stop_when_cancelled(
         return
 
 
-def _signal_all(processes: list[subprocess.Popen[bytes]], signum: signal.Signals) -> None:
+def _signal_all(processes: list[StepProcess], signum: signal.Signals) -> None:
     for process in processes:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signum)

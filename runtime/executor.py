@@ -27,10 +27,13 @@ __all__ = [
     "Executor",
     "LocalExecutor",
     "OutputSink",
+    "StartProcess",
+    "StepProcess",
     "StepResult",
     "StepTask",
     "Stream",
     "run_step_process",
+    "start_fresh_process",
 ]
 
 _TERMINATE_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
@@ -52,6 +55,7 @@ class StepTask:
     log_path: Path
     effects: bool
     env: Mapping[str, str]
+    preload: tuple[str, ...] = ()  # modules a warm start may import before the step starts
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,36 @@ class StepResult:
 class OutputSink(Protocol):
     def __call__(self, task: StepTask, stream: Stream, chunk: bytes) -> None:
         """Receive one line (or final partial line) a step wrote."""
+
+
+class StepProcess(Protocol):
+    """A started step: a subprocess, or a child forked from a warm template."""
+
+    pid: int  # also its process group: every step runs in a session of its own
+    stdout: IO[bytes] | None
+    stderr: IO[bytes] | None
+
+    def wait(self) -> int:
+        """Its exit code, as ``subprocess.Popen.returncode`` gives it (-N: killed by signal N)."""
+
+    def poll(self) -> int | None: ...
+
+
+StartProcess = Callable[[StepTask], StepProcess]
+
+
+def start_fresh_process(task: StepTask) -> StepProcess:
+    """Start the step's command line in a fresh interpreter."""
+    # A session of its own: Ctrl-C in the terminal reaches pipec only, which then stops the
+    # steps itself and can tell "interrupted" from "failed".
+    return subprocess.Popen(
+        list(task.argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(task.env),
+        start_new_session=True,
+    )
 
 
 class Executor(Protocol):
@@ -91,7 +125,8 @@ class Executor(Protocol):
 def run_step_process(
     task: StepTask,
     sink: OutputSink | None,
-    on_start: Callable[[subprocess.Popen[bytes]], None] = lambda process: None,
+    on_start: Callable[[StepProcess], None] = lambda process: None,
+    start: StartProcess = start_fresh_process,
 ) -> StepResult:
     """Run one step script to completion, appending its output to its log file."""
     task.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,16 +135,7 @@ def run_step_process(
         log.write(f"==> pipec: {task.node}, attempt {task.attempt}\n".encode())
         log.flush()
         try:
-            # A session of its own: Ctrl-C in the terminal reaches pipec only, which then
-            # stops the steps itself and can tell "interrupted" from "failed".
-            process = subprocess.Popen(
-                list(task.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=dict(task.env),
-                start_new_session=True,
-            )
+            process = start(task)
         except OSError as exc:
             message = f"cannot start {task.argv[0]}: {exc}"
             log.write(f"pipec: {message}\n".encode())
@@ -208,10 +234,11 @@ def _pump(
 class LocalExecutor:
     """Each task in a thread that runs the step as a subprocess of this host."""
 
-    def __init__(self, sink: OutputSink | None) -> None:
+    def __init__(self, sink: OutputSink | None, start: StartProcess = start_fresh_process) -> None:
         self._sink = sink
+        self._start = start
         self._results: queue.Queue[StepResult] = queue.Queue()
-        self._processes: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+        self._processes: dict[tuple[str, int], StepProcess] = {}
         self._lock = threading.Lock()
         self._pending = 0
         self._terminating = False
@@ -228,14 +255,14 @@ class LocalExecutor:
     def _run(self, task: StepTask) -> None:
         key = (task.node, task.attempt)
 
-        def remember(process: subprocess.Popen[bytes]) -> None:
+        def remember(process: StepProcess) -> None:
             with self._lock:
                 self._processes[key] = process
                 if self._terminating:  # started while terminate() ran
                     _signal_group(process, signal.SIGTERM)
 
         try:
-            result = run_step_process(task, self._sink, remember)
+            result = run_step_process(task, self._sink, remember, self._start)
         except Exception as exc:  # a broken log folder must not hang the run loop
             now = time.time()
             result = StepResult(
@@ -277,12 +304,16 @@ class LocalExecutor:
             thread.join(timeout=1.0)
 
 
-def _kill_all(processes: list[subprocess.Popen[bytes]]) -> None:
+def _kill_all(processes: list[StepProcess]) -> None:
     for process in processes:
         if process.poll() is None:
             _signal_group(process, signal.SIGKILL)
 
 
-def _signal_group(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+def _signal_group(process: StepProcess, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            # A step just forked from a warm template has not made its own group yet.
+            os.kill(process.pid, signum)

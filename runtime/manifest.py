@@ -218,6 +218,7 @@ class Node:
     when: tuple[Guard, ...] = ()
     map: str | None = None  # the map node whose body this node belongs to
     local_modules: tuple[str, ...] = ()  # local module files the script imports
+    imports: tuple[str, ...] = ()  # absolute imports of the script: what a warm start preloads
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,7 @@ def _encode_node(node: Node) -> dict[str, object]:
         "requirements": list(node.requirements),
         "requirements_file": node.requirements_file,
         "local_modules": list(node.local_modules),
+        "imports": list(node.imports),
         "options": dict(node.options),
         "cache": node.cache,
         "retry_on_failure": node.retry_on_failure,
@@ -518,6 +520,7 @@ def _node(item: dict[str, object]) -> Node:
         when=_guards(item["when"]),
         map=_opt_str(item["map"]),
         local_modules=tuple(str(m) for m in _list(item["local_modules"])),
+        imports=tuple(str(m) for m in _list(item.get("imports", []))),
     )
 
 

@@ -39,6 +39,7 @@ from pipec.record_keeping import LiveRecord, with_instances
 from pipec.resume import KeptWork, map_bodies, restore_kept
 from pipec.scheduler import Scheduler, split_instance
 from pipec.store import ArtifactStore, StoreError
+from pipec.warm import preloads
 
 __all__ = ["ExitCode", "PipelineRun", "RunOptions"]
 
@@ -107,6 +108,7 @@ class PipelineRun:
         self.store = store
         self.console = console
         self.nodes = {node.name: node for node in manifest.nodes}
+        self.preloads = preloads(manifest)
         self.inputs = InputResolver(
             parameters, {node.name: node.map for node in manifest.nodes}, store
         )
@@ -249,7 +251,8 @@ class PipelineRun:
         outputs = output_locations(self.store, unit, node)
         argv = step_argv(self.options.python, script, unit, inputs, outputs, self.store)
         argv = self.options.launcher + argv
-        task = StepTask(unit, attempt, argv, log, node.effects, self._env(unit))
+        preload = self.preloads[node.name]
+        task = StepTask(unit, attempt, argv, log, node.effects, self._env(unit), preload)
         suffix = f" (attempt {attempt} of {node.retry_on_failure + 1})" if attempt > 1 else ""
         self.console.status(f"start {unit}{suffix}")
         self.record.update(

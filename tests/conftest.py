@@ -28,6 +28,39 @@ from pipec.manifest import Binding, Container, Literal, OutputRef, ParamRef, loa
 NOTHING_INSTALLED = StaticEnvironment({})
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cold",
+        action="store_true",
+        help="run every `pipec run` of the tests with a fresh interpreter per step (PIPEC_COLD=1)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "both_modes: run the test with warm starts (the default) and again with `--cold`",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    both = metafunc.definition.get_closest_marker("both_modes") is not None
+    if both and not metafunc.config.getoption("--cold"):
+        metafunc.parametrize("start_mode", ["warm", "cold"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def start_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How `pipec run` starts steps in this test: every child process inherits the choice."""
+    default = "cold" if request.config.getoption("--cold") else "warm"
+    mode: str = getattr(request, "param", default)
+    if mode == "cold":
+        monkeypatch.setenv("PIPEC_COLD", "1")
+    else:
+        monkeypatch.delenv("PIPEC_COLD", raising=False)
+    return mode
+
+
 def pipec_command(*args: str | Path) -> list[str]:
     """The `pipec` console script of this interpreter's environment."""
     script = Path(sys.executable).with_name("pipec")

@@ -151,6 +151,7 @@ class Node:
     requirements: Sequence[str] = ()
     raw_script: str | None = None  # a script that does not follow the template
     local_modules: Sequence[str] = ()  # e.g. "steps/helpers.py", written by the test
+    imports: Sequence[str] | None = None  # the manifest's "imports" (what a warm start preloads)
 
 
 @dataclass
@@ -204,6 +205,7 @@ def write_build(
                 source=Location("pipeline.py", 10 + index, 1),
                 code_sha256=hashlib.sha256(script.encode("utf-8")).hexdigest(),
                 local_modules=tuple(node.local_modules),
+                imports=tuple(node.imports or ()),
             )
         )
     manifest = Manifest(

@@ -192,6 +192,7 @@ CLEARML_SHAPE = """
 """
 
 
+@pytest.mark.both_modes
 def test_the_clearml_shape_runs_like_plain_python_for_every_branch(tmp_path: Path):
     pipeline = Pipeline(tmp_path, CLEARML_SHAPE)
 
@@ -366,6 +367,7 @@ FAN_OUT = """
 """
 
 
+@pytest.mark.both_modes
 def test_a_failed_element_fails_the_map_naming_its_index_and_resume_reruns_only_it(
     tmp_path: Path,
 ):
@@ -396,6 +398,7 @@ def test_a_failed_element_fails_the_map_naming_its_index_and_resume_reruns_only_
     assert after["map_1"]["state"] == "succeeded"
 
 
+@pytest.mark.both_modes
 def test_map_instances_are_served_from_the_cache_on_a_second_run(tmp_path: Path):
     pipeline = Pipeline(tmp_path, FAN_OUT)
     first = pipeline.same(n=3)

@@ -52,6 +52,7 @@ def _example_arguments(example: Path, tmp_path: Path) -> dict[str, object]:
     return {"url": made.stdout.strip().splitlines()[-1]}
 
 
+@pytest.mark.both_modes
 @pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is not installed")
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_example_runs_like_plain_python(example: Path, tmp_path: Path):

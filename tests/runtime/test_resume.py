@@ -9,6 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from buildkit import (
     Node,
     Param,
@@ -99,6 +100,7 @@ def _kill_leftover(pid_file: Path) -> None:
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+@pytest.mark.both_modes
 def test_resume_after_sigkill_keeps_the_finished_step(tmp_path: Path):
     build, counter, pid_file, release = _build(tmp_path)
     process = start_pipec(tmp_path, "run", build, "--param", "n=4")
@@ -136,6 +138,7 @@ def test_resume_after_sigkill_keeps_the_finished_step(tmp_path: Path):
     assert "keeping 1 finished step(s)" in resumed.stderr
 
 
+@pytest.mark.both_modes
 def test_ctrl_c_interrupts_terminates_the_steps_and_can_be_resumed(tmp_path: Path):
     build, counter, pid_file, release = _build(tmp_path)
     process = start_pipec(tmp_path, "run", build)

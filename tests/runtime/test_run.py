@@ -6,11 +6,13 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from buildkit import Node, Param, node_states, only_run, out, param, pipec, runs, value, write_build
 
 from pipec.literals import Literal
 
 
+@pytest.mark.both_modes
 def test_controller_prints_reach_stdout_in_order_and_step_output_goes_to_stderr(tmp_path: Path):
     build = write_build(
         tmp_path / "build",
@@ -60,6 +62,7 @@ def test_controller_prints_reach_stdout_in_order_and_step_output_goes_to_stderr(
     assert data["python"]["version"].count(".") == 2
 
 
+@pytest.mark.both_modes
 def test_typed_parameters_and_literals_reach_the_scripts(tmp_path: Path):
     build = write_build(
         tmp_path / "build",
@@ -150,6 +153,7 @@ def step(me, other, folder):
 """
 
 
+@pytest.mark.both_modes
 def test_independent_steps_run_in_parallel(tmp_path: Path):
     folder = str(tmp_path)
     build = write_build(
@@ -221,6 +225,7 @@ def _failing_graph(tmp_path: Path, abort: bool) -> Path:
     )
 
 
+@pytest.mark.both_modes
 def test_a_failure_skips_its_descendants_while_independent_branches_finish(tmp_path: Path):
     build = _failing_graph(tmp_path, abort=False)
     done = pipec(tmp_path, "run", build, "--workers", "2")
@@ -244,6 +249,7 @@ def test_a_failure_skips_its_descendants_while_independent_branches_finish(tmp_p
     assert "--resume" in done.stderr
 
 
+@pytest.mark.both_modes
 def test_abort_on_failure_stops_running_steps_and_starts_nothing_new(tmp_path: Path):
     build = _failing_graph(tmp_path, abort=True)
     done = pipec(tmp_path, "run", build, "--workers", "2")
@@ -273,6 +279,7 @@ def step(counter, fail_times):
 """
 
 
+@pytest.mark.both_modes
 def test_retry_on_failure_retries_until_it_succeeds(tmp_path: Path):
     counter = tmp_path / "tries"
     build = write_build(
@@ -375,6 +382,7 @@ def test_an_artifact_from_another_python_fails_the_consumer_with_its_reason(tmp_
     assert "written by Python 3.2" in done.stderr
 
 
+@pytest.mark.both_modes
 def test_a_step_that_exits_0_without_its_output_fails(tmp_path: Path):
     build = write_build(
         tmp_path / "build", [Node("liar", raw_script="print('no outputs written')\n")]
