@@ -1,5 +1,5 @@
 """Where ``pipec run`` runs its steps and keeps their artifacts: ``--executor local|dask``,
-``--scheduler`` and ``--store``.
+``--scheduler``, ``--store``, and on which interpreters: ``--env current|venv``.
 
 The Dask and fsspec forms live in :mod:`pipec.dask_executor` and :mod:`pipec.fsspec_store`,
 imported only when they are asked for, so that a host running builds locally needs nothing
@@ -9,19 +9,24 @@ but the standard library.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipec.environments import EnvironmentError, EnvironmentOptions, prepare_environments
 from pipec.executor import Executor, LocalExecutor, OutputSink
 from pipec.manifest import Manifest
+from pipec.record import InterpreterInfo
+from pipec.requirements_check import ProbeError, parse_requirement, probe_interpreter
 from pipec.store import ArtifactStore, LocalArtifactStore
 
 __all__ = [
     "BackendError",
+    "EnvironmentChoice",
     "ExecutorChoice",
     "StoreChoice",
     "add_executor_arguments",
+    "choose_environments",
     "choose_executor",
     "choose_store",
 ]
@@ -53,6 +58,27 @@ def add_executor_arguments(run: argparse.ArgumentParser) -> None:
         "file:///shared/path or s3://bucket/prefix (needs pipec[s3]), which every worker reads "
         "and writes",
     )
+    run.add_argument(
+        "--env",
+        choices=("current", "venv"),
+        default="current",
+        help="the steps' interpreter: --python as it is (default), or a virtual environment per "
+        "requirements set, made from --python and kept in the cache folder",
+    )
+    run.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="with --env venv: install from the wheels in DIR (repeatable); without "
+        "--index-url, no index is asked, which works offline",
+    )
+    run.add_argument(
+        "--index-url",
+        default=None,
+        metavar="URL",
+        help="with --env venv: the package index to install from (default: pip's or uv's)",
+    )
 
 
 @dataclass
@@ -76,6 +102,13 @@ def choose_executor(
     args: argparse.Namespace, manifest: Manifest, sink: OutputSink | None
 ) -> ExecutorChoice:
     """The executor the flags ask for; connects to the cluster (before any step runs)."""
+    if args.env == "venv" and args.executor == "dask":
+        raise BackendError(
+            "--env venv does not work with --executor dask yet; install the steps' packages on "
+            "every worker and pass --python PATH (or run with --executor local)"
+        )
+    if args.env != "venv" and (args.find_links or args.index_url is not None):
+        raise BackendError("--find-links and --index-url only apply with --env venv")
     if args.executor == "local":
         if args.scheduler is not None:
             raise BackendError("--scheduler only applies with --executor dask")
@@ -158,3 +191,51 @@ def choose_store(requested: str | None, recorded: object = None) -> StoreChoice:
     except RemoteStoreError as exc:
         raise BackendError(str(exc)) from None
     return StoreChoice(requested.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class EnvironmentChoice:
+    """With ``--env venv``: each node's interpreter and what it has installed."""
+
+    interpreters: Mapping[str, str]
+    installed: Mapping[str, Mapping[str, str | None]]
+
+    def recorded(self) -> dict[str, object]:
+        if not self.interpreters:
+            return {}
+        return {"env": "venv", "interpreters": dict(sorted(self.interpreters.items()))}
+
+
+def choose_environments(
+    args: argparse.Namespace,
+    manifest: Manifest,
+    base: InterpreterInfo,
+    cache_dir: Path,
+    status: Callable[[str], None],
+) -> EnvironmentChoice:
+    """The environments ``--env venv`` asks for, built now (before any run folder exists)."""
+    if args.env != "venv":
+        return EnvironmentChoice({}, {})
+    options = EnvironmentOptions(
+        root=cache_dir / "envs",
+        base_python=args.python or base.executable,
+        base_version=base.version,
+        find_links=tuple(
+            str(Path(place).resolve()) if "://" not in place else place for place in args.find_links
+        ),
+        index_url=args.index_url,
+        cloudpickle=base.cloudpickle,
+    )
+    try:
+        interpreters = prepare_environments(manifest, options, status)
+        installed: dict[str, Mapping[str, str | None]] = {}
+        probes: dict[str, Mapping[str, str | None]] = {}
+        for node in manifest.nodes:
+            python = interpreters[node.name]
+            if python not in probes:
+                names = {parse_requirement(spec).name for spec in node.requirements}
+                probes[python] = probe_interpreter(python, names).installed
+            installed[node.name] = probes[python]
+    except (EnvironmentError, ProbeError) as exc:
+        raise BackendError(str(exc)) from None
+    return EnvironmentChoice(interpreters, installed)

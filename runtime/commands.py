@@ -27,6 +27,7 @@ from pipec.backends import (
     BackendError,
     ExecutorChoice,
     add_executor_arguments,
+    choose_environments,
     choose_executor,
     choose_store,
 )
@@ -298,12 +299,17 @@ def _prepare(
     python = args.python or sys.executable
     needs = _requirements(manifest)
     probe = probe_interpreter(python, {r.name for reqs in needs.values() for r in reqs})
-    if probe.interpreter.cloudpickle is None:
+    # With --env venv the steps run in environments built from their requirements (before
+    # any run folder exists), so the interpreter's own packages do not matter.
+    environments = choose_environments(
+        args, manifest, probe.interpreter, args.cache_dir or default_cache_dir(), console.status
+    )
+    if probe.interpreter.cloudpickle is None and not environments.interpreters:
         raise UsageError(
             f"the interpreter {python} lacks cloudpickle, which every step script needs; "
             f"install it with: {python} -m pip install cloudpickle"
         )
-    if not args.skip_requirements_check:
+    if not args.skip_requirements_check and not environments.interpreters:
         mismatches = find_mismatches(needs, probe.installed)
         if mismatches:
             raise UsageError(format_mismatches(python, mismatches))
@@ -313,6 +319,8 @@ def _prepare(
         use_cache=not args.no_cache,
         refresh=frozenset(args.refresh),
         retry_backoff=max(0.0, args.retry_backoff),
+        interpreters=environments.interpreters,
+        installed_by_node=environments.installed,
     )
     recorded_options: dict[str, object] = {
         "workers": workers,
@@ -321,6 +329,7 @@ def _prepare(
         "cache_dir": str(args.cache_dir or default_cache_dir()),
         "abort_on_failure": manifest.pipeline.abort_on_failure,
         **choice.recorded,
+        **environments.recorded(),
     }
     hashes = script_hashes(manifest)
     replay: list[bytes] = []

@@ -14,7 +14,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -66,6 +66,9 @@ class RunOptions:
     refresh: frozenset[str]
     retry_backoff: float
     launcher: tuple[str, ...] = ()  # before every step's command line (a remote store's staging)
+    # With --env venv: each node's interpreter, and what that interpreter has installed.
+    interpreters: Mapping[str, str] = field(default_factory=dict)
+    installed_by_node: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
 
 
 def _scheduler(manifest: Manifest, kept: frozenset[str], restored: KeptWork) -> Scheduler:
@@ -210,7 +213,8 @@ class PipelineRun:
                 continue
             if is_cacheable(node):
                 python = self.record.current.python
-                self.keys[unit] = unit_cache_key(node, inputs, self.hashes, python, self.installed)
+                installed = self.options.installed_by_node.get(node.name, self.installed)
+                self.keys[unit] = unit_cache_key(node, inputs, self.hashes, python, installed)
                 if self._serve_from_cache(unit, node, self.keys[unit]):
                     completed_any = True
                     continue
@@ -249,7 +253,8 @@ class PipelineRun:
         log = self.run_dir / "logs" / f"{unit}.log"
         script = str(self.manifest.script_path(node))
         outputs = output_locations(self.store, unit, node)
-        argv = step_argv(self.options.python, script, unit, inputs, outputs, self.store)
+        python = self.options.interpreters.get(node.name, self.options.python)
+        argv = step_argv(python, script, unit, inputs, outputs, self.store)
         argv = self.options.launcher + argv
         preload = self.preloads[node.name]
         task = StepTask(unit, attempt, argv, log, node.effects, self._env(unit), preload)

@@ -1,0 +1,159 @@
+"""``pipec run --env venv``: an environment per requirements set, built offline from wheels.
+
+No network: the wheels come from a folder the test fills.  ``tinypkg`` is a package written
+here; cloudpickle's wheel is made from the files of the cloudpickle installed in the test's
+own interpreter (pure Python, so its files are a valid wheel's contents), which keeps the
+environments isolated from this interpreter's site-packages.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.metadata
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.runtime.buildkit import (
+    Node,
+    isolated_env,
+    out,
+    pipec,
+    pipec_argv,
+    record,
+    runs,
+    write_build,
+)
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX virtual environments")
+
+
+def _write_wheel(folder: Path, name: str, version: str, files: dict[str, bytes]) -> Path:
+    """A minimal pure-Python wheel: the files, METADATA, WHEEL and a RECORD of their hashes."""
+    info = f"{name}-{version}.dist-info"
+    contents = dict(files)
+    contents[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    ).encode()
+    contents[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: pipec-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    lines = []
+    for path, data in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{path},sha256={digest},{len(data)}")
+    lines.append(f"{info}/RECORD,,")
+    contents[f"{info}/RECORD"] = ("\n".join(lines) + "\n").encode()
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in contents.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("wheels")
+    _write_wheel(folder, "tinypkg", "1.0", {"tinypkg/__init__.py": b"VALUE = 'tiny 1.0'\n"})
+    installed = importlib.metadata.distribution("cloudpickle")
+    files = {
+        str(path): Path(str(installed.locate_file(path))).read_bytes()
+        for path in installed.files or ()
+        if path.parts[0] == "cloudpickle" and "__pycache__" not in path.parts
+    }
+    _write_wheel(folder, "cloudpickle", installed.version, files)
+    return folder
+
+
+def _build(tmp_path: Path, pin: str = "tinypkg==1.0") -> Path:
+    return write_build(
+        tmp_path / "build",
+        [
+            Node(
+                "uses_tiny",
+                "def step():\n    import sys, tinypkg\n    return (tinypkg.VALUE, sys.prefix)",
+                requirements=(pin,),
+            ),
+            Node(
+                "plain",
+                "def step(pair):\n    import sys\n    return (pair[0], pair[1], sys.prefix)",
+                inputs={"pair": out("uses_tiny")},
+            ),
+            Node(
+                "say",
+                "def step(triple):\n    print(triple[0], triple[1] != triple[2])",
+                kind="glue",
+                effects=True,
+                outputs=(),
+                inputs={"triple": out("plain")},
+            ),
+        ],
+    )
+
+
+def test_each_requirements_set_gets_its_own_environment_built_once(tmp_path: Path, wheels: Path):
+    # The test's interpreter lacks tinypkg: only its environment can run the first step.
+    assert subprocess.run([sys.executable, "-c", "import tinypkg"], check=False).returncode != 0
+    build = _build(tmp_path)
+    argv = pipec_argv("run", build, "--env", "venv", "--find-links", wheels)
+    # Two runs at once need the same environments: each is built once, under a lock.
+    first, second = (
+        subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=isolated_env(tmp_path),
+        )
+        for _ in range(2)
+    )
+    outcomes = [process.communicate(timeout=300) for process in (first, second)]
+    for process, (stdout, stderr) in zip((first, second), outcomes, strict=True):
+        assert process.returncode == 0, stderr
+        assert stdout == "tiny 1.0 True\n"  # the two steps ran in different environments
+    stderr_both = outcomes[0][1] + outcomes[1][1]
+    assert stderr_both.count("building the environment for steps/uses_tiny.py") == 1
+    assert stderr_both.count("building the environment for steps/plain.py, steps/say.py") == 1
+    envs = tmp_path / "cache" / "envs"
+    finished = sorted(p.name for p in envs.iterdir() if p.is_dir())
+    assert len(finished) == 2 and not any(name.startswith(".") for name in finished)
+
+    interpreters = {}
+    for run_dir in runs(build):
+        options = record(run_dir)["options"]
+        assert options["env"] == "venv"
+        interpreters = options["interpreters"]
+    assert set(interpreters) == {"uses_tiny", "plain", "say"}
+    assert interpreters["plain"] == interpreters["say"] != interpreters["uses_tiny"]
+    assert all(Path(path).is_relative_to(envs) for path in interpreters.values())
+
+    again = pipec(tmp_path, "run", build, "--env", "venv", "--find-links", wheels, "--no-cache")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "tiny 1.0 True\n"
+    assert "building the environment" not in again.stderr
+
+
+def test_a_pin_no_wheel_satisfies_is_a_clear_error_before_any_run(tmp_path: Path, wheels: Path):
+    build = _build(tmp_path, pin="tinypkg==2.0")
+    done = pipec(tmp_path, "run", build, "--env", "venv", "--find-links", wheels)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "cannot install tinypkg==2.0 (needed by steps/uses_tiny.py)" in done.stderr
+    assert "into an environment of " + sys.executable in done.stderr
+    assert "--pins compatible" in done.stderr
+    assert runs(build) == []  # no run folder
+    envs = tmp_path / "cache" / "envs"
+    # the environment without tinypkg was built; the failed one left nothing behind
+    assert not [p for p in envs.iterdir() if p.name.startswith(".") and p.is_dir()]
+
+
+def test_find_links_without_env_venv_is_refused(tmp_path: Path, wheels: Path):
+    build = _build(tmp_path)
+    done = pipec(tmp_path, "run", build, "--find-links", wheels)
+    assert done.returncode == 2
+    assert "--find-links and --index-url only apply with --env venv" in done.stderr
+    assert runs(build) == []
