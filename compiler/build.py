@@ -54,10 +54,13 @@ def build(
     pipeline: str | None = None,
     regenerate: str | None = None,
     strict_clearml: bool = False,
+    pins: str = "exact",
 ) -> BuildResult:
     """Compile one pipeline file. Raises UserError with every diagnostic when the file is wrong."""
     return call_on_deep_stack(
-        lambda: _build(text, path, environment, project, pipeline, regenerate, strict_clearml),
+        lambda: _build(
+            text, path, environment, project, pipeline, regenerate, strict_clearml, pins
+        ),
         path,
     )
 
@@ -70,6 +73,7 @@ def _build(
     pipeline: str | None,
     regenerate: str | None,
     strict_clearml: bool,
+    pins: str,
 ) -> BuildResult:
     source = parse_source(text, path)
     reporter = Reporter()
@@ -99,6 +103,7 @@ def _build(
         environment=environment,
         project=project,
         reporter=reporter,
+        pins=pins,
     )
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)

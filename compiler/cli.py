@@ -88,6 +88,7 @@ def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
             pipeline=args.pipeline,
             regenerate=regenerate,
             strict_clearml=args.strict_clearml,
+            pins=getattr(args, "pins", "exact"),
         )
     except UserError as error:
         print(format_all(error.diagnostics, {display: text}), file=sys.stderr)
@@ -182,6 +183,13 @@ def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
     build.add_argument("file", help="the pipeline file (it is read, never imported or run)")
     build.add_argument("-o", "--output", help="the build folder (default: build/<pipeline name>)")
     build.add_argument("--pipeline", help="the pipeline to build when the file holds several")
+    build.add_argument(
+        "--pins",
+        choices=("exact", "compatible", "none"),
+        default="exact",
+        help="how requirements found from the installed packages are pinned: ==X.Y.Z "
+        "(default), >=X.Y,<X+1 (compatible), or by name only (none); packages= is kept as written",
+    )
     build.set_defaults(func=_cmd_build)
 
     check = commands.add_parser("check", help="report a pipeline file's problems; write nothing")

@@ -83,6 +83,7 @@ def lower(
     environment: Environment,
     project: ProjectFiles,
     reporter: Reporter,
+    pins: str = "exact",
 ) -> LoweredBuild:
     """The build model of a traced pipeline; requirement problems go to `reporter`."""
     script_modules: dict[str, set[str]] = {}  # component or glue node -> modules it imports
@@ -101,7 +102,15 @@ def lower(
     stems = _script_stems(trace, reserved - set(script_modules))
 
     requirements = _requirements(
-        trace, components, stems, imports_of, needed | local.known, environment, project, reporter
+        trace,
+        components,
+        stems,
+        imports_of,
+        needed | local.known,
+        environment,
+        project,
+        reporter,
+        pins,
     )
     local_paths = {
         stems[key]: tuple(sorted(f"steps/{relative}" for relative, _ in local.files(names)))
@@ -159,6 +168,7 @@ def lower(
         edges=_edges(trace),
         result=trace.result,
         requirements_file="requirements.txt",
+        python=environment.python_version(),
     )
     return LoweredBuild(
         manifest=manifest,
@@ -199,6 +209,7 @@ def _requirements(
     environment: Environment,
     project: ProjectFiles,
     reporter: Reporter,
+    pins: str,
 ) -> dict[str, tuple[Requirement, ...]]:
     """Script stem -> requirements: `packages=` wins, else the script's imports resolved."""
     found: dict[str, tuple[Requirement, ...]] = {}
@@ -218,7 +229,7 @@ def _requirements(
         ):
             resolved = repository
         else:
-            resolved = resolve_requirements(imports_of[key], environment, local_names)
+            resolved = resolve_requirements(imports_of[key], environment, local_names, pins)
             where = traced.location if component is None else component.location
             for requirement in resolved:
                 name = requirement.distribution

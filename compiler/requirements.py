@@ -91,9 +91,14 @@ class Environment(Protocol):
 
     def provides(self, distribution: str, dotted: str) -> bool: ...
 
+    def python_version(self) -> str | None: ...
+
 
 class InstalledEnvironment:
     """The interpreter running pipec, read through importlib.metadata (nothing is imported)."""
+
+    def python_version(self) -> str | None:
+        return ".".join(str(part) for part in sys.version_info[:3])
 
     @functools.cached_property
     def _installed(self) -> list[tuple[str, str]]:
@@ -139,6 +144,10 @@ class StaticEnvironment:
     """A fixed environment: top-level module -> {distribution: (version, provided dotted prefixes)}."""
 
     packages: Mapping[str, Mapping[str, tuple[str, tuple[str, ...]]]]
+    python: str | None = None
+
+    def python_version(self) -> str | None:
+        return self.python
 
     def distributions(self, top_level: str) -> list[str]:
         return sorted(self.packages.get(top_level, {}))
@@ -184,10 +193,29 @@ def _not_installed(top: str, dotted: list[str]) -> tuple[str, str]:
     return top, "guessed"
 
 
+def pin(version: str | None, mode: str = "exact") -> str:
+    """The specifier an installed ``version`` becomes: ``==1.26.4`` (exact), ``>=1.26,<2``
+    (compatible: this release and later ones of the same major version; ``>=0.14,<0.15`` before
+    1.0, where minor releases may break), or nothing (none)."""
+    if version is None or mode == "none":
+        return ""
+    release = re.match(r"(\d+)(?:\.(\d+))?", version)
+    if mode == "exact" or release is None:
+        return f"=={version}"
+    major, minor = int(release.group(1)), int(release.group(2) or 0)
+    if major == 0:
+        return f">=0.{minor},<0.{minor + 1}"
+    return f">={major}.{minor},<{major + 1}"
+
+
 def resolve_requirements(
-    modules: Iterable[str], environment: Environment, local: Iterable[str] = ()
+    modules: Iterable[str],
+    environment: Environment,
+    local: Iterable[str] = (),
+    pins: str = "exact",
 ) -> list[Requirement]:
-    """Distributions for absolute imports, minus the standard library and local modules."""
+    """Distributions for absolute imports, minus the standard library and local modules;
+    installed versions are pinned as ``pins`` says (see :func:`pin`)."""
     modules = sorted(set(modules))
     local_names = set(local)
     found: dict[str, Requirement] = {}
@@ -208,7 +236,7 @@ def resolve_requirements(
             chosen = chosen[:1] or candidates[:1]
         if chosen:
             version = environment.version(chosen[0])
-            requirement = Requirement(chosen[0], f"=={version}" if version else "", "installed")
+            requirement = Requirement(chosen[0], pin(version, pins), "installed")
         elif top in PROJECT_MODULE_NAMES:
             requirement = Requirement(top, "", "project")
         else:

@@ -225,6 +225,7 @@ def choose_environments(
         ),
         index_url=args.index_url,
         cloudpickle=base.cloudpickle,
+        built_with=manifest.python,
     )
     try:
         interpreters = prepare_environments(manifest, options, status)

@@ -256,6 +256,7 @@ class Manifest:
     edges: tuple[Edge, ...]
     result: Binding | None
     requirements_file: str
+    python: str | None = None  # the Python the build was made with ("3.11.7"), when known
     build_dir: Path = Path()
     sha256: str = ""
 
@@ -320,6 +321,8 @@ def encode_manifest(manifest: Manifest) -> dict[str, object]:
         ],
         "result": None if manifest.result is None else encode_binding(manifest.result),
         "requirements_file": manifest.requirements_file,
+        # Only when known, so that builds made from a fixed environment stay byte-identical.
+        **({} if manifest.python is None else {"python": manifest.python}),
     }
 
 
@@ -484,6 +487,7 @@ def _build(data: dict[str, object], build_dir: Path, sha256: str) -> Manifest:
         ),
         result=None if data["result"] is None else _binding(_obj(data["result"])),
         requirements_file=str(data["requirements_file"]),
+        python=_opt_str(data.get("python")),
     )
 
 

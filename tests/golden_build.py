@@ -30,7 +30,8 @@ STATIC_ENVIRONMENT = StaticEnvironment(
     {
         "numpy": {"numpy": ("2.0.0", ("numpy",))},
         "sklearn": {"scikit-learn": ("1.5.0", ("sklearn",))},
-    }
+    },
+    python="3.12.3",  # the Python a golden build says it was made with
 )
 
 

@@ -23,7 +23,7 @@ SCHEMA = json.loads((REPO / "runtime" / "manifest.schema.json").read_text())
 # Fields the model holds that are not written: where a manifest was read from, and its hash.
 LOADING_ONLY = {"build_dir", "sha256"}
 # Fields added after schema version 1 was first written: optional, so older builds still run.
-ADDED_LATER = {"imports"}
+ADDED_LATER = {"imports", "python"}
 # Written names that differ from the model's field names.
 RENAMED = {"source": "from", "target": "to"}
 
