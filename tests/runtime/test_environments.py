@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -28,6 +30,9 @@ from tests.runtime.buildkit import (
     runs,
     write_build,
 )
+
+# uv comes with the test extra, beside this interpreter.
+_UV_FOLDER = str(Path(sys.executable).parent)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX virtual environments")
 
@@ -95,6 +100,14 @@ def _build(tmp_path: Path, pin: str = "tinypkg==1.0") -> Path:
     )
 
 
+def _path_without_uv(tmp_path: Path) -> dict[str, str]:
+    """The test's environment with no ``uv`` on PATH: environments are built with pip."""
+    env = isolated_env(tmp_path)
+    folders = env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(f for f in folders if not (Path(f) / "uv").exists())
+    return env
+
+
 def test_each_requirements_set_gets_its_own_environment_built_once(tmp_path: Path, wheels: Path):
     # The test's interpreter lacks tinypkg: only its environment can run the first step.
     assert subprocess.run([sys.executable, "-c", "import tinypkg"], check=False).returncode != 0
@@ -107,7 +120,7 @@ def test_each_requirements_set_gets_its_own_environment_built_once(tmp_path: Pat
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=isolated_env(tmp_path),
+            env=_path_without_uv(tmp_path),
         )
         for _ in range(2)
     )
@@ -130,6 +143,8 @@ def test_each_requirements_set_gets_its_own_environment_built_once(tmp_path: Pat
     assert set(interpreters) == {"uses_tiny", "plain", "say"}
     assert interpreters["plain"] == interpreters["say"] != interpreters["uses_tiny"]
     assert all(Path(path).is_relative_to(envs) for path in interpreters.values())
+    for folder in finished:  # made by the venv module, not by uv
+        assert "uv = " not in (envs / folder / "pyvenv.cfg").read_text(encoding="utf-8")
 
     again = pipec(tmp_path, "run", build, "--env", "venv", "--find-links", wheels, "--no-cache")
     assert again.returncode == 0, again.stderr
@@ -157,3 +172,26 @@ def test_find_links_without_env_venv_is_refused(tmp_path: Path, wheels: Path):
     assert done.returncode == 2
     assert "--find-links and --index-url only apply with --env venv" in done.stderr
     assert runs(build) == []
+
+
+@pytest.mark.skipif(shutil.which("uv", path=_UV_FOLDER) is None, reason="uv is not installed")
+def test_uv_builds_the_environments_when_it_is_on_path(tmp_path: Path, wheels: Path):
+    build = _build(tmp_path)
+    env = isolated_env(tmp_path)
+    env["PATH"] = _UV_FOLDER + os.pathsep + env.get("PATH", "")
+    env["UV_CACHE_DIR"] = str(tmp_path / "uv-cache")  # not the user's
+    done = subprocess.run(
+        pipec_argv("run", build, "--env", "venv", "--find-links", wheels),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "tiny 1.0 True\n"
+    envs = tmp_path / "cache" / "envs"
+    made = [p for p in envs.iterdir() if p.is_dir()]
+    assert len(made) == 2
+    for folder in made:
+        assert "uv = " in (folder / "pyvenv.cfg").read_text(encoding="utf-8")
