@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipec.cache import StepCache
 from pipec.environments import EnvironmentError, EnvironmentOptions, prepare_environments
 from pipec.executor import Executor, LocalExecutor, OutputSink
 from pipec.manifest import Manifest
@@ -26,6 +27,7 @@ __all__ = [
     "ExecutorChoice",
     "StoreChoice",
     "add_executor_arguments",
+    "choose_cache",
     "choose_environments",
     "choose_executor",
     "choose_store",
@@ -57,6 +59,14 @@ def add_executor_arguments(run: argparse.ArgumentParser) -> None:
         help="where artifacts live: the run folder (default), or an fsspec URL such as "
         "file:///shared/path or s3://bucket/prefix (needs pipec[s3]), which every worker reads "
         "and writes",
+    )
+    run.add_argument(
+        "--cache",
+        default=None,
+        metavar="URL",
+        help="a step cache shared with other hosts, at an fsspec URL such as "
+        "file:///shared/cache or s3://bucket/cache (needs pipec[s3]); the local cache folder "
+        "stays in front of it",
     )
     run.add_argument(
         "--env",
@@ -240,3 +250,23 @@ def choose_environments(
     except (EnvironmentError, ProbeError) as exc:
         raise BackendError(str(exc)) from None
     return EnvironmentChoice(interpreters, installed)
+
+
+def choose_cache(url: str | None, root: Path, warn: Callable[[str], None]) -> StepCache:
+    """The step cache: the folder ``root``, in front of the shared one ``--cache`` names (tried
+    with a small write, so wrong credentials stop the run before any step starts)."""
+    if url is None:
+        return StepCache(root)
+    if "://" not in url or url.startswith("memory://"):
+        raise BackendError(
+            f"--cache {url}: give the URL of a cache every host can reach, such as "
+            "file:///shared/cache or s3://bucket/cache"
+        )
+    from pipec.fsspec_store import RemoteStoreError, check_writable
+    from pipec.shared_cache import SharedStepCache
+
+    try:
+        check_writable(url)
+    except RemoteStoreError as exc:
+        raise BackendError(str(exc).replace("--store", "--cache")) from None
+    return SharedStepCache(root, url, warn)

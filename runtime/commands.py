@@ -27,11 +27,12 @@ from pipec.backends import (
     BackendError,
     ExecutorChoice,
     add_executor_arguments,
+    choose_cache,
     choose_environments,
     choose_executor,
     choose_store,
 )
-from pipec.cache import StepCache, default_cache_dir, file_sha256
+from pipec.cache import default_cache_dir, file_sha256
 from pipec.console import Console
 from pipec.executor import Executor, LocalExecutor, stop_leftover_steps
 from pipec.html_report import write_report
@@ -304,6 +305,8 @@ def _prepare(
     environments = choose_environments(
         args, manifest, probe.interpreter, args.cache_dir or default_cache_dir(), console.status
     )
+    cache_dir = args.cache_dir or default_cache_dir()
+    cache = choose_cache(args.cache, cache_dir, console.status)
     if probe.interpreter.cloudpickle is None and not environments.interpreters:
         raise UsageError(
             f"the interpreter {python} lacks cloudpickle, which every step script needs; "
@@ -330,6 +333,7 @@ def _prepare(
         "abort_on_failure": manifest.pipeline.abort_on_failure,
         **choice.recorded,
         **environments.recorded(),
+        **({} if args.cache is None else {"cache": args.cache}),
     }
     hashes = script_hashes(manifest)
     replay: list[bytes] = []
@@ -386,7 +390,7 @@ def _prepare(
         options=dataclasses.replace(options, launcher=launcher),
         executor=_executor(choice, launcher, args.cold or _cold_by_environment(), python, console),
         store=store,
-        cache=StepCache(args.cache_dir or default_cache_dir()),
+        cache=cache,
         console=console,
     )
     return run, replay
