@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +60,11 @@ def _environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _pipec(settings: Settings, *args: str) -> Sample:
+def _pipec(settings: Settings, *args: str, env: Mapping[str, str] | None = None) -> Sample:
     """Run ``pipec ARGS`` as a process; its own peak RSS and its largest step's, apart."""
     report = _fresh(settings, "probe")
     argv = [PYTHON, str(HERE / "pipec_probe.py"), str(report), *args]
-    sample = run_command(argv, env=_environment(settings))
+    sample = run_command(argv, env={**_environment(settings), **(env or {})})
     usage = json.loads(report.read_text(encoding="utf-8"))
     report.unlink()
     return Sample(sample.seconds, usage["self_kib"], usage["children_kib"])
@@ -84,10 +84,12 @@ def _build(settings: Settings, source: Path) -> Path:
     return output
 
 
-def _run(settings: Settings, build: Path, *options: str) -> Sample:
+def _run(
+    settings: Settings, build: Path, *options: str, env: Mapping[str, str] | None = None
+) -> Sample:
     """One ``pipec run`` with a run folder of its own, removed afterwards."""
     runs = _fresh(settings, "runs")
-    sample = _pipec(settings, "run", str(build), "--runs-dir", str(runs), *options)
+    sample = _pipec(settings, "run", str(build), "--runs-dir", str(runs), *options, env=env)
     shutil.rmtree(runs)
     return sample
 
@@ -445,6 +447,15 @@ def _imports(python: str, module: str) -> bool:
     return done.returncode == 0
 
 
+# -- Dask and the S3 store ------------------------------------------------------------------
+
+
+def _distributed_suite(settings: Settings) -> list[Row]:
+    from cluster_suite import distributed_suite  # it imports this module's helpers
+
+    return distributed_suite(settings)
+
+
 # -- shared -----------------------------------------------------------------------------------
 
 
@@ -460,4 +471,5 @@ SUITES: dict[str, Callable[[Settings], list[Row]]] = {
     "cache": cache_suite,
     "transfer": transfer_suite,
     "kfp": kfp_suite,
+    "distributed": _distributed_suite,
 }
