@@ -9,12 +9,18 @@ but the standard library.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipec.cache import StepCache
-from pipec.environments import EnvironmentError, EnvironmentOptions, prepare_environments
+from pipec.environments import (
+    EnvironmentError,
+    EnvironmentOptions,
+    launcher,
+    prepare_environments,
+)
 from pipec.executor import Executor, LocalExecutor, OutputSink
 from pipec.manifest import Manifest
 from pipec.record import InterpreterInfo
@@ -112,11 +118,6 @@ def choose_executor(
     args: argparse.Namespace, manifest: Manifest, sink: OutputSink | None
 ) -> ExecutorChoice:
     """The executor the flags ask for; connects to the cluster (before any step runs)."""
-    if args.env == "venv" and args.executor == "dask":
-        raise BackendError(
-            "--env venv does not work with --executor dask yet; install the steps' packages on "
-            "every worker and pass --python PATH (or run with --executor local)"
-        )
     if args.env != "venv" and (args.find_links or args.index_url is not None):
         raise BackendError("--find-links and --index-url only apply with --env venv")
     if args.executor == "local":
@@ -209,11 +210,19 @@ class EnvironmentChoice:
 
     interpreters: Mapping[str, str]
     installed: Mapping[str, Mapping[str, str | None]]
+    # On a cluster: what replaces each node's interpreter to build its environment there.
+    launchers: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    described: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.interpreters or self.launchers)
 
     def recorded(self) -> dict[str, object]:
-        if not self.interpreters:
+        if not self.active:
             return {}
-        return {"env": "venv", "interpreters": dict(sorted(self.interpreters.items()))}
+        described = {**self.described, **self.interpreters}
+        return {"env": "venv", "interpreters": dict(sorted(described.items()))}
 
 
 def choose_environments(
@@ -236,7 +245,10 @@ def choose_environments(
         index_url=args.index_url,
         cloudpickle=base.cloudpickle,
         built_with=manifest.python,
+        root_given=args.cache_dir is not None,
     )
+    if args.executor == "dask":
+        return _on_workers(manifest, options)
     try:
         interpreters = prepare_environments(manifest, options, status)
         installed: dict[str, Mapping[str, str | None]] = {}
@@ -270,3 +282,26 @@ def choose_cache(url: str | None, root: Path, warn: Callable[[str], None]) -> St
     except RemoteStoreError as exc:
         raise BackendError(str(exc).replace("--store", "--cache")) from None
     return SharedStepCache(root, url, warn)
+
+
+def _on_workers(manifest: Manifest, options: EnvironmentOptions) -> EnvironmentChoice:
+    """Environments built by each Dask worker for the steps it runs (once per host, under its
+    cache folder's lock); the cache key counts the versions the requirements pin."""
+    launchers: dict[str, tuple[str, ...]] = {}
+    described: dict[str, str] = {}
+    installed: dict[str, Mapping[str, str | None]] = {}
+    for node in manifest.nodes:
+        launchers[node.name] = launcher(
+            options.base_python, node.requirements, node.script, options
+        )
+        wanted = ", ".join(sorted(set(node.requirements))) or "no requirements"
+        described[node.name] = (
+            f"an environment its Dask worker built from {options.base_python} ({wanted})"
+        )
+        pinned: dict[str, str | None] = {}
+        for spec in node.requirements:
+            parsed = parse_requirement(spec)
+            exact = [version for op, version in parsed.specifiers if op == "=="]
+            pinned[parsed.name] = exact[0] if exact else None
+        installed[node.name] = pinned
+    return EnvironmentChoice({}, installed, launchers, described)

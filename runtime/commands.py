@@ -307,12 +307,12 @@ def _prepare(
     )
     cache_dir = args.cache_dir or default_cache_dir()
     cache = choose_cache(args.cache, cache_dir, console.status)
-    if probe.interpreter.cloudpickle is None and not environments.interpreters:
+    if probe.interpreter.cloudpickle is None and not environments.active:
         raise UsageError(
             f"the interpreter {python} lacks cloudpickle, which every step script needs; "
             f"install it with: {python} -m pip install cloudpickle"
         )
-    if not args.skip_requirements_check and not environments.interpreters:
+    if not args.skip_requirements_check and not environments.active:
         mismatches = find_mismatches(needs, probe.installed)
         if mismatches:
             raise UsageError(format_mismatches(python, mismatches))
@@ -324,6 +324,7 @@ def _prepare(
         retry_backoff=max(0.0, args.retry_backoff),
         interpreters=environments.interpreters,
         installed_by_node=environments.installed,
+        env_launchers=environments.launchers,
     )
     recorded_options: dict[str, object] = {
         "workers": workers,

@@ -31,7 +31,14 @@ from pathlib import Path
 
 from pipec.manifest import Manifest
 
-__all__ = ["EnvironmentError", "EnvironmentOptions", "environment_key", "prepare_environments"]
+__all__ = [
+    "EnvironmentError",
+    "EnvironmentOptions",
+    "environment_key",
+    "launcher",
+    "main",
+    "prepare_environments",
+]
 
 _MARKER = "pipec-environment.json"  # written last, before the rename: a finished environment
 _REQUIREMENTS = "pipec-requirements.txt"
@@ -51,6 +58,7 @@ class EnvironmentOptions:
     index_url: str | None = None
     cloudpickle: str | None = None  # the version to install, as the base interpreter has it
     built_with: str | None = None  # the Python the build was made with, for messages
+    root_given: bool = False  # --cache-dir was given: workers use the same path
 
 
 def environment_key(requirements: Sequence[str], python: str, python_version: str) -> str:
@@ -78,13 +86,80 @@ def prepare_environments(
         by_set.setdefault(wanted, []).append(node.script)
     interpreters: dict[tuple[str, ...], str] = {}
     for wanted, scripts in by_set.items():
-        full = list(wanted)
-        if not any(_name(line) == "cloudpickle" for line in wanted):
-            full.append(cloudpickle)
+        full = _with_cloudpickle(wanted, cloudpickle)
         interpreters[wanted] = _ensure(full, sorted(set(scripts)), options, status)
     return {
         node.name: interpreters[tuple(sorted(set(node.requirements)))] for node in manifest.nodes
     }
+
+
+def _with_cloudpickle(requirements: Sequence[str], cloudpickle: str) -> list[str]:
+    full = list(requirements)
+    if not any(_name(line) == "cloudpickle" for line in requirements):
+        full.append(cloudpickle)
+    return full
+
+
+def launcher(
+    base_python: str, requirements: Sequence[str], script: str, options: EnvironmentOptions
+) -> tuple[str, ...]:
+    """What replaces the interpreter on a step's command line to build its environment on
+    the host that runs it (a Dask worker), once per host, and run the step there."""
+    argv = [base_python, "-m", "pipec.environments", "--script", script]
+    if options.root_given:
+        argv += ["--root", str(options.root)]
+    for requirement in sorted(set(requirements)):
+        argv += ["--requirement", requirement]
+    for place in options.find_links:
+        argv += ["--find-links", place]
+    if options.index_url is not None:
+        argv += ["--index-url", options.index_url]
+    if options.cloudpickle is not None:
+        argv += ["--cloudpickle", options.cloudpickle]
+    return (*argv, "--")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipec.environments [OPTIONS] -- SCRIPT ARGS...``: see :func:`launcher`."""
+    import argparse
+    import platform
+    import sys
+
+    from pipec.cache import default_cache_dir
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--" not in arguments:
+        print("usage: python -m pipec.environments [OPTIONS] -- SCRIPT [ARGS...]", file=sys.stderr)
+        return 2
+    split = arguments.index("--")
+    parser = argparse.ArgumentParser(prog="python -m pipec.environments")
+    parser.add_argument("--script", default="the step")
+    parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument("--requirement", action="append", default=[])
+    parser.add_argument("--find-links", action="append", default=[])
+    parser.add_argument("--index-url", default=None)
+    parser.add_argument("--cloudpickle", default=None)
+    given = parser.parse_args(arguments[:split])
+    options = EnvironmentOptions(
+        root=given.root or default_cache_dir() / "envs",
+        base_python=sys.executable,
+        base_version=platform.python_version(),
+        find_links=tuple(given.find_links),
+        index_url=given.index_url,
+        cloudpickle=given.cloudpickle,
+    )
+    pin = f"cloudpickle=={given.cloudpickle}" if given.cloudpickle else "cloudpickle"
+    requirements = _with_cloudpickle(given.requirement, pin)
+
+    def status(message: str) -> None:
+        print(f"pipec: {message}", file=sys.stderr, flush=True)
+
+    try:
+        python = _ensure(requirements, [given.script], options, status)
+    except EnvironmentError as exc:
+        print(f"pipec: {exc}", file=sys.stderr)
+        return 2
+    os.execv(python, [python, *arguments[split + 1 :]])
 
 
 def _name(requirement: str) -> str:
@@ -257,3 +332,9 @@ def _culprit(output: str, requirements: Sequence[str]) -> str:
                 return line
         return match.group(1)
     return ", ".join(requirements)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -69,6 +69,8 @@ class RunOptions:
     # With --env venv: each node's interpreter, and what that interpreter has installed.
     interpreters: Mapping[str, str] = field(default_factory=dict)
     installed_by_node: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+    # With --env venv on a cluster: what builds (once per host) and starts each node's interpreter.
+    env_launchers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _scheduler(manifest: Manifest, kept: frozenset[str], restored: KeptWork) -> Scheduler:
@@ -255,6 +257,9 @@ class PipelineRun:
         outputs = output_locations(self.store, unit, node)
         python = self.options.interpreters.get(node.name, self.options.python)
         argv = step_argv(python, script, unit, inputs, outputs, self.store)
+        prefix = self.options.env_launchers.get(node.name)
+        if prefix is not None:
+            argv = prefix + argv[1:]
         argv = self.options.launcher + argv
         preload = self.preloads[node.name]
         task = StepTask(unit, attempt, argv, log, node.effects, self._env(unit), preload)

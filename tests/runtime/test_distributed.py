@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from buildkit import isolated_env, node_states, wait_for
+from buildkit import Node, isolated_env, node_states, out, wait_for, write_build
 from servers import DaskCluster, S3Server, dask_cluster, free_port, s3_server
+from wheelkit import write_test_wheels
 
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 s3fs = pytest.importorskip("s3fs", reason="the s3 extra is not installed")
@@ -412,3 +413,43 @@ def test_store_urls_that_cannot_work_are_refused(tmp_path: Path):
     bare = _run(tmp_path, build, "runs", f"--store={tmp_path}")
     assert bare.returncode == 2 and "give a URL" in bare.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_env_venv_on_the_cluster_builds_each_environment_on_its_worker(
+    cluster: DaskCluster, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+):
+    wheels = write_test_wheels(tmp_path_factory.mktemp("wheels"))
+    build = write_build(
+        tmp_path / "build",
+        [
+            Node(
+                "uses_tiny",
+                "def step():\n    import sys, tinypkg\n    return (tinypkg.VALUE, sys.prefix)",
+                requirements=("tinypkg==1.0",),
+            ),
+            Node(
+                "say",
+                "def step(pair):\n    import sys\n    print(pair[0], pair[1] != sys.prefix)",
+                kind="glue",
+                effects=True,
+                outputs=(),
+                inputs={"pair": out("uses_tiny")},
+            ),
+        ],
+    )
+    done = _run(
+        tmp_path,
+        build,
+        "venv",
+        "--executor=dask",
+        f"--scheduler={cluster.address}",
+        "--env=venv",
+        f"--find-links={wheels}",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "tiny 1.0 True\n"  # two environments, each built on a worker
+    assert "[uses_tiny] pipec: building the environment for steps/uses_tiny.py" in done.stderr
+    envs = tmp_path / "cache-venv" / "envs"  # the run's --cache-dir, on the workers too
+    assert len([p for p in envs.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 2
+    interpreters = _record(tmp_path, "venv")["options"]["interpreters"]
+    assert "built from" in interpreters["uses_tiny"] and "tinypkg==1.0" in interpreters["uses_tiny"]

@@ -8,19 +8,14 @@ environments isolated from this interpreter's site-packages.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import importlib.metadata
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
-
-from tests.runtime.buildkit import (
+from buildkit import (
     Node,
     isolated_env,
     out,
@@ -30,6 +25,7 @@ from tests.runtime.buildkit import (
     runs,
     write_build,
 )
+from wheelkit import write_test_wheels
 
 # uv comes with the test extra, beside this interpreter.
 _UV_FOLDER = str(Path(sys.executable).parent)
@@ -37,41 +33,9 @@ _UV_FOLDER = str(Path(sys.executable).parent)
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX virtual environments")
 
 
-def _write_wheel(folder: Path, name: str, version: str, files: dict[str, bytes]) -> Path:
-    """A minimal pure-Python wheel: the files, METADATA, WHEEL and a RECORD of their hashes."""
-    info = f"{name}-{version}.dist-info"
-    contents = dict(files)
-    contents[f"{info}/METADATA"] = (
-        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    ).encode()
-    contents[f"{info}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: pipec-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    )
-    lines = []
-    for path, data in contents.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        lines.append(f"{path},sha256={digest},{len(data)}")
-    lines.append(f"{info}/RECORD,,")
-    contents[f"{info}/RECORD"] = ("\n".join(lines) + "\n").encode()
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, data in contents.items():
-            archive.writestr(path, data)
-    return wheel
-
-
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheels")
-    _write_wheel(folder, "tinypkg", "1.0", {"tinypkg/__init__.py": b"VALUE = 'tiny 1.0'\n"})
-    installed = importlib.metadata.distribution("cloudpickle")
-    files = {
-        str(path): Path(str(installed.locate_file(path))).read_bytes()
-        for path in installed.files or ()
-        if path.parts[0] == "cloudpickle" and "__pycache__" not in path.parts
-    }
-    _write_wheel(folder, "cloudpickle", installed.version, files)
-    return folder
+    return write_test_wheels(tmp_path_factory.mktemp("wheels"))
 
 
 def _build(tmp_path: Path, pin: str = "tinypkg==1.0") -> Path:
