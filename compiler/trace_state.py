@@ -164,6 +164,9 @@ class Context:
         self.unbound_reads: dict[tuple[str, tuple[Guard, ...]], str] = {}  # -> its failing node
         self.warned_unreachable = False
         self.controller_scope = self.source.scopes.get(controller.function.body)
+        # Comprehensions the tracer is unrolling or mapping: their variables are bound in
+        # the frame like the controller's own, so glue inside them reads them as inputs.
+        self.comprehension_scopes: list[object] = []
 
     # ---- names -------------------------------------------------------------------------------
 
@@ -241,7 +244,9 @@ class Context:
                 yield "undefined", use.node
             elif use.scope is self.source.global_scope:
                 yield "global", use.node
-            elif use.scope is self.controller_scope:
+            elif use.scope is self.controller_scope or any(
+                use.scope is s for s in self.comprehension_scopes
+            ):
                 yield "local", use.node
             # names of comprehensions and lambdas inside the statement are its own business
 

@@ -1,0 +1,80 @@
+"""Controller constructs of issues 9 and 10, each run both ways: plain Python and `pipec run`
+agree, or the build refuses at the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from differential import PIPEC, Differential
+
+pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
+
+STEPS = """
+import sys
+
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["files"])
+def listing(n):
+    return [{"path": f"f{i}", "size": i} for i in range(n)]
+
+
+@PipelineDecorator.component(return_values=["v"])
+def process(p):
+    return f"<{p}>"
+
+
+@PipelineDecorator.component(return_values=["ok"])
+def check(x):
+    return x > 2
+
+
+@PipelineDecorator.component(return_values=["v"])
+def risky(x):
+    print("risky ran")
+    return 10 // (x - 2)
+
+"""
+
+
+def pipeline(tmp_path: Path, controller: str) -> Differential:
+    return Differential(tmp_path, STEPS + controller)
+
+
+# ---- issue 9 family 4: comprehensions whose step argument is an expression of the element ----
+
+
+def test_a_comprehension_over_a_step_output_passes_an_expression_of_the_element(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    f = "outer"
+    out = [process(f["path"]) for f in files]
+    sizes = [process(f["size"] * 2) for f in files]
+    print(out, sizes, f)
+    return out
+""",
+    )
+    run.same()
+    run.same(n=0)
+
+
+def test_a_comprehension_over_known_outputs_passes_an_expression_of_the_element(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    a, b = listing(n), listing(n + 1)
+    counts = [process(len(x)) for x in [a, b]]
+    named = {k: process(v[0]["path"]) for k, v in zip("ab", [a, b])}
+    print(counts, named)
+    return counts, named
+""",
+    )
+    run.same()
