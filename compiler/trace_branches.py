@@ -30,7 +30,7 @@ from pipec.manifest import (
     SelectOption,
 )
 
-__all__ = ["branches", "condition_node", "if_", "if_expression"]
+__all__ = ["bool_operation", "branches", "condition_node", "if_", "if_expression"]
 
 
 def if_(t: Context, node: cst.If) -> None:
@@ -146,6 +146,51 @@ def if_expression(t: Context, expr: cst.IfExp, what: str) -> Symbol | None:
         return trace
 
     branches(t, condition, side(expr.body), side(expr.orelse))
+    return t.frame.env.pop(temp, None)
+
+
+def bool_operation(t: Context, expr: cst.BooleanOperation, what: str) -> Symbol | None:
+    """`check(x) and risky(x)`, `a or fallback(x)`: the right side runs only when Python
+    would evaluate it, decided by a condition node on the left side's value."""
+    if t.frame.map is not None:
+        t.reporter.report(rules.CONDITIONAL_STEP_IN_RUNTIME_LOOP, t.location(expr))
+        return None
+    is_and = isinstance(expr.operator, cst.And)
+    left = trace_values.bind(t, expr.left, what)
+    if left is None:
+        return None
+    if isinstance(left, Literal):
+        reaches_right = bool(left.value) == is_and
+        return trace_values.structured(t, expr.right, what) if reaches_right else left
+    glue.flush(t)
+    operand = t.temporary(what)
+    condition = t.numbered("if")
+    glue.add_node(
+        t,
+        condition,
+        NodeKind.CONDITION,
+        (),
+        cst.Name(operand),
+        [(operand, left)],
+        ("decision",),
+        [expr],
+        set(),
+        False,
+    )
+    temp = t.temporary(what)
+
+    def left_side() -> None:
+        t.frame.env[temp] = left
+
+    def right_side() -> None:
+        binding = trace_values.bind(t, expr.right, what)
+        if binding is not None:
+            t.frame.env[temp] = binding
+
+    if is_and:
+        branches(t, condition, right_side, left_side)
+    else:
+        branches(t, condition, left_side, right_side)
     return t.frame.env.pop(temp, None)
 
 

@@ -141,6 +141,8 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
         return loops.comprehension(t, expr, what)
     if isinstance(expr, cst.IfExp) and t.units(expr):
         return branches.if_expression(t, expr, what)
+    if isinstance(expr, cst.BooleanOperation) and t.units(expr.right):
+        return branches.bool_operation(t, expr, what)
     if isinstance(expr, cst.Subscript):
         item = item_of(t, expr)
         if item is not None:

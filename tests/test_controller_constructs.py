@@ -78,3 +78,43 @@ def controller(n: int = 2):
 """,
     )
     run.same()
+
+
+# ---- issue 9 family 3: short-circuits run their right side only when Python would ----------
+
+
+def test_and_or_and_conditional_expressions_run_a_step_only_when_python_reaches_it(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 2, a: int = 0):
+    r = check(x) and risky(x)
+    s = a or risky(x + 5)
+    u = risky(x + 3) if x > 0 else risky(x)
+    w = a and check(x) or risky(x + 1)
+    print(r, s, u, w)
+    if check(x + 1) and risky(x + 2):
+        print("both")
+    return r, s, u, w
+""",
+    )
+    run.same()  # risky(2) would divide by zero: Python never calls it
+    run.same(x=3, a=1)
+    run.same(x=-1)  # check(x) is falsy, x > 0 is not: risky(-1) runs on the else side
+    run.same(x=1)  # `a and ...` is falsy: risky(1 + 1) runs and divides by zero, as in Python
+
+
+def test_a_short_circuit_with_a_step_on_the_right_in_a_runtime_loop_is_refused(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    return [f["size"] and risky(f["size"]) for f in files]
+""",
+    )
+    assert run.refused_codes == ["PC502"]
