@@ -90,7 +90,7 @@ def add_glue(
     for changed in dict.fromkeys([*mutated_names(statement), *augmented]):
         if changed in t.frame.env:
             trace_values.refuse_shared_change(t, changed, original, _changes_inside(body))
-        elif changed in t.source.global_bindings():
+        elif changed in t.source.global_bindings() and not _names_code(t, changed):
             t.reporter.report(
                 rules.MUTATED_MODULE_VALUE,
                 t.location(original),
@@ -111,6 +111,17 @@ def add_glue(
         pending.returns = True
     pending.statements.append(statement)
     pending.originals.append(original)
+
+
+def _names_code(t: Context, name: str) -> bool:
+    """Whether module-level `name` is bound only by imports, `def` and `class`: calling its
+    methods (`sys.exit(1)`, `logger.info(...)`) is not changing a value the controller copied."""
+    kinds = (cst.Import, cst.ImportFrom, cst.FunctionDef, cst.ClassDef)
+    return all(
+        isinstance(getattr(a, "node", None), kinds)
+        for a in t.source.global_scope.assignments
+        if a.name == name
+    )
 
 
 def _changes_inside(body: Sequence[cst.BaseSmallStatement]) -> bool:

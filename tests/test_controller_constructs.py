@@ -118,3 +118,61 @@ def controller(n: int = 3):
 """,
     )
     assert run.refused_codes == ["PC502"]
+
+
+# ---- issue 9 family 6: sys.exit ends the pipeline in glue, fails the step in a step ----------
+
+
+def test_sys_exit_in_the_controller_ends_the_pipeline_there(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.component(return_values=["v"])
+def leaves(x):
+    if x:
+        sys.exit(x)
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 3, code: int = 0):
+    print("before")
+    if check(x):
+        sys.exit(code or "stopping: x is too large")
+    after = risky(x + 1)
+    print("after", after)
+    if x < 0:
+        raise SystemExit(5)
+    return after
+""",
+    )
+    plain, compiled = run.same()
+    assert "stopping: x is too large" in plain.stderr
+    assert "the controller called sys.exit('stopping: x is too large')" in compiled.stderr
+    plain, compiled = run.same(code=4)
+    assert "after" not in compiled.stdout
+    run.same(x=-1)
+    run.same(x=1)
+
+
+def test_sys_exit_in_a_step_fails_the_step_with_a_clear_message(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.component(return_values=["v"])
+def leaves(x):
+    if x:
+        sys.exit(x)
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 3):
+    return leaves(x)
+""",
+    )
+    compiled = run.compiled()
+    assert not compiled.ok
+    assert "step leaves called sys.exit(3)" in compiled.stderr
+    assert "output is not there" not in compiled.stderr
+    assert run.compiled(x=0).result == 0
