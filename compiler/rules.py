@@ -434,14 +434,14 @@ NONLOCAL_STATEMENT = Rule(
     "PC207", "nonlocal-statement", _E, "`nonlocal` in a controller", _PASS_VALUES
 )
 IMPORT_IN_CONTROLLER = Rule(
-    "PC208", "import-in-controller", _E, "import inside a controller", _MOVE_IMPORT
+    "PC208", "import-in-controller", _E, "relative import inside a controller", _MOVE_IMPORT
 )
 DEL_STATEMENT = Rule(
     "PC209",
     "del-statement",
     _E,
-    "`del` in a controller",
-    "drop the `del`: every value lives in its own artifact",
+    "`del` of names and of items or attributes in one statement",
+    "write one `del` for the names and another for the items (`del a` then `del d[k]`)",
 )
 UNSUPPORTED_STATEMENT = Rule(
     "PC210",
@@ -464,6 +464,21 @@ RECURSIVE_CONTROLLER = Rule(
     "the pipeline controller calls itself",
     "a compiled pipeline has a fixed shape: unroll the recursion into a loop over "
     "known values, or move it into a step",
+)
+IMPORTED_NAME_PASSED_ON = Rule(
+    "PC213",
+    "imported-name-passed-on",
+    _E,
+    "`{name}` is imported inside the controller and cannot be passed on as a value",
+    "pass values, not modules: import it in the step that uses it, or call it in glue "
+    "(`{name}.something(...)`)",
+)
+CONDITIONAL_WALRUS = Rule(
+    "PC214",
+    "conditional-walrus",
+    _E,
+    "this `:=` runs only when the test gets that far, in a test decided at run time",
+    "assign the name in a statement of its own before the `if`",
 )
 
 # ---- PC3xx: step calls --------------------------------------------------------------------------

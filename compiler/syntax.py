@@ -285,6 +285,12 @@ def mutated_names(statement: cst.CSTNode) -> list[str]:
             func = small.value.func
             if isinstance(func, cst.Attribute):
                 targets = [func.value]
+        elif isinstance(small, cst.Del):
+            targets = (
+                [e.value for e in small.target.elements]
+                if isinstance(small.target, (cst.Tuple, cst.List))
+                else [small.target]
+            )
         for target in targets:
             base = target
             while isinstance(base, (cst.Subscript, cst.Attribute)):

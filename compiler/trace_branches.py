@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import libcst as cst
 
@@ -12,6 +12,7 @@ from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.syntax import (
+    COMPREHENSIONS,
     Replacer,
 )
 from pipec.compiler.trace_state import (
@@ -47,7 +48,10 @@ def if_(t: Context, node: cst.If) -> None:
     if t.frame.map is not None:
         t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(node))
         return
-    condition = condition_node(t, node.test)
+    assigned = _walrus_assignments(t, node.test)
+    if assigned is None:
+        return
+    condition = condition_node(t, node.test, assigned)
     if condition is None:
         return
     branches(
@@ -58,11 +62,16 @@ def if_(t: Context, node: cst.If) -> None:
     )
 
 
-def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
-    """A condition node that computes `bool(test)` at run time."""
-    replaced = glue.hoist(t, test)
+def condition_node(
+    t: Context, test: cst.BaseExpression, assigned: Mapping[cst.CSTNode, str] | None = None
+) -> str | None:
+    """A condition node that computes `bool(test)` at run time; `assigned` maps the walrus
+    expressions in `test` that glue has already computed to the name each assigned."""
+    assigned = assigned or {}
+    replaced = glue.hoist(t, test, list(assigned))
     if replaced is None:
         return None
+    replaced.update(assigned)
     glue.flush(t)
     expression = test.visit(Replacer(replaced)) if replaced else test
     assert isinstance(expression, cst.BaseExpression)
@@ -73,7 +82,8 @@ def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
         if kind == "undefined":
             t.reporter.report(rules.UNDEFINED_NAME, t.location(test), name=name)
             return None
-    inputs = glue.read_bindings(t, reads, [], test)
+    hoisted: list[cst.BaseStatement] = []
+    inputs = glue.read_bindings(t, reads, [], test, hoisted)
     if inputs is None:
         return None
     name = t.numbered("if")
@@ -81,7 +91,7 @@ def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
         t,
         name,
         NodeKind.CONDITION,
-        (),
+        tuple(hoisted),
         expression,
         inputs,
         ("decision",),
@@ -90,6 +100,37 @@ def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
         False,
     )
     return name
+
+
+def _walrus_assignments(t: Context, test: cst.BaseExpression) -> dict[cst.CSTNode, str] | None:
+    """`if (k := len(xs)) > 1:`: each walrus in the test runs first, as glue that assigns its
+    name, so the branches and the code after the `if` read it. A walrus Python may skip (on
+    the right of `and`/`or`, in a side of `a if c else b`) is refused."""
+    assigned: dict[cst.CSTNode, str] = {}
+    stack: list[tuple[cst.CSTNode, bool]] = [(test, False)]
+    while stack:
+        node, conditional = stack.pop()
+        if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+            if conditional:
+                t.reporter.report(rules.CONDITIONAL_WALRUS, t.location(node))
+                return None
+            assigned[node] = node.target.value
+            continue
+        if isinstance(node, (cst.Lambda, *COMPREHENSIONS)):
+            continue
+        children: list[tuple[cst.CSTNode, bool]]
+        if isinstance(node, cst.BooleanOperation):
+            children = [(node.left, conditional), (node.right, True)]
+        elif isinstance(node, cst.IfExp):
+            children = [(node.test, conditional), (node.body, True), (node.orelse, True)]
+        else:
+            children = [(c, conditional) for c in node.children]
+        stack.extend(reversed(children))  # left to right, as Python evaluates
+    for named, name in assigned.items():
+        assert isinstance(named, cst.NamedExpr)
+        statement = cst.Assign([cst.AssignTarget(cst.Name(name))], named.value)
+        glue.glue_statement(t, statement, named, extra_writes=[name])
+    return assigned
 
 
 def branches(

@@ -167,6 +167,8 @@ class Context:
         # Comprehensions the tracer is unrolling or mapping: their variables are bound in
         # the frame like the controller's own, so glue inside them reads them as inputs.
         self.comprehension_scopes: list[object] = []
+        # Names bound by an `import` in the controller -> that import, alone on its line.
+        self.imports: dict[str, cst.SimpleStatementLine] = {}
 
     # ---- names -------------------------------------------------------------------------------
 

@@ -71,7 +71,8 @@ def binding_of(t: Context, symbol: Symbol | None, node: cst.CSTNode, name: str) 
         if symbol.rule is not None:
             t.reporter.report(symbol.rule, t.location(node), **symbol.fields)
         return None
-    return _unbound_fails(t, symbol, (), node)
+    # A name unbound on every path (`del x`) fails only where it is read: under these guards.
+    return _unbound_fails(t, symbol, t.frame.guards, node)
 
 
 def _unbound_fails(

@@ -176,3 +176,97 @@ def controller(x: int = 3):
     assert "step leaves called sys.exit(3)" in compiled.stderr
     assert "output is not there" not in compiled.stderr
     assert run.compiled(x=0).result == 0
+
+
+# ---- issue 10 item 5: controller statements ---------------------------------------------------
+
+
+def test_imports_inside_the_controller_serve_the_glue_that_reads_them(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    import json
+    import os.path as osp
+    from math import sqrt, floor as fl
+    files = listing(n)
+    text = json.dumps(files)
+    print(len(text), sqrt(16), osp.basename("/a/b"))
+    if fl(sqrt(len(text))) > 3:
+        print("long")
+    return process(json.dumps(files[0]) if n else "none")
+""",
+    )
+    run.same()
+    run.same(n=0)
+
+
+def test_an_imported_module_passed_to_a_step_is_refused(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    import json
+    return process(json)
+""",
+    )
+    assert run.refused_codes == ["PC213"]
+
+
+def test_del_unbinds_names_and_removes_items(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3, again: bool = False):
+    files = listing(n)
+    d = {"a": 1, "b": n}
+    del d["a"]
+    first = process(files[d["b"] - 1]["path"])
+    del first
+    if again:
+        first = process(first)
+    del files[0]
+    print(d, files)
+    return process(len(files))
+""",
+    )
+    run.same()
+    run.same(again=True)
+
+
+def test_walrus_in_an_if_test_binds_the_name_for_the_branch_and_after(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    if (k := len(files)) > 1:
+        print("many", k)
+        r = process(k)
+    else:
+        r = process(-k)
+    print(k, r)
+    return r
+""",
+    )
+    run.same()
+    run.same(n=1)
+
+
+def test_walrus_around_a_step_call_runs_the_step_once(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 3):
+    if (ok := check(x)) and x > 0:
+        print("checked", ok)
+    return ok
+""",
+    )
+    run.same()
+    run.same(x=1)

@@ -72,6 +72,8 @@ CODES = {
     "PC210": "unsupported-statement",
     "PC211": "unreachable-code",
     "PC212": "recursive-controller",
+    "PC213": "imported-name-passed-on",
+    "PC214": "conditional-walrus",
     "PC301": "star-args-in-step-call",
     "PC302": "too-many-positional",
     "PC303": "unknown-keyword",
