@@ -480,6 +480,29 @@ CONDITIONAL_WALRUS = Rule(
     "this `:=` runs only when the test gets that far, in a test decided at run time",
     "assign the name in a statement of its own before the `if`",
 )
+RECURSIVE_HELPER = Rule(
+    "PC215",
+    "recursive-helper",
+    _E,
+    "helper `{helper}` calls steps and calls itself",
+    "a compiled pipeline has a fixed shape: loop over known values instead of recursing",
+)
+HELPER_NOT_INLINABLE = Rule(
+    "PC216",
+    "helper-not-inlinable",
+    _E,
+    "helper `{helper}` calls steps, so its body is compiled into the controller, which "
+    "cannot hold {what}",
+    "keep a helper that calls steps to plain statements ending in one `return`, with "
+    "named parameters whose defaults are constants; or call the steps in the controller",
+)
+HELPER_CALL_MISMATCH = Rule(
+    "PC217",
+    "helper-call-mismatch",
+    _E,
+    "this call does not match the parameters of helper `{helper}`",
+    "pass each parameter once, by position or by name, as Python requires",
+)
 
 # ---- PC3xx: step calls --------------------------------------------------------------------------
 

@@ -283,11 +283,13 @@ def hoist(
     if units:
         flush(t)
     for unit in units:
-        base = (
-            f"{t.component_of(unit).step_name}_result"  # type: ignore[union-attr]
-            if isinstance(unit, cst.Call)
-            else "values"
-        )
+        component = t.component_of(unit) if isinstance(unit, cst.Call) else None
+        if component is not None:
+            base = f"{component.step_name}_result"
+        elif isinstance(unit, cst.Call) and isinstance(unit.func, cst.Name):
+            base = f"{unit.func.value}_result"  # a helper that calls steps, inlined
+        else:
+            base = "values"
         symbol = trace_values.structured(t, unit, base)
         binding = trace_values.binding_of(t, symbol, unit, base) if symbol is not None else None
         if binding is None:

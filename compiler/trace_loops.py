@@ -311,8 +311,8 @@ def _inside(t: Context, expr: cst.BaseExpression) -> Iterator[None]:
     """Names bound by comprehension `expr` read as controller names while it is traced."""
     body = expr.key if isinstance(expr, cst.DictComp) else getattr(expr, "elt", expr)
     scope = t.source.scopes.get(body)
-    t.comprehension_scopes.append(scope)
+    t.inner_scopes.append(scope)
     try:
         yield
     finally:
-        t.comprehension_scopes.pop()
+        t.inner_scopes.pop()

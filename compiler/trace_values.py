@@ -11,6 +11,7 @@ import libcst as cst
 from pipec.compiler import rules
 from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
+from pipec.compiler import trace_inline as inline
 from pipec.compiler import trace_loops as loops
 from pipec.compiler.analyse import Component, ParameterKind
 from pipec.compiler.ir import StepNode
@@ -138,6 +139,10 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
         return t.frame.env[expr.value]
     if isinstance(expr, cst.Call) and t.component_of(expr) is not None:
         return step_call(t, expr)
+    if isinstance(expr, cst.Call):
+        helper = inline.helper_of(t, expr)
+        if helper is not None:
+            return inline.inline_call(t, expr, helper, what)
     if isinstance(expr, COMPREHENSIONS) and t.units(expr):
         return loops.comprehension(t, expr, what)
     if isinstance(expr, cst.IfExp) and t.units(expr):

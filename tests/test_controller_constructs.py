@@ -270,3 +270,58 @@ def controller(x: int = 3):
     )
     run.same()
     run.same(x=1)
+
+
+# ---- issue 10 item 7: plain helpers that call steps are compiled into the controller --------
+
+
+def test_a_helper_that_calls_steps_is_inlined_and_its_steps_become_nodes(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+def process_all(files, prefix="p"):
+    out = [process(prefix + f["path"]) for f in files]
+    print("processed", len(out))
+    return out
+
+
+def best(n):
+    files = listing(n)
+    found = process_all(files, prefix="q")
+    return max(found) if found else None
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    out = process_all(files)
+    print(out, best(n + 1), files[0] if files else None)
+    return out
+""",
+    )
+    run.same()
+    run.same(n=0)
+    manifest = (run.build_dir / "manifest.json").read_text()
+    assert '"function": "process"' in manifest
+
+
+@pytest.mark.parametrize(
+    ("helper", "code"),
+    [
+        ("def h(x):\n    if x:\n        return process(x)\n    return 0\n", "PC216"),
+        ("def h(x):\n    return h(process(x))\n", "PC215"),
+        ("def h(x, *rest):\n    return process(x)\n", "PC216"),
+    ],
+)
+def test_helpers_that_cannot_be_inlined_are_refused(tmp_path: Path, helper: str, code: str):
+    run = pipeline(
+        tmp_path,
+        helper
+        + """
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    return h(n)
+""",
+    )
+    assert code in run.refused_codes
