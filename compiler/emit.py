@@ -139,7 +139,10 @@ class _ReturnAsOutputs(cst.CSTTransformer):
 
 
 def _glue_function(node: GlueNode) -> str:
-    statements: list[cst.BaseStatement] = []
+    # A condition's statements are the imports its test needs (a controller `import`).
+    statements: list[cst.BaseStatement] = (
+        list(node.statements) if node.kind is NodeKind.CONDITION else []
+    )
     if node.kind is NodeKind.CONDITION:
         assert node.expression is not None
         decision = cst.Call(cst.Name("bool"), [cst.Arg(node.expression)])

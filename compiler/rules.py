@@ -434,14 +434,14 @@ NONLOCAL_STATEMENT = Rule(
     "PC207", "nonlocal-statement", _E, "`nonlocal` in a controller", _PASS_VALUES
 )
 IMPORT_IN_CONTROLLER = Rule(
-    "PC208", "import-in-controller", _E, "import inside a controller", _MOVE_IMPORT
+    "PC208", "import-in-controller", _E, "relative import inside a controller", _MOVE_IMPORT
 )
 DEL_STATEMENT = Rule(
     "PC209",
     "del-statement",
     _E,
-    "`del` in a controller",
-    "drop the `del`: every value lives in its own artifact",
+    "`del` of names and of items or attributes in one statement",
+    "write one `del` for the names and another for the items (`del a` then `del d[k]`)",
 )
 UNSUPPORTED_STATEMENT = Rule(
     "PC210",
@@ -464,6 +464,44 @@ RECURSIVE_CONTROLLER = Rule(
     "the pipeline controller calls itself",
     "a compiled pipeline has a fixed shape: unroll the recursion into a loop over "
     "known values, or move it into a step",
+)
+IMPORTED_NAME_PASSED_ON = Rule(
+    "PC213",
+    "imported-name-passed-on",
+    _E,
+    "`{name}` is imported inside the controller and cannot be passed on as a value",
+    "pass values, not modules: import it in the step that uses it, or call it in glue "
+    "(`{name}.something(...)`)",
+)
+CONDITIONAL_WALRUS = Rule(
+    "PC214",
+    "conditional-walrus",
+    _E,
+    "this `:=` runs only when the test gets that far, in a test decided at run time",
+    "assign the name in a statement of its own before the `if`",
+)
+RECURSIVE_HELPER = Rule(
+    "PC215",
+    "recursive-helper",
+    _E,
+    "helper `{helper}` calls steps and calls itself",
+    "a compiled pipeline has a fixed shape: loop over known values instead of recursing",
+)
+HELPER_NOT_INLINABLE = Rule(
+    "PC216",
+    "helper-not-inlinable",
+    _E,
+    "helper `{helper}` calls steps, so its body is compiled into the controller, which "
+    "cannot hold {what}",
+    "keep a helper that calls steps to plain statements ending in one `return`, with "
+    "named parameters whose defaults are constants; or call the steps in the controller",
+)
+HELPER_CALL_MISMATCH = Rule(
+    "PC217",
+    "helper-call-mismatch",
+    _E,
+    "this call does not match the parameters of helper `{helper}`",
+    "pass each parameter once, by position or by name, as Python requires",
 )
 
 # ---- PC3xx: step calls --------------------------------------------------------------------------

@@ -114,6 +114,16 @@ class UnitFinder(cst.CSTVisitor):
     def visit_IfExp(self, node: cst.IfExp) -> bool:
         return self._visit_whole(node)
 
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> bool:
+        # A step on the right runs only when the left side lets Python reach it: the whole
+        # operation is traced as a decision. Steps on the left alone are ordinary units.
+        inner = UnitFinder(self.is_step)
+        node.right.visit(inner)
+        if inner.units:
+            self.units.append(node)
+            return False
+        return True
+
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
 
@@ -275,6 +285,12 @@ def mutated_names(statement: cst.CSTNode) -> list[str]:
             func = small.value.func
             if isinstance(func, cst.Attribute):
                 targets = [func.value]
+        elif isinstance(small, cst.Del):
+            targets = (
+                [e.value for e in small.target.elements]
+                if isinstance(small.target, (cst.Tuple, cst.List))
+                else [small.target]
+            )
         for target in targets:
             base = target
             while isinstance(base, (cst.Subscript, cst.Attribute)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import libcst as cst
 
@@ -12,6 +12,7 @@ from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.syntax import (
+    COMPREHENSIONS,
     Replacer,
 )
 from pipec.compiler.trace_state import (
@@ -30,7 +31,7 @@ from pipec.manifest import (
     SelectOption,
 )
 
-__all__ = ["branches", "condition_node", "if_", "if_expression"]
+__all__ = ["bool_operation", "branches", "condition_node", "if_", "if_expression"]
 
 
 def if_(t: Context, node: cst.If) -> None:
@@ -47,7 +48,10 @@ def if_(t: Context, node: cst.If) -> None:
     if t.frame.map is not None:
         t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(node))
         return
-    condition = condition_node(t, node.test)
+    assigned = _walrus_assignments(t, node.test)
+    if assigned is None:
+        return
+    condition = condition_node(t, node.test, assigned)
     if condition is None:
         return
     branches(
@@ -58,11 +62,16 @@ def if_(t: Context, node: cst.If) -> None:
     )
 
 
-def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
-    """A condition node that computes `bool(test)` at run time."""
-    replaced = glue.hoist(t, test)
+def condition_node(
+    t: Context, test: cst.BaseExpression, assigned: Mapping[cst.CSTNode, str] | None = None
+) -> str | None:
+    """A condition node that computes `bool(test)` at run time; `assigned` maps the walrus
+    expressions in `test` that glue has already computed to the name each assigned."""
+    assigned = assigned or {}
+    replaced = glue.hoist(t, test, list(assigned))
     if replaced is None:
         return None
+    replaced.update(assigned)
     glue.flush(t)
     expression = test.visit(Replacer(replaced)) if replaced else test
     assert isinstance(expression, cst.BaseExpression)
@@ -73,7 +82,8 @@ def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
         if kind == "undefined":
             t.reporter.report(rules.UNDEFINED_NAME, t.location(test), name=name)
             return None
-    inputs = glue.read_bindings(t, reads, [], test)
+    hoisted: list[cst.BaseStatement] = []
+    inputs = glue.read_bindings(t, reads, [], test, hoisted)
     if inputs is None:
         return None
     name = t.numbered("if")
@@ -81,7 +91,7 @@ def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
         t,
         name,
         NodeKind.CONDITION,
-        (),
+        tuple(hoisted),
         expression,
         inputs,
         ("decision",),
@@ -90,6 +100,37 @@ def condition_node(t: Context, test: cst.BaseExpression) -> str | None:
         False,
     )
     return name
+
+
+def _walrus_assignments(t: Context, test: cst.BaseExpression) -> dict[cst.CSTNode, str] | None:
+    """`if (k := len(xs)) > 1:`: each walrus in the test runs first, as glue that assigns its
+    name, so the branches and the code after the `if` read it. A walrus Python may skip (on
+    the right of `and`/`or`, in a side of `a if c else b`) is refused."""
+    assigned: dict[cst.CSTNode, str] = {}
+    stack: list[tuple[cst.CSTNode, bool]] = [(test, False)]
+    while stack:
+        node, conditional = stack.pop()
+        if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+            if conditional:
+                t.reporter.report(rules.CONDITIONAL_WALRUS, t.location(node))
+                return None
+            assigned[node] = node.target.value
+            continue
+        if isinstance(node, (cst.Lambda, *COMPREHENSIONS)):
+            continue
+        children: list[tuple[cst.CSTNode, bool]]
+        if isinstance(node, cst.BooleanOperation):
+            children = [(node.left, conditional), (node.right, True)]
+        elif isinstance(node, cst.IfExp):
+            children = [(node.test, conditional), (node.body, True), (node.orelse, True)]
+        else:
+            children = [(c, conditional) for c in node.children]
+        stack.extend(reversed(children))  # left to right, as Python evaluates
+    for named, name in assigned.items():
+        assert isinstance(named, cst.NamedExpr)
+        statement = cst.Assign([cst.AssignTarget(cst.Name(name))], named.value)
+        glue.glue_statement(t, statement, named, extra_writes=[name])
+    return assigned
 
 
 def branches(
@@ -146,6 +187,51 @@ def if_expression(t: Context, expr: cst.IfExp, what: str) -> Symbol | None:
         return trace
 
     branches(t, condition, side(expr.body), side(expr.orelse))
+    return t.frame.env.pop(temp, None)
+
+
+def bool_operation(t: Context, expr: cst.BooleanOperation, what: str) -> Symbol | None:
+    """`check(x) and risky(x)`, `a or fallback(x)`: the right side runs only when Python
+    would evaluate it, decided by a condition node on the left side's value."""
+    if t.frame.map is not None:
+        t.reporter.report(rules.CONDITIONAL_STEP_IN_RUNTIME_LOOP, t.location(expr))
+        return None
+    is_and = isinstance(expr.operator, cst.And)
+    left = trace_values.bind(t, expr.left, what)
+    if left is None:
+        return None
+    if isinstance(left, Literal):
+        reaches_right = bool(left.value) == is_and
+        return trace_values.structured(t, expr.right, what) if reaches_right else left
+    glue.flush(t)
+    operand = t.temporary(what)
+    condition = t.numbered("if")
+    glue.add_node(
+        t,
+        condition,
+        NodeKind.CONDITION,
+        (),
+        cst.Name(operand),
+        [(operand, left)],
+        ("decision",),
+        [expr],
+        set(),
+        False,
+    )
+    temp = t.temporary(what)
+
+    def left_side() -> None:
+        t.frame.env[temp] = left
+
+    def right_side() -> None:
+        binding = trace_values.bind(t, expr.right, what)
+        if binding is not None:
+            t.frame.env[temp] = binding
+
+    if is_and:
+        branches(t, condition, right_side, left_side)
+    else:
+        branches(t, condition, left_side, right_side)
     return t.frame.env.pop(temp, None)
 
 

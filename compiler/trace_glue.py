@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import libcst as cst
 
-from pipec.compiler import rules, trace_values
+from pipec.compiler import rules, trace_imports, trace_values
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
@@ -16,6 +16,7 @@ from pipec.compiler.syntax import (
     contains,
     getattr_names,
     mutated_names,
+    within,
 )
 from pipec.compiler.trace_state import (
     Context,
@@ -90,7 +91,7 @@ def add_glue(
     for changed in dict.fromkeys([*mutated_names(statement), *augmented]):
         if changed in t.frame.env:
             trace_values.refuse_shared_change(t, changed, original, _changes_inside(body))
-        elif changed in t.source.global_bindings():
+        elif changed in t.source.global_bindings() and not _names_code(t, changed):
             t.reporter.report(
                 rules.MUTATED_MODULE_VALUE,
                 t.location(original),
@@ -111,6 +112,17 @@ def add_glue(
         pending.returns = True
     pending.statements.append(statement)
     pending.originals.append(original)
+
+
+def _names_code(t: Context, name: str) -> bool:
+    """Whether module-level `name` is bound only by imports, `def` and `class`: calling its
+    methods (`sys.exit(1)`, `logger.info(...)`) is not changing a value the controller copied."""
+    kinds = (cst.Import, cst.ImportFrom, cst.FunctionDef, cst.ClassDef)
+    return all(
+        isinstance(getattr(a, "node", None), kinds)
+        for a in t.source.global_scope.assignments
+        if a.name == name
+    )
 
 
 def _changes_inside(body: Sequence[cst.BaseSmallStatement]) -> bool:
@@ -146,11 +158,21 @@ def dynamic_use(t: Context, name: str, anchor: cst.CSTNode) -> bool:
 
 
 def read_bindings(
-    t: Context, reads: Sequence[str], writes: Sequence[str], anchor: cst.CSTNode
+    t: Context,
+    reads: Sequence[str],
+    writes: Sequence[str],
+    anchor: cst.CSTNode,
+    hoisted: list[cst.BaseStatement] | None = None,
 ) -> list[tuple[str, Binding]] | None:
+    """The inputs of a node that reads `reads`; names a controller `import` bound add their
+    import line to `hoisted` instead."""
     inputs: list[tuple[str, Binding]] = []
     ok = True
     for read in dict.fromkeys(reads):
+        line = trace_imports.hoisted_import(t, read) if hoisted is not None else None
+        if line is not None:
+            hoisted.append(line)  # type: ignore[union-attr]
+            continue
         symbol = t.frame.env.get(read)
         if symbol is None and read in writes:
             continue  # assigned earlier in the same block
@@ -170,7 +192,8 @@ def flush(t: Context) -> str | None:
     t.graph.pending = PendingGlue()
     if pending.barrier and t.frame.map is not None:
         t.reporter.report(rules.CHECK_IN_RUNTIME_LOOP, t.location(pending.originals[0]))
-    inputs = read_bindings(t, pending.reads, pending.writes, pending.originals[0])
+    hoisted: list[cst.BaseStatement] = []
+    inputs = read_bindings(t, pending.reads, pending.writes, pending.originals[0], hoisted)
     if inputs is None:
         return None
     outputs = list(pending.writes)
@@ -181,7 +204,7 @@ def flush(t: Context) -> str | None:
         t,
         name,
         NodeKind.GLUE,
-        tuple(pending.statements),
+        (*hoisted, *pending.statements),
         None,
         inputs,
         tuple(outputs),
@@ -245,18 +268,28 @@ def add_node(
     t.frame.barriers = (name,)
 
 
-def hoist(t: Context, node: cst.CSTNode) -> dict[cst.CSTNode, str] | None:
-    """Trace the step calls inside `node` first; map each to the name that replaces it."""
-    units = t.units(node)
+def hoist(
+    t: Context, node: cst.CSTNode, done: Sequence[cst.CSTNode] = ()
+) -> dict[cst.CSTNode, str] | None:
+    """Trace the step calls inside `node` first (except inside `done`, already traced); map
+    each to the name that replaces it."""
+    skip = [t.source.extent(d) for d in done if d in t.source.positions]
+    units = [
+        u
+        for u in t.units(node)
+        if u not in t.source.positions or not any(within(t.source.extent(u), s) for s in skip)
+    ]
     replaced: dict[cst.CSTNode, str] = {}
     if units:
         flush(t)
     for unit in units:
-        base = (
-            f"{t.component_of(unit).step_name}_result"  # type: ignore[union-attr]
-            if isinstance(unit, cst.Call)
-            else "values"
-        )
+        component = t.component_of(unit) if isinstance(unit, cst.Call) else None
+        if component is not None:
+            base = f"{component.step_name}_result"
+        elif isinstance(unit, cst.Call) and isinstance(unit.func, cst.Name):
+            base = f"{unit.func.value}_result"  # a helper that calls steps, inlined
+        else:
+            base = "values"
         symbol = trace_values.structured(t, unit, base)
         binding = trace_values.binding_of(t, symbol, unit, base) if symbol is not None else None
         if binding is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import libcst as cst
@@ -217,7 +218,8 @@ def comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | N
         return map_comprehension(t, expr, what)
     results: list[Binding] | dict[Any, Binding] = {} if isinstance(expr, cst.DictComp) else []
     saved = dict(t.frame.env)
-    comprehension_clause(t, expr, clause, values, results, what)
+    with _inside(t, expr):
+        comprehension_clause(t, expr, clause, values, results, what)
     for name in names_of(clause.target):
         if name in saved:
             t.frame.env[name] = saved[name]
@@ -290,5 +292,27 @@ def map_comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol
         if isinstance(value, OutputRef) and t.frame.map is not None:
             collected["value"] = Gather(t.frame.map, value.node, value.output)
 
-    map_(t, expr.for_in.iter, expr.for_in.target, body, expr)
+    target = expr.for_in.target
+    before = t.frame.env.get(target.value) if isinstance(target, cst.Name) else None
+    with _inside(t, expr):
+        map_(t, expr.for_in.iter, target, body, expr)
+    # A comprehension's variable is its own: the controller's name of the same spelling
+    # keeps its value (map_ marks a loop variable as not readable after the loop).
+    if isinstance(target, cst.Name):
+        if before is None:
+            t.frame.env.pop(target.value, None)
+        else:
+            t.frame.env[target.value] = before
     return collected.get("value")
+
+
+@contextlib.contextmanager
+def _inside(t: Context, expr: cst.BaseExpression) -> Iterator[None]:
+    """Names bound by comprehension `expr` read as controller names while it is traced."""
+    body = expr.key if isinstance(expr, cst.DictComp) else getattr(expr, "elt", expr)
+    scope = t.source.scopes.get(body)
+    t.inner_scopes.append(scope)
+    try:
+        yield
+    finally:
+        t.inner_scopes.pop()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import CodeRange
+from libcst.metadata import CodeRange, Scope
 
 from pipec.compiler.analyse import Component, literal_of
 from pipec.compiler.diagnostics import Reporter, Rule
@@ -164,6 +164,14 @@ class Context:
         self.unbound_reads: dict[tuple[str, tuple[Guard, ...]], str] = {}  # -> its failing node
         self.warned_unreachable = False
         self.controller_scope = self.source.scopes.get(controller.function.body)
+        # Comprehensions the tracer is unrolling or mapping, and helpers it is inlining: their
+        # names are bound in the frame like the controller's own, so glue reads them as inputs.
+        self.inner_scopes: list[Scope | None] = []
+        # Names bound by an `import` in the controller -> that import, alone on its line.
+        self.imports: dict[str, cst.SimpleStatementLine] = {}
+        # Module-level helpers that call steps (found on first use), and those being inlined.
+        self.helpers: dict[str, cst.FunctionDef] | None = None
+        self.inlining: list[str] = []
 
     # ---- names -------------------------------------------------------------------------------
 
@@ -212,7 +220,11 @@ class Context:
         return self.components[func.value]
 
     def units(self, node: cst.CSTNode) -> list[cst.BaseExpression]:
-        finder = UnitFinder(lambda c: self.component_of(c) is not None)
+        from pipec.compiler.trace_inline import helper_of  # the inliner needs this module
+
+        finder = UnitFinder(
+            lambda c: self.component_of(c) is not None or helper_of(self, c) is not None
+        )
         node.visit(finder)
         return finder.units
 
@@ -241,7 +253,9 @@ class Context:
                 yield "undefined", use.node
             elif use.scope is self.source.global_scope:
                 yield "global", use.node
-            elif use.scope is self.controller_scope:
+            elif use.scope is self.controller_scope or any(
+                use.scope is s for s in self.inner_scopes
+            ):
                 yield "local", use.node
             # names of comprehensions and lambdas inside the statement are its own business
 
@@ -251,7 +265,8 @@ class Context:
             return []
         where = self.source.extent(node)
         names: list[str] = []
-        for assignment in scope.assignments:
+        inner = [s for s in self.inner_scopes if s is not None]
+        for assignment in [*scope.assignments, *(a for s in inner for a in s.assignments)]:
             target = getattr(assignment, "node", None)
             if target is None or target not in self.source.positions:
                 continue

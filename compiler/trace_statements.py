@@ -9,6 +9,7 @@ import libcst as cst
 from pipec.compiler import rules, trace_values
 from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
+from pipec.compiler import trace_imports as imports
 from pipec.compiler import trace_loops as loops
 from pipec.compiler.diagnostics import Rule
 from pipec.compiler.ir import RETURN_OUTPUT
@@ -21,6 +22,7 @@ from pipec.compiler.syntax import (
 )
 from pipec.compiler.trace_state import (
     REPORTED,
+    UNBOUND,
     Context,
     LoopExit,
     Symbol,
@@ -56,9 +58,6 @@ _REFUSED_STATEMENTS: dict[type, Rule] = {
 _REFUSED_SMALL: dict[type, Rule] = {
     cst.Global: rules.GLOBAL_STATEMENT,
     cst.Nonlocal: rules.NONLOCAL_STATEMENT,
-    cst.Import: rules.IMPORT_IN_CONTROLLER,
-    cst.ImportFrom: rules.IMPORT_IN_CONTROLLER,
-    cst.Del: rules.DEL_STATEMENT,
 }
 
 
@@ -146,6 +145,12 @@ def small_statement(
         return
     if isinstance(small, cst.Pass):
         return
+    if isinstance(small, (cst.Import, cst.ImportFrom)):
+        imports.controller_import(t, small)
+        return
+    if isinstance(small, cst.Del):
+        delete(t, small, line)
+        return
     if isinstance(small, (cst.Break, cst.Continue)):
         loop_exit(t, small)
         return
@@ -172,6 +177,30 @@ def small_statement(
     if isinstance(small, cst.AugAssign) and trace_values.accumulate_augmented(t, small):
         return
     glue.glue_statement(t, small, small, leading_comments(small, line))
+
+
+def delete(t: Context, small: cst.Del, line: cst.SimpleStatementLine) -> None:
+    """`del name` unbinds the name (a later read fails as Python's does); `del d[k]`,
+    `del obj.attr` change a value in place, in glue."""
+    targets = (
+        [e.value for e in small.target.elements]
+        if isinstance(small.target, (cst.Tuple, cst.List))
+        else [small.target]
+    )
+    names = [target for target in targets if isinstance(target, cst.Name)]
+    if names and len(names) < len(targets):
+        t.reporter.report(rules.DEL_STATEMENT, t.location(small))
+        return
+    if not names:
+        glue.glue_statement(t, small, small, leading_comments(small, line))
+        return
+    for name in names:
+        if name.value in t.graph.pending.writes:
+            glue.flush(t)
+        # Deleting a name that is not bound raises, as reading it would.
+        if trace_values.binding_of(t, t.frame.env.get(name.value), name, name.value) is None:
+            return
+        t.frame.env[name.value] = OutputRef(UNBOUND, name.value)
 
 
 def poison(t: Context, node: cst.CSTNode) -> None:

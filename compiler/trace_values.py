@@ -11,6 +11,7 @@ import libcst as cst
 from pipec.compiler import rules
 from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
+from pipec.compiler import trace_inline as inline
 from pipec.compiler import trace_loops as loops
 from pipec.compiler.analyse import Component, ParameterKind
 from pipec.compiler.ir import StepNode
@@ -71,7 +72,8 @@ def binding_of(t: Context, symbol: Symbol | None, node: cst.CSTNode, name: str) 
         if symbol.rule is not None:
             t.reporter.report(symbol.rule, t.location(node), **symbol.fields)
         return None
-    return _unbound_fails(t, symbol, (), node)
+    # A name unbound on every path (`del x`) fails only where it is read: under these guards.
+    return _unbound_fails(t, symbol, t.frame.guards, node)
 
 
 def _unbound_fails(
@@ -137,10 +139,16 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
         return t.frame.env[expr.value]
     if isinstance(expr, cst.Call) and t.component_of(expr) is not None:
         return step_call(t, expr)
+    if isinstance(expr, cst.Call):
+        helper = inline.helper_of(t, expr)
+        if helper is not None:
+            return inline.inline_call(t, expr, helper, what)
     if isinstance(expr, COMPREHENSIONS) and t.units(expr):
         return loops.comprehension(t, expr, what)
     if isinstance(expr, cst.IfExp) and t.units(expr):
         return branches.if_expression(t, expr, what)
+    if isinstance(expr, cst.BooleanOperation) and t.units(expr.right):
+        return branches.bool_operation(t, expr, what)
     if isinstance(expr, cst.Subscript):
         item = item_of(t, expr)
         if item is not None:

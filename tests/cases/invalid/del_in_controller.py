@@ -9,5 +9,6 @@ def double(x: int):
 @PipelineDecorator.pipeline(name="cases", project="cases", version="1")
 def controller(values: list = [3, 1, 2]):
     y = double(1)
-    del y
+    d = {"a": y}
+    del y, d["a"]
     return 0

@@ -6,13 +6,8 @@ def double(x: int):
     return 2 * x
 
 
-@PipelineDecorator.component(return_values=["low", "high", "mid", "spread"])
-def stats(values, scale: float = 1.0):
-    return min(values), max(values), sorted(values)[len(values) // 2], scale
-
-
 @PipelineDecorator.pipeline(name="cases", project="cases", version="1")
 def controller(n: int = 3):
-    import math
+    from . import helpers
 
-    return double(math.floor(n))
+    return double(helpers.floor(n))

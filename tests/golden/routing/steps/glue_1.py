@@ -568,6 +568,7 @@ def _pipec_main(
         Exception,
         FileNotFoundError,
         SyntaxError,
+        SystemExit,
         TypeError,
         ValueError,
         dict,
@@ -622,6 +623,22 @@ def _pipec_main(
         where = _PipecSourceMap(None, (), function.__name__, None, ())
     try:
         result = function(**arguments)
+    except SystemExit as stop:
+        # sys.exit in a step would end its process with no outputs; in the controller (glue)
+        # it ends the pipeline, as it ends the Python program. Either way this node failed.
+        if split in ("one", "split"):
+            print(
+                f"SystemExit: step {where.shown_as} called sys.exit({stop.code!r}); a step "
+                "ends by returning its outputs, or fails by raising an exception",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"SystemExit: the controller called sys.exit({stop.code!r}); "
+                "the pipeline ends here, as the Python program would",
+                file=sys.stderr,
+            )
+        return 1
     except Exception as error:  # noqa: BLE001 - any error of the user's code is told, then exit 1
         print(_pipec_traceback(error, where), end="", file=sys.stderr)
         return 1

@@ -1,0 +1,327 @@
+"""Controller constructs of issues 9 and 10, each run both ways: plain Python and `pipec run`
+agree, or the build refuses at the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from differential import PIPEC, Differential
+
+pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
+
+STEPS = """
+import sys
+
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["files"])
+def listing(n):
+    return [{"path": f"f{i}", "size": i} for i in range(n)]
+
+
+@PipelineDecorator.component(return_values=["v"])
+def process(p):
+    return f"<{p}>"
+
+
+@PipelineDecorator.component(return_values=["ok"])
+def check(x):
+    return x > 2
+
+
+@PipelineDecorator.component(return_values=["v"])
+def risky(x):
+    print("risky ran")
+    return 10 // (x - 2)
+
+"""
+
+
+def pipeline(tmp_path: Path, controller: str) -> Differential:
+    return Differential(tmp_path, STEPS + controller)
+
+
+# ---- issue 9 family 4: comprehensions whose step argument is an expression of the element ----
+
+
+def test_a_comprehension_over_a_step_output_passes_an_expression_of_the_element(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    f = "outer"
+    out = [process(f["path"]) for f in files]
+    sizes = [process(f["size"] * 2) for f in files]
+    print(out, sizes, f)
+    return out
+""",
+    )
+    run.same()
+    run.same(n=0)
+
+
+def test_a_comprehension_over_known_outputs_passes_an_expression_of_the_element(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    a, b = listing(n), listing(n + 1)
+    counts = [process(len(x)) for x in [a, b]]
+    named = {k: process(v[0]["path"]) for k, v in zip("ab", [a, b])}
+    print(counts, named)
+    return counts, named
+""",
+    )
+    run.same()
+
+
+# ---- issue 9 family 3: short-circuits run their right side only when Python would ----------
+
+
+def test_and_or_and_conditional_expressions_run_a_step_only_when_python_reaches_it(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 2, a: int = 0):
+    r = check(x) and risky(x)
+    s = a or risky(x + 5)
+    u = risky(x + 3) if x > 0 else risky(x)
+    w = a and check(x) or risky(x + 1)
+    print(r, s, u, w)
+    if check(x + 1) and risky(x + 2):
+        print("both")
+    return r, s, u, w
+""",
+    )
+    run.same()  # risky(2) would divide by zero: Python never calls it
+    run.same(x=3, a=1)
+    run.same(x=-1)  # check(x) is falsy, x > 0 is not: risky(-1) runs on the else side
+    run.same(x=1)  # `a and ...` is falsy: risky(1 + 1) runs and divides by zero, as in Python
+
+
+def test_a_short_circuit_with_a_step_on_the_right_in_a_runtime_loop_is_refused(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    return [f["size"] and risky(f["size"]) for f in files]
+""",
+    )
+    assert run.refused_codes == ["PC502"]
+
+
+# ---- issue 9 family 6: sys.exit ends the pipeline in glue, fails the step in a step ----------
+
+
+def test_sys_exit_in_the_controller_ends_the_pipeline_there(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.component(return_values=["v"])
+def leaves(x):
+    if x:
+        sys.exit(x)
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 3, code: int = 0):
+    print("before")
+    if check(x):
+        sys.exit(code or "stopping: x is too large")
+    after = risky(x + 1)
+    print("after", after)
+    if x < 0:
+        raise SystemExit(5)
+    return after
+""",
+    )
+    plain, compiled = run.same()
+    assert "stopping: x is too large" in plain.stderr
+    assert "the controller called sys.exit('stopping: x is too large')" in compiled.stderr
+    plain, compiled = run.same(code=4)
+    assert "after" not in compiled.stdout
+    run.same(x=-1)
+    run.same(x=1)
+
+
+def test_sys_exit_in_a_step_fails_the_step_with_a_clear_message(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.component(return_values=["v"])
+def leaves(x):
+    if x:
+        sys.exit(x)
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 3):
+    return leaves(x)
+""",
+    )
+    compiled = run.compiled()
+    assert not compiled.ok
+    assert "step leaves called sys.exit(3)" in compiled.stderr
+    assert "output is not there" not in compiled.stderr
+    assert run.compiled(x=0).result == 0
+
+
+# ---- issue 10 item 5: controller statements ---------------------------------------------------
+
+
+def test_imports_inside_the_controller_serve_the_glue_that_reads_them(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    import json
+    import os.path as osp
+    from math import sqrt, floor as fl
+    files = listing(n)
+    text = json.dumps(files)
+    print(len(text), sqrt(16), osp.basename("/a/b"))
+    if fl(sqrt(len(text))) > 3:
+        print("long")
+    return process(json.dumps(files[0]) if n else "none")
+""",
+    )
+    run.same()
+    run.same(n=0)
+
+
+def test_an_imported_module_passed_to_a_step_is_refused(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    import json
+    return process(json)
+""",
+    )
+    assert run.refused_codes == ["PC213"]
+
+
+def test_del_unbinds_names_and_removes_items(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3, again: bool = False):
+    files = listing(n)
+    d = {"a": 1, "b": n}
+    del d["a"]
+    first = process(files[d["b"] - 1]["path"])
+    del first
+    if again:
+        first = process(first)
+    del files[0]
+    print(d, files)
+    return process(len(files))
+""",
+    )
+    run.same()
+    run.same(again=True)
+
+
+def test_walrus_in_an_if_test_binds_the_name_for_the_branch_and_after(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    if (k := len(files)) > 1:
+        print("many", k)
+        r = process(k)
+    else:
+        r = process(-k)
+    print(k, r)
+    return r
+""",
+    )
+    run.same()
+    run.same(n=1)
+
+
+def test_walrus_around_a_step_call_runs_the_step_once(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 3):
+    if (ok := check(x)) and x > 0:
+        print("checked", ok)
+    return ok
+""",
+    )
+    run.same()
+    run.same(x=1)
+
+
+# ---- issue 10 item 7: plain helpers that call steps are compiled into the controller --------
+
+
+def test_a_helper_that_calls_steps_is_inlined_and_its_steps_become_nodes(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+def process_all(files, prefix="p"):
+    out = [process(prefix + f["path"]) for f in files]
+    print("processed", len(out))
+    return out
+
+
+def best(n):
+    files = listing(n)
+    found = process_all(files, prefix="q")
+    return max(found) if found else None
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    out = process_all(files)
+    print(out, best(n + 1), files[0] if files else None)
+    return out
+""",
+    )
+    run.same()
+    run.same(n=0)
+    manifest = (run.build_dir / "manifest.json").read_text()
+    assert '"function": "process"' in manifest
+
+
+@pytest.mark.parametrize(
+    ("helper", "code"),
+    [
+        ("def h(x):\n    if x:\n        return process(x)\n    return 0\n", "PC216"),
+        ("def h(x):\n    return h(process(x))\n", "PC215"),
+        ("def h(x, *rest):\n    return process(x)\n", "PC216"),
+    ],
+)
+def test_helpers_that_cannot_be_inlined_are_refused(tmp_path: Path, helper: str, code: str):
+    run = pipeline(
+        tmp_path,
+        helper
+        + """
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    return h(n)
+""",
+    )
+    assert code in run.refused_codes
