@@ -58,6 +58,7 @@ from pipec.requirements_check import (
     probe_interpreter,
 )
 from pipec.resume import reusable_nodes, script_hashes
+from pipec.resume_options import check_resume_parameters, inherit_options, order_resume_words
 from pipec.runner import ExitCode, PipelineRun, RunOptions
 from pipec.runs import (
     LOCK_NAME,
@@ -100,7 +101,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "parallel, cached steps from the cache, a record of everything in a run folder.",
     )
     run.add_argument(
-        "build_dir", metavar="BUILD_DIR", type=Path, help="the folder `pipec build` wrote"
+        "build_dir",
+        metavar="BUILD_DIR",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="the folder `pipec build` wrote",
     )
     run.add_argument(
         "--param",
@@ -128,7 +134,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         metavar="RUN",
         help="continue a failed, interrupted or killed run (default: the latest one), keeping its "
-        "finished steps and its parameters; RUN is a run id or a run folder",
+        "finished steps, its parameters and its options (--no-cache, --workers, ...); RUN is a "
+        "run id or a run folder; `pipec run --resume BUILD_DIR [RUN]` works too",
     )
     run.add_argument(
         "--runs-dir", type=Path, default=None, help="where run folders go (default: BUILD_DIR/runs)"
@@ -161,7 +168,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "--retry-backoff",
         type=float,
-        default=1.0,
+        default=None,
         metavar="SECONDS",
         help="wait before the first retry of a failed step; doubles for each further retry "
         "(default 1)",
@@ -262,11 +269,23 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
+    resuming: RunEntry | None = None
+    if args.resume is not None:
+        args.build_dir, args.resume = order_resume_words(args.build_dir, args.resume, _LATEST)
+    elif args.build_dir is None:
+        raise UsageError(
+            "give the build folder: pipec run BUILD_DIR (the folder `pipec build` wrote)"
+        )
     manifest = load_manifest(args.build_dir)
+    if args.resume is not None:
+        runs_dir = (args.runs_dir or default_runs_dir(manifest.build_dir)).resolve()
+        resuming = _run_to_resume(runs_dir, args, console)
+        # The resumed run is the same run: what the first session chose applies again.
+        inherit_options(args, resuming.record.options)
     # A cluster that cannot be reached is found out here, before a run folder exists.
     choice = choose_executor(args, manifest, console.step_output)
     try:
-        run, replay = _prepare(args, console, manifest, choice)
+        run, replay = _prepare(args, console, manifest, choice, resuming)
     except BaseException:
         choice.close_unused()
         raise
@@ -283,7 +302,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _prepare(
-    args: argparse.Namespace, console: Console, manifest: Manifest, choice: ExecutorChoice
+    args: argparse.Namespace,
+    console: Console,
+    manifest: Manifest,
+    choice: ExecutorChoice,
+    resuming: RunEntry | None,
 ) -> tuple[PipelineRun, list[bytes]]:
     runs_dir = (args.runs_dir or default_runs_dir(manifest.build_dir)).resolve()
     workers = args.workers if args.workers is not None else choice.workers or _cpu_count()
@@ -312,7 +335,7 @@ def _prepare(
         workers=workers,
         use_cache=not args.no_cache,
         refresh=frozenset(args.refresh),
-        retry_backoff=max(0.0, args.retry_backoff),
+        retry_backoff=max(0.0, 1.0 if args.retry_backoff is None else args.retry_backoff),
     )
     recorded_options: dict[str, object] = {
         "workers": workers,
@@ -320,14 +343,16 @@ def _prepare(
         "refresh": sorted(args.refresh),
         "cache_dir": str(args.cache_dir or default_cache_dir()),
         "abort_on_failure": manifest.pipeline.abort_on_failure,
+        "python": python,
+        "retry_backoff": options.retry_backoff,
+        "cold": bool(args.cold),
         **choice.recorded,
     }
     hashes = script_hashes(manifest)
     replay: list[bytes] = []
-    if args.resume is not None:
-        if args.param:
-            raise UsageError("--resume keeps the parameters of the run it continues; drop --param")
-        entry = _run_to_resume(runs_dir, args, console)
+    if resuming is not None:
+        entry = resuming
+        check_resume_parameters(manifest.parameters, args.param, entry.record.parameters)
         check_resumable(manifest, entry.record, probe.interpreter)
         store_choice = choose_store(args.store, entry.record.options.get("store"))
         run_dir, parameters = entry.path, saved_parameters(entry.record)
