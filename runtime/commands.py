@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from pipec import view_commands
+from pipec import housekeeping, view_commands
 from pipec.backends import (
     BackendError,
     ExecutorChoice,
@@ -31,6 +31,7 @@ from pipec.backends import (
     choose_store,
 )
 from pipec.cache import StepCache, default_cache_dir, file_sha256
+from pipec.cache_limits import CacheSizeError, cache_max_bytes
 from pipec.console import Console
 from pipec.executor import Executor, LocalExecutor, stop_leftover_steps
 from pipec.html_report import write_report
@@ -237,6 +238,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     inspect.set_defaults(func=inspect_command)
 
     view_commands.register(subparsers)
+    housekeeping.register(subparsers)
 
 
 # -- pipec run --------------------------------------------------------------------------
@@ -257,6 +259,7 @@ def run_command(args: argparse.Namespace) -> int:
         ProbeError,
         RecordError,
         BackendError,
+        CacheSizeError,
     ) as exc:
         console.block(f"pipec: error: {exc}")
         return ExitCode.USAGE
@@ -309,6 +312,7 @@ def _prepare(
     resuming: RunEntry | None,
 ) -> tuple[PipelineRun, list[bytes]]:
     runs_dir = (args.runs_dir or default_runs_dir(manifest.build_dir)).resolve()
+    cache_limit = cache_max_bytes()  # a bad PIPEC_CACHE_MAX stops here, before a run folder
     workers = args.workers if args.workers is not None else choice.workers or _cpu_count()
     if workers < 1:
         raise UsageError(f"--workers {workers}: give at least 1")
@@ -402,7 +406,7 @@ def _prepare(
         options=dataclasses.replace(options, launcher=launcher),
         executor=_executor(choice, launcher, args.cold or _cold_by_environment(), python, console),
         store=store,
-        cache=StepCache(args.cache_dir or default_cache_dir()),
+        cache=StepCache(args.cache_dir or default_cache_dir(), cache_limit),
         console=console,
     )
     return run, replay
