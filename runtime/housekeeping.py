@@ -86,7 +86,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"(PIPEC_CACHE_MAX, default {DEFAULT_CACHE_MAX}) and its entries; pipec cache clear "
         "removes every entry this user can read.",
     )
-    actions = cache.add_subparsers(dest="action", required=True, metavar="info|clear")
+    actions = cache.add_subparsers(
+        dest="action",
+        required=True,
+        metavar="info|clear",
+        help="info: its place, size, limit and entries; clear: remove its entries",
+    )
     for name, text in (
         ("info", "where the cache is, how big, its limit and its entries"),
         ("clear", "remove every entry (another user's unreadable entries stay)"),
