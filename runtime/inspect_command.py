@@ -21,7 +21,7 @@ from pipec.literals import decode_literal
 from pipec.paths import is_inside
 from pipec.record import ArtifactInfo, RecordError, RunRecord
 from pipec.references import RunReferenceError, resolve_run
-from pipec.store import META_SUFFIX, StoreError, read_meta
+from pipec.store import COUNT_NAME, META_SUFFIX, StoreError, read_meta
 
 __all__ = ["register"]
 
@@ -217,10 +217,10 @@ def _verified_elements(run_dir: Path, name: str, info: ArtifactInfo) -> list[Pat
     if not is_inside(run_dir, folder) or not folder.is_dir():
         raise _Refused(f"run.json names {info.path!r} for {name}, which is not a folder of the run")
     try:
-        count = json.loads((folder / "count.json").read_text(encoding="utf-8"))
+        count = json.loads((folder / COUNT_NAME).read_text(encoding="utf-8"))["count"]
         paths = [folder / f"{index}.pkl" for index in range(int(count))]
         hashes = [file_sha256(path) for path in paths]
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         raise _Refused(f"the elements of {name} cannot be read ({exc})") from None
     digest = hashlib.sha256("\n".join(hashes).encode()).hexdigest()
     if digest != info.sha256:

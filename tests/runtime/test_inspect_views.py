@@ -85,6 +85,10 @@ def test_inspect_shows_the_result_the_decision_and_every_output(tmp_path: Path, 
     assert decision.returncode == 0 and decision.stdout == "True\n"
     assert "the condition decided True" in decision.stderr
 
+    elements = _pipec(tmp_path, "inspect", run_dir, "map_1")
+    assert elements.returncode == 0, elements.stderr
+    assert elements.stdout == "[0, 1, 2]\n" and "3 elements" in elements.stderr
+
     one = _pipec(tmp_path, "inspect", run_dir, "total")
     assert one.stdout == "5\n"
     assert "written by Python 3." in one.stderr and "None" not in one.stderr
