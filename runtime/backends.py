@@ -264,11 +264,14 @@ def choose_environments(
     return EnvironmentChoice(interpreters, installed)
 
 
-def choose_cache(url: str | None, root: Path, warn: Callable[[str], None]) -> StepCache:
-    """The step cache: the folder ``root``, in front of the shared one ``--cache`` names (tried
-    with a small write, so wrong credentials stop the run before any step starts)."""
+def choose_cache(
+    url: str | None, root: Path, warn: Callable[[str], None], max_bytes: int | None = None
+) -> StepCache:
+    """The step cache: the folder ``root`` (kept within ``max_bytes``), in front of the shared
+    one ``--cache`` names (tried with a small write, so wrong credentials stop the run before
+    any step starts)."""
     if url is None:
-        return StepCache(root)
+        return StepCache(root, max_bytes)
     if "://" not in url or url.startswith("memory://"):
         raise BackendError(
             f"--cache {url}: give the URL of a cache every host can reach, such as "
@@ -281,7 +284,7 @@ def choose_cache(url: str | None, root: Path, warn: Callable[[str], None]) -> St
         check_writable(url)
     except RemoteStoreError as exc:
         raise BackendError(str(exc).replace("--store", "--cache")) from None
-    return SharedStepCache(root, url, warn)
+    return SharedStepCache(root, url, warn, max_bytes)
 
 
 def _on_workers(manifest: Manifest, options: EnvironmentOptions) -> EnvironmentChoice:

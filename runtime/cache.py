@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipec.atomic import link_or_copy_atomic, write_bytes_atomic, write_json_atomic
+from pipec.cache_limits import cache_entries, evict_least_recently_used, touch_entry
 from pipec.paths import PathEscape, inside
 from pipec.store import META_SUFFIX
 
@@ -110,9 +111,11 @@ _LEFTOVER_AGE = 3600.0
 
 
 class StepCache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_bytes: int | None = None) -> None:
         self.root = root
         self._swept = False
+        self._max_bytes = max_bytes  # None: no limit
+        self._usage: int | None = None  # the cache's size as this process last measured it
 
     def _entry(self, key: str) -> Path:
         if not _HEX_KEY.fullmatch(key):
@@ -129,7 +132,9 @@ class StepCache:
         if not os.path.lexists(entry):
             return CacheLookup(None)
         try:
-            return self._verified(entry, outputs)
+            found = self._verified(entry, outputs)
+            touch_entry(entry)  # least recently used goes first when the cache is full
+            return found
         except PermissionError as exc:
             return CacheLookup(
                 None,
@@ -234,6 +239,20 @@ class StepCache:
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        self._keep_within_limit(entry)
+
+    def _keep_within_limit(self, saved: Path) -> None:
+        """Evict least recently used entries once the cache outgrows its limit; the cache is
+        measured once per process, then the entries this process adds are counted."""
+        if self._max_bytes is None:
+            return
+        if self._usage is None:
+            self._usage = sum(use.size for use in cache_entries(self.root))
+        else:
+            with contextlib.suppress(OSError):
+                self._usage += sum(child.lstat().st_size for child in saved.iterdir())
+        if self._usage > self._max_bytes:
+            _, self._usage = evict_least_recently_used(self.root, self._max_bytes, keep=saved)
 
     def _sweep_leftovers(self) -> None:
         """Remove what killed writers left in ``tmp/`` (once per process and cache)."""

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from pipec.cache import CacheKeyParts, StepCache, cache_key
 from pipec.console import Console
-from pipec.inputs import Artifact, ResolvedInput, Value, describe_combined
+from pipec.data_paths import data_stamp
+from pipec.inputs import Artifact, Combined, ResolvedInput, Value, describe_combined
 from pipec.manifest import Node, NodeKind
 from pipec.record import ArtifactInfo, InterpreterInfo
 from pipec.requirements_check import parse_requirement
@@ -46,6 +47,10 @@ def unit_cache_key(
         else:
             combined = describe_combined(value, "artifact")
             described[argument] = {"combined": json.dumps(combined, sort_keys=True)}
+        # A string that names a local file or folder: changed data must miss the cache.
+        stamps = [stamp for text in _strings(value) if (stamp := data_stamp(text)) is not None]
+        if stamps:
+            described[argument]["data"] = ",".join(stamps)
     names = [parse_requirement(spec).name for spec in node.requirements if _readable(spec)]
     return cache_key(
         CacheKeyParts(
@@ -60,6 +65,29 @@ def unit_cache_key(
             installed={name: installed.get(name) for name in names},
         )
     )
+
+
+def _strings(value: ResolvedInput) -> list[str]:
+    """The text values in an input, a composite's leaves included."""
+    if isinstance(value, Value):
+        return _texts_in(value.value, 0)
+    if isinstance(value, Combined):
+        return [text for entry in value.entries for text in _strings(entry)]
+    return []
+
+
+def _texts_in(value: object, depth: int) -> list[str]:
+    """The strings in a literal (``["a.csv", "b.csv"]``), a few levels and entries deep."""
+    if isinstance(value, str):
+        return [value]
+    if depth >= 4:
+        return []
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [text for item in list(items)[:1000] for text in _texts_in(item, depth + 1)]
+    return []
 
 
 def _readable(spec: str) -> bool:

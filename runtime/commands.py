@@ -1,4 +1,4 @@
-"""``pipec run``, ``pipec show`` and ``pipec inspect``: argument parsing and wiring.
+"""``pipec run`` and ``pipec show``, and the other commands' registration: arguments and wiring.
 
 :func:`register` adds the subcommands to the CLI's argparse subparsers; each handler
 takes the parsed arguments and returns the exit code (0 success, 1 the pipeline failed,
@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from pipec import view_commands
+from pipec import housekeeping, inspect_command, view_commands
 from pipec.backends import (
     BackendError,
     ExecutorChoice,
@@ -32,17 +31,16 @@ from pipec.backends import (
     choose_executor,
     choose_store,
 )
-from pipec.cache import default_cache_dir, file_sha256
+from pipec.cache import default_cache_dir
+from pipec.cache_limits import CacheSizeError, cache_max_bytes
 from pipec.console import Console
 from pipec.executor import Executor, LocalExecutor, stop_leftover_steps
 from pipec.html_report import write_report
 from pipec.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from pipec.params import ParameterError, resolve_parameters
-from pipec.paths import is_inside
 from pipec.printed import read_printed
 from pipec.record import (
     RECORD_NAME,
-    ArtifactInfo,
     RecordError,
     RunRecord,
     read_record,
@@ -60,6 +58,7 @@ from pipec.requirements_check import (
     probe_interpreter,
 )
 from pipec.resume import reusable_nodes, script_hashes
+from pipec.resume_options import check_resume_parameters, inherit_options, order_resume_words
 from pipec.runner import ExitCode, PipelineRun, RunOptions
 from pipec.runs import (
     LOCK_NAME,
@@ -80,7 +79,6 @@ from pipec.session import (
     resumed_record,
     saved_parameters,
 )
-from pipec.store import META_SUFFIX, StoreError, read_meta
 from pipec.view_commands import RUN_HELP
 from pipec.warm import WarmExecutor, warm_starts_possible
 
@@ -102,7 +100,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "parallel, cached steps from the cache, a record of everything in a run folder.",
     )
     run.add_argument(
-        "build_dir", metavar="BUILD_DIR", type=Path, help="the folder `pipec build` wrote"
+        "build_dir",
+        metavar="BUILD_DIR",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="the folder `pipec build` wrote",
     )
     run.add_argument(
         "--param",
@@ -130,7 +133,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         metavar="RUN",
         help="continue a failed, interrupted or killed run (default: the latest one), keeping its "
-        "finished steps and its parameters; RUN is a run id or a run folder",
+        "finished steps, its parameters and its options (--no-cache, --workers, ...); RUN is a "
+        "run id or a run folder; `pipec run --resume BUILD_DIR [RUN]` works too",
     )
     run.add_argument(
         "--runs-dir", type=Path, default=None, help="where run folders go (default: BUILD_DIR/runs)"
@@ -163,7 +167,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "--retry-backoff",
         type=float,
-        default=1.0,
+        default=None,
         metavar="SECONDS",
         help="wait before the first retry of a failed step; doubles for each further retry "
         "(default 1)",
@@ -206,32 +210,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     shown.add_argument("--dot", action="store_true", help="print the DAG as Graphviz DOT")
     show.set_defaults(func=show_command)
 
-    inspect = subparsers.add_parser(
-        "inspect",
-        help="print one artifact of a run (this unpickles it, which can run code)",
-        description="Load one output of a run in the run's interpreter and print it. "
-        "Unpickling can run code hidden in the artifact: only inspect runs you trust. pipec only loads "
-        "a file inside the run folder whose bytes match the sha256 the run recorded.",
-    )
-    inspect.add_argument("run", metavar="RUN", help=RUN_HELP)
-    inspect.add_argument(
-        "run_id",
-        nargs="?",
-        default=None,
-        metavar="RUN_ID",
-        help="a run of RUN's build: its id or a prefix",
-    )
-    inspect.add_argument(
-        "artifact",
-        metavar="NODE[.OUTPUT]",
-        help="the node, and the output when it has several",
-    )
-    inspect.add_argument(
-        "--python", default=None, metavar="PATH", help="load it with this interpreter instead"
-    )
-    inspect.set_defaults(func=inspect_command)
-
+    inspect_command.register(subparsers)
     view_commands.register(subparsers)
+    housekeeping.register(subparsers)
 
 
 # -- pipec run --------------------------------------------------------------------------
@@ -252,6 +233,7 @@ def run_command(args: argparse.Namespace) -> int:
         ProbeError,
         RecordError,
         BackendError,
+        CacheSizeError,
     ) as exc:
         console.block(f"pipec: error: {exc}")
         return ExitCode.USAGE
@@ -264,11 +246,23 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
+    resuming: RunEntry | None = None
+    if args.resume is not None:
+        args.build_dir, args.resume = order_resume_words(args.build_dir, args.resume, _LATEST)
+    elif args.build_dir is None:
+        raise UsageError(
+            "give the build folder: pipec run BUILD_DIR (the folder `pipec build` wrote)"
+        )
     manifest = load_manifest(args.build_dir)
+    if args.resume is not None:
+        runs_dir = (args.runs_dir or default_runs_dir(manifest.build_dir)).resolve()
+        resuming = _run_to_resume(runs_dir, args, console)
+        # The resumed run is the same run: what the first session chose applies again.
+        inherit_options(args, resuming.record.options)
     # A cluster that cannot be reached is found out here, before a run folder exists.
     choice = choose_executor(args, manifest, console.step_output)
     try:
-        run, replay = _prepare(args, console, manifest, choice)
+        run, replay = _prepare(args, console, manifest, choice, resuming)
     except BaseException:
         choice.close_unused()
         raise
@@ -285,9 +279,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _prepare(
-    args: argparse.Namespace, console: Console, manifest: Manifest, choice: ExecutorChoice
+    args: argparse.Namespace,
+    console: Console,
+    manifest: Manifest,
+    choice: ExecutorChoice,
+    resuming: RunEntry | None,
 ) -> tuple[PipelineRun, list[bytes]]:
     runs_dir = (args.runs_dir or default_runs_dir(manifest.build_dir)).resolve()
+    cache_limit = cache_max_bytes()  # a bad PIPEC_CACHE_MAX stops here, before a run folder
     workers = args.workers if args.workers is not None else choice.workers or _cpu_count()
     if workers < 1:
         raise UsageError(f"--workers {workers}: give at least 1")
@@ -306,7 +305,7 @@ def _prepare(
         args, manifest, probe.interpreter, args.cache_dir or default_cache_dir(), console.status
     )
     cache_dir = args.cache_dir or default_cache_dir()
-    cache = choose_cache(args.cache, cache_dir, console.status)
+    cache = choose_cache(args.cache, cache_dir, console.status, cache_limit)
     if probe.interpreter.cloudpickle is None and not environments.active:
         raise UsageError(
             f"the interpreter {python} lacks cloudpickle, which every step script needs; "
@@ -321,7 +320,7 @@ def _prepare(
         workers=workers,
         use_cache=not args.no_cache,
         refresh=frozenset(args.refresh),
-        retry_backoff=max(0.0, args.retry_backoff),
+        retry_backoff=max(0.0, 1.0 if args.retry_backoff is None else args.retry_backoff),
         interpreters=environments.interpreters,
         installed_by_node=environments.installed,
         env_launchers=environments.launchers,
@@ -332,16 +331,18 @@ def _prepare(
         "refresh": sorted(args.refresh),
         "cache_dir": str(args.cache_dir or default_cache_dir()),
         "abort_on_failure": manifest.pipeline.abort_on_failure,
+        "python": python,
+        "retry_backoff": options.retry_backoff,
+        "cold": bool(args.cold),
         **choice.recorded,
         **environments.recorded(),
         **({} if args.cache is None else {"cache": args.cache}),
     }
     hashes = script_hashes(manifest)
     replay: list[bytes] = []
-    if args.resume is not None:
-        if args.param:
-            raise UsageError("--resume keeps the parameters of the run it continues; drop --param")
-        entry = _run_to_resume(runs_dir, args, console)
+    if resuming is not None:
+        entry = resuming
+        check_resume_parameters(manifest.parameters, args.param, entry.record.parameters)
         check_resumable(manifest, entry.record, probe.interpreter)
         store_choice = choose_store(args.store, entry.record.options.get("store"))
         run_dir, parameters = entry.path, saved_parameters(entry.record)
@@ -613,101 +614,3 @@ def show_command(args: argparse.Namespace) -> int:
     except (UsageError, RecordError, RunReferenceError, ManifestError) as exc:
         print(f"pipec: error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-
-
-# -- pipec inspect ----------------------------------------------------------------------
-
-_LOADER = r"""
-import json, pprint, sys
-path = sys.argv[1]
-try:
-    with open(path + ".meta.json", encoding="utf-8") as handle:
-        meta = json.load(handle)
-except FileNotFoundError:
-    meta = {}
-here = "%d.%d" % sys.version_info[:2]
-if meta.get("python") not in (None, here):
-    sys.exit("pipec inspect: %s was written by Python %s; this is Python %s: pass --python "
-             "with a Python %s interpreter" % (path, meta["python"], here, meta["python"]))
-try:
-    import cloudpickle as loader
-except ImportError:
-    import pickle as loader
-with open(path, "rb") as handle:
-    value = loader.load(handle)
-pprint.pp(value, width=100)
-"""
-
-
-def inspect_command(args: argparse.Namespace) -> int:
-    try:
-        entry = resolve_run(args.run, args.run_id)
-        record, run_dir = entry.record, entry.path
-        node, _, output = str(args.artifact).partition(".")
-        if node not in record.nodes:
-            raise UsageError(
-                f"run {record.run_id} has no node {node!r}; it has: {', '.join(record.nodes)}"
-            )
-        outputs = record.nodes[node].outputs
-        if not outputs:
-            raise UsageError(
-                f"node {node!r} has no outputs in this run "
-                f"(state: {record.nodes[node].state.value})"
-            )
-        if not output:
-            if len(outputs) > 1:
-                choices = ", ".join(f"{node}.{name}" for name in outputs)
-                raise UsageError(f"node {node!r} has several outputs; name one of: {choices}")
-            output = next(iter(outputs))
-        if output not in outputs:
-            raise UsageError(
-                f"node {node!r} has no output {output!r}; it has: {', '.join(outputs)}"
-            )
-        path = _verified_artifact(run_dir, node, output, outputs[output])
-    except (UsageError, RecordError, RunReferenceError) as exc:
-        print(f"pipec: error: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
-    python = args.python or _run_interpreter(record.python.executable)
-    meta = _describe_meta(path)
-    print(f"pipec: {node}.{output}: {path}{meta}", file=sys.stderr)
-    sys.stdout.flush()
-    done = subprocess.run([python, "-c", _LOADER, str(path)], stdin=subprocess.DEVNULL, check=False)
-    return ExitCode.OK if done.returncode == 0 else ExitCode.FAILED
-
-
-def _verified_artifact(run_dir: Path, node: str, output: str, info: ArtifactInfo) -> Path:
-    """The artifact's path, once it is known to lie in the run folder and hold the bytes the run
-    recorded: unpickling runs code, so a file the record does not vouch for is never loaded."""
-    path = run_dir / info.path
-    if not is_inside(run_dir, path):
-        raise UsageError(
-            f"run.json names {info.path!r} for {node}.{output}, which is outside the run folder "
-            f"{run_dir}; refusing to load it"
-        )
-    if not path.is_file():
-        raise UsageError(f"{path} is gone")
-    try:
-        actual = file_sha256(path)
-    except OSError as exc:
-        raise UsageError(f"{path} cannot be read ({exc.strerror or exc})") from None
-    if actual != info.sha256:
-        raise UsageError(
-            f"{path} has sha256 {actual}, but the run recorded {info.sha256}: it changed after "
-            "the run wrote it; refusing to load it"
-        )
-    return path
-
-
-def _run_interpreter(recorded: str) -> str:
-    return recorded if Path(recorded).exists() else sys.executable
-
-
-def _describe_meta(path: Path) -> str:
-    try:
-        meta = read_meta(path)
-    except StoreError:
-        return f" (no readable {path.name}{META_SUFFIX})"
-    return (
-        f" ({meta.get('size')} bytes, sha256 {str(meta.get('sha256'))[:12]}..., "
-        f"Python {meta.get('python')}, cloudpickle {meta.get('cloudpickle')})"
-    )

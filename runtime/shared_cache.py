@@ -30,8 +30,10 @@ _ENTRY = "entry.json"
 class SharedStepCache(StepCache):
     """The cache folder ``root`` in front of the shared cache at ``url``."""
 
-    def __init__(self, root: Path, url: str, warn: Callable[[str], None]) -> None:
-        super().__init__(root)
+    def __init__(
+        self, root: Path, url: str, warn: Callable[[str], None], max_bytes: int | None = None
+    ) -> None:
+        super().__init__(root, max_bytes)
         self.url = url.rstrip("/")
         self._warn = warn
         self._fs: Any = None

@@ -179,8 +179,6 @@ def test_resume_refuses_what_it_cannot_do(tmp_path: Path):
     assert pipec(tmp_path, "run", build).returncode == 0
     finished = pipec(tmp_path, "run", build, "--resume", runs(build)[0].name)
     assert finished.returncode == 2 and "succeeded: nothing to resume" in finished.stderr
-    with_param = pipec(tmp_path, "run", build, "--resume", "--param", "n=2")
-    assert with_param.returncode == 2 and "drop --param" in with_param.stderr
 
 
 def test_resume_reruns_a_step_whose_script_changed_and_its_descendants(tmp_path: Path):
