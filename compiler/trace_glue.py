@@ -103,7 +103,9 @@ def add_glue(
             pending.writes.append(written)
     finder = ImpureCallFinder()
     statement.visit(finder)
-    pending.effects = pending.effects or finder.impure
+    # In a map body, printing is refused above and the instances have no order to keep: a call
+    # there is computation (`json.dumps(item)`), not an effect to order or replay.
+    pending.effects = pending.effects or (finder.impure and t.frame.map is None)
     if finder.prints and t.frame.map is not None:
         t.reporter.report(rules.PRINT_IN_RUNTIME_LOOP, t.location(original))
     if any(isinstance(s, (cst.Assert, cst.Raise)) for s in body) or contains(statement, cst.Raise):

@@ -325,3 +325,24 @@ def controller(n: int = 3):
 """,
     )
     assert code in run.refused_codes
+
+
+def test_a_call_in_a_runtime_loop_body_is_glue_like_any_other(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+import json
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    from os import path
+    files = listing(n)
+    out = [process(json.dumps(f)) for f in files]
+    names = []
+    for f in files:
+        names.append(process(path.join("d", f["path"])))
+    return out, names
+""",
+    )
+    run.same()
