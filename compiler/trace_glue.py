@@ -9,6 +9,7 @@ import libcst as cst
 from pipec.compiler import rules, trace_values
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
+from pipec.compiler.call_effects import names_calls_may_change
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
 from pipec.compiler.syntax import (
     ImpureCallFinder,
@@ -87,7 +88,10 @@ def add_glue(
     ]
     # `x += y` reads `x` too (the scope analysis records only its assignment).
     pending.reads.extend(name for name in augmented if name in t.frame.env)
-    for changed in dict.fromkeys([*mutated_names(statement), *augmented]):
+    # A call may change the controller's own values in place (`normalize(d)`, `xs.pop()`).
+    own = {*t.frame.env, *pending.writes, *t.writes(original)}
+    called = [name for name in names_calls_may_change(statement) if name in own]
+    for changed in dict.fromkeys([*mutated_names(statement), *augmented, *called]):
         if changed in t.frame.env:
             trace_values.refuse_shared_change(t, changed, original, _changes_inside(body))
         elif changed in t.source.global_bindings():
@@ -97,7 +101,7 @@ def add_glue(
                 name=changed,
                 lower=changed.lower(),
             )
-    for written in [*extra_writes, *t.writes(original), *mutated_names(statement)]:
+    for written in [*extra_writes, *t.writes(original), *mutated_names(statement), *called]:
         if written not in pending.writes:
             pending.writes.append(written)
     finder = ImpureCallFinder()

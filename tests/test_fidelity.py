@@ -278,3 +278,74 @@ def controller(a: int = 1):
 """,
     )
     run.same()
+
+
+# ---- family 1: a change made through a call reaches later glue and steps ----------------------
+
+
+def test_a_change_made_through_a_call_reaches_later_glue_and_steps(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import random
+
+from pipec import PipelineDecorator
+
+
+def normalize(d):
+    d["scale"] = d["scale"] * 2
+
+
+@PipelineDecorator.component(return_values=["v"])
+def make(x):
+    return {"scale": x}
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    d = {"scale": a}
+    made = make(a)
+    xs = [1, 2, 3, 4, 5]
+    b = one(a)
+    normalize(d)
+    normalize(made)
+    random.Random(0).shuffle(xs)
+    last = xs.pop()
+    n = [b] + xs
+    c = one(d)
+    print(d, made, xs, n, last)
+    return c, one(made), xs
+""",
+    )
+    run.same()
+    run.same(a=3)
+
+
+def test_a_call_that_may_change_a_value_another_name_holds_is_refused(tmp_path: Path):
+    source = """
+from pipec import PipelineDecorator
+
+
+def normalize(d):
+    d["scale"] = 2
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    d = {"scale": one(a)}
+    other = d
+    normalize(d)
+    print(other)
+    return one(other)
+"""
+    assert Differential(tmp_path, source).refused_codes == ["PC605"]
