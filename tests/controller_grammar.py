@@ -3,7 +3,8 @@
 Every program shares one module (`PRELUDE`: pure steps with 0–3 arguments and 1–3 outputs, two
 module-level constants) and differs in its controller: assignments of glue expressions
 (arithmetic, indexing, containers, comprehensions, `and`/`or`, conditional expressions,
-f-strings), step calls nested in glue or unpacked, aliases and changes in place, prints,
+f-strings), step calls nested in glue or unpacked, aliases and changes in place (by method,
+by a module helper, by `random.Random(n).shuffle`), prints,
 asserts, `if`/`elif`/`else` decided at compile time or at run time, loops unrolled at compile
 time, fan-outs over lists, early `return` and `raise`.
 
@@ -29,10 +30,16 @@ __all__ = ["PRELUDE", "Program", "programs"]
 STEPS_IN_SHORT_CIRCUITS = False
 ELEMENT_EXPRESSIONS = False
 
-PRELUDE = """from pipec import PipelineDecorator
+PRELUDE = """import random
+
+from pipec import PipelineDecorator
 
 DEBUG = False
 LIMITS = [2, 1, 3]
+
+
+def bump(items):
+    items.append(len(items))
 
 
 @PipelineDecorator.component(return_values=["v"])
@@ -233,6 +240,9 @@ def _simple(draw: st.DrawFn, scope: _Scope, pad: str) -> list[str]:
             f"{target}.reverse()",
             f"{target}.extend({_list(draw, scope, 1)})",
             f"{target}.insert(0, {value})",
+            f"bump({target})",
+            f"random.Random({value}).shuffle({target})",
+            f"{scope.fresh('popped')} = {target}.pop()",
         ]
         return [pad + draw(st.sampled_from(forms))]
     if kind == "augment":
