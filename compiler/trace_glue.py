@@ -90,8 +90,18 @@ def add_glue(
     pending.reads.extend(name for name in augmented if name in t.frame.env)
     # A call may change the controller's own values in place (`normalize(d)`, `xs.pop()`).
     own = {*t.frame.env, *pending.writes, *t.writes(original)}
-    called = [name for name in names_calls_may_change(statement) if name in own]
-    for changed in dict.fromkeys([*mutated_names(statement), *augmented, *called]):
+    may_change = names_calls_may_change(statement)
+    called = [name for name in may_change if name in own]
+    # A module-level list or dict handed to such a call (`bump(LIMITS)`) would change in the
+    # glue's process only, while every other script (and compile-time folding) keeps the old one.
+    module_values = [
+        name
+        for name in may_change
+        if name not in own
+        and name in t.source.global_bindings()
+        and isinstance(t.constant(name), (list, dict, set))
+    ]
+    for changed in dict.fromkeys([*mutated_names(statement), *augmented, *called, *module_values]):
         if changed in t.frame.env:
             trace_values.refuse_shared_change(t, changed, original, _changes_inside(body))
         elif changed in t.source.global_bindings():
