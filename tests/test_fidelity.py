@@ -335,6 +335,40 @@ def controller(a: int = 1):
     run.same(a=3)
 
 
+def test_a_loop_over_a_list_a_call_changed_runs_over_the_changed_list(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import random
+
+from pipec import PipelineDecorator
+
+
+def bump(items):
+    items.append(len(items) * 10)
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x + 1
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    sizes = [1, 2]
+    bump(sizes)
+    random.Random(3).shuffle(sizes)
+    results = []
+    for s in sizes:
+        results.append(one(s))
+    squares = [one(s) for s in sizes]
+    print(sizes, results, squares)
+    return results
+""",
+    )
+    run.same()
+
+
 def test_a_call_that_may_change_a_value_another_name_holds_is_refused(tmp_path: Path):
     source = """
 from pipec import PipelineDecorator
