@@ -230,7 +230,8 @@ def _simple(draw: st.DrawFn, scope: _Scope, pad: str) -> list[str]:
         scope.lists.append(name)
         return [f"{pad}{name} = {source}"]
     if kind == "mutate":
-        target = draw(st.sampled_from(scope.lists))
+        # Now and then the module-level list: changing it in place is refused (PC606).
+        target = draw(st.sampled_from([*scope.lists, *scope.lists, "LIMITS"]))
         value = _int(draw, scope, 1)
         forms = [
             f"{target}.append({value})",

@@ -413,3 +413,23 @@ def controller(xs: list = [3, 1, 2]):
 """,
     )
     run.same()
+
+
+def test_a_module_level_name_the_controller_assigns_is_refused_where_read_before(tmp_path: Path):
+    # Found by the differential tester: the compiled run read the module's list.
+    run = pipeline(
+        tmp_path,
+        """
+LIMITS = [2, 1, 3]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    b = one(a)
+    c = b + len(LIMITS)
+    LIMITS = [c]
+    return LIMITS
+""",
+    )
+    assert run.refused_codes == ["PC608"]
+    assert "UnboundLocalError" in run.plain().error
