@@ -789,6 +789,15 @@ MUTATED_MODULE_VALUE = Rule(
     "the controller changes the module-level value `{name}` in place",
     "copy it into a controller variable first: `{lower} = list({name})`, then change the copy",
 )
+MODULE_NAME_MADE_LOCAL = Rule(
+    "PC608",
+    "module-name-made-local",
+    _E,
+    "`{name}` is assigned in the controller, so Python makes it a local variable of the whole "
+    "controller: reading it before that assignment raises UnboundLocalError, it does not read "
+    "the module-level `{name}`",
+    "give the controller's variable another name, e.g. `{lower} = list({name})`, and use that",
+)
 
 UNDEFINED_NAME_IN_STEP = Rule(
     "PC603",

@@ -9,6 +9,7 @@ import libcst as cst
 from pipec.compiler import rules, trace_imports, trace_values
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
+from pipec.compiler.call_effects import names_calls_may_change
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
 from pipec.compiler.syntax import (
     ImpureCallFinder,
@@ -88,7 +89,20 @@ def add_glue(
     ]
     # `x += y` reads `x` too (the scope analysis records only its assignment).
     pending.reads.extend(name for name in augmented if name in t.frame.env)
-    for changed in dict.fromkeys([*mutated_names(statement), *augmented]):
+    # A call may change the controller's own values in place (`normalize(d)`, `xs.pop()`).
+    own = {*t.frame.env, *pending.writes, *t.writes(original)}
+    may_change = names_calls_may_change(statement)
+    called = [name for name in may_change if name in own]
+    # A module-level list or dict handed to such a call (`bump(LIMITS)`) would change in the
+    # glue's process only, while every other script (and compile-time folding) keeps the old one.
+    module_values = [
+        name
+        for name in may_change
+        if name not in own
+        and name in t.source.global_bindings()
+        and isinstance(t.constant(name), (list, dict, set))
+    ]
+    for changed in dict.fromkeys([*mutated_names(statement), *augmented, *called, *module_values]):
         if changed in t.frame.env:
             trace_values.refuse_shared_change(t, changed, original, _changes_inside(body))
         elif changed in t.source.global_bindings() and not _names_code(t, changed):
@@ -98,7 +112,7 @@ def add_glue(
                 name=changed,
                 lower=changed.lower(),
             )
-    for written in [*extra_writes, *t.writes(original), *mutated_names(statement)]:
+    for written in [*extra_writes, *t.writes(original), *mutated_names(statement), *called]:
         if written not in pending.writes:
             pending.writes.append(written)
     finder = ImpureCallFinder()

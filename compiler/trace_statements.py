@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from pipec.compiler import rules, trace_values
+from pipec.compiler import local_shadows, rules, trace_values
 from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_imports as imports
@@ -63,6 +63,7 @@ _REFUSED_SMALL: dict[type, Rule] = {
 
 def run(t: Context) -> Binding | None:
     _refuse_step_names_made_local(t)
+    local_shadows.refuse_reads_before_local_assignment(t)
     block(t, t.controller.function.body, top=True)
     glue.flush(t)
     if not t.frame.terminated:

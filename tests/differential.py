@@ -67,6 +67,7 @@ class Differential:
         self.file = folder / "pipeline.py"
         self.file.write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
         self.build_dir = folder / "build"
+        self.run_options: list[str] = []  # extra `pipec run` options, e.g. ["--workers", "2"]
         self.refusal: UserError | None = None
         try:
             built = build_file(self.file, "pipeline.py", StaticEnvironment({}))
@@ -102,7 +103,7 @@ class Differential:
         self.runs += 1
         runs_dir = self.folder / f"runs-{self.runs}"
         argv = [str(PIPEC), "run", str(self.build_dir), "--runs-dir", str(runs_dir)]
-        argv += ["--cache-dir", str(self.folder / "cache")]
+        argv += ["--cache-dir", str(self.folder / "cache"), *self.run_options]
         argv += [f"--param={name}={literal_source(value)}" for name, value in params.items()]
         done = subprocess.run(
             argv,
@@ -120,6 +121,12 @@ class Differential:
             record = json.loads((run_dir / "run.json").read_text())
             result = _result_value(run_dir, record["result"])
         return Outcome(ok, done.stdout, "" if ok else done.stderr, result, done.stderr)
+
+    def states(self) -> dict[str, str]:
+        """Each node's final state in the last compiled run (`succeeded`, `aborted`, ...)."""
+        (run_dir,) = (self.folder / f"runs-{self.runs}").iterdir()
+        record = json.loads((run_dir / "run.json").read_text())
+        return {name: node["state"] for name, node in record["nodes"].items()}
 
     def same(self, **params: object) -> tuple[Outcome, Outcome]:
         """Run both ways and assert they agree: stdout, result, success, and the error raised."""

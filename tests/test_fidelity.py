@@ -239,13 +239,22 @@ def controller(a: int = 1):
         ("x = y = []\n    x.append(a)\n    print(y)", "PC605"),
         ("first = make(a)\n    bag = [first]\n    first.append(100)\n    print(bag)", "PC605"),
         ("CONST.sort()\n    print(CONST)", "PC606"),
+        ("bump(CONST)\n    print(CONST)", "PC606"),
+        ("random.Random(a).shuffle(CONST)\n    print(make(CONST[0]))", "PC606"),
+        ("lst = make(a)\n    other = lst\n    bump(other)\n    print(lst)", "PC605"),
     ],
 )
 def test_a_change_in_place_another_name_would_miss_is_refused(tmp_path: Path, body: str, code: str):
     source = f"""
+import random
+
 from pipec import PipelineDecorator
 
 CONST = [3, 1, 2]
+
+
+def bump(items):
+    items.append(len(items))
 
 
 @PipelineDecorator.component(return_values=["v"])
@@ -278,3 +287,144 @@ def controller(a: int = 1):
 """,
     )
     run.same()
+
+
+# ---- family 1: a change made through a call reaches later glue and steps ----------------------
+
+
+def test_a_change_made_through_a_call_reaches_later_glue_and_steps(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import random
+
+from pipec import PipelineDecorator
+
+
+def normalize(d):
+    d["scale"] = d["scale"] * 2
+
+
+@PipelineDecorator.component(return_values=["v"])
+def make(x):
+    return {"scale": x}
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    d = {"scale": a}
+    made = make(a)
+    xs = [1, 2, 3, 4, 5]
+    b = one(a)
+    normalize(d)
+    normalize(made)
+    random.Random(0).shuffle(xs)
+    last = xs.pop()
+    n = [b] + xs
+    c = one(d)
+    print(d, made, xs, n, last)
+    return c, one(made), xs
+""",
+    )
+    run.same()
+    run.same(a=3)
+
+
+def test_a_loop_over_a_list_a_call_changed_runs_over_the_changed_list(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import random
+
+from pipec import PipelineDecorator
+
+
+def bump(items):
+    items.append(len(items) * 10)
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x + 1
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    sizes = [1, 2]
+    bump(sizes)
+    random.Random(3).shuffle(sizes)
+    results = []
+    for s in sizes:
+        results.append(one(s))
+    squares = [one(s) for s in sizes]
+    print(sizes, results, squares)
+    return results
+""",
+    )
+    run.same()
+
+
+def test_a_call_that_may_change_a_value_another_name_holds_is_refused(tmp_path: Path):
+    source = """
+from pipec import PipelineDecorator
+
+
+def normalize(d):
+    d["scale"] = 2
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    d = {"scale": one(a)}
+    other = d
+    normalize(d)
+    print(other)
+    return one(other)
+"""
+    assert Differential(tmp_path, source).refused_codes == ["PC605"]
+
+
+# ---- found by tests/test_fuzz_differential.py ------------------------------------------------
+
+
+def test_a_comprehension_over_a_parameter_with_an_expression_of_the_element(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(xs: list = [3, 1, 2]):
+    outs = [one(x * 2) for x in xs]
+    return outs
+""",
+    )
+    run.same()
+
+
+def test_a_module_level_name_the_controller_assigns_is_refused_where_read_before(tmp_path: Path):
+    # Found by the differential tester: the compiled run read the module's list.
+    run = pipeline(
+        tmp_path,
+        """
+LIMITS = [2, 1, 3]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    b = one(a)
+    c = b + len(LIMITS)
+    LIMITS = [c]
+    return LIMITS
+""",
+    )
+    assert run.refused_codes == ["PC608"]
+    assert "UnboundLocalError" in run.plain().error

@@ -116,6 +116,7 @@ CODES = {
     "PC605": "mutated-alias",
     "PC606": "mutated-module-value",
     "PC607": "step-name-assigned",
+    "PC608": "module-name-made-local",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an

@@ -6,11 +6,11 @@
     print(f"test accuracy: {model.score(X_test, y_test):.3f}")
 
 Inputs:  model, X_test, y_test
-Outputs: none
+Outputs: model
 
 Run it by hand on pickled inputs (outputs default to ./NAME.pkl):
 
-    python glue_3.py --input model=PATH --input X_test=PATH --input y_test=PATH
+    python glue_3.py --input model=PATH --input X_test=PATH --input y_test=PATH --output model=PATH
 
 `--value NAME=LITERAL` passes an argument as a Python literal instead of a file.
 Every output is written atomically, with PATH.meta.json recording the Python and
@@ -21,7 +21,7 @@ cloudpickle versions that wrote it (an input written by another version is refus
 def _pipec_glue_3(model, X_test, y_test):
     print(f"model: {model}")
     print(f"test accuracy: {model.score(X_test, y_test):.3f}")
-    return {}
+    return {'model': model}
 
 
 # pipec's step runner (pipec/step_runner.py), the same in every script pipec writes.
@@ -719,7 +719,7 @@ if __name__ == "__main__":
         __doc__,
         parameters=('model', 'X_test', 'y_test'),
         required=('model', 'X_test', 'y_test'),
-        outputs=(),
+        outputs=('model',),
         split="dict",
         source='examples/iris/pipeline.py',
         shown_as='iris_pipeline',

@@ -1,0 +1,69 @@
+"""Generated controllers, run as plain Python and compiled: the same answer, or a refusal.
+
+`tests/controller_grammar.py` writes the programs. A program `pipec build` refuses with a
+diagnostic is fine; one it builds must print, return and fail as plain Python does.
+
+The `ci` profile (the default) is a fixed, reproducible sample of about a minute. The `long`
+profile draws fresh programs for hours:
+
+    PIPEC_FUZZ_PROFILE=long .venv/bin/python -m pytest tests/test_fuzz_differential.py -x
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from controller_grammar import Program, programs
+from differential import PIPEC, Differential
+from hypothesis import HealthCheck, Phase, given, note, settings
+
+pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
+
+settings.register_profile(
+    "ci",
+    max_examples=36,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    # Shrinking a failure takes minutes; the ci run reports the program as drawn (the same one
+    # every time), and the long profile shrinks.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "long",
+    max_examples=1_000_000,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+PROFILE = os.environ.get("PIPEC_FUZZ_PROFILE", "ci")
+
+
+def test_generated_controllers_give_the_same_answer_or_are_refused() -> None:
+    seen: Counter[str] = Counter()
+
+    @settings(settings.get_profile(PROFILE))
+    @given(programs())
+    def check(program: Program) -> None:
+        note(program.source)
+        note(f"params: {program.params}")
+        with tempfile.TemporaryDirectory(prefix="pipec-fuzz-") as folder:
+            run = Differential(Path(folder), program.source)
+            if run.refusal is not None:
+                seen["refused"] += 1
+                assert run.refused_codes, f"refused without a rule code:\n{run.refusal}"
+                return
+            plain, _ = run.same(**program.params)
+            seen["ran" if plain.ok else "failed"] += 1
+
+    check()
+    print(dict(seen))
+    # The sample must mostly reach `pipec run`, and some of it must fail as Python fails.
+    compiled = seen["ran"] + seen["failed"]
+    assert compiled > seen["refused"], seen
+    assert seen["ran"] > 0, seen
