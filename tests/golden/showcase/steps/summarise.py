@@ -666,6 +666,76 @@ def _pipec_main(
     return 0
 
 
+def _pipec_make_home(namespace: "dict[str, object]") -> "None":
+    """Give the pipeline file's classes and functions that this script carries one importable home.
+
+    Defined in a script they belong to `__main__`, which every script has: pickled by value, a
+    class arrives in the next script as a copy, and `isinstance`, `==` of enum members and `is`
+    fail. So each of them moves to the module `_pipec_pipeline`, which pickles by name; in every
+    script that module answers with the script's own definition, and for one the script does
+    not carry, with the build's steps/_pipec_pipeline.py, which holds them all.
+    """
+    import sys
+    from builtins import (  # noqa: UP029
+        AttributeError,
+        TypeError,
+        callable,
+        getattr,
+        isinstance,
+        list,
+        type,
+    )
+    from types import ModuleType
+
+    home_name = "_pipec_pipeline"
+    own: dict[str, object] = {}
+    for name, value in list(namespace.items()):
+        if name.startswith(("_pipec_", "_Pipec")):
+            continue
+        if not (isinstance(value, type) or callable(value)):
+            continue
+        if getattr(value, "__module__", None) != "__main__":
+            continue
+        if getattr(value, "__qualname__", None) != name:
+            continue
+        try:
+            value.__module__ = home_name
+        except (AttributeError, TypeError):
+            continue
+        own[name] = value
+    folder = namespace.get("__file__")
+
+    class _PipecHome(ModuleType):
+        def __getattr__(self, name: "str") -> "object":
+            if name in own:
+                return own[name]
+            return getattr(_pipec_full_home(folder), name)
+
+    sys.modules[home_name] = _PipecHome(home_name)
+
+
+def _pipec_full_home(script: "object") -> "object":
+    """steps/_pipec_pipeline.py beside the script, loaded once under a name of its own."""
+    import os
+    import sys
+    from builtins import ModuleNotFoundError, isinstance, str  # noqa: UP029
+    from importlib import util
+
+    loaded = sys.modules.get("_pipec_pipeline_file")
+    if loaded is not None:
+        return loaded
+    folder = os.path.dirname(os.path.abspath(script)) if isinstance(script, str) else os.getcwd()
+    path = os.path.join(folder, "_pipec_pipeline.py")
+    if not os.path.exists(path):
+        raise ModuleNotFoundError(f"no {path}: the build that wrote this input is incomplete")
+    spec = util.spec_from_file_location("_pipec_pipeline", path)
+    assert spec is not None and spec.loader is not None
+    module = util.module_from_spec(spec)
+    sys.modules["_pipec_pipeline_file"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _pipec_run(
     function: "_pipec_abc.Callable[..., object]",
     description: "str | None",
@@ -688,6 +758,7 @@ def _pipec_run(
     from builtins import SystemExit
 
     argv = sys.argv[1:]
+    _pipec_make_home(sys._getframe(0).f_globals)  # the script's namespace: its user code is there
     where = _PipecSourceMap(source, lines, function.__name__, shown_as, local_files)
     raise SystemExit(
         _pipec_main(function, description, argv, parameters, required, outputs, split, where)
