@@ -368,6 +368,19 @@ class _ImportCollector(cst.CSTVisitor):
         self.modules: set[str] = set()
         self.relative: list[cst.ImportFrom] = []
 
+    def visit_Try(self, node: cst.Try) -> bool:
+        # `try: import a` / `except ImportError: import b as a` imports alternatives: neither is
+        # a requirement of its own, so no requirement check demands one the other replaces.
+        if not any(_catches_import_error(handler) for handler in node.handlers):
+            return True
+        for handler in node.handlers:
+            if not _catches_import_error(handler):
+                handler.visit(self)
+        for rest in (node.orelse, node.finalbody):
+            if rest is not None:
+                rest.visit(self)
+        return False
+
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             self.modules.add(_dotted(alias.name))
@@ -382,6 +395,18 @@ class _ImportCollector(cst.CSTVisitor):
                 # `from google.cloud import storage` may name a submodule: keep the full path too.
                 for alias in node.names:
                     self.modules.add(f"{base}.{_dotted(alias.name)}")
+
+
+def _catches_import_error(handler: cst.ExceptHandler) -> bool:
+    caught = handler.type
+    if isinstance(caught, cst.Tuple):
+        names = [element.value for element in caught.elements]
+    else:
+        names = [caught] if caught is not None else []
+    return any(
+        isinstance(name, cst.Name) and name.value in {"ImportError", "ModuleNotFoundError"}
+        for name in names
+    )
 
 
 def _dotted(expr: cst.BaseExpression) -> str:
@@ -421,6 +446,54 @@ def _prune_import(statement: cst.SimpleStatementLine, wanted: set[str]) -> cst.S
     return statement.with_changes(body=[pruned])
 
 
+def _binds_from_inside(statement: cst.CSTNode, name: str) -> bool:
+    """A function or class that binds the module name NAME only through `global NAME` inside."""
+    return isinstance(statement, cst.FunctionDef | cst.ClassDef) and statement.name.value != name
+
+
+def _is_setup(source: SourceModule, statement: cst.CSTNode, pipeline_names: set[str]) -> bool:
+    """A module-level call or item/attribute assignment that sets up the process for the steps.
+
+    Module-level printing belongs to no step, and calls of ClearML or pipec (or of the
+    pipeline's own components) describe the pipeline rather than set up a process.
+    """
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            if isinstance(func, cst.Name) and func.value in {"print", *pipeline_names}:
+                return False
+        elif isinstance(small, cst.Assign | cst.AugAssign):
+            targets = (
+                [t.target for t in small.targets]
+                if isinstance(small, cst.Assign)
+                else [small.target]
+            )
+            if not any(isinstance(t, cst.Subscript | cst.Attribute) for t in targets):
+                return False
+            func = targets[0]
+        else:
+            return False
+        while isinstance(func, cst.Attribute | cst.Call | cst.Subscript):
+            func = func.value if isinstance(func, cst.Attribute | cst.Subscript) else func.func
+        if any(q.split(".")[0] in {"clearml", "pipec"} for q in source.qualified_names(func)):
+            return False
+    return True
+
+
+def _is_future_or_star_import(statement: cst.CSTNode) -> bool:
+    if not _is_import_line(statement):
+        return False
+    assert isinstance(statement, cst.SimpleStatementLine)
+    small = statement.body[0]
+    if not isinstance(small, cst.ImportFrom) or small.relative:
+        return False
+    return isinstance(small.names, cst.ImportStar) or (
+        small.module is not None and _dotted(small.module) == "__future__"
+    )
+
+
 def _is_import_line(statement: cst.CSTNode) -> bool:
     return (
         isinstance(statement, cst.SimpleStatementLine)
@@ -456,12 +529,28 @@ def collect_support(
     pending = sorted(set(roots))
     seen: set[str] = set()
     unresolved: list[str] = []
+    pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
+    for index, statement in enumerate(source.module.body):
+        # `from __future__` changes how the carried code compiles; a star import binds names the
+        # scope analysis cannot see; a setup call (`random.seed(1)`, `load_dotenv()`) ran before
+        # any step in plain Python. Every script keeps them, in the file's order.
+        if index in skip:
+            continue
+        if _is_future_or_star_import(statement) or _is_setup(source, statement, pipeline_names):
+            chosen.setdefault(index, set())
+            for use in source.uses_within(source.extent(statement)):
+                if use.scope is source.global_scope:
+                    pending.append(use.name)
     while pending:
         name = pending.pop()
         if name in seen:
             continue
         seen.add(name)
-        indices = [i for i in bindings.get(name, []) if i not in skip]
+        indices = [
+            i
+            for i in bindings.get(name, [])
+            if i not in skip and not _binds_from_inside(source.module.body[i], name)
+        ]
         if not indices:
             unresolved.append(name)
             continue
