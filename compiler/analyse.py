@@ -74,7 +74,6 @@ _COMPONENT_INERT = {
     "working_dir",
     "continue_behaviour",
 }
-_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -646,8 +645,7 @@ def _component(
         values = [raw] if isinstance(raw, str) else raw
         if (
             not isinstance(values, (list, tuple))
-            or not values
-            or not all(isinstance(v, str) and _OUTPUT_NAME.match(v) for v in values)
+            or not all(isinstance(v, str) and v not in ("", ".", "..") for v in values)
             or len(set(values)) != len(values)
         ):
             reporter.report(rules.BAD_RETURN_VALUES, options["return_values"].location)

@@ -559,10 +559,10 @@ def _pipec_main(
 ) -> "int":
     """Read ARGV, load the inputs, call FUNCTION and write its outputs; the exit status.
 
-    SPLIT says how the result becomes OUTPUTS: "one" (the whole result), "split" (a sequence,
-    one item per output), "dict" (glue: a dict by output name), "decision" (glue: an `if` test,
-    written as JSON true/false) or "explode" (glue: the items of a run-time loop, one file each
-    in a folder, then count.json).
+    SPLIT says how the result becomes OUTPUTS: "none" (no output), "one" (the whole result),
+    "split" (a sequence, one item per output), "dict" (glue: a dict by output name), "decision"
+    (glue: an `if` test, written as JSON true/false) or "explode" (glue: the items of a run-time
+    loop, one file each in a folder, then count.json).
 
     The exit status says what went wrong: 1 the function raised (its traceback, at the user's
     lines, ends stderr), 3 an input from another Python or cloudpickle, 4 the wrong number of
@@ -591,6 +591,14 @@ def _pipec_main(
         _pipec_usage(description, argv, message)
 
     def pair(item: "str", allowed: "tuple[str, ...]", what: "str") -> "tuple[str, str]":
+        # An output name is any ClearML artifact name and may hold "=" itself: the longest
+        # expected name that ITEM starts with, then "=", is the name.
+        found = ""
+        for known in allowed:
+            if len(known) > len(found) and item.startswith(known + "=") and item[len(known) + 1 :]:
+                found = known
+        if found:
+            return found, item[len(found) + 1 :]
         name, sep, rest = item.partition("=")
         if not sep or not rest:
             fail(f"expected NAME=... but got {item!r}")
@@ -630,7 +638,9 @@ def _pipec_main(
     except Exception as error:  # noqa: BLE001 - any error of the user's code is told, then exit 1
         print(_pipec_traceback(error, where), end="", file=sys.stderr)
         return 1
-    if split == "one":
+    if split == "none":  # return_values=[]: the result goes nowhere
+        values = []
+    elif split == "one":
         values = [result]
     elif split == "split":
         try:
