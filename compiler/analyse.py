@@ -74,7 +74,6 @@ _COMPONENT_INERT = {
     "working_dir",
     "continue_behaviour",
 }
-_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -368,6 +367,19 @@ class _ImportCollector(cst.CSTVisitor):
         self.modules: set[str] = set()
         self.relative: list[cst.ImportFrom] = []
 
+    def visit_Try(self, node: cst.Try) -> bool:
+        # `try: import a` / `except ImportError: import b as a` imports alternatives: neither is
+        # a requirement of its own, so no requirement check demands one the other replaces.
+        if not any(_catches_import_error(handler) for handler in node.handlers):
+            return True
+        for handler in node.handlers:
+            if not _catches_import_error(handler):
+                handler.visit(self)
+        for rest in (node.orelse, node.finalbody):
+            if rest is not None:
+                rest.visit(self)
+        return False
+
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             self.modules.add(_dotted(alias.name))
@@ -382,6 +394,18 @@ class _ImportCollector(cst.CSTVisitor):
                 # `from google.cloud import storage` may name a submodule: keep the full path too.
                 for alias in node.names:
                     self.modules.add(f"{base}.{_dotted(alias.name)}")
+
+
+def _catches_import_error(handler: cst.ExceptHandler) -> bool:
+    caught = handler.type
+    if isinstance(caught, cst.Tuple):
+        names = [element.value for element in caught.elements]
+    else:
+        names = [caught] if caught is not None else []
+    return any(
+        isinstance(name, cst.Name) and name.value in {"ImportError", "ModuleNotFoundError"}
+        for name in names
+    )
 
 
 def _dotted(expr: cst.BaseExpression) -> str:
@@ -421,6 +445,54 @@ def _prune_import(statement: cst.SimpleStatementLine, wanted: set[str]) -> cst.S
     return statement.with_changes(body=[pruned])
 
 
+def _binds_from_inside(statement: cst.CSTNode, name: str) -> bool:
+    """A function or class that binds the module name NAME only through `global NAME` inside."""
+    return isinstance(statement, cst.FunctionDef | cst.ClassDef) and statement.name.value != name
+
+
+def _is_setup(source: SourceModule, statement: cst.CSTNode, pipeline_names: set[str]) -> bool:
+    """A module-level call or item/attribute assignment that sets up the process for the steps.
+
+    Module-level printing belongs to no step, and calls of ClearML or pipec (or of the
+    pipeline's own components) describe the pipeline rather than set up a process.
+    """
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            if isinstance(func, cst.Name) and func.value in {"print", *pipeline_names}:
+                return False
+        elif isinstance(small, cst.Assign | cst.AugAssign):
+            targets = (
+                [t.target for t in small.targets]
+                if isinstance(small, cst.Assign)
+                else [small.target]
+            )
+            if not any(isinstance(t, cst.Subscript | cst.Attribute) for t in targets):
+                return False
+            func = targets[0]
+        else:
+            return False
+        while isinstance(func, cst.Attribute | cst.Call | cst.Subscript):
+            func = func.value if isinstance(func, cst.Attribute | cst.Subscript) else func.func
+        if any(q.split(".")[0] in {"clearml", "pipec"} for q in source.qualified_names(func)):
+            return False
+    return True
+
+
+def _is_future_or_star_import(statement: cst.CSTNode) -> bool:
+    if not _is_import_line(statement):
+        return False
+    assert isinstance(statement, cst.SimpleStatementLine)
+    small = statement.body[0]
+    if not isinstance(small, cst.ImportFrom) or small.relative:
+        return False
+    return isinstance(small.names, cst.ImportStar) or (
+        small.module is not None and _dotted(small.module) == "__future__"
+    )
+
+
 def _is_import_line(statement: cst.CSTNode) -> bool:
     return (
         isinstance(statement, cst.SimpleStatementLine)
@@ -456,12 +528,28 @@ def collect_support(
     pending = sorted(set(roots))
     seen: set[str] = set()
     unresolved: list[str] = []
+    pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
+    for index, statement in enumerate(source.module.body):
+        # `from __future__` changes how the carried code compiles; a star import binds names the
+        # scope analysis cannot see; a setup call (`random.seed(1)`, `load_dotenv()`) ran before
+        # any step in plain Python. Every script keeps them, in the file's order.
+        if index in skip:
+            continue
+        if _is_future_or_star_import(statement) or _is_setup(source, statement, pipeline_names):
+            chosen.setdefault(index, set())
+            for use in source.uses_within(source.extent(statement)):
+                if use.scope is source.global_scope:
+                    pending.append(use.name)
     while pending:
         name = pending.pop()
         if name in seen:
             continue
         seen.add(name)
-        indices = [i for i in bindings.get(name, []) if i not in skip]
+        indices = [
+            i
+            for i in bindings.get(name, [])
+            if i not in skip and not _binds_from_inside(source.module.body[i], name)
+        ]
         if not indices:
             unresolved.append(name)
             continue
@@ -527,6 +615,56 @@ def _component(
     function = decorated.function
     name = function.name.value
     options = read_options(source, decorated, reporter)
+    _check_component_options(options, reporter)
+    return_values = _return_values(options, reporter)
+    cache = _need_literal(options, "cache", reporter, "write cache=True or cache=False")
+    retry = _retry(options, reporter)
+    queue = options["execution_queue"].value if "execution_queue" in options else NOT_LITERAL
+    parents = _parents(options, reporter)
+    packages = _need_literal(
+        options,
+        "packages",
+        reporter,
+        "write the packages as a list of pip specifiers or a requirements file path",
+    )
+    package_list, packages_file = _packages(packages, options, reporter)
+    helper_roots = _helper_roots(decorated, options, reporter)
+
+    parameters = read_signature(source, function, reporter, "component")
+    _check_return_count(source, function, return_values, reporter)
+
+    own_range = source.extent(function)
+    excluded = [source.positions[decorated.decorator]]
+    roots = {
+        use.name
+        for use in source.uses_within(own_range, excluded)
+        if use.scope is source.global_scope and use.name != name
+    }
+    roots.update(helper_roots)
+    stripped = _strip_component_decorators(source, function)
+    support = collect_support(source, parsed, roots, [stripped], reporter, f"step `{name}`")
+    check_step_names(source, function, support.statements, reporter, f"step `{name}`")
+    return Component(
+        function_name=name,
+        step_name=_step_name(name, options),
+        parameters=parameters,
+        return_values=return_values,
+        options=options,
+        cache=bool(cache) if cache is not NOT_LITERAL else False,
+        retry_on_failure=retry if isinstance(retry, int) else 0,
+        queue=queue if isinstance(queue, str) else None,
+        parents=tuple(parents) if isinstance(parents, (list, tuple)) else (),
+        packages=package_list,
+        packages_file=packages_file,
+        location=source.location(function),
+        code=_statement_code(source, stripped),
+        support=support,
+        repository_requirements=packages is False,
+    )
+
+
+def _check_component_options(options: Mapping[str, OptionValue], reporter: Reporter) -> None:
+    """Warn about options that do nothing here, are unknown, or are kept as source text."""
     for key, option in options.items():
         if key in _COMPONENT_INERT:
             reporter.report_once(
@@ -546,6 +684,8 @@ def _component(
         ):
             report_source_kept("component", key, option, reporter)
 
+
+def _return_values(options: Mapping[str, OptionValue], reporter: Reporter) -> tuple[str, ...]:
     return_values: tuple[str, ...] = DEFAULT_RETURN_VALUES
     raw = _need_literal(
         options,
@@ -557,22 +697,27 @@ def _component(
         values = [raw] if isinstance(raw, str) else raw
         if (
             not isinstance(values, (list, tuple))
-            or not values
-            or not all(isinstance(v, str) and _OUTPUT_NAME.match(v) for v in values)
+            or not all(isinstance(v, str) and v not in ("", ".", "..") for v in values)
             or len(set(values)) != len(values)
         ):
             reporter.report(rules.BAD_RETURN_VALUES, options["return_values"].location)
         else:
             return_values = tuple(values)
+    return return_values
 
+
+def _step_name(name: str, options: Mapping[str, OptionValue]) -> str:
+    """The step's name: its `name=` option made an identifier, else the function's name."""
     step_name = name
     raw = options["name"].value if "name" in options else NOT_LITERAL
     if isinstance(raw, str) and raw:
         step_name = re.sub(r"\W+", "_", raw).strip("_") or name
         if not step_name[0].isalpha() and step_name[0] != "_":
             step_name = f"step_{step_name}"
+    return step_name
 
-    cache = _need_literal(options, "cache", reporter, "write cache=True or cache=False")
+
+def _retry(options: Mapping[str, OptionValue], reporter: Reporter) -> Any:
     retry = NOT_LITERAL
     if "retry_on_failure" in options and not options["retry_on_failure"].is_literal:
         reporter.report(rules.RETRY_NOT_LITERAL, options["retry_on_failure"].location)
@@ -583,7 +728,10 @@ def _component(
         ):
             reporter.report(rules.BAD_RETRY, options["retry_on_failure"].location)
             retry = 0
-    queue = options["execution_queue"].value if "execution_queue" in options else NOT_LITERAL
+    return retry
+
+
+def _parents(options: Mapping[str, OptionValue], reporter: Reporter) -> Any:
     parents = _need_literal(
         options, "parents", reporter, "write the parent step names as a list of strings"
     )
@@ -594,12 +742,13 @@ def _component(
     ):
         reporter.report(rules.BAD_PARENTS, options["parents"].location)
         parents = ()
-    packages = _need_literal(
-        options,
-        "packages",
-        reporter,
-        "write the packages as a list of pip specifiers or a requirements file path",
-    )
+    return parents
+
+
+def _packages(
+    packages: Any, options: Mapping[str, OptionValue], reporter: Reporter
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """`packages=`: (a list of pip specifiers, or a requirements file's path)."""
     packages_file: str | None = None
     package_list: tuple[str, ...] | None = None
     if isinstance(packages, str):
@@ -608,7 +757,13 @@ def _component(
         package_list = tuple(packages)
     elif packages is not NOT_LITERAL and packages not in (None, True, False):
         reporter.report(rules.BAD_PACKAGES, options["packages"].location)
+    return package_list, packages_file
 
+
+def _helper_roots(
+    decorated: Decorated, options: Mapping[str, OptionValue], reporter: Reporter
+) -> list[str]:
+    """The names `helper_functions=` lists: carried into the script like names the step uses."""
     helper_roots: list[str] = []
     helpers = options.get("helper_functions")
     if helpers is not None and decorated.call is not None:
@@ -625,38 +780,7 @@ def _component(
             ]
         elif not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
             reporter.report(rules.BAD_HELPER_FUNCTIONS, helpers.location)
-
-    parameters = read_signature(source, function, reporter, "component")
-    _check_return_count(source, function, return_values, reporter)
-
-    own_range = source.extent(function)
-    excluded = [source.positions[decorated.decorator]]
-    roots = {
-        use.name
-        for use in source.uses_within(own_range, excluded)
-        if use.scope is source.global_scope and use.name != name
-    }
-    roots.update(helper_roots)
-    stripped = _strip_component_decorators(source, function)
-    support = collect_support(source, parsed, roots, [stripped], reporter, f"step `{name}`")
-    check_step_names(source, function, support.statements, reporter, f"step `{name}`")
-    return Component(
-        function_name=name,
-        step_name=step_name,
-        parameters=parameters,
-        return_values=return_values,
-        options=options,
-        cache=bool(cache) if cache is not NOT_LITERAL else False,
-        retry_on_failure=retry if isinstance(retry, int) else 0,
-        queue=queue if isinstance(queue, str) else None,
-        parents=tuple(parents) if isinstance(parents, (list, tuple)) else (),
-        packages=package_list,
-        packages_file=packages_file,
-        location=source.location(function),
-        code=_statement_code(source, stripped),
-        support=support,
-        repository_requirements=packages is False,
-    )
+    return helper_roots
 
 
 def analyse_components(parsed: ParsedFile, reporter: Reporter) -> dict[str, Component]:

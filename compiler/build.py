@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipec.compiler.analyse import analyse_components
 from pipec.compiler.clearml_calls import report_server_calls
@@ -22,6 +22,7 @@ from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
 from pipec.compiler.lower import lower
 from pipec.compiler.parse import find_decorated
 from pipec.compiler.pipeline import analyse_pipeline, select_pipeline
+from pipec.compiler.pipeline_module import home_support
 from pipec.compiler.portability import check_portable
 from pipec.compiler.requirements import Environment
 from pipec.compiler.source import parse_source
@@ -107,6 +108,7 @@ def _build(
     )
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
+    lowered = replace(lowered, home=home_support(parsed))
     files, manifest = emit_build(
         lowered, regenerate=regenerate or f"pipec build {path}", source_text=text
     )

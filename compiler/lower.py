@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from pipec.compiler import rules
-from pipec.compiler.analyse import Component, OptionValue
+from pipec.compiler.analyse import Component, OptionValue, Support
 from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.ir import GlueNode, StepNode, Trace
 from pipec.compiler.local_modules import LocalIndex, ProjectFiles
@@ -70,6 +70,7 @@ class LoweredBuild:
     requirements: Mapping[str, tuple[Requirement, ...]]  # requirements file -> its requirements
     local_files: Mapping[str, str]  # path under the build folder -> text of a local module
     local_names: frozenset[str]  # top-level names of the local modules the build carries
+    home: Support | None = None  # steps/_pipec_pipeline.py: the pipeline file's definitions
 
 
 def lower(

