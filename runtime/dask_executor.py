@@ -40,6 +40,7 @@ from pipec.executor import (
     StepResult,
     StepTask,
     Stream,
+    drain_results,
     run_step_process,
 )
 
@@ -256,15 +257,7 @@ class DaskExecutor:
                 self._lock.wait(remaining)
 
     def wait(self, timeout: float | None) -> list[StepResult]:
-        try:
-            results = [self._results.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                results.append(self._results.get_nowait())
-            except queue.Empty:
-                break
+        results = drain_results(self._results, timeout)
         with self._lock:
             self._pending -= len(results)
         return results

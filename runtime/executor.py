@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 __all__ = [
+    "drain_results",
     "Executor",
     "LocalExecutor",
     "OutputSink",
@@ -273,15 +274,7 @@ class LocalExecutor:
         self._results.put(result)
 
     def wait(self, timeout: float | None) -> list[StepResult]:
-        try:
-            results = [self._results.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                results.append(self._results.get_nowait())
-            except queue.Empty:
-                break
+        results = drain_results(self._results, timeout)
         self._pending -= len(results)
         return results
 
@@ -317,3 +310,16 @@ def _signal_group(process: StepProcess, signum: signal.Signals) -> None:
         except ProcessLookupError:
             # A step just forked from a warm template has not made its own group yet.
             os.kill(process.pid, signum)
+
+
+def drain_results(results: queue.Queue[StepResult], timeout: float | None) -> list[StepResult]:
+    """The results that arrive within ``timeout`` (waiting for the first only), oldest first."""
+    try:
+        found = [results.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            found.append(results.get_nowait())
+        except queue.Empty:
+            return found

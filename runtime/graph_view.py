@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pipec.manifest import EdgeKind, Manifest, NodeKind
 from pipec.record import NodeRecord, NodeState, RunRecord
 
-__all__ = ["GraphNode", "PipelineGraph", "format_dot", "format_graph", "pipeline_graph"]
+__all__ = [
+    "STATE_COLOURS",
+    "GraphNode",
+    "PipelineGraph",
+    "format_dot",
+    "format_graph",
+    "pipeline_graph",
+]
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,8 @@ def _parent_text(name: str, kind: EdgeKind) -> str:
     return name if kind is EdgeKind.DATA else f"{name} ({kind.value})"
 
 
-_DOT_COLOURS = {
+# One colour per node state, shared by the DOT output and `pipec report`'s page.
+STATE_COLOURS = {
     "succeeded": "#b7e4c7",
     "cached": "#cde7f0",
     "failed": "#f4a3a3",
@@ -182,7 +190,7 @@ def format_dot(graph: PipelineGraph) -> str:
         elif node.kind is not NodeKind.STEP:
             attributes.append('style="rounded,filled,dashed"')
         if node.state is not None:
-            attributes.append(f"fillcolor={_quote(_DOT_COLOURS.get(node.state, '#ffffff'))}")
+            attributes.append(f"fillcolor={_quote(STATE_COLOURS.get(node.state, '#ffffff'))}")
         lines.append(f"  {_quote(node.name)} [{', '.join(attributes)}];")
     for node in graph.nodes:
         for parent, kind in node.parents:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pipec.atomic import write_bytes_atomic
-from pipec.graph_view import PipelineGraph, pipeline_graph
+from pipec.graph_view import STATE_COLOURS, PipelineGraph, pipeline_graph
 from pipec.manifest import Manifest, ManifestError, load_manifest
 from pipec.record import NodeRecord, RunRecord
 from pipec.report import human_duration, human_size
@@ -28,16 +28,6 @@ REPORT_NAME = "report.html"
 _LOG_LIMIT = 32 * 1024  # the end of each log, in bytes: a page of 500 nodes stays small
 _BOX_W, _BOX_H, _GAP_X, _GAP_Y = 170, 38, 60, 14
 
-_COLOURS = {
-    "succeeded": "#b7e4c7",
-    "cached": "#cde7f0",
-    "failed": "#f4a3a3",
-    "skipped": "#e5e5e5",
-    "aborted": "#f7d08a",
-    "interrupted": "#f7d08a",
-    "running": "#fff3b0",
-    "pending": "#ffffff",
-}
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -51,7 +41,7 @@ text-align:left;vertical-align:top}
 pre{background:#f6f6f6;padding:6px;overflow:auto;max-height:30em}
 details summary{cursor:pointer}code{font-size:12px}
 .state{padding:0 6px;border-radius:3px}
-""" + "".join(f".s-{state}{{background:{colour}}}" for state, colour in _COLOURS.items())
+""" + "".join(f".s-{state}{{background:{colour}}}" for state, colour in STATE_COLOURS.items())
 
 # Clicking a node in the DAG opens its log.
 _SCRIPT = """
@@ -179,7 +169,7 @@ def _svg(graph: PipelineGraph, record: RunRecord) -> str:
             f'<g class="node" data-node="{_e(node.name)}" data-state="{_e(state)}">'
             f"<title>{_e(tip)}</title>"
             f'<rect x="{x}" y="{y}" width="{_BOX_W}" height="{_BOX_H}" rx="5" '
-            f'fill="{_COLOURS.get(state, "#fff")}"/>'
+            f'fill="{STATE_COLOURS.get(state, "#fff")}"/>'
             f'<text x="{x + 6}" y="{y + 15}">{_e(label)}</text>'
             f'<text x="{x + 6}" y="{y + 31}" fill="#555">{_e(detail)}</text></g>'
         )
