@@ -307,10 +307,8 @@ def _prepare(
     probe = probe_interpreter(python, {r.name for reqs in needs.values() for r in reqs})
     # With --env venv the steps run in environments built from their requirements (before
     # any run folder exists), so the interpreter's own packages do not matter.
-    environments = choose_environments(
-        args, manifest, probe.interpreter, args.cache_dir or default_cache_dir(), console.status
-    )
     cache_dir = args.cache_dir or default_cache_dir()
+    environments = choose_environments(args, manifest, probe.interpreter, cache_dir, console.status)
     cache = choose_cache(args.cache, cache_dir, console.status, cache_limit)
     if probe.interpreter.cloudpickle is None and not environments.active:
         raise UsageError(
@@ -335,7 +333,7 @@ def _prepare(
         "workers": workers,
         "no_cache": args.no_cache,
         "refresh": sorted(args.refresh),
-        "cache_dir": str(args.cache_dir or default_cache_dir()),
+        "cache_dir": str(cache_dir),
         "abort_on_failure": manifest.pipeline.abort_on_failure,
         "python": python,
         "retry_backoff": options.retry_backoff,
