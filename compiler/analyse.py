@@ -16,6 +16,7 @@ from pipec.compiler import rules
 from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.module_statements import compound_effects, is_setup_line, keyword_of
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
 from pipec.compiler.source import SourceModule
 from pipec.compiler.step_names import check_step_names
@@ -450,35 +451,50 @@ def _binds_from_inside(statement: cst.CSTNode, name: str) -> bool:
     return isinstance(statement, cst.FunctionDef | cst.ClassDef) and statement.name.value != name
 
 
-def _is_setup(source: SourceModule, statement: cst.CSTNode, pipeline_names: set[str]) -> bool:
-    """A module-level call or item/attribute assignment that sets up the process for the steps.
-
-    Module-level printing belongs to no step, and calls of ClearML or pipec (or of the
-    pipeline's own components) describe the pipeline rather than set up a process.
-    """
-    if not isinstance(statement, cst.SimpleStatementLine):
+def _runs_before_steps(
+    source: SourceModule, statement: cst.CSTNode, pipeline_names: set[str], reporter: Reporter
+) -> bool:
+    """A setup line, or a compound statement that sets up the process and describes no pipeline."""
+    if is_setup_line(source, statement, pipeline_names):
+        return True
+    effects = compound_effects(source, statement, pipeline_names)
+    if effects is None or not effects.sets_up:
         return False
-    for small in statement.body:
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-            func = small.value.func
-            if isinstance(func, cst.Name) and func.value in {"print", *pipeline_names}:
-                return False
-        elif isinstance(small, cst.Assign | cst.AugAssign):
-            targets = (
-                [t.target for t in small.targets]
-                if isinstance(small, cst.Assign)
-                else [small.target]
-            )
-            if not any(isinstance(t, cst.Subscript | cst.Attribute) for t in targets):
-                return False
-            func = targets[0]
-        else:
-            return False
-        while isinstance(func, cst.Attribute | cst.Call | cst.Subscript):
-            func = func.value if isinstance(func, cst.Attribute | cst.Subscript) else func.func
-        if any(q.split(".")[0] in {"clearml", "pipec"} for q in source.qualified_names(func)):
-            return False
+    if effects.pipeline_calls:
+        call = effects.pipeline_calls[0]
+        where = source.location(statement)
+        reporter.report_once(
+            f"module-statement-not-carried:{where.line}",
+            rules.MODULE_STATEMENT_NOT_CARRIED,
+            where,
+            keyword=keyword_of(statement),
+            line=where.line,
+            call=source.code(call.func),
+        )
+        return False
     return True
+
+
+def _check_carried_compounds(
+    source: SourceModule,
+    chosen: Mapping[int, set[str]],
+    pipeline_names: set[str],
+    reporter: Reporter,
+) -> None:
+    """A carried compound statement that prints would print once per script, not once."""
+    for index in sorted(chosen):
+        statement = source.module.body[index]
+        effects = compound_effects(source, statement, pipeline_names)
+        if effects is None or not effects.prints:
+            continue
+        where = source.location(statement)
+        reporter.report_once(
+            f"module-statement-prints:{where.line}",
+            rules.MODULE_STATEMENT_PRINTS,
+            source.location(effects.prints[0]),
+            keyword=keyword_of(statement),
+            line=where.line,
+        )
 
 
 def _is_future_or_star_import(statement: cst.CSTNode) -> bool:
@@ -535,7 +551,9 @@ def collect_support(
         # any step in plain Python. Every script keeps them, in the file's order.
         if index in skip:
             continue
-        if _is_future_or_star_import(statement) or _is_setup(source, statement, pipeline_names):
+        if _is_future_or_star_import(statement) or _runs_before_steps(
+            source, statement, pipeline_names, reporter
+        ):
             chosen.setdefault(index, set())
             for use in source.uses_within(source.extent(statement)):
                 if use.scope is source.global_scope:
@@ -572,6 +590,8 @@ def collect_support(
                 user=user,
                 name=name,
             )
+
+    _check_carried_compounds(source, chosen, pipeline_names, reporter)
 
     imports: list[str] = []
     definitions: list[str] = []

@@ -165,6 +165,24 @@ TOO_DEEP = Rule(
     "Python cannot compile this file: the code near line {line} is nested too deeply",
     "split the expression into several statements, naming the parts",
 )
+MODULE_STATEMENT_PRINTS = Rule(
+    "PC020",
+    "module-statement-prints",
+    _E,
+    "the module-level `{keyword}` at line {line} prints, and every script that runs it would "
+    "print again: plain Python prints once",
+    "move the `print` out of the `{keyword}` (module-level printing belongs to no step), or "
+    "print in a step",
+)
+MODULE_STATEMENT_NOT_CARRIED = Rule(
+    "PC021",
+    "module-statement-not-carried",
+    _W,
+    "the module-level `{keyword}` at line {line} sets up the process but also calls `{call}`, "
+    "which describes the pipeline: no step runs it",
+    "split it: keep the setup (calls, item assignments) in a statement of its own, which every "
+    "script runs, and the pipeline calls in the `__main__` block",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

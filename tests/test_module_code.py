@@ -62,3 +62,53 @@ def controller(n: int = 4):
     script = (run.build_dir / "steps" / "bump.py").read_text()
     assert script.count("def bump(") == 1
     assert "pipec_no_such_module" not in (run.build_dir / "requirements.txt").read_text()
+
+
+def test_module_level_if_with_and_for_statements_run_in_every_script(tmp_path: Path):
+    (tmp_path / "settings.json").write_text('{"scale": 3}')
+    run = Differential(
+        tmp_path,
+        """
+import json
+import logging
+import os
+
+from pipec import PipelineDecorator
+
+DEBUG = True
+if DEBUG:
+    logging.getLogger("pipec-test").setLevel(logging.DEBUG)
+else:
+    logging.getLogger("pipec-test").setLevel(logging.ERROR)
+
+with open("settings.json") as handle:
+    SETTINGS = json.load(handle)
+
+for name in ("PIPEC_TEST_A", "PIPEC_TEST_B"):
+    os.environ[name] = name.lower()
+
+try:
+    os.environ["PIPEC_TEST_C"] = str(SETTINGS["missing"])
+except KeyError:
+    os.environ["PIPEC_TEST_C"] = "fallback"
+
+
+@PipelineDecorator.component(return_values=["v"])
+def scaled(x):
+    return x * SETTINGS["scale"], logging.getLogger("pipec-test").level
+
+
+@PipelineDecorator.component(return_values=["env"])
+def environment():
+    return [os.environ[n] for n in ("PIPEC_TEST_A", "PIPEC_TEST_B", "PIPEC_TEST_C")]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    v = scaled(n)
+    print(v)
+    return v, environment()
+""",
+    )
+    plain, _ = run.same()
+    assert plain.result == ((6, 10), ["pipec_test_a", "pipec_test_b", "fallback"])

@@ -29,6 +29,8 @@ CODES = {
     "PC017": "newer-python-syntax",
     "PC018": "decorator-from-elsewhere",
     "PC019": "nested-too-deeply",
+    "PC020": "module-statement-prints",
+    "PC021": "module-statement-not-carried",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
