@@ -122,6 +122,8 @@ class Support:
     modules: tuple[str, ...]  # every absolute module imported by the carried code and the function
     components: tuple[str, ...] = ()  # components whose functions the carried code reaches
     statements: tuple[int, ...] = ()  # indices in the module body of the carried statements
+    # Modules imported as alternatives (`try: import a` / `except ImportError: import b`), in order.
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -367,12 +369,25 @@ class _ImportCollector(cst.CSTVisitor):
     def __init__(self) -> None:
         self.modules: set[str] = set()
         self.relative: list[cst.ImportFrom] = []
+        self.alternatives: list[tuple[str, ...]] = []
+        self._order: list[str] = []  # modules in the order the code imports them
 
     def visit_Try(self, node: cst.Try) -> bool:
         # `try: import a` / `except ImportError: import b as a` imports alternatives: neither is
-        # a requirement of its own, so no requirement check demands one the other replaces.
+        # a requirement of its own, so no requirement check demands one the other replaces;
+        # requirements.txt names the one to prefer (see requirements.resolve_alternatives).
         if not any(_catches_import_error(handler) for handler in node.handlers):
             return True
+        tried: list[str] = []
+        for block in (node.body, *(h for h in node.handlers if _catches_import_error(h))):
+            inner = _ImportCollector()
+            block.visit(inner)
+            self.relative.extend(inner.relative)
+            for module in inner._order:
+                if module not in tried:
+                    tried.append(module)
+        if tried:
+            self.alternatives.append(tuple(tried))
         for handler in node.handlers:
             if not _catches_import_error(handler):
                 handler.visit(self)
@@ -384,6 +399,7 @@ class _ImportCollector(cst.CSTVisitor):
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             self.modules.add(_dotted(alias.name))
+            self._order.append(_dotted(alias.name))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative:
@@ -391,6 +407,7 @@ class _ImportCollector(cst.CSTVisitor):
         elif node.module is not None:
             base = _dotted(node.module)
             self.modules.add(base)
+            self._order.append(base)
             if not isinstance(node.names, cst.ImportStar):
                 # `from google.cloud import storage` may name a submodule: keep the full path too.
                 for alias in node.names:
@@ -626,6 +643,7 @@ def collect_support(
         tuple(sorted(collector.modules)),
         tuple(reached),
         tuple(sorted(chosen)),
+        tuple(sorted(set(collector.alternatives))),
     )
 
 

@@ -24,6 +24,7 @@ from pipec.compiler.requirements import (
     Requirement,
     declared,
     parse_requirements_text,
+    resolve_alternatives,
     resolve_requirements,
 )
 from pipec.literals import Literal
@@ -88,12 +89,15 @@ def lower(
 ) -> LoweredBuild:
     """The build model of a traced pipeline; requirement problems go to `reporter`."""
     script_modules: dict[str, set[str]] = {}  # component or glue node -> modules it imports
+    alternatives: dict[str, tuple[tuple[str, ...], ...]] = {}  # ... -> `except ImportError` groups
     for traced in trace.nodes:
         if isinstance(traced, StepNode):
             support = components[traced.component].support
             script_modules.setdefault(traced.component, set(support.modules))
+            alternatives.setdefault(traced.component, support.alternatives)
         else:
             script_modules[traced.name] = set(traced.support.modules)
+            alternatives[traced.name] = traced.support.alternatives
     locals_of: dict[str, set[str]] = {}
     imports_of: dict[str, set[str]] = {}
     for key, imported in script_modules.items():
@@ -107,6 +111,7 @@ def lower(
         components,
         stems,
         imports_of,
+        alternatives,
         needed | local.known,
         environment,
         project,
@@ -206,6 +211,7 @@ def _requirements(
     components: Mapping[str, Component],
     stems: Mapping[str, str],
     imports_of: Mapping[str, set[str]],
+    alternatives: Mapping[str, tuple[tuple[str, ...], ...]],
     local_names: set[str],
     environment: Environment,
     project: ProjectFiles,
@@ -243,6 +249,12 @@ def _requirements(
                         f"project-module:{name}", rules.PROJECT_MODULE_NOT_FOUND, where, name=name
                     )
             resolved = [r for r in resolved if r.origin != "project"]
+            named = {_canonical_name(r.distribution) for r in resolved}
+            resolved += [
+                r
+                for r in resolve_alternatives(alternatives[key], environment, local_names, pins)
+                if _canonical_name(r.distribution) not in named
+            ]
         if isinstance(traced, GlueNode):
             # Glue loads what steps made (a model, a DataFrame): it needs their packages to
             # unpickle, but not the ClearML client a step used to talk to its server.
@@ -253,6 +265,7 @@ def _requirements(
                         r
                         for r in found.get(producer_stem, ())
                         if _canonical_name(r.distribution) != "clearml"
+                        and r.origin != "alternative"
                     )
             resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
         found[stems[key]] = tuple(resolved)
@@ -356,7 +369,8 @@ def _model_node(
         outputs=tuple(outputs),
         after=tuple(traced.after),
         effects=effects,
-        requirements=tuple(str(r) for r in requirements.get(stem, ())),
+        # An alternative is optional (the code falls back without it): no run demands it.
+        requirements=tuple(str(r) for r in requirements.get(stem, ()) if r.origin != "alternative"),
         requirements_file=f"requirements/{stem}.txt",
         options=options,
         cache=cache,
