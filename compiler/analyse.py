@@ -668,6 +668,7 @@ def _component(
     package_list, packages_file = _packages(packages, options, reporter)
     helper_roots = _helper_roots(decorated, options, reporter)
 
+    _refuse_decorators_above(source, function, decorated.decorator, reporter)
     parameters = read_signature(source, function, reporter, "component")
     _check_return_count(source, function, return_values, reporter)
 
@@ -699,6 +700,23 @@ def _component(
         support=support,
         repository_requirements=packages is False,
     )
+
+
+def _refuse_decorators_above(
+    source: SourceModule, function: cst.FunctionDef, component: cst.Decorator, reporter: Reporter
+) -> None:
+    """In Python a decorator above the component's wraps the controller's calls of the step."""
+    for decorator in function.decorators:
+        if decorator is component:
+            return
+        target = decorator.decorator
+        named = target.func if isinstance(target, cst.Call) else target
+        reporter.report(
+            rules.DECORATOR_ABOVE_COMPONENT,
+            source.location(decorator),
+            decorator=source.code(named).strip(),
+            function=function.name.value,
+        )
 
 
 def _check_component_options(options: Mapping[str, OptionValue], reporter: Reporter) -> None:

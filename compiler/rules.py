@@ -183,6 +183,16 @@ MODULE_STATEMENT_NOT_CARRIED = Rule(
     "split it: keep the setup (calls, item assignments) in a statement of its own, which every "
     "script runs, and the pipeline calls in the `__main__` block",
 )
+DECORATOR_ABOVE_COMPONENT = Rule(
+    "PC022",
+    "decorator-above-component",
+    _E,
+    "`@{decorator}` above `@PipelineDecorator.component` wraps each call of step `{function}` "
+    "in the controller, which pipec compiles into a node of its own: the decorator would never "
+    "run there",
+    "put `@{decorator}` below `@PipelineDecorator.component`: it then wraps `{function}` itself "
+    "and runs in the step's script",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

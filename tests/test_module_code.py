@@ -112,3 +112,63 @@ def controller(n: int = 2):
     )
     plain, _ = run.same()
     assert plain.result == ((6, 10), ["pipec_test_a", "pipec_test_b", "fallback"])
+
+
+def test_a_decorator_below_the_component_decorates_the_function_in_its_script(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import functools
+
+from pipec import PipelineDecorator
+
+
+def tenfold(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return 10 * function(*args, **kwargs)
+
+    return wrapper
+
+
+@PipelineDecorator.component(return_values=["v"])
+@tenfold
+@functools.lru_cache(maxsize=None)
+def double(x):
+    return 2 * x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    v = double(n)
+    print(v)
+    return v
+""",
+    )
+    plain, _ = run.same()
+    assert plain.result == 40
+
+
+def test_a_decorator_above_the_component_is_refused_at_its_line(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import functools
+
+from pipec import PipelineDecorator
+
+
+@functools.lru_cache(maxsize=None)
+@PipelineDecorator.component(return_values=["v"])
+def double(x):
+    print("doubling", x)
+    return 2 * x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    return double(n) + double(n)
+""",
+    )
+    assert run.refused_codes == ["PC022"]
+    assert run.refusal is not None and run.refusal.diagnostics[0].location.line == 6

@@ -31,6 +31,7 @@ CODES = {
     "PC019": "nested-too-deeply",
     "PC020": "module-statement-prints",
     "PC021": "module-statement-not-carried",
+    "PC022": "decorator-above-component",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
