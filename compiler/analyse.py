@@ -16,6 +16,7 @@ from pipec.compiler import rules
 from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.main_names import main_assignment
 from pipec.compiler.module_statements import compound_effects, is_setup_line, keyword_of
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
 from pipec.compiler.source import SourceModule
@@ -560,7 +561,7 @@ def collect_support(
     chosen: dict[int, set[str]] = {}
     pending = sorted(set(roots))
     seen: set[str] = set()
-    unresolved: list[str] = []
+    main_lines: dict[str, str] = {}  # `__main__` names the script carries -> their line
     pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
     for index, statement in enumerate(source.module.body):
         # `from __future__` changes how the carried code compiles; a star import binds names the
@@ -585,8 +586,24 @@ def collect_support(
             for i in bindings.get(name, [])
             if i not in skip and not _binds_from_inside(source.module.body[i], name)
         ]
+        in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
+        if in_main and parsed.main_block is not None:
+            # The block runs at module level before it calls the pipeline: its value wins.
+            carried = main_assignment(
+                source, parsed.main_block, name, {d.name for d in parsed.pipelines}
+            )
+            if carried.code is None:
+                reporter.report_once(
+                    f"assigned-only-under-main:{name}",
+                    rules.ASSIGNED_ONLY_UNDER_MAIN,
+                    carried.location,
+                    user=user,
+                    name=name,
+                    why=carried.why,
+                )
+            else:
+                main_lines[name] = carried.code
         if not indices:
-            unresolved.append(name)
             continue
         for index in indices:
             chosen.setdefault(index, set()).add(name)
@@ -598,16 +615,6 @@ def collect_support(
                 if use.scope is source.global_scope and use.name not in seen:
                     pending.append(use.name)
 
-    for name in sorted(unresolved):
-        in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
-        if in_main:
-            reporter.report(
-                rules.ASSIGNED_ONLY_UNDER_MAIN,
-                source.location(source.module.body[parsed.main_index or 0]),
-                user=user,
-                name=name,
-            )
-
     _check_carried_compounds(source, chosen, pipeline_names, reporter)
 
     imports: list[str] = []
@@ -616,7 +623,11 @@ def collect_support(
     for node in own:
         node.visit(collector)
     reached: list[str] = []
+    main_at = parsed.main_index if parsed.main_index is not None else len(source.module.body)
     for index in sorted(chosen):
+        if index > main_at and main_lines:
+            definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
+            main_lines = {}
         statement = source.module.body[index]
         if isinstance(statement, cst.FunctionDef):
             if _component_decorator_ranges(source, statement):
@@ -630,6 +641,8 @@ def collect_support(
         else:
             statement.visit(collector)
             definitions.append(_statement_code(source, statement))
+    if main_lines:
+        definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
     for relative in collector.relative:
         reporter.report(
             rules.RELATIVE_IMPORT,

@@ -116,9 +116,10 @@ RELATIVE_IMPORT = Rule(
 ASSIGNED_ONLY_UNDER_MAIN = Rule(
     "PC013",
     "assigned-only-under-main",
-    _W,
-    '{user} uses `{name}`, which is assigned only under `if __name__ == "__main__":`',
-    "move the assignment of `{name}` to module level so the generated script has it",
+    _E,
+    '{user} uses `{name}`, which `if __name__ == "__main__":` assigns {why}',
+    "assign `{name}` a literal once in that block, before the pipeline call, or move the "
+    "assignment to module level",
 )
 REDEFINED_FUNCTION = Rule(
     "PC014",

@@ -4,6 +4,8 @@ declares `global X` once."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,60 @@ def controller(n: int = 2):
     )
     assert run.refused_codes == ["PC022"]
     assert run.refusal is not None and run.refusal.diagnostics[0].location.line == 6
+
+
+MAIN_NAMES = """
+from pipec import PipelineDecorator
+
+BASE = 10
+
+
+@PipelineDecorator.component(return_values=["v"])
+def scaled(x):
+    return x * SCALE + BASE, LABEL
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    v = scaled(n)
+    print(v)
+    return v
+
+
+if __name__ == "__main__":
+    SCALE = 3
+    BASE = 100
+    LABEL = "run-" + str(BASE)
+    controller()
+"""
+
+
+def test_literal_names_of_the_main_block_reach_the_steps_as_when_the_file_runs(tmp_path: Path):
+    run = Differential(tmp_path, MAIN_NAMES)
+    script = subprocess.run(
+        [sys.executable, str(run.file)], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    compiled = run.compiled()
+    assert compiled.ok, compiled.stderr
+    assert compiled.stdout == script.stdout == "(106, 'run-100')\n"
+    assert compiled.result == (106, "run-100")
+
+
+@pytest.mark.parametrize(
+    ("main_block", "why"),
+    [
+        ("    SCALE = 3\n    SCALE = 4\n    controller()\n", "more than once"),
+        ("    for SCALE in range(3):\n        pass\n    controller()\n", "other than `NAME"),
+        ("    controller()\n    SCALE = 3\n", "after the pipeline is called"),
+        ("    SCALE = len(sys.argv)\n    controller()\n", "known only when the block runs"),
+    ],
+)
+def test_other_names_of_the_main_block_are_refused_with_the_reason(
+    tmp_path: Path, main_block: str, why: str
+):
+    source = MAIN_NAMES.replace("from pipec", "import sys\n\nfrom pipec").split("if __name__")[0]
+    source = source.replace("LABEL", "'x'")
+    run = Differential(tmp_path, source + 'if __name__ == "__main__":\n' + main_block)
+    assert run.refusal is not None
+    (refusal,) = [d for d in run.refusal.diagnostics if d.code == "PC013"]
+    assert refusal.is_error and why in refusal.message and "`SCALE`" in refusal.message

@@ -133,7 +133,6 @@ WITHOUT_SNAPSHOT = {
     "PC010",  # star-parameters
     "PC011",  # positional-only-parameters
     "PC012",  # relative-import
-    "PC013",  # assigned-only-under-main
     "PC014",  # redefined-function
     "PC015",  # clearml-server-call
     "PC016",  # clearml-server-call-refused (needs --strict-clearml)
@@ -156,7 +155,6 @@ WITHOUT_SNAPSHOT = {
     "PC153",  # pipeline-option-not-text
     "PC154",  # bad-abort-on-failure
     "PC156",  # pipeline-called-twice
-    "PC157",  # ignored-under-main
     "PC158",  # star-args-in-pipeline-call
     "PC159",  # pipeline-call-too-many-arguments
     "PC161",  # pipeline-call-value-not-literal
