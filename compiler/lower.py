@@ -19,6 +19,7 @@ from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.ir import GlueNode, StepNode, Trace
 from pipec.compiler.local_modules import LocalIndex, ProjectFiles
 from pipec.compiler.pipeline import PipelineInfo
+from pipec.compiler.pipeline_module import HOME_PATH
 from pipec.compiler.requirements import (
     Environment,
     Requirement,
@@ -86,8 +87,12 @@ def lower(
     project: ProjectFiles,
     reporter: Reporter,
     pins: str = "exact",
+    home: Support | None = None,
 ) -> LoweredBuild:
-    """The build model of a traced pipeline; requirement problems go to `reporter`."""
+    """The build model of a traced pipeline; requirement problems go to `reporter`.
+
+    `home` is the code of steps/_pipec_pipeline.py, when the build has one.
+    """
     script_modules: dict[str, set[str]] = {}  # component or glue node -> modules it imports
     alternatives: dict[str, tuple[tuple[str, ...], ...]] = {}  # ... -> `except ImportError` groups
     for traced in trace.nodes:
@@ -122,6 +127,8 @@ def lower(
         stems[key]: tuple(sorted(f"steps/{relative}" for relative, _ in local.files(names)))
         for key, names in locals_of.items()
     }
+    if home is not None:
+        local_paths = _with_home(trace, stems, local_paths)
     cached_glue = _cached_glue(trace, components)
     location = Location(source_path, pipeline.line, pipeline.column)
     imports = {  # what a warm start may preload: never a local module, which is user code
@@ -182,7 +189,21 @@ def lower(
         requirements={f"requirements/{stem}.txt": reqs for stem, reqs in requirements.items()},
         local_files={f"steps/{relative}": text for relative, text in local.files(needed)},
         local_names=frozenset(needed),
+        home=home,
     )
+
+
+def _with_home(
+    trace: Trace, stems: Mapping[str, str], local_paths: Mapping[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """A node given another node's output may run code of the home (the methods of a class
+    its script does not carry), so the home is one of its local modules: in its cache key."""
+    paths = dict(local_paths)
+    for traced in trace.nodes:
+        if any(binding_sources(binding)[0] for _, binding in traced.inputs):
+            stem = stems[_script_key(traced)]
+            paths[stem] = tuple(sorted({*paths.get(stem, ()), HOME_PATH}))
+    return paths
 
 
 def _script_stems(trace: Trace, reserved: set[str]) -> dict[str, str]:
