@@ -17,7 +17,12 @@ from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.main_names import main_assignment
-from pipec.compiler.module_statements import compound_effects, is_setup_line, keyword_of
+from pipec.compiler.module_statements import (
+    compound_effects,
+    is_setup_line,
+    keyword_of,
+    without_prints,
+)
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
 from pipec.compiler.source import SourceModule
 from pipec.compiler.step_names import check_step_names
@@ -499,7 +504,7 @@ def _check_carried_compounds(
     pipeline_names: set[str],
     reporter: Reporter,
 ) -> None:
-    """A carried compound statement that prints would print once per script, not once."""
+    """A carried compound statement's `print`s belong to no step: each script drops them."""
     for index in sorted(chosen):
         statement = source.module.body[index]
         effects = compound_effects(source, statement, pipeline_names)
@@ -507,8 +512,8 @@ def _check_carried_compounds(
             continue
         where = source.location(statement)
         reporter.report_once(
-            f"module-statement-prints:{where.line}",
-            rules.MODULE_STATEMENT_PRINTS,
+            f"module-statement-print-dropped:{where.line}",
+            rules.MODULE_STATEMENT_PRINT_DROPPED,
             source.location(effects.prints[0]),
             keyword=keyword_of(statement),
             line=where.line,
@@ -639,8 +644,9 @@ def collect_support(
             pruned.visit(collector)
             imports.append(_statement_code(source, pruned))
         else:
-            statement.visit(collector)
-            definitions.append(_statement_code(source, statement))
+            kept = without_prints(statement)
+            kept.visit(collector)
+            definitions.append(_statement_code(source, kept))
     if main_lines:
         definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
     for relative in collector.relative:

@@ -4,8 +4,9 @@ Plain Python runs the whole module before the controller calls a step: a call su
 `random.seed(1)` or `logging.basicConfig(...)`, an item assignment such as
 `os.environ["X"] = "1"`, and compound statements holding them (`if DEBUG: ...`,
 `for name in NAMES: ...`) have all run by then. Each script therefore carries them, in the
-file's order. Module-level printing belongs to no step, and code that calls ClearML, pipec or
-the pipeline's own decorated functions describes the pipeline rather than the process.
+file's order. Module-level printing belongs to no step (a carried compound statement loses its
+`print` statements), and code that calls ClearML, pipec or the pipeline's own decorated
+functions describes the pipeline rather than the process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ import libcst as cst
 
 from pipec.compiler.source import SourceModule
 
-__all__ = ["COMPOUND", "CompoundEffects", "compound_effects", "is_setup_line", "keyword_of"]
+__all__ = [
+    "COMPOUND",
+    "CompoundEffects",
+    "compound_effects",
+    "is_setup_line",
+    "keyword_of",
+    "without_prints",
+]
 
 COMPOUND = (cst.If, cst.With, cst.Try, cst.TryStar, cst.For, cst.While, cst.Match)
 
@@ -87,7 +95,7 @@ def is_setup_line(
 class CompoundEffects:
     """What a module-level compound statement does beside binding names."""
 
-    prints: tuple[cst.Call, ...]  # its `print(...)` calls
+    prints: tuple[cst.Call, ...]  # its `print(...)` statements
     pipeline_calls: tuple[cst.Call, ...]  # calls of ClearML, pipec or the pipeline's functions
     sets_up: bool  # it calls something, or assigns to an item or attribute
 
@@ -113,11 +121,16 @@ class _EffectFinder(cst.CSTVisitor):
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if any(_changes_something(small) for small in node.body):
             self.sets_up = True
+        self.prints.extend(
+            small.value
+            for small in node.body
+            if _is_print(small)
+            and isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Call)
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Name) and node.func.value == "print":
-            self.prints.append(node)
-        elif _describes_pipeline(self.source, node.func, self.pipeline_names):
+        if _describes_pipeline(self.source, node.func, self.pipeline_names):
             self.pipeline_calls.append(node)
 
 
@@ -169,11 +182,58 @@ def _lines_with_effects(statement: cst.CSTNode) -> list[cst.SimpleStatementLine]
 
 
 def _only_prints(line: cst.SimpleStatementLine) -> bool:
-    return all(
+    return all(_is_print(small) for small in line.body if _changes_something(small))
+
+
+def _is_print(small: cst.BaseSmallStatement) -> bool:
+    return (
         isinstance(small, cst.Expr)
         and isinstance(small.value, cst.Call)
         and isinstance(small.value.func, cst.Name)
         and small.value.func.value == "print"
-        for small in line.body
-        if _changes_something(small)
     )
+
+
+class _PrintsDropped(cst.CSTTransformer):
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
+        kept = [small for small in updated_node.body if not _is_print(small)]
+        if not kept:
+            return cst.RemoveFromParent()
+        return updated_node.with_changes(body=_last_without_semicolon(kept))
+
+    def leave_SimpleStatementSuite(
+        self, original_node: cst.SimpleStatementSuite, updated_node: cst.SimpleStatementSuite
+    ) -> cst.SimpleStatementSuite:
+        kept = [small for small in updated_node.body if not _is_print(small)] or [cst.Pass()]
+        return updated_node.with_changes(body=_last_without_semicolon(kept))
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        # A block left empty keeps Python's grammar with `pass`.
+        if updated_node.body:
+            return updated_node
+        return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+
+
+def _last_without_semicolon(
+    body: list[cst.BaseSmallStatement],
+) -> list[cst.BaseSmallStatement]:
+    return [*body[:-1], body[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)]
+
+
+def without_prints(statement: cst.BaseStatement) -> cst.BaseStatement:
+    """A carried compound statement minus its `print` statements, which belong to no step."""
+    if not isinstance(statement, COMPOUND):
+        return statement
+    changed = statement.visit(_PrintsDropped())
+    assert isinstance(changed, cst.BaseStatement)
+    return changed

@@ -166,14 +166,13 @@ TOO_DEEP = Rule(
     "Python cannot compile this file: the code near line {line} is nested too deeply",
     "split the expression into several statements, naming the parts",
 )
-MODULE_STATEMENT_PRINTS = Rule(
+MODULE_STATEMENT_PRINT_DROPPED = Rule(
     "PC020",
-    "module-statement-prints",
-    _E,
-    "the module-level `{keyword}` at line {line} prints, and every script that runs it would "
-    "print again: plain Python prints once",
-    "move the `print` out of the `{keyword}` (module-level printing belongs to no step), or "
-    "print in a step",
+    "module-statement-print-dropped",
+    _W,
+    "this `print` in the module-level `{keyword}` at line {line} belongs to no step, like any "
+    "module-level print: the scripts run the `{keyword}` without it",
+    "print in a step or in the controller to see it in the run's output",
 )
 MODULE_STATEMENT_NOT_CARRIED = Rule(
     "PC021",

@@ -82,6 +82,7 @@ if DEBUG:
     logging.getLogger("pipec-test").setLevel(logging.DEBUG)
 else:
     logging.getLogger("pipec-test").setLevel(logging.ERROR)
+    print("not debugging")
 
 with open("settings.json") as handle:
     SETTINGS = json.load(handle)
@@ -114,6 +115,9 @@ def controller(n: int = 2):
     )
     plain, _ = run.same()
     assert plain.result == ((6, 10), ["pipec_test_a", "pipec_test_b", "fallback"])
+    # Module-level printing belongs to no step: the carried `if` has lost its `print`.
+    script = (run.build_dir / "steps" / "scaled.py").read_text()
+    assert "if DEBUG:" in script and "not debugging" not in script and "    pass\n" in script
 
 
 def test_a_decorator_below_the_component_decorates_the_function_in_its_script(tmp_path: Path):

@@ -29,7 +29,7 @@ CODES = {
     "PC017": "newer-python-syntax",
     "PC018": "decorator-from-elsewhere",
     "PC019": "nested-too-deeply",
-    "PC020": "module-statement-prints",
+    "PC020": "module-statement-print-dropped",
     "PC021": "module-statement-not-carried",
     "PC022": "decorator-above-component",
     "PC101": "option-not-literal",
