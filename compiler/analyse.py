@@ -16,6 +16,13 @@ from pipec.compiler import rules
 from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.main_names import main_assignment
+from pipec.compiler.module_statements import (
+    compound_effects,
+    is_setup_line,
+    keyword_of,
+    without_prints,
+)
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
 from pipec.compiler.source import SourceModule
 from pipec.compiler.step_names import check_step_names
@@ -121,6 +128,8 @@ class Support:
     modules: tuple[str, ...]  # every absolute module imported by the carried code and the function
     components: tuple[str, ...] = ()  # components whose functions the carried code reaches
     statements: tuple[int, ...] = ()  # indices in the module body of the carried statements
+    # Modules imported as alternatives (`try: import a` / `except ImportError: import b`), in order.
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -366,12 +375,25 @@ class _ImportCollector(cst.CSTVisitor):
     def __init__(self) -> None:
         self.modules: set[str] = set()
         self.relative: list[cst.ImportFrom] = []
+        self.alternatives: list[tuple[str, ...]] = []
+        self._order: list[str] = []  # modules in the order the code imports them
 
     def visit_Try(self, node: cst.Try) -> bool:
         # `try: import a` / `except ImportError: import b as a` imports alternatives: neither is
-        # a requirement of its own, so no requirement check demands one the other replaces.
+        # a requirement of its own, so no requirement check demands one the other replaces;
+        # requirements.txt names the one to prefer (see requirements.resolve_alternatives).
         if not any(_catches_import_error(handler) for handler in node.handlers):
             return True
+        tried: list[str] = []
+        for block in (node.body, *(h for h in node.handlers if _catches_import_error(h))):
+            inner = _ImportCollector()
+            block.visit(inner)
+            self.relative.extend(inner.relative)
+            for module in inner._order:
+                if module not in tried:
+                    tried.append(module)
+        if tried:
+            self.alternatives.append(tuple(tried))
         for handler in node.handlers:
             if not _catches_import_error(handler):
                 handler.visit(self)
@@ -383,6 +405,7 @@ class _ImportCollector(cst.CSTVisitor):
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             self.modules.add(_dotted(alias.name))
+            self._order.append(_dotted(alias.name))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative:
@@ -390,6 +413,7 @@ class _ImportCollector(cst.CSTVisitor):
         elif node.module is not None:
             base = _dotted(node.module)
             self.modules.add(base)
+            self._order.append(base)
             if not isinstance(node.names, cst.ImportStar):
                 # `from google.cloud import storage` may name a submodule: keep the full path too.
                 for alias in node.names:
@@ -450,35 +474,50 @@ def _binds_from_inside(statement: cst.CSTNode, name: str) -> bool:
     return isinstance(statement, cst.FunctionDef | cst.ClassDef) and statement.name.value != name
 
 
-def _is_setup(source: SourceModule, statement: cst.CSTNode, pipeline_names: set[str]) -> bool:
-    """A module-level call or item/attribute assignment that sets up the process for the steps.
-
-    Module-level printing belongs to no step, and calls of ClearML or pipec (or of the
-    pipeline's own components) describe the pipeline rather than set up a process.
-    """
-    if not isinstance(statement, cst.SimpleStatementLine):
+def _runs_before_steps(
+    source: SourceModule, statement: cst.CSTNode, pipeline_names: set[str], reporter: Reporter
+) -> bool:
+    """A setup line, or a compound statement that sets up the process and describes no pipeline."""
+    if is_setup_line(source, statement, pipeline_names):
+        return True
+    effects = compound_effects(source, statement, pipeline_names)
+    if effects is None or not effects.sets_up:
         return False
-    for small in statement.body:
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-            func = small.value.func
-            if isinstance(func, cst.Name) and func.value in {"print", *pipeline_names}:
-                return False
-        elif isinstance(small, cst.Assign | cst.AugAssign):
-            targets = (
-                [t.target for t in small.targets]
-                if isinstance(small, cst.Assign)
-                else [small.target]
-            )
-            if not any(isinstance(t, cst.Subscript | cst.Attribute) for t in targets):
-                return False
-            func = targets[0]
-        else:
-            return False
-        while isinstance(func, cst.Attribute | cst.Call | cst.Subscript):
-            func = func.value if isinstance(func, cst.Attribute | cst.Subscript) else func.func
-        if any(q.split(".")[0] in {"clearml", "pipec"} for q in source.qualified_names(func)):
-            return False
+    if effects.pipeline_calls:
+        call = effects.pipeline_calls[0]
+        where = source.location(statement)
+        reporter.report_once(
+            f"module-statement-not-carried:{where.line}",
+            rules.MODULE_STATEMENT_NOT_CARRIED,
+            where,
+            keyword=keyword_of(statement),
+            line=where.line,
+            call=source.code(call.func),
+        )
+        return False
     return True
+
+
+def _check_carried_compounds(
+    source: SourceModule,
+    chosen: Mapping[int, set[str]],
+    pipeline_names: set[str],
+    reporter: Reporter,
+) -> None:
+    """A carried compound statement's `print`s belong to no step: each script drops them."""
+    for index in sorted(chosen):
+        statement = source.module.body[index]
+        effects = compound_effects(source, statement, pipeline_names)
+        if effects is None or not effects.prints:
+            continue
+        where = source.location(statement)
+        reporter.report_once(
+            f"module-statement-print-dropped:{where.line}",
+            rules.MODULE_STATEMENT_PRINT_DROPPED,
+            source.location(effects.prints[0]),
+            keyword=keyword_of(statement),
+            line=where.line,
+        )
 
 
 def _is_future_or_star_import(statement: cst.CSTNode) -> bool:
@@ -527,7 +566,7 @@ def collect_support(
     chosen: dict[int, set[str]] = {}
     pending = sorted(set(roots))
     seen: set[str] = set()
-    unresolved: list[str] = []
+    main_lines: dict[str, str] = {}  # `__main__` names the script carries -> their line
     pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
     for index, statement in enumerate(source.module.body):
         # `from __future__` changes how the carried code compiles; a star import binds names the
@@ -535,7 +574,9 @@ def collect_support(
         # any step in plain Python. Every script keeps them, in the file's order.
         if index in skip:
             continue
-        if _is_future_or_star_import(statement) or _is_setup(source, statement, pipeline_names):
+        if _is_future_or_star_import(statement) or _runs_before_steps(
+            source, statement, pipeline_names, reporter
+        ):
             chosen.setdefault(index, set())
             for use in source.uses_within(source.extent(statement)):
                 if use.scope is source.global_scope:
@@ -550,8 +591,24 @@ def collect_support(
             for i in bindings.get(name, [])
             if i not in skip and not _binds_from_inside(source.module.body[i], name)
         ]
+        in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
+        if in_main and parsed.main_block is not None:
+            # The block runs at module level before it calls the pipeline: its value wins.
+            carried = main_assignment(
+                source, parsed.main_block, name, {d.name for d in parsed.pipelines}
+            )
+            if carried.code is None:
+                reporter.report_once(
+                    f"assigned-only-under-main:{name}",
+                    rules.ASSIGNED_ONLY_UNDER_MAIN,
+                    carried.location,
+                    user=user,
+                    name=name,
+                    why=carried.why,
+                )
+            else:
+                main_lines[name] = carried.code
         if not indices:
-            unresolved.append(name)
             continue
         for index in indices:
             chosen.setdefault(index, set()).add(name)
@@ -563,15 +620,7 @@ def collect_support(
                 if use.scope is source.global_scope and use.name not in seen:
                     pending.append(use.name)
 
-    for name in sorted(unresolved):
-        in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
-        if in_main:
-            reporter.report(
-                rules.ASSIGNED_ONLY_UNDER_MAIN,
-                source.location(source.module.body[parsed.main_index or 0]),
-                user=user,
-                name=name,
-            )
+    _check_carried_compounds(source, chosen, pipeline_names, reporter)
 
     imports: list[str] = []
     definitions: list[str] = []
@@ -579,7 +628,11 @@ def collect_support(
     for node in own:
         node.visit(collector)
     reached: list[str] = []
+    main_at = parsed.main_index if parsed.main_index is not None else len(source.module.body)
     for index in sorted(chosen):
+        if index > main_at and main_lines:
+            definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
+            main_lines = {}
         statement = source.module.body[index]
         if isinstance(statement, cst.FunctionDef):
             if _component_decorator_ranges(source, statement):
@@ -591,8 +644,11 @@ def collect_support(
             pruned.visit(collector)
             imports.append(_statement_code(source, pruned))
         else:
-            statement.visit(collector)
-            definitions.append(_statement_code(source, statement))
+            kept = without_prints(statement)
+            kept.visit(collector)
+            definitions.append(_statement_code(source, kept))
+    if main_lines:
+        definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
     for relative in collector.relative:
         reporter.report(
             rules.RELATIVE_IMPORT,
@@ -606,6 +662,7 @@ def collect_support(
         tuple(sorted(collector.modules)),
         tuple(reached),
         tuple(sorted(chosen)),
+        tuple(sorted(set(collector.alternatives))),
     )
 
 
@@ -630,6 +687,7 @@ def _component(
     package_list, packages_file = _packages(packages, options, reporter)
     helper_roots = _helper_roots(decorated, options, reporter)
 
+    _refuse_decorators_above(source, function, decorated.decorator, reporter)
     parameters = read_signature(source, function, reporter, "component")
     _check_return_count(source, function, return_values, reporter)
 
@@ -661,6 +719,23 @@ def _component(
         support=support,
         repository_requirements=packages is False,
     )
+
+
+def _refuse_decorators_above(
+    source: SourceModule, function: cst.FunctionDef, component: cst.Decorator, reporter: Reporter
+) -> None:
+    """In Python a decorator above the component's wraps the controller's calls of the step."""
+    for decorator in function.decorators:
+        if decorator is component:
+            return
+        target = decorator.decorator
+        named = target.func if isinstance(target, cst.Call) else target
+        reporter.report(
+            rules.DECORATOR_ABOVE_COMPONENT,
+            source.location(decorator),
+            decorator=source.code(named).strip(),
+            function=function.name.value,
+        )
 
 
 def _check_component_options(options: Mapping[str, OptionValue], reporter: Reporter) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pipec.compiler.analyse import analyse_components
 from pipec.compiler.clearml_calls import report_server_calls
@@ -105,10 +105,10 @@ def _build(
         project=project,
         reporter=reporter,
         pins=pins,
+        home=home_support(parsed),
     )
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
-    lowered = replace(lowered, home=home_support(parsed))
     files, manifest = emit_build(
         lowered, regenerate=regenerate or f"pipec build {path}", source_text=text
     )

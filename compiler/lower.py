@@ -19,11 +19,13 @@ from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.ir import GlueNode, StepNode, Trace
 from pipec.compiler.local_modules import LocalIndex, ProjectFiles
 from pipec.compiler.pipeline import PipelineInfo
+from pipec.compiler.pipeline_module import HOME_PATH
 from pipec.compiler.requirements import (
     Environment,
     Requirement,
     declared,
     parse_requirements_text,
+    resolve_alternatives,
     resolve_requirements,
 )
 from pipec.literals import Literal
@@ -85,15 +87,22 @@ def lower(
     project: ProjectFiles,
     reporter: Reporter,
     pins: str = "exact",
+    home: Support | None = None,
 ) -> LoweredBuild:
-    """The build model of a traced pipeline; requirement problems go to `reporter`."""
+    """The build model of a traced pipeline; requirement problems go to `reporter`.
+
+    `home` is the code of steps/_pipec_pipeline.py, when the build has one.
+    """
     script_modules: dict[str, set[str]] = {}  # component or glue node -> modules it imports
+    alternatives: dict[str, tuple[tuple[str, ...], ...]] = {}  # ... -> `except ImportError` groups
     for traced in trace.nodes:
         if isinstance(traced, StepNode):
             support = components[traced.component].support
             script_modules.setdefault(traced.component, set(support.modules))
+            alternatives.setdefault(traced.component, support.alternatives)
         else:
             script_modules[traced.name] = set(traced.support.modules)
+            alternatives[traced.name] = traced.support.alternatives
     locals_of: dict[str, set[str]] = {}
     imports_of: dict[str, set[str]] = {}
     for key, imported in script_modules.items():
@@ -107,6 +116,7 @@ def lower(
         components,
         stems,
         imports_of,
+        alternatives,
         needed | local.known,
         environment,
         project,
@@ -117,6 +127,8 @@ def lower(
         stems[key]: tuple(sorted(f"steps/{relative}" for relative, _ in local.files(names)))
         for key, names in locals_of.items()
     }
+    if home is not None:
+        local_paths = _with_home(trace, stems, local_paths)
     cached_glue = _cached_glue(trace, components)
     location = Location(source_path, pipeline.line, pipeline.column)
     imports = {  # what a warm start may preload: never a local module, which is user code
@@ -177,7 +189,21 @@ def lower(
         requirements={f"requirements/{stem}.txt": reqs for stem, reqs in requirements.items()},
         local_files={f"steps/{relative}": text for relative, text in local.files(needed)},
         local_names=frozenset(needed),
+        home=home,
     )
+
+
+def _with_home(
+    trace: Trace, stems: Mapping[str, str], local_paths: Mapping[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """A node given another node's output may run code of the home (the methods of a class
+    its script does not carry), so the home is one of its local modules: in its cache key."""
+    paths = dict(local_paths)
+    for traced in trace.nodes:
+        if any(binding_sources(binding)[0] for _, binding in traced.inputs):
+            stem = stems[_script_key(traced)]
+            paths[stem] = tuple(sorted({*paths.get(stem, ()), HOME_PATH}))
+    return paths
 
 
 def _script_stems(trace: Trace, reserved: set[str]) -> dict[str, str]:
@@ -206,6 +232,7 @@ def _requirements(
     components: Mapping[str, Component],
     stems: Mapping[str, str],
     imports_of: Mapping[str, set[str]],
+    alternatives: Mapping[str, tuple[tuple[str, ...], ...]],
     local_names: set[str],
     environment: Environment,
     project: ProjectFiles,
@@ -243,6 +270,12 @@ def _requirements(
                         f"project-module:{name}", rules.PROJECT_MODULE_NOT_FOUND, where, name=name
                     )
             resolved = [r for r in resolved if r.origin != "project"]
+            named = {_canonical_name(r.distribution) for r in resolved}
+            resolved += [
+                r
+                for r in resolve_alternatives(alternatives[key], environment, local_names, pins)
+                if _canonical_name(r.distribution) not in named
+            ]
         if isinstance(traced, GlueNode):
             # Glue loads what steps made (a model, a DataFrame): it needs their packages to
             # unpickle, but not the ClearML client a step used to talk to its server.
@@ -253,6 +286,7 @@ def _requirements(
                         r
                         for r in found.get(producer_stem, ())
                         if _canonical_name(r.distribution) != "clearml"
+                        and r.origin != "alternative"
                     )
             resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
         found[stems[key]] = tuple(resolved)
@@ -356,7 +390,8 @@ def _model_node(
         outputs=tuple(outputs),
         after=tuple(traced.after),
         effects=effects,
-        requirements=tuple(str(r) for r in requirements.get(stem, ())),
+        # An alternative is optional (the code falls back without it): no run demands it.
+        requirements=tuple(str(r) for r in requirements.get(stem, ()) if r.origin != "alternative"),
         requirements_file=f"requirements/{stem}.txt",
         options=options,
         cache=cache,

@@ -6,7 +6,7 @@ import functools
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata, resources
 from typing import Protocol
 
@@ -17,6 +17,7 @@ __all__ = [
     "Requirement",
     "StaticEnvironment",
     "parse_requirements_text",
+    "resolve_alternatives",
     "resolve_requirements",
 ]
 
@@ -76,7 +77,10 @@ PROJECT_MODULE_NAMES = frozenset(
 class Requirement:
     distribution: str
     specifier: str  # "==1.2.3", a specifier from `packages=`, or "" when unpinned
-    origin: str  # installed | mapped | guessed | declared | project (never written)
+    origin: str  # installed | mapped | guessed | declared | alternative | project (never written)
+    # For an alternative: what the code imports instead when this is missing. Written as a
+    # comment, and never demanded by a run: the fallback does the job.
+    fallback: str = ""
 
     def __str__(self) -> str:
         return f"{self.distribution}{self.specifier}"
@@ -245,6 +249,35 @@ def resolve_requirements(
         key = _canonical(requirement.distribution)
         found.setdefault(key, requirement)
     return sorted(found.values(), key=lambda r: _canonical(r.distribution))
+
+
+def resolve_alternatives(
+    groups: Iterable[tuple[str, ...]],
+    environment: Environment,
+    local: Iterable[str] = (),
+    pins: str = "exact",
+) -> list[Requirement]:
+    """The package to prefer for each group of modules imported as alternatives.
+
+    Alternatives are tried in the code's order: the first that is installed here, or that
+    pip knows under a mapped name, is named, with the rest as its fallback. None is named
+    when the standard library or a local module comes first: the code has all it needs.
+    """
+    local_names = set(local)
+    found: list[Requirement] = []
+    for group in groups:
+        for module in group:
+            top = module.split(".")[0]
+            if _is_stdlib(top) or top in local_names or not top.isidentifier():
+                break
+            fallback = ", ".join(other for other in group if other != module)
+            (installed,) = resolve_requirements([module], environment, local_names, pins) or [
+                Requirement(top, "", "guessed")
+            ]
+            if installed.origin in ("installed", "mapped"):
+                found.append(replace(installed, origin="alternative", fallback=fallback))
+                break
+    return sorted(set(found), key=lambda r: _canonical(r.distribution))
 
 
 def _canonical(name: str) -> str:

@@ -116,9 +116,10 @@ RELATIVE_IMPORT = Rule(
 ASSIGNED_ONLY_UNDER_MAIN = Rule(
     "PC013",
     "assigned-only-under-main",
-    _W,
-    '{user} uses `{name}`, which is assigned only under `if __name__ == "__main__":`',
-    "move the assignment of `{name}` to module level so the generated script has it",
+    _E,
+    '{user} uses `{name}`, which `if __name__ == "__main__":` assigns {why}',
+    "assign `{name}` a literal once in that block, before the pipeline call, or move the "
+    "assignment to module level",
 )
 REDEFINED_FUNCTION = Rule(
     "PC014",
@@ -164,6 +165,33 @@ TOO_DEEP = Rule(
     _E,
     "Python cannot compile this file: the code near line {line} is nested too deeply",
     "split the expression into several statements, naming the parts",
+)
+MODULE_STATEMENT_PRINT_DROPPED = Rule(
+    "PC020",
+    "module-statement-print-dropped",
+    _W,
+    "this `print` in the module-level `{keyword}` at line {line} belongs to no step, like any "
+    "module-level print: the scripts run the `{keyword}` without it",
+    "print in a step or in the controller to see it in the run's output",
+)
+MODULE_STATEMENT_NOT_CARRIED = Rule(
+    "PC021",
+    "module-statement-not-carried",
+    _W,
+    "the module-level `{keyword}` at line {line} sets up the process but also calls `{call}`, "
+    "which describes the pipeline: no step runs it",
+    "split it: keep the setup (calls, item assignments) in a statement of its own, which every "
+    "script runs, and the pipeline calls in the `__main__` block",
+)
+DECORATOR_ABOVE_COMPONENT = Rule(
+    "PC022",
+    "decorator-above-component",
+    _E,
+    "`@{decorator}` above `@PipelineDecorator.component` wraps each call of step `{function}` "
+    "in the controller, which pipec compiles into a node of its own: the decorator would never "
+    "run there",
+    "put `@{decorator}` below `@PipelineDecorator.component`: it then wraps `{function}` itself "
+    "and runs in the step's script",
 )
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------

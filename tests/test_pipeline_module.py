@@ -138,3 +138,99 @@ def controller(n: int = 1):
         check=True,
     )
     assert shown.stdout == "Color.RED\n"
+
+
+def test_nested_classes_keep_their_class_across_steps_and_glue(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import enum
+from dataclasses import dataclass
+
+from pipec import PipelineDecorator
+
+
+class Shapes:
+    class Kind(enum.Enum):
+        ROUND = 1
+        SQUARE = 2
+
+    @dataclass
+    class Box:
+        side: int
+
+        @dataclass
+        class Lid:
+            open: bool
+
+
+@PipelineDecorator.component(return_values=["kind", "box", "lid"])
+def make(n):
+    return Shapes.Kind.ROUND, Shapes.Box(n), Shapes.Box.Lid(n > 1)
+
+
+@PipelineDecorator.component(return_values=["same"])
+def check(kind, box, lid):
+    return (kind is Shapes.Kind.ROUND, isinstance(box, Shapes.Box),
+            isinstance(lid, Shapes.Box.Lid), box == Shapes.Box(2))
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    kind, box, lid = make(n)
+    print(kind is Shapes.Kind.ROUND, isinstance(box, Shapes.Box), isinstance(lid, Shapes.Box.Lid))
+    print(type(lid).__qualname__)
+    return check(kind, box, lid)
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout == "True True True\nShapes.Box.Lid\n"
+    assert plain.result == (True, True, True, True)
+
+
+def _describing(sides: str) -> str:
+    return f"""
+from pipec import PipelineDecorator
+
+
+class Box:
+    def __init__(self, side):
+        self.side = side
+
+    def describe(self):
+        return "box of " + {sides}
+
+
+@PipelineDecorator.component(return_values=["box"], cache=True)
+def make(n):
+    return Box(n)
+
+
+@PipelineDecorator.component(return_values=["text"], cache=True)
+def describe(box):
+    return box.describe()
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    return describe(make(n))
+"""
+
+
+def test_a_changed_method_in_the_pipeline_module_misses_the_cache_of_the_steps_it_reaches(
+    tmp_path: Path,
+):
+    # `describe`'s script does not carry Box: the method runs from steps/_pipec_pipeline.py.
+    first = Differential(tmp_path / "first", _describing("str(self.side)"))
+    assert "class Box" not in (first.build_dir / "steps" / "describe.py").read_text()
+    plain, _ = first.same()
+    assert plain.result == "box of 2"
+    second = Differential(tmp_path / "second", _describing("str(self.side * 10)"))
+    second.run_options = ["--cache-dir", str(first.folder / "cache")]
+    plain, _ = second.same()
+    assert plain.result == "box of 20"
+    # The unchanged build is served from the same cache: the key is the code, not the folder.
+    third = Differential(tmp_path / "third", _describing("str(self.side * 10)"))
+    third.run_options = ["--cache-dir", str(first.folder / "cache")]
+    third.same()
+    assert "cached" in third.states().values()

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 
+from conftest import run_pipec
 from golden_build import STATIC_ENVIRONMENT, build_example, build_file
 
-from pipec.compiler.requirements import Requirement, StaticEnvironment, resolve_requirements
+from pipec.compiler.requirements import (
+    Requirement,
+    StaticEnvironment,
+    resolve_alternatives,
+    resolve_requirements,
+)
 
 NOTHING_INSTALLED = StaticEnvironment({})
 
@@ -144,3 +150,50 @@ def test_packages_option_overrides_detection(build_inline):
     assert step_requirements(build.manifest) == {"step": ["scikit-learn>=1.4", "pandas"]}
     text = (build.folder / "requirements" / "step.txt").read_bytes()
     assert specifiers(text) == ["scikit-learn>=1.4", "pandas"]
+
+
+ALTERNATIVES = """
+    try:
+        import ujson as json
+    except ImportError:
+        import json
+
+    from pipec import PipelineDecorator
+
+
+    @PipelineDecorator.component(return_values=["text"])
+    def dump(x):
+        return json.dumps({"x": x})
+
+
+    @PipelineDecorator.pipeline(name="alternatives", project="tests", version="1")
+    def controller(x: int = 1):
+        return dump(x)
+    """
+
+
+def test_an_import_fallback_names_the_installed_alternative_which_no_run_demands(
+    build_inline, tmp_path
+):
+    installed = StaticEnvironment({"ujson": {"ujson": ("5.10.0", ("ujson",))}})
+    build = build_inline(ALTERNATIVES, environment=installed)
+    lines = (build.folder / "requirements" / "dump.txt").read_text().splitlines()
+    assert "ujson==5.10.0  # optional: the code can import json instead" in lines
+    assert "ujson==5.10.0" in (build.folder / "requirements.txt").read_text()
+    # The run's requirement check demands nothing: this host has no ujson, and json does the job.
+    assert step_requirements(build.manifest) == {"dump": []}
+    done = run_pipec("run", build.folder, "--runs-dir", tmp_path / "runs")
+    assert done.returncode == 0, done.stderr
+
+
+def test_alternatives_are_tried_in_the_codes_order():
+    nothing = NOTHING_INSTALLED
+    # The first that pip knows is named; the standard library or a local module first needs none.
+    assert names(resolve_alternatives([("pipec_unknown", "yaml")], nothing)) == ["PyYAML"]
+    assert resolve_alternatives([("pipec_unknown", "yaml")], nothing)[0].fallback == (
+        "pipec_unknown"
+    )
+    assert resolve_alternatives([("tomllib", "tomli")], nothing) == []
+    assert resolve_alternatives([("mylib", "yaml")], nothing, local=["mylib"]) == []
+    assert resolve_alternatives([("pipec_unknown", "pipec_unknown_too")], nothing) == []
+    assert resolve_requirements(["ujson"], nothing)[0].origin == "guessed"

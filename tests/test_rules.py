@@ -29,6 +29,9 @@ CODES = {
     "PC017": "newer-python-syntax",
     "PC018": "decorator-from-elsewhere",
     "PC019": "nested-too-deeply",
+    "PC020": "module-statement-print-dropped",
+    "PC021": "module-statement-not-carried",
+    "PC022": "decorator-above-component",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
@@ -130,7 +133,6 @@ WITHOUT_SNAPSHOT = {
     "PC010",  # star-parameters
     "PC011",  # positional-only-parameters
     "PC012",  # relative-import
-    "PC013",  # assigned-only-under-main
     "PC014",  # redefined-function
     "PC015",  # clearml-server-call
     "PC016",  # clearml-server-call-refused (needs --strict-clearml)
@@ -153,7 +155,6 @@ WITHOUT_SNAPSHOT = {
     "PC153",  # pipeline-option-not-text
     "PC154",  # bad-abort-on-failure
     "PC156",  # pipeline-called-twice
-    "PC157",  # ignored-under-main
     "PC158",  # star-args-in-pipeline-call
     "PC159",  # pipeline-call-too-many-arguments
     "PC161",  # pipeline-call-value-not-literal

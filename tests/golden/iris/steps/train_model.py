@@ -760,6 +760,8 @@ def _pipec_make_home(namespace: "dict[str, object]") -> "None":
         except (AttributeError, TypeError):
             continue
         own[name] = value
+        if isinstance(value, type):
+            _pipec_move_nested(value, home_name)
     folder = namespace.get("__file__")
 
     class _PipecHome(ModuleType):
@@ -769,6 +771,30 @@ def _pipec_make_home(namespace: "dict[str, object]") -> "None":
             return getattr(_pipec_full_home(folder), name)
 
     sys.modules[home_name] = _PipecHome(home_name)
+
+
+def _pipec_move_nested(outer: "type", home_name: "str") -> "None":
+    """Classes defined inside `outer` (`Outer.Inner`) move with it: pickle finds them through it."""
+    from builtins import (  # noqa: UP029
+        AttributeError,
+        TypeError,
+        getattr,
+        isinstance,
+        list,
+        type,
+        vars,
+    )
+
+    for attribute, inner in list(vars(outer).items()):
+        if not isinstance(inner, type) or getattr(inner, "__module__", None) != "__main__":
+            continue
+        if getattr(inner, "__qualname__", None) != f"{outer.__qualname__}.{attribute}":
+            continue  # an alias of a class defined elsewhere
+        try:
+            inner.__module__ = home_name
+        except (AttributeError, TypeError):
+            continue
+        _pipec_move_nested(inner, home_name)
 
 
 def _pipec_full_home(script: "object") -> "object":

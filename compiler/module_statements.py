@@ -1,0 +1,239 @@
+"""Which module-level statements set up the process, so that every script runs them as Python would.
+
+Plain Python runs the whole module before the controller calls a step: a call such as
+`random.seed(1)` or `logging.basicConfig(...)`, an item assignment such as
+`os.environ["X"] = "1"`, and compound statements holding them (`if DEBUG: ...`,
+`for name in NAMES: ...`) have all run by then. Each script therefore carries them, in the
+file's order. Module-level printing belongs to no step (a carried compound statement loses its
+`print` statements), and code that calls ClearML, pipec or the pipeline's own decorated
+functions describes the pipeline rather than the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import libcst as cst
+
+from pipec.compiler.source import SourceModule
+
+__all__ = [
+    "COMPOUND",
+    "CompoundEffects",
+    "compound_effects",
+    "is_setup_line",
+    "keyword_of",
+    "without_prints",
+]
+
+COMPOUND = (cst.If, cst.With, cst.Try, cst.TryStar, cst.For, cst.While, cst.Match)
+
+
+def keyword_of(statement: cst.CSTNode) -> str:
+    """The keyword a compound statement starts with, as a user wrote it."""
+    names = {
+        cst.If: "if",
+        cst.With: "with",
+        cst.Try: "try",
+        cst.TryStar: "try",
+        cst.For: "for",
+        cst.While: "while",
+        cst.Match: "match",
+    }
+    return names.get(type(statement), type(statement).__name__.lower())
+
+
+def _describes_pipeline(
+    source: SourceModule, func: cst.BaseExpression, pipeline_names: Collection[str]
+) -> bool:
+    """A call of ClearML, of pipec or of one of the pipeline's own decorated functions."""
+    while isinstance(func, cst.Attribute | cst.Call | cst.Subscript):
+        func = func.value if isinstance(func, cst.Attribute | cst.Subscript) else func.func
+    if isinstance(func, cst.Name) and func.value in pipeline_names:
+        return True
+    return any(q.split(".")[0] in {"clearml", "pipec"} for q in source.qualified_names(func))
+
+
+def _changes_something(small: cst.BaseSmallStatement) -> bool:
+    """A call for its effect, or an assignment to an item or attribute of something else."""
+    if isinstance(small, cst.Expr):
+        return isinstance(small.value, cst.Call)
+    targets: list[cst.BaseExpression]
+    if isinstance(small, cst.Assign):
+        targets = [t.target for t in small.targets]
+    elif isinstance(small, cst.AugAssign | cst.AnnAssign | cst.Del):
+        targets = [small.target]
+    else:
+        return False
+    return any(isinstance(t, cst.Subscript | cst.Attribute) for t in targets)
+
+
+def is_setup_line(
+    source: SourceModule, statement: cst.CSTNode, pipeline_names: Collection[str]
+) -> bool:
+    """A module-level line of calls or item/attribute assignments that sets up the process."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if not _changes_something(small):
+            return False
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            if isinstance(func, cst.Name) and func.value == "print":
+                return False
+            if _describes_pipeline(source, func, pipeline_names):
+                return False
+        elif isinstance(small, cst.Assign | cst.AugAssign):
+            target = small.targets[0].target if isinstance(small, cst.Assign) else small.target
+            if _describes_pipeline(source, target, pipeline_names):
+                return False
+    return True
+
+
+@dataclass(frozen=True)
+class CompoundEffects:
+    """What a module-level compound statement does beside binding names."""
+
+    prints: tuple[cst.Call, ...]  # its `print(...)` statements
+    pipeline_calls: tuple[cst.Call, ...]  # calls of ClearML, pipec or the pipeline's functions
+    sets_up: bool  # it calls something, or assigns to an item or attribute
+
+
+class _EffectFinder(cst.CSTVisitor):
+    def __init__(self, source: SourceModule, pipeline_names: Collection[str]) -> None:
+        self.source = source
+        self.pipeline_names = pipeline_names
+        self.prints: list[cst.Call] = []
+        self.pipeline_calls: list[cst.Call] = []
+        self.sets_up = False
+
+    # The bodies of functions and classes defined under the statement do not run with it.
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if any(_changes_something(small) for small in node.body):
+            self.sets_up = True
+        self.prints.extend(
+            small.value
+            for small in node.body
+            if _is_print(small)
+            and isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Call)
+        )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if _describes_pipeline(self.source, node.func, self.pipeline_names):
+            self.pipeline_calls.append(node)
+
+
+def compound_effects(
+    source: SourceModule, statement: cst.CSTNode, pipeline_names: Collection[str]
+) -> CompoundEffects | None:
+    """The effects of a module-level compound statement; None for any other statement.
+
+    `if TYPE_CHECKING:` only binds names for type checkers: it is never a setup statement.
+    """
+    if not isinstance(statement, COMPOUND):
+        return None
+    if isinstance(statement, cst.If) and _is_type_checking(source, statement.test):
+        return CompoundEffects((), (), False)
+    finder = _EffectFinder(source, pipeline_names)
+    statement.visit(finder)
+    only_printing = finder.sets_up and all(
+        _only_prints(line) for line in _lines_with_effects(statement)
+    )
+    return CompoundEffects(
+        tuple(finder.prints),
+        tuple(finder.pipeline_calls),
+        finder.sets_up and not only_printing,
+    )
+
+
+def _is_type_checking(source: SourceModule, test: cst.BaseExpression) -> bool:
+    return "typing.TYPE_CHECKING" in source.qualified_names(test) or (
+        isinstance(test, cst.Name) and test.value == "TYPE_CHECKING"
+    )
+
+
+def _lines_with_effects(statement: cst.CSTNode) -> list[cst.SimpleStatementLine]:
+    found: list[cst.SimpleStatementLine] = []
+
+    class _Lines(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+            if any(_changes_something(small) for small in node.body):
+                found.append(node)
+
+    statement.visit(_Lines())
+    return found
+
+
+def _only_prints(line: cst.SimpleStatementLine) -> bool:
+    return all(_is_print(small) for small in line.body if _changes_something(small))
+
+
+def _is_print(small: cst.BaseSmallStatement) -> bool:
+    return (
+        isinstance(small, cst.Expr)
+        and isinstance(small.value, cst.Call)
+        and isinstance(small.value.func, cst.Name)
+        and small.value.func.value == "print"
+    )
+
+
+class _PrintsDropped(cst.CSTTransformer):
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
+        kept = [small for small in updated_node.body if not _is_print(small)]
+        if not kept:
+            return cst.RemoveFromParent()
+        return updated_node.with_changes(body=_last_without_semicolon(kept))
+
+    def leave_SimpleStatementSuite(
+        self, original_node: cst.SimpleStatementSuite, updated_node: cst.SimpleStatementSuite
+    ) -> cst.SimpleStatementSuite:
+        kept = [small for small in updated_node.body if not _is_print(small)] or [cst.Pass()]
+        return updated_node.with_changes(body=_last_without_semicolon(kept))
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        # A block left empty keeps Python's grammar with `pass`.
+        if updated_node.body:
+            return updated_node
+        return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+
+
+def _last_without_semicolon(
+    body: list[cst.BaseSmallStatement],
+) -> list[cst.BaseSmallStatement]:
+    return [*body[:-1], body[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)]
+
+
+def without_prints(statement: cst.BaseStatement) -> cst.BaseStatement:
+    """A carried compound statement minus its `print` statements, which belong to no step."""
+    if not isinstance(statement, COMPOUND):
+        return statement
+    changed = statement.visit(_PrintsDropped())
+    assert isinstance(changed, cst.BaseStatement)
+    return changed
