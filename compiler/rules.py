@@ -548,13 +548,6 @@ UNPACK_COUNT_MISMATCH = Rule(
     "{what} but is unpacked into {count} names",
     "unpack into as many names as there are values (a step's return_values)",
 )
-SINGLE_OUTPUT_UNPACKED = Rule(
-    "PC307",
-    "single-output-unpacked",
-    _E,
-    "step `{step}` has 1 output but is unpacked into {count} names",
-    "declare the outputs: return_values={names!r}",
-)
 PARENT_NOT_CALLED_BEFORE = Rule(
     "PC308",
     "parent-not-called-before",

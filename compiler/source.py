@@ -194,8 +194,8 @@ def _collect_uses(
     found: list[NameUse] = []
     for scope in unique:
         for access in scope.accesses:
-            node = access.node
-            if not isinstance(node, cst.Name) or node not in positions:
+            node = _leading_name(access.node)
+            if node is None or node not in positions:
                 continue
             referents = list(access.referents)
             builtin = bool(referents) and all(isinstance(r.scope, BuiltinScope) for r in referents)
@@ -205,3 +205,11 @@ def _collect_uses(
             found.append(NameUse(node.value, node, positions[node], owner, builtin))
     found.sort(key=lambda u: (u.range.start.line, u.range.start.column))
     return iter(found)
+
+
+def _leading_name(node: cst.CSTNode) -> cst.Name | None:
+    """The name an access reads. libcst records a read of `a.b.c` after `import a.b.c` on the
+    whole attribute chain; what the statement needs bound is still `a`."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node if isinstance(node, cst.Name) else None

@@ -293,24 +293,15 @@ def fold_assign(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
         return trace_values.accumulate_item(t, small)
     value = small.value
     assert value is not None
-    if isinstance(value, cst.Call) and t.component_of(value) is not None:
+    component = t.component_of(value) if isinstance(value, cst.Call) else None
+    unpacked = any(isinstance(target_names(target), list) for target in targets)
+    if component is not None and len(component.return_values) == 1 and unpacked:
+        # One output whose value is unpacked: Python unpacks it when the line runs (and raises
+        # ValueError there when the counts differ), so glue does it.
+        return False
+    if isinstance(value, cst.Call) and component is not None:
         glue.flush(t)
-        component = t.component_of(value)
-        assert component is not None
         symbol: Symbol | None = trace_values.step_call(t, value)
-        if symbol is not None and len(component.return_values) == 1:
-            for target in targets:
-                names = target_names(target)
-                if isinstance(names, list):
-                    t.reporter.report(
-                        rules.SINGLE_OUTPUT_UNPACKED,
-                        t.location(target),
-                        step=component.function_name,
-                        count=len(names),
-                        names=names,
-                    )
-                    poison(t, small)
-                    return True
     else:
         symbol = trace_values.structured(t, value, first_name(targets[0]))
     if symbol is None:

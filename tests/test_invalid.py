@@ -32,7 +32,6 @@ def test_the_required_cases_are_there():
         "too_many_positional",
         "unknown_keyword",
         "missing_argument",
-        "unpack_single_output",
         "unpack_four_into_three",
         "return_values_not_literal",
         "if_in_runtime_loop",
