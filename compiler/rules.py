@@ -663,8 +663,8 @@ UNPACKING_IN_RUNTIME_LOOP = Rule(
     "PC412",
     "unpacking-in-runtime-loop",
     _E,
-    "unpacking in a loop over a run-time value",
-    "loop with one name (`for item in items:`) and unpack inside the body",
+    "a loop over a run-time value assigns its elements to an item or an attribute",
+    "loop with names (`for key, value in pairs:`) and assign inside the body",
 )
 CARRIED_OUT_OF_RUNTIME_LOOP = Rule(
     "PC413",
@@ -725,7 +725,8 @@ IF_IN_RUNTIME_LOOP = Rule(
     "if-in-runtime-loop",
     _E,
     "`if` with step calls inside a loop over a run-time value",
-    "decide inside the step, or loop over the values in a step of its own",
+    "decide inside the step, or skip elements with `if TEST: continue` at the top of the loop "
+    "body (its test reading only the element and names bound before the loop)",
 )
 CONDITIONAL_STEP_IN_RUNTIME_LOOP = Rule(
     "PC502",

@@ -221,6 +221,11 @@ def loop_exit(t: Context, small: cst.Break | cst.Continue) -> None:
     word = "break" if isinstance(small, cst.Break) else "continue"
     if not t.loop_guards and t.frame.map is None:
         return  # a syntax error caught by the parser
+    if t.frame.map is not None and word == "continue":
+        # No `if` decided at run time reaches here inside a map body: this `continue` ends
+        # every element's body (or an inner unrolled loop's turn) at this line.
+        glue.flush(t)
+        raise LoopExit(word)
     if t.frame.map is not None:
         t.reporter.report(rules.BREAK_IN_RUNTIME_LOOP, t.location(small), word=word)
         return

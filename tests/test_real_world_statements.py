@@ -77,3 +77,98 @@ def test_one_output_holding_a_tuple_unpacks_at_run_time_as_in_python(tmp_path: P
     assert plain.error == "ValueError: too many values to unpack (expected 2)"
     plain, _ = run.same(n=1)
     assert plain.error.startswith("ValueError: not enough values to unpack")
+
+
+# ---- item 5: run-time loops with `enumerate`, tuple targets, `continue`, the last element -----
+
+STEPS = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x + 1
+
+
+@PipelineDecorator.component(return_values=["pairs"])
+def pairs(n):
+    return [(i, (i * 10, str(i))) for i in range(n)]
+
+"""
+
+
+def test_enumerate_and_nested_tuple_targets_in_a_runtime_loop(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        STEPS
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(xs: list = [[1, 2], [3]], n: int = 3):
+    firsts = []
+    for i, x in enumerate(xs):
+        firsts.append(one(i * 10))
+    seconds = [one(a + len(b)) for _, (a, b) in pairs(n)]
+    heads = []
+    for head, *tail in xs:
+        heads.append(one(head + len(tail)))
+    return firsts, seconds, heads
+""",
+    )
+    plain, _ = run.same()
+    assert plain.result == ([1, 11], [2, 12, 22], [3, 4])
+    plain, _ = run.same(
+        xs=[5, 6]
+    )  # an int does not unpack: TypeError in that element, as in Python
+    assert plain.error.startswith("TypeError: cannot unpack non-iterable int")
+
+
+def test_leading_continue_skips_elements_of_a_runtime_loop(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        STEPS
+        + """
+SKIP = {3}
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(xs: list = [1, 0, 2, 3, None], limit: int = 10):
+    results = []
+    for i, x in enumerate(xs):
+        if x is None or x in SKIP:
+            continue
+        if not x:
+            continue
+        results.append(one(x * limit + i))
+        continue
+    return results
+""",
+    )
+    run.same()
+    run.same(xs=[], limit=1)
+    plain, _ = run.same(xs=["a", 1])
+    assert plain.error.startswith("TypeError")
+
+
+def test_the_loop_variable_after_a_runtime_loop_is_the_last_element(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        STEPS
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(xs: list = [4, 5], ys: list = [[1, 2]]):
+    x = "before"
+    results = []
+    for x in xs:
+        results.append(one(x))
+    print("last x:", x)
+    sums = []
+    for a, b in ys:
+        sums.append(one(a + b))
+    print("last pair:", a, b)
+    return results, sums, x
+""",
+    )
+    run.same()
+    plain, _ = run.same(xs=[], ys=[])  # `x` keeps "before"; `a` was never bound
+    assert plain.stdout == "last x: before\n"
+    assert "UnboundLocalError" in plain.error or "NameError" in plain.error
