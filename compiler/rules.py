@@ -736,6 +736,22 @@ CONDITIONAL_STEP_IN_RUNTIME_LOOP = Rule(
     "decide inside the step",
 )
 
+MATCH_IN_RUNTIME_LOOP = Rule(
+    "PC503",
+    "match-in-runtime-loop",
+    _E,
+    "`match` with step calls inside a loop over a run-time value, on a subject known only "
+    "at run time",
+    "decide inside the step, or loop over the values in a step of its own",
+)
+STEP_IN_CASE_GUARD = Rule(
+    "PC504",
+    "step-in-case-guard",
+    _E,
+    "a step call in a `case` guard, which Python runs only when the pattern matches",
+    "call the step before the `match` and test its result in the guard",
+)
+
 # ---- PC6xx: names -------------------------------------------------------------------------------
 
 USED_BEFORE_ASSIGNED = Rule(

@@ -11,6 +11,7 @@ from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_imports as imports
 from pipec.compiler import trace_loops as loops
+from pipec.compiler import trace_match as match
 from pipec.compiler.diagnostics import Rule
 from pipec.compiler.ir import RETURN_OUTPUT
 from pipec.compiler.syntax import (
@@ -130,6 +131,8 @@ def block(t: Context, block: cst.BaseSuite | cst.Else | cst.If | None, top: bool
             branches.if_(t, statement)
         elif isinstance(statement, cst.For):
             loops.for_(t, statement)
+        elif isinstance(statement, cst.Match):
+            match.match_(t, statement)
         else:
             rule = _REFUSED_STATEMENTS.get(type(statement), rules.UNSUPPORTED_STATEMENT)
             t.reporter.report(rule, t.location(statement), kind=type(statement).__name__)

@@ -172,3 +172,92 @@ def controller(xs: list = [4, 5], ys: list = [[1, 2]]):
     plain, _ = run.same(xs=[], ys=[])  # `x` keeps "before"; `a` was never bound
     assert plain.stdout == "last x: before\n"
     assert "UnboundLocalError" in plain.error or "NameError" in plain.error
+
+
+# ---- item 5: `match` on constants, parameters and outputs -------------------------------------
+
+MATCH = """
+from pipec import PipelineDecorator
+
+MODE = "fast"
+LIMITS = {"low": 1, "high": 5}
+
+
+class Colour:
+    RED = "red"
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x + 1
+
+
+@PipelineDecorator.component(return_values=["shape"])
+def shape(kind):
+    return {"square": {"kind": "square", "side": 3}, "pair": [4, 5, 6], "none": None}.get(kind, kind)
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(kind: str = "square", colour: str = "red", n: int = 2):
+    match MODE:
+        case "slow":
+            speed = one(0)
+        case "fast" | "faster":
+            speed = one(10)
+    match LIMITS:
+        case {"high": int(top), **others} if top > 3:
+            print("top", top, others)
+    match shape(kind):
+        case {"kind": "square", "side": side}:
+            result = one(side)
+        case [first, *rest] if len(rest) > 1:
+            result = one(first + len(rest))
+        case None:
+            result = "nothing"
+        case str() as text:
+            print("a string", text)
+            result = one(len(text))
+        case other:
+            result = other
+    match colour:
+        case Colour.RED:
+            tone = one(n)
+        case _:
+            tone = None
+    print("matched", speed, result, tone)
+    return speed, result, tone
+"""
+
+
+def test_match_on_constants_parameters_and_outputs_runs_as_python(tmp_path: Path):
+    run = Differential(tmp_path, MATCH)
+    run.same()
+    run.same(kind="pair", colour="blue")
+    run.same(kind="none")
+    run.same(kind="circle", n=7)
+
+
+def test_names_a_case_pattern_binds_are_defined_in_steps_too(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def describe(x):
+    match x:
+        case [first, *rest]:
+            return first + len(rest)
+        case {"k": value, **others}:
+            return value + len(others)
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: object = [5, 6, 7]):
+    return describe(x)
+""",
+    )
+    run.same()
+    run.same(x={"k": 1, "j": 2})

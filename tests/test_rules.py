@@ -108,6 +108,8 @@ CODES = {
     "PC419": "unsupported-gather",
     "PC501": "if-in-runtime-loop",
     "PC502": "conditional-step-in-runtime-loop",
+    "PC503": "match-in-runtime-loop",
+    "PC504": "step-in-case-guard",
     "PC601": "used-before-assigned",
     "PC602": "undefined-name",
     "PC603": "undefined-name-in-step",
