@@ -809,6 +809,25 @@ MODULE_NAME_MADE_LOCAL = Rule(
     "give the controller's variable another name, e.g. `{lower} = list({name})`, and use that",
 )
 
+STAR_IMPORT_NOT_FOUND = Rule(
+    "PC609",
+    "star-import-not-found",
+    _W,
+    "`{name}` is defined nowhere in this file, so only `from {module} import *` could define "
+    "it, and `{module}` is neither a module of this project nor installed here",
+    "import the name itself (`from {module} import {name}`), or build where `{module}` is "
+    "installed; a script that reads `{name}` fails with NameError if `{module}` does not "
+    "define it",
+)
+NOT_DEFINED_BY_STAR_IMPORT = Rule(
+    "PC610",
+    "not-defined-by-star-import",
+    _E,
+    "name `{name}` is not defined: nothing in this file defines it, and the star imports of "
+    "{modules} do not export it{suggestion}",
+    "define `{name}`, import it by name, or add it to the module's `__all__`",
+)
+
 UNDEFINED_NAME_IN_STEP = Rule(
     "PC603",
     "undefined-name-in-step",

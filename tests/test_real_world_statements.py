@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 from differential import PIPEC, Differential
+from golden_build import build_file
+
+from pipec.compiler.requirements import StaticEnvironment
 
 pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
 
@@ -261,3 +264,80 @@ def controller(x: object = [5, 6, 7]):
     )
     run.same()
     run.same(x={"k": 1, "j": 2})
+
+
+# ---- item 5 and 10: star imports in glue --------------------------------------------------------
+
+STAR = """
+from math import *
+
+from helpers import *
+
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x + 1
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: float = 16.0):
+    root = sqrt(x) + SCALE
+    label = describe(root)
+    print(label, pi > 3)
+    return one(root), label
+"""
+
+HELPERS = """
+__all__ = ["SCALE", "describe"]
+
+SCALE = 2
+
+
+def describe(value):
+    return f"value {value}"
+
+
+def hidden():
+    return 0
+"""
+
+
+def _without_math(source: str) -> str:
+    return source.replace("from math import *\n", "").replace("sqrt(x)", "x").replace("pi > 3", "1")
+
+
+def test_star_imports_reach_glue_as_their_import_lines(tmp_path: Path):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "helpers.py").write_text(HELPERS, encoding="utf-8")
+    run = Differential(tmp_path, STAR)
+    run.same()
+    glue = (run.build_dir / "steps" / "glue_1.py").read_text()
+    assert "from math import *" in glue and "from helpers import *" in glue
+
+
+def test_a_name_the_local_star_import_does_not_export_is_refused_with_its_cause(tmp_path: Path):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "helpers.py").write_text(HELPERS, encoding="utf-8")
+    source = _without_math(STAR)
+    # `math` could export any name; a project module exports what it says it does.
+    run = Differential(tmp_path, source.replace("describe(root)", "describes(root) + hidden()"))
+    assert run.refused_codes == ["PC610", "PC610"]
+    messages = [d.message for d in run.refusal.diagnostics]
+    assert "did you mean `describe`?" in messages[0]
+    assert "the star imports of `helpers` do not export it" in messages[1]
+
+
+def test_a_name_only_a_missing_module_could_define_says_so(tmp_path: Path):
+    file = tmp_path / "pipeline.py"
+    file.write_text(_without_math(STAR).replace("helpers import", "missing_helpers import"))
+    built = build_file(file, "pipeline.py", StaticEnvironment({}))
+    warnings = [
+        (d.code, d.location.line, d.message) for d in built.diagnostics if d.code == "PC609"
+    ]
+    assert [w[:2] for w in warnings] == [("PC609", 15), ("PC609", 16)]
+    assert "only `from missing_helpers import *` could define it" in warnings[0][2]
+    assert (
+        "`missing_helpers` is neither a module of this project nor installed here" in warnings[0][2]
+    )

@@ -118,6 +118,8 @@ CODES = {
     "PC606": "mutated-module-value",
     "PC607": "step-name-assigned",
     "PC608": "module-name-made-local",
+    "PC609": "star-import-not-found",
+    "PC610": "not-defined-by-star-import",
 }
 
 # Codes of rules pipec no longer needs (the construct is compiled now). Never given to another rule.
@@ -173,6 +175,8 @@ WITHOUT_SNAPSHOT = {
     "PC407",  # nested-runtime-comprehension
     "PC409",  # unsupported-map-comprehension
     "PC601",  # used-before-assigned
+    "PC609",  # star-import-not-found (a warning)
+    "PC610",  # not-defined-by-star-import (needs a second file)
 }
 
 
