@@ -555,6 +555,14 @@ PARENT_NOT_CALLED_BEFORE = Rule(
     "parent `{parent}` of step `{step}` is not called before it",
     "name a step that the controller calls earlier, by its step name",
 )
+PARENT_CALLED_IN_REPLACED_PIPELINE = Rule(
+    "PC312",
+    "parent-called-in-replaced-pipeline",
+    _E,
+    "parent `{parent}` of step `{step}` is called only by the definition of pipeline "
+    "`{pipeline}` at line {earlier}, which the definition at line {last} replaces, as in Python",
+    "call `{parent}` in the last definition of `{pipeline}`, or remove the earlier one",
+)
 STEP_USED_AS_VALUE = Rule(
     "PC309",
     "step-used-as-value",

@@ -87,6 +87,7 @@ CODES = {
     "PC309": "step-used-as-value",
     "PC310": "step-from-getattr",
     "PC311": "step-reached-through-module-code",
+    "PC312": "parent-called-in-replaced-pipeline",
     "PC401": "too-many-iterations",
     "PC402": "loop-values-not-unpackable",
     "PC403": "break-under-runtime-condition",
@@ -139,7 +140,6 @@ WITHOUT_SNAPSHOT = {
     "PC011",  # positional-only-parameters
     "PC012",  # relative-import
     "PC013",  # assigned-only-under-main
-    "PC014",  # redefined-function
     "PC015",  # clearml-server-call
     "PC016",  # clearml-server-call-refused (needs --strict-clearml)
     "PC102",  # inert-component-option
