@@ -734,7 +734,7 @@ IF_IN_RUNTIME_LOOP = Rule(
     _E,
     "`if` with step calls inside a loop over a run-time value",
     "decide inside the step, or skip elements with `if TEST: continue` at the top of the loop "
-    "body (its test reading only the element and names bound before the loop)",
+    "body (its test reading only the element and names the loop does not change)",
 )
 CONDITIONAL_STEP_IN_RUNTIME_LOOP = Rule(
     "PC502",

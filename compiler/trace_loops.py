@@ -157,10 +157,10 @@ def map_loop(t: Context, node: cst.For) -> None:
     over = _runtime_values(t, node.iter, node.target, node)
     if over is None:
         return
-    elements = map_loops.skip_elements(t, over, node.target, skips) if skips else over
+    rest = cst.ensure_type(node.body, cst.IndentedBlock).body[len(skips) :] if skips else None
+    elements = map_loops.skip_elements(t, over, node.target, skips, rest or ()) if skips else over
     if elements is None:
         return
-    rest = cst.ensure_type(node.body, cst.IndentedBlock).body[len(skips) :] if skips else None
 
     def body() -> None:
         if rest is None:

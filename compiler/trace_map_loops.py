@@ -10,6 +10,7 @@ import libcst as cst
 from pipec.compiler import rules
 from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
+from pipec.compiler.call_effects import names_calls_may_change
 from pipec.compiler.syntax import ImpureCallFinder, within
 from pipec.compiler.trace_state import Context, Symbol, Unavailable
 from pipec.manifest import Binding, NodeKind, OutputRef
@@ -83,17 +84,23 @@ def skip_elements(
     over: Binding,
     target: cst.BaseAssignTargetExpression,
     skips: Sequence[cst.If],
+    rest: Sequence[cst.BaseStatement],
 ) -> Binding | None:
     """A glue node that keeps the elements no leading `if ...: continue` skips: the values the
-    fan-out then runs over. The tests read only the element and names bound before the loop."""
+    fan-out then runs over. The tests read only the element and names bound before the loop,
+    which the rest of the body (`rest`) must not change: each test would see the change."""
     if any(t.units(s.test) for s in skips):
         t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skips[0]))
         return None
     targets = set(loop_target_names(target) or [])
+    changed = _changed_names(t, rest)
     reads: list[str] = []
     globals_read: set[str] = set()
     for skip in skips:
         for kind, use in t.name_uses(skip.test, []):
+            if use.value in changed and use.value not in targets:
+                t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skip))
+                return None
             if kind == "local" and use.value not in targets:
                 reads.append(use.value)
             elif kind == "global" and not glue.dynamic_use(t, use.value, use):
@@ -142,6 +149,37 @@ def skip_elements(
         finder.impure,
     )
     return OutputRef(name, kept)
+
+
+def _changed_names(t: Context, statements: Sequence[cst.BaseStatement]) -> set[str]:
+    """Names the statements assign, or whose objects a call or an item assignment may change."""
+    changed: set[str] = set()
+    for statement in statements:
+        changed.update(t.writes(statement))
+        changed.update(names_calls_may_change(statement))
+        for node in _subscript_and_attribute_targets(statement):
+            changed.add(node)
+    return changed
+
+
+def _subscript_and_attribute_targets(statement: cst.CSTNode) -> list[str]:
+    found: list[str] = []
+
+    class _Targets(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self._add(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._add(node.target)
+
+        def _add(self, target: cst.BaseExpression) -> None:
+            while isinstance(target, (cst.Subscript, cst.Attribute)):
+                target = target.value
+            if isinstance(target, cst.Name):
+                found.append(target.value)
+
+    statement.visit(_Targets())
+    return found
 
 
 def bind_last_element(

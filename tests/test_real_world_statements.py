@@ -341,3 +341,23 @@ def test_a_name_only_a_missing_module_could_define_says_so(tmp_path: Path):
     assert (
         "`missing_helpers` is neither a module of this project nor installed here" in warnings[0][2]
     )
+
+
+def test_a_skip_test_that_reads_what_the_loop_changes_is_refused(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        STEPS
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(xs: list = [1, 1, 2]):
+    seen = set()
+    results = []
+    for x in xs:
+        if x in seen:
+            continue
+        seen.add(x)
+        results.append(one(x))
+    return results
+""",
+    )
+    assert run.refused_codes == ["PC501"]
