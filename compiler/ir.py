@@ -62,6 +62,8 @@ class Trace:
     nodes: tuple[Node, ...]  # program order
     result: Binding | None
     graph: nx.DiGraph
+    # Names the controller reads that only a module-level star import can define, and where.
+    star_reads: tuple[tuple[str, Location], ...] = ()
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)

@@ -576,19 +576,20 @@ UNPACK_COUNT_MISMATCH = Rule(
     "{what} but is unpacked into {count} names",
     "unpack into as many names as there are values (a step's return_values)",
 )
-SINGLE_OUTPUT_UNPACKED = Rule(
-    "PC307",
-    "single-output-unpacked",
-    _E,
-    "step `{step}` has 1 output but is unpacked into {count} names",
-    "declare the outputs: return_values={names!r}",
-)
 PARENT_NOT_CALLED_BEFORE = Rule(
     "PC308",
     "parent-not-called-before",
     _E,
     "parent `{parent}` of step `{step}` is not called before it",
     "name a step that the controller calls earlier, by its step name",
+)
+PARENT_CALLED_IN_REPLACED_PIPELINE = Rule(
+    "PC312",
+    "parent-called-in-replaced-pipeline",
+    _E,
+    "parent `{parent}` of step `{step}` is called only by the definition of pipeline "
+    "`{pipeline}` at line {earlier}, which the definition at line {last} replaces, as in Python",
+    "call `{parent}` in the last definition of `{pipeline}`, or remove the earlier one",
 )
 STEP_USED_AS_VALUE = Rule(
     "PC309",
@@ -698,8 +699,8 @@ UNPACKING_IN_RUNTIME_LOOP = Rule(
     "PC412",
     "unpacking-in-runtime-loop",
     _E,
-    "unpacking in a loop over a run-time value",
-    "loop with one name (`for item in items:`) and unpack inside the body",
+    "a loop over a run-time value assigns its elements to an item or an attribute",
+    "loop with names (`for key, value in pairs:`) and assign inside the body",
 )
 CARRIED_OUT_OF_RUNTIME_LOOP = Rule(
     "PC413",
@@ -760,7 +761,8 @@ IF_IN_RUNTIME_LOOP = Rule(
     "if-in-runtime-loop",
     _E,
     "`if` with step calls inside a loop over a run-time value",
-    "decide inside the step, or loop over the values in a step of its own",
+    "decide inside the step, or skip elements with `if TEST: continue` at the top of the loop "
+    "body (its test reading only the element and names the loop does not change)",
 )
 CONDITIONAL_STEP_IN_RUNTIME_LOOP = Rule(
     "PC502",
@@ -768,6 +770,22 @@ CONDITIONAL_STEP_IN_RUNTIME_LOOP = Rule(
     _E,
     "conditional step call inside a loop over a run-time value",
     "decide inside the step",
+)
+
+MATCH_IN_RUNTIME_LOOP = Rule(
+    "PC503",
+    "match-in-runtime-loop",
+    _E,
+    "`match` with step calls inside a loop over a run-time value, on a subject known only "
+    "at run time",
+    "decide inside the step, or loop over the values in a step of its own",
+)
+STEP_IN_CASE_GUARD = Rule(
+    "PC504",
+    "step-in-case-guard",
+    _E,
+    "a step call in a `case` guard, which Python runs only when the pattern matches",
+    "call the step before the `match` and test its result in the guard",
 )
 
 # ---- PC6xx: names -------------------------------------------------------------------------------
@@ -825,6 +843,25 @@ MODULE_NAME_MADE_LOCAL = Rule(
     "controller: reading it before that assignment raises UnboundLocalError, it does not read "
     "the module-level `{name}`",
     "give the controller's variable another name, e.g. `{lower} = list({name})`, and use that",
+)
+
+STAR_IMPORT_NOT_FOUND = Rule(
+    "PC609",
+    "star-import-not-found",
+    _W,
+    "`{name}` is defined nowhere in this file, so only `from {module} import *` could define "
+    "it, and `{module}` is neither a module of this project nor installed here",
+    "import the name itself (`from {module} import {name}`), or build where `{module}` is "
+    "installed; a script that reads `{name}` fails with NameError if `{module}` does not "
+    "define it",
+)
+NOT_DEFINED_BY_STAR_IMPORT = Rule(
+    "PC610",
+    "not-defined-by-star-import",
+    _E,
+    "name `{name}` is not defined: nothing in this file defines it, and the star imports of "
+    "{modules} do not export it{suggestion}",
+    "define `{name}`, import it by name, or add it to the module's `__all__`",
 )
 
 UNDEFINED_NAME_IN_STEP = Rule(

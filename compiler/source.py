@@ -9,12 +9,15 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import cast
 
 import libcst as cst
 from libcst.metadata import (
     BuiltinScope,
     CodeRange,
+    ExpressionContext,
+    ExpressionContextProvider,
     GlobalScope,
     MetadataWrapper,
     PositionProvider,
@@ -153,6 +156,7 @@ def parse_source(text: str, path: str) -> SourceModule:
     check_python_compiles(text, tree, path)
     module = cst.parse_module(text)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    captured = _mark_pattern_captures(wrapper)
     # One batched walk of the tree for all three providers.
     resolved = wrapper.resolve_many([PositionProvider, ScopeProvider, QualifiedNameProvider])
     positions = cast("dict[cst.CSTNode, CodeRange]", dict(resolved[PositionProvider]))
@@ -164,8 +168,45 @@ def parse_source(text: str, path: str) -> SourceModule:
         positions=positions,
         scopes=scopes,
         raw_qualified_names=resolved[QualifiedNameProvider],
-        uses=tuple(_collect_uses(scopes, positions)),
+        uses=tuple(_collect_uses(scopes, positions, captured)),
     )
+
+
+def _mark_pattern_captures(wrapper: MetadataWrapper) -> frozenset[str]:
+    """Make the names a `case` pattern binds (`case [first, *rest]:`) assignments.
+
+    libcst's scope analysis leaves such names without an expression context and so takes them
+    for reads of undefined names. The scope provider reads the contexts the wrapper holds, so
+    the contexts are computed first and stored back with the captures marked as stores. Its
+    reads still find no assignment (a `case` does not advance libcst's assignment order):
+    `_collect_uses` resolves the returned names to the scope that binds them.
+    """
+    contexts = dict(wrapper.resolve(ExpressionContextProvider))
+    finder = _CaptureFinder()
+    wrapper.module.visit(finder)
+    if not finder.captures:
+        return frozenset()
+    for name in finder.captures:
+        contexts[name] = ExpressionContext.STORE
+    wrapper._metadata[ExpressionContextProvider] = MappingProxyType(contexts)
+    return frozenset(name.value for name in finder.captures)
+
+
+class _CaptureFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.captures: list[cst.Name] = []
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self.captures.append(node.name)
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self.captures.append(node.name)
+
+    def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
+        if node.rest is not None:
+            self.captures.append(node.rest)
 
 
 # Syntax that a newer Python accepts, told by CPython's message on an older one (or the line).
@@ -188,20 +229,42 @@ def _newer_syntax(exc: SyntaxError, text: str) -> tuple[str, str] | None:
 
 
 def _collect_uses(
-    scopes: dict[cst.CSTNode, Scope | None], positions: dict[cst.CSTNode, CodeRange]
+    scopes: dict[cst.CSTNode, Scope | None],
+    positions: dict[cst.CSTNode, CodeRange],
+    captured: frozenset[str],
 ) -> Iterator[NameUse]:
     unique = list({id(s): s for s in scopes.values() if s is not None}.values())
     found: list[NameUse] = []
     for scope in unique:
         for access in scope.accesses:
-            node = access.node
-            if not isinstance(node, cst.Name) or node not in positions:
+            node = _leading_name(access.node)
+            if node is None or node not in positions:
                 continue
             referents = list(access.referents)
             builtin = bool(referents) and all(isinstance(r.scope, BuiltinScope) for r in referents)
             owner = next(
                 (r.scope for r in referents if not isinstance(r.scope, BuiltinScope)), None
             )
+            if not referents and node.value in captured:
+                owner = _binding_scope(access.scope, node.value)
             found.append(NameUse(node.value, node, positions[node], owner, builtin))
     found.sort(key=lambda u: (u.range.start.line, u.range.start.column))
     return iter(found)
+
+
+def _binding_scope(scope: Scope, name: str) -> Scope | None:
+    """The nearest scope, from `scope` outwards, that assigns `name`."""
+    while True:
+        if name in scope.assignments:
+            return scope
+        if scope.parent is scope:
+            return None
+        scope = scope.parent
+
+
+def _leading_name(node: cst.CSTNode) -> cst.Name | None:
+    """The name an access reads. libcst records a read of `a.b.c` after `import a.b.c` on the
+    whole attribute chain; what the statement needs bound is still `a`."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return node if isinstance(node, cst.Name) else None

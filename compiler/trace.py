@@ -36,4 +36,5 @@ def trace_controller(
     context = Context(parsed, components, controller, parameters, reporter)
     result = trace_statements.run(context)
     nodes = prune_outputs(context.graph.nodes, result)
-    return Trace(tuple(nodes), result, build_graph(nodes, result))
+    star_reads = tuple(dict.fromkeys(context.star_reads.values()))
+    return Trace(tuple(nodes), result, build_graph(nodes, result), star_reads)

@@ -11,6 +11,7 @@ import libcst as cst
 
 from pipec.compiler import rules, trace_values
 from pipec.compiler import trace_glue as glue
+from pipec.compiler import trace_map_loops as map_loops
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.fold import MAX_UNROLL
 from pipec.compiler.literals import NOT_LITERAL
@@ -147,30 +148,54 @@ def map_loop(t: Context, node: cst.For) -> None:
     if node.orelse is not None:
         t.reporter.report(rules.FOR_ELSE_OVER_RUNTIME_VALUE, t.location(node.orelse))
         return
+    skips = map_loops.leading_skips(node.body)
+    before = {
+        n: t.frame.env[n]
+        for n in map_loops.loop_target_names(node.target) or []
+        if n in t.frame.env
+    }
+    over = _runtime_values(t, node.iter, node.target, node)
+    if over is None:
+        return
+    rest = cst.ensure_type(node.body, cst.IndentedBlock).body[len(skips) :] if skips else None
+    elements = map_loops.skip_elements(t, over, node.target, skips, rest or ()) if skips else over
+    if elements is None:
+        return
 
     def body() -> None:
-        statements.block(t, node.body)
+        if rest is None:
+            statements.block(t, node.body)
+        else:
+            statements.block(t, node.body.with_changes(body=rest))
 
-    map_(t, node.iter, node.target, body, node)
+    if map_(t, elements, node.iter, node.target, body) is not None:
+        map_loops.bind_last_element(t, node, over, before)
+
+
+def _runtime_values(
+    t: Context,
+    iterable: cst.BaseExpression,
+    target: cst.BaseAssignTargetExpression,
+    anchor: cst.CSTNode,
+) -> Binding | None:
+    """The binding of the values a run-time loop runs over, after checking it can run here."""
+    if t.frame.map is not None:
+        t.reporter.report(rules.NESTED_RUNTIME_LOOPS, t.location(anchor))
+        return None
+    if map_loops.loop_target_names(target) is None:
+        t.reporter.report(rules.UNPACKING_IN_RUNTIME_LOOP, t.location(target))
+        return None
+    return trace_values.bind(t, iterable, "items")
 
 
 def map_(
     t: Context,
+    over: Binding,
     iterable: cst.BaseExpression,
     target: cst.BaseAssignTargetExpression,
     body: Callable[[], None],
-    anchor: cst.CSTNode,
 ) -> str | None:
     """A fan-out decided at run time: one map node, and body nodes expanded per element."""
-    if t.frame.map is not None:
-        t.reporter.report(rules.NESTED_RUNTIME_LOOPS, t.location(anchor))
-        return None
-    if not isinstance(target, cst.Name):
-        t.reporter.report(rules.UNPACKING_IN_RUNTIME_LOOP, t.location(target))
-        return None
-    over = trace_values.bind(t, iterable, "items")
-    if over is None:
-        return None
     glue.flush(t)
     name = t.numbered("map")
     glue.add_node(
@@ -186,8 +211,11 @@ def map_(
         False,
     )
     outer = t.frame
-    t.frame = outer.map_body(name, target.value)
+    element = target.value if isinstance(target, cst.Name) else t.temporary("element")
+    t.frame = outer.map_body(name, element)
     try:
+        if not isinstance(target, cst.Name):
+            map_loops.unpack_element(t, target, element)
         body()
         glue.flush(t)
     except LoopExit:
@@ -197,6 +225,8 @@ def map_(
     # except the lists it gathered into.
     env = dict(outer.env)
     for key, symbol in inner.env.items():
+        if key == element and element not in names_of_target(target):
+            continue
         if outer.env.get(key) != symbol and key not in inner.map_gathers:
             env[key] = Unavailable(rules.CARRIED_OUT_OF_RUNTIME_LOOP, {"name": key})
     env.update(inner.map_gathers)
@@ -204,6 +234,10 @@ def map_(
         inner, env=env, map=outer.map, map_env=outer.map_env, map_gathers=outer.map_gathers
     )
     return name
+
+
+def names_of_target(target: cst.BaseAssignTargetExpression) -> list[str]:
+    return map_loops.loop_target_names(target) or []
 
 
 def comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:
@@ -293,16 +327,19 @@ def map_comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol
             collected["value"] = Gather(t.frame.map, value.node, value.output)
 
     target = expr.for_in.target
-    before = t.frame.env.get(target.value) if isinstance(target, cst.Name) else None
+    names = names_of_target(target)
+    before = {n: t.frame.env[n] for n in names if n in t.frame.env}
     with _inside(t, expr):
-        map_(t, expr.for_in.iter, target, body, expr)
-    # A comprehension's variable is its own: the controller's name of the same spelling
-    # keeps its value (map_ marks a loop variable as not readable after the loop).
-    if isinstance(target, cst.Name):
-        if before is None:
-            t.frame.env.pop(target.value, None)
+        over = _runtime_values(t, expr.for_in.iter, target, expr)
+        if over is not None:
+            map_(t, over, expr.for_in.iter, target, body)
+    # A comprehension's variables are its own: the controller's names of the same spelling
+    # keep their values (map_ marks a loop variable as not readable after the loop).
+    for name in names:
+        if name in before:
+            t.frame.env[name] = before[name]
         else:
-            t.frame.env[target.value] = before
+            t.frame.env.pop(name, None)
     return collected.get("value")
 
 

@@ -23,6 +23,7 @@ from pipec.compiler.ir import Node
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
+from pipec.compiler.star_imports import star_modules
 from pipec.compiler.syntax import ExitFinder, UnitFinder, within
 from pipec.manifest import (
     Binding,
@@ -172,6 +173,9 @@ class Context:
         # Module-level helpers that call steps (found on first use), and those being inlined.
         self.helpers: dict[str, cst.FunctionDef] | None = None
         self.inlining: list[str] = []
+        self.star_modules = star_modules(self.source)
+        # Names only a star import can define -> (name, where it is first read).
+        self.star_reads: dict[cst.Name, tuple[str, Location]] = {}
 
     # ---- names -------------------------------------------------------------------------------
 
@@ -249,6 +253,10 @@ class Context:
         for use in self.source.uses_within(self.source.extent(node), skip):
             if use.builtin:
                 yield "builtin", use.node
+            elif use.scope is None and self.star_modules:
+                # Only a module-level star import can define it: every script carries those.
+                self.star_reads.setdefault(use.node, (use.name, self.location(use.node)))
+                yield "global", use.node
             elif use.scope is None:
                 yield "undefined", use.node
             elif use.scope is self.source.global_scope:

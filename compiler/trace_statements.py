@@ -11,6 +11,7 @@ from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_imports as imports
 from pipec.compiler import trace_loops as loops
+from pipec.compiler import trace_match as match
 from pipec.compiler.diagnostics import Rule
 from pipec.compiler.ir import RETURN_OUTPUT
 from pipec.compiler.syntax import (
@@ -130,6 +131,8 @@ def block(t: Context, block: cst.BaseSuite | cst.Else | cst.If | None, top: bool
             branches.if_(t, statement)
         elif isinstance(statement, cst.For):
             loops.for_(t, statement)
+        elif isinstance(statement, cst.Match):
+            match.match_(t, statement)
         else:
             rule = _REFUSED_STATEMENTS.get(type(statement), rules.UNSUPPORTED_STATEMENT)
             t.reporter.report(rule, t.location(statement), kind=type(statement).__name__)
@@ -221,6 +224,11 @@ def loop_exit(t: Context, small: cst.Break | cst.Continue) -> None:
     word = "break" if isinstance(small, cst.Break) else "continue"
     if not t.loop_guards and t.frame.map is None:
         return  # a syntax error caught by the parser
+    if t.frame.map is not None and word == "continue":
+        # No `if` decided at run time reaches here inside a map body: this `continue` ends
+        # every element's body (or an inner unrolled loop's turn) at this line.
+        glue.flush(t)
+        raise LoopExit(word)
     if t.frame.map is not None:
         t.reporter.report(rules.BREAK_IN_RUNTIME_LOOP, t.location(small), word=word)
         return
@@ -293,24 +301,15 @@ def fold_assign(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
         return trace_values.accumulate_item(t, small)
     value = small.value
     assert value is not None
-    if isinstance(value, cst.Call) and t.component_of(value) is not None:
+    component = t.component_of(value) if isinstance(value, cst.Call) else None
+    unpacked = any(isinstance(target_names(target), list) for target in targets)
+    if component is not None and len(component.return_values) == 1 and unpacked:
+        # One output whose value is unpacked: Python unpacks it when the line runs (and raises
+        # ValueError there when the counts differ), so glue does it.
+        return False
+    if isinstance(value, cst.Call) and component is not None:
         glue.flush(t)
-        component = t.component_of(value)
-        assert component is not None
         symbol: Symbol | None = trace_values.step_call(t, value)
-        if symbol is not None and len(component.return_values) == 1:
-            for target in targets:
-                names = target_names(target)
-                if isinstance(names, list):
-                    t.reporter.report(
-                        rules.SINGLE_OUTPUT_UNPACKED,
-                        t.location(target),
-                        step=component.function_name,
-                        count=len(names),
-                        names=names,
-                    )
-                    poison(t, small)
-                    return True
     else:
         symbol = trace_values.structured(t, value, first_name(targets[0]))
     if symbol is None:

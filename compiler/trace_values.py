@@ -16,6 +16,7 @@ from pipec.compiler import trace_loops as loops
 from pipec.compiler.analyse import Component, ParameterKind
 from pipec.compiler.ir import StepNode
 from pipec.compiler.literals import NOT_LITERAL
+from pipec.compiler.parent_causes import report_parent_not_called
 from pipec.compiler.syntax import (
     COMPREHENSIONS,
 )
@@ -343,12 +344,7 @@ def parents(t: Context, component: Component) -> list[str]:
             and (n.name == parent or t.components[n.component].step_name == parent)
         ]
         if not matches:
-            t.reporter.report(
-                rules.PARENT_NOT_CALLED_BEFORE,
-                component.options["parents"].location,
-                parent=parent,
-                step=component.function_name,
-            )
+            report_parent_not_called(t, component, parent)
         after.extend(matches)
     return after
 

@@ -10,6 +10,7 @@ def double(x: int):
 @PipelineDecorator.pipeline(name="cases", project="cases", version="1")
 def controller(pairs: list = [(1, 2)]):
     results = []
-    for left, right in pairs:
-        results.append(double(left))
+    last = {}
+    for last["pair"] in pairs:
+        results.append(double(len(last)))
     return results

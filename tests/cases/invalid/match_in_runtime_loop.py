@@ -8,7 +8,9 @@ def double(x: int):
 
 @PipelineDecorator.pipeline(name="cases", project="cases", version="1")
 def controller(values: list = [3, 1, 2]):
-    match values:
-        case [first, *_]:
-            return double(first)
-    return 0
+    results = []
+    for value in values:
+        match value:
+            case 1:
+                results.append(double(value))
+    return results

@@ -1,0 +1,265 @@
+"""What a loop over a run-time value does besides fanning out: unpacking its target per element,
+skipping elements with `if ...: continue`, and leaving its variable bound to the last element."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import libcst as cst
+
+from pipec.compiler import rules
+from pipec.compiler import trace_branches as branches
+from pipec.compiler import trace_glue as glue
+from pipec.compiler.call_effects import names_calls_may_change
+from pipec.compiler.syntax import ImpureCallFinder, within
+from pipec.compiler.trace_state import Context, Symbol, Unavailable
+from pipec.manifest import Binding, NodeKind, OutputRef
+
+__all__ = [
+    "bind_last_element",
+    "leading_skips",
+    "loop_target_names",
+    "skip_elements",
+    "unpack_element",
+]
+
+
+def loop_target_names(target: cst.BaseExpression) -> list[str] | None:
+    """The names a loop target binds, nested tuples and a starred name included; None when it
+    also assigns an item or an attribute (`for d[k] in ...`)."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, cst.StarredElement):
+        return loop_target_names(target.value)
+    if not isinstance(target, (cst.Tuple, cst.List)):
+        return None
+    names: list[str] = []
+    for element in target.elements:
+        inner = loop_target_names(
+            element if isinstance(element, cst.StarredElement) else element.value
+        )
+        if inner is None:
+            return None
+        names += inner
+    return names
+
+
+def unpack_element(t: Context, target: cst.BaseAssignTargetExpression, element: str) -> None:
+    """Glue at the top of a map body that unpacks the element into the loop's names, so each
+    element raises as Python would when its shape does not fit the target."""
+    assign = cst.Assign([cst.AssignTarget(_without_parentheses(target))], cst.Name(element))
+    names = loop_target_names(target) or []
+    glue.add_glue(t, cst.SimpleStatementLine([assign]), target, extra_writes=names)
+    t.graph.pending.reads.append(element)
+
+
+def _without_parentheses(target: cst.BaseAssignTargetExpression) -> cst.BaseAssignTargetExpression:
+    if isinstance(target, cst.Tuple):
+        return target.with_changes(lpar=[], rpar=[])
+    return target
+
+
+def leading_skips(body: cst.BaseSuite) -> list[cst.If]:
+    """The `if TEST: continue` statements a loop body starts with (no `elif`/`else`)."""
+    if not isinstance(body, cst.IndentedBlock):
+        return []
+    found: list[cst.If] = []
+    for statement in body.body:
+        if not (isinstance(statement, cst.If) and statement.orelse is None):
+            break
+        inner = statement.body
+        smalls = (
+            [s for line in inner.body for s in getattr(line, "body", [None])]
+            if isinstance(inner, cst.IndentedBlock)
+            else list(inner.body)
+        )
+        if len(smalls) != 1 or not isinstance(smalls[0], cst.Continue):
+            break
+        found.append(statement)
+    return found
+
+
+def skip_elements(
+    t: Context,
+    over: Binding,
+    target: cst.BaseAssignTargetExpression,
+    skips: Sequence[cst.If],
+    rest: Sequence[cst.BaseStatement],
+) -> Binding | None:
+    """A glue node that keeps the elements no leading `if ...: continue` skips: the values the
+    fan-out then runs over. The tests read only the element and names bound before the loop,
+    which the rest of the body (`rest`) must not change: each test would see the change."""
+    if any(t.units(s.test) for s in skips):
+        t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skips[0]))
+        return None
+    targets = set(loop_target_names(target) or [])
+    changed = _changed_names(t, rest)
+    reads: list[str] = []
+    globals_read: set[str] = set()
+    for skip in skips:
+        for kind, use in t.name_uses(skip.test, []):
+            if use.value in changed and use.value not in targets:
+                t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skip))
+                return None
+            if kind == "local" and use.value not in targets:
+                reads.append(use.value)
+            elif kind == "global" and not glue.dynamic_use(t, use.value, use):
+                globals_read.add(use.value)
+            elif kind == "undefined":
+                t.reporter.report(rules.UNDEFINED_NAME, t.location(use), name=use.value)
+                return None
+    glue.flush(t)
+    hoisted: list[cst.BaseStatement] = []
+    inputs = glue.read_bindings(t, reads, [], skips[0], hoisted)
+    if inputs is None:
+        return None
+    values, element, kept = t.temporary("values"), t.temporary("element"), t.temporary("kept")
+    loop = cst.For(
+        target=cst.Name(element),
+        iter=cst.Name(values),
+        body=cst.IndentedBlock(
+            [
+                _line(
+                    cst.Assign([cst.AssignTarget(_without_parentheses(target))], cst.Name(element))
+                ),
+                *(s.with_changes(leading_lines=[]) for s in skips),
+                _line(
+                    cst.Expr(
+                        _call(cst.Attribute(cst.Name(kept), cst.Name("append")), cst.Name(element))
+                    )
+                ),
+            ]
+        ),
+    )
+    start = _line(cst.Assign([cst.AssignTarget(cst.Name(kept))], cst.List([])))
+    finder = ImpureCallFinder()
+    for skip in skips:
+        skip.test.visit(finder)
+    name = t.numbered("glue")
+    glue.add_node(
+        t,
+        name,
+        NodeKind.GLUE,
+        (*hoisted, start, loop),
+        None,
+        [*inputs, (values, over)],
+        (kept,),
+        list(skips),
+        globals_read,
+        finder.impure,
+    )
+    return OutputRef(name, kept)
+
+
+def _changed_names(t: Context, statements: Sequence[cst.BaseStatement]) -> set[str]:
+    """Names the statements assign, or whose objects a call or an item assignment may change."""
+    changed: set[str] = set()
+    for statement in statements:
+        changed.update(t.writes(statement))
+        changed.update(names_calls_may_change(statement))
+        for node in _subscript_and_attribute_targets(statement):
+            changed.add(node)
+    return changed
+
+
+def _subscript_and_attribute_targets(statement: cst.CSTNode) -> list[str]:
+    found: list[str] = []
+
+    class _Targets(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self._add(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._add(node.target)
+
+        def _add(self, target: cst.BaseExpression) -> None:
+            while isinstance(target, (cst.Subscript, cst.Attribute)):
+                target = target.value
+            if isinstance(target, cst.Name):
+                found.append(target.value)
+
+    statement.visit(_Targets())
+    return found
+
+
+def bind_last_element(
+    t: Context,
+    node: cst.For,
+    over: Binding,
+    before: Mapping[str, Symbol],
+) -> None:
+    """After a fan-out, the loop's names hold the last element, as in Python; after an empty
+    one they keep the values they had (or stay unbound). Only when they are read after the loop:
+    otherwise nothing is computed."""
+    names = loop_target_names(node.target) or []
+    read_later = _read_after(t, node, names)
+    if not read_later:
+        return
+    for name in names:
+        if name in before:
+            t.frame.env[name] = before[name]
+        else:
+            t.frame.env.pop(name, None)
+    values = t.temporary("values")
+    t.frame.env[values] = over
+    bound = all(
+        name in t.frame.env and not isinstance(t.frame.env[name], Unavailable) for name in names
+    )
+    if bound:
+        _last_element_glue(t, node, values, names)
+    else:
+        # A name first bound by the loop is unbound after an empty one: a condition node asks
+        # whether there was an element, and reading the name on the other path fails as Python's
+        # read does.
+        condition = t.numbered("if")
+        glue.add_node(
+            t,
+            condition,
+            NodeKind.CONDITION,
+            (),
+            _call(cst.Name("any"), cst.GeneratorExp(cst.Name("True"), _for_in(values))),
+            [(values, over)],
+            ("decision",),
+            [node.target],
+            set(),
+            False,
+        )
+        branches.branches(
+            t, condition, lambda: _last_element_glue(t, node, values, names), lambda: None
+        )
+    t.frame.env.pop(values, None)
+
+
+def _last_element_glue(t: Context, node: cst.For, values: str, names: list[str]) -> None:
+    loop = cst.For(
+        target=_without_parentheses(node.target),
+        iter=cst.Name(values),
+        body=cst.IndentedBlock([_line(cst.Pass())]),
+    )
+    glue.add_glue(t, loop, node.target, extra_writes=names)
+    # An empty sequence leaves the names as they were: the glue needs their values.
+    t.graph.pending.reads.extend([values, *(n for n in names if n in t.frame.env)])
+    glue.flush(t)
+
+
+def _read_after(t: Context, node: cst.For, names: list[str]) -> bool:
+    body = t.source.extent(t.controller.function.body)
+    end = t.source.extent(node).end
+    for use in t.source.uses_within(body):
+        if use.name in names and use.scope is t.controller_scope:
+            start = use.range.start
+            if (start.line, start.column) > (end.line, end.column) and within(use.range, body):
+                return True
+    return False
+
+
+def _for_in(values: str) -> cst.CompFor:
+    return cst.CompFor(target=cst.Name("_"), iter=cst.Name(values))
+
+
+def _call(func: cst.BaseExpression, argument: cst.BaseExpression) -> cst.Call:
+    return cst.Call(func, [cst.Arg(argument)])
+
+
+def _line(small: cst.BaseSmallStatement) -> cst.SimpleStatementLine:
+    return cst.SimpleStatementLine([small])
