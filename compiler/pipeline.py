@@ -300,8 +300,26 @@ def _bind_main_call(
     return overrides
 
 
+def _refuse_other_decorators(
+    source: SourceModule, controller: Decorated, reporter: Reporter
+) -> None:
+    """Python would run a decorator above or below the pipeline's; pipec has no call to wrap."""
+    for decorator in controller.function.decorators:
+        if decorator is controller.decorator:
+            continue
+        target = decorator.decorator
+        named = target.func if isinstance(target, cst.Call) else target
+        reporter.report(
+            rules.DECORATOR_ON_PIPELINE,
+            source.location(decorator),
+            decorator=source.code(named).strip(),
+            function=controller.name,
+        )
+
+
 def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Reporter) -> PipelineInfo:
     source = parsed.source
+    _refuse_other_decorators(source, controller, reporter)
     options = read_options(source, controller, reporter)
     for key, option in options.items():
         if key in _PIPELINE_INERT:

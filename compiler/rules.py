@@ -193,6 +193,14 @@ DECORATOR_ABOVE_COMPONENT = Rule(
     "put `@{decorator}` below `@PipelineDecorator.component`: it then wraps `{function}` itself "
     "and runs in the step's script",
 )
+DECORATOR_ON_PIPELINE = Rule(
+    "PC023",
+    "decorator-on-pipeline",
+    _E,
+    "`@{decorator}` decorates the pipeline function `{function}`, whose body pipec compiles "
+    "into steps and glue: the decorator would never run",
+    "call what the decorator does from the controller's body, or remove it",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

@@ -32,6 +32,7 @@ CODES = {
     "PC020": "module-statement-print-dropped",
     "PC021": "module-statement-not-carried",
     "PC022": "decorator-above-component",
+    "PC023": "decorator-on-pipeline",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
