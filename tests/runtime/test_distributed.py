@@ -453,3 +453,46 @@ def test_env_venv_on_the_cluster_builds_each_environment_on_its_worker(
     assert len([p for p in envs.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 2
     interpreters = _record(tmp_path, "venv")["options"]["interpreters"]
     assert "built from" in interpreters["uses_tiny"] and "tinypkg==1.0" in interpreters["uses_tiny"]
+
+
+def test_inspect_reads_a_run_whose_artifacts_are_in_an_s3_store(s3: S3Server, tmp_path: Path):
+    build = _build(tmp_path, FAN_OUT)
+    done = _run(tmp_path, build, "runs", "--param=n=4", "--store=s3://pipec/inspect", **_s3_env(s3))
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert not (run_dir / "artifacts").exists()  # nothing to read here: only the store has them
+
+    def inspect(*words: str) -> subprocess.CompletedProcess[str]:
+        argv = [str(PIPEC), "inspect", str(run_dir), *words]
+        return _call(argv, tmp_path, **_s3_env(s3))
+
+    result = inspect("result")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[0, 1, 4, 9]\n"
+    items = inspect("make_items")
+    assert items.returncode == 0, items.stderr
+    assert items.stdout == "[0, 1, 2, 3]\n"
+    record = json.loads((run_dir / "run.json").read_text())
+    where = f"s3://pipec/inspect/{record['run_id']}/artifacts/make_items/items.pkl"
+    assert where in items.stderr and "written by Python" in items.stderr
+    listing = inspect("--list")
+    assert listing.returncode == 0, listing.stderr
+    assert "make_items" in listing.stdout and "[0, 1, 2, 3]" in listing.stdout
+    assert "4 elements" in listing.stdout, listing.stdout
+    elements = inspect("map_1")
+    assert elements.returncode == 0, elements.stderr
+    assert elements.stdout == "[0, 1, 2, 3]\n"
+    assert "4 elements in s3://pipec/inspect/" in elements.stderr
+    one = inspect("square[3]")
+    assert one.returncode == 0 and one.stdout == "9\n", one.stderr
+
+    # Bytes that are not the ones the run recorded are never unpickled.
+    fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint, key="test", secret="test")
+    fs.pipe_file(where.removeprefix("s3://"), b"not the artifact")
+    changed = inspect("make_items")
+    assert changed.returncode == 2
+    assert "changed after the run wrote it; refusing to load it" in changed.stderr
+    assert "Traceback" not in changed.stderr
+    fs.rm_file(where.removeprefix("s3://"))
+    gone = inspect("make_items")
+    assert gone.returncode == 2 and "is gone from the store" in gone.stderr
