@@ -159,3 +159,32 @@ def test_uv_builds_the_environments_when_it_is_on_path(tmp_path: Path, wheels: P
     assert len(made) == 2
     for folder in made:
         assert "uv = " in (folder / "pyvenv.cfg").read_text(encoding="utf-8")
+
+
+def test_without_uv_and_without_pip_beside_python_the_venv_module_brings_its_own_pip(
+    tmp_path: Path, wheels: Path
+):
+    # An interpreter with no pip at all (a virtual environment made --without-pip): the
+    # environments get pip from the venv module's bundled copy (ensurepip), offline.
+    base = tmp_path / "base"
+    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base)], check=False)
+    assert made.returncode == 0
+    python = base / "bin" / "python"
+    assert subprocess.run([python, "-c", "import pip"], capture_output=True).returncode != 0
+    build = _build(tmp_path)
+    done = subprocess.run(
+        pipec_argv("run", build, "--env", "venv", "--python", python, "--find-links", wheels),
+        capture_output=True,
+        text=True,
+        env=_path_without_uv(tmp_path),
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "tiny 1.0 True\n"
+    envs = tmp_path / "cache" / "envs"
+    made_envs = [p for p in envs.iterdir() if p.is_dir()]
+    assert len(made_envs) == 2
+    for folder in made_envs:
+        assert "uv = " not in (folder / "pyvenv.cfg").read_text(encoding="utf-8")
+        assert (folder / "bin" / "pip").exists()  # its own pip, which installed its packages
