@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,9 @@ def choose_executor(
         client = connect(args.scheduler)
     except ClusterError as exc:
         raise BackendError(str(exc)) from None
-    executor = DaskExecutor(client, sink, resources_of(_queues(manifest)))
+    # Workers start steps from warm templates as the local executor does, unless asked not to.
+    cold = bool(getattr(args, "cold", False)) or os.environ.get("PIPEC_COLD", "") not in ("", "0")
+    executor = DaskExecutor(client, sink, resources_of(_queues(manifest)), warm=not cold)
     try:
         executor.check_queues()
         workers = executor.total_threads()

@@ -6,6 +6,12 @@ does on this host.  pipec keeps every scheduling decision (what is ready, condit
 skips, retries, the cache): Dask only places tasks on workers, retries a task whose worker
 died, and honours queues as worker resources.
 
+A worker starts each step as the local executor does by default: forked from a warm template
+(:mod:`pipec.warm`) that has imported the step's modules, when the step's script is a file on
+that worker and runs on the worker's own interpreter; otherwise (a staged step, a step
+environment, ``--cold``) in a fresh interpreter.  A worker keeps the templates of a run until
+the run ends, or until no task of the run has run there for a while.
+
 What a step prints travels back live as Dask events (``Worker.log_event`` on one topic per
 run, ``Client.subscribe_topic`` here); this side writes the log file and the console, so
 the run folder looks the same as after a local run.  A stopped run cancels its tasks; the
@@ -36,12 +42,14 @@ from typing import IO, Any
 
 from pipec.executor import (
     OutputSink,
+    StartProcess,
     StepProcess,
     StepResult,
     StepTask,
     Stream,
     drain_results,
     run_step_process,
+    start_fresh_process,
 )
 
 __all__ = [
@@ -57,6 +65,7 @@ _TERMINATE_GRACE = 5.0  # seconds between SIGTERM and SIGKILL, as on this host
 _WATCH_INTERVAL = 0.2  # how often a worker checks whether its task was cancelled
 _LOG_DRAIN_TIMEOUT = 10.0  # how long a finished task's last log lines may trail its result
 _STAGING_MODULE = "pipec.staging"
+_IDLE_TEMPLATES = 120.0  # seconds without a task of its run before a worker ends its templates
 DEFAULT_QUEUE = "default"
 
 
@@ -123,8 +132,10 @@ class DaskExecutor:
         client: Any,
         sink: OutputSink | None,
         resources: Mapping[str, Mapping[str, float]],
+        warm: bool = True,
     ) -> None:
         self._client = client
+        self._warm = warm
         self._sink = sink
         self._resources = resources
         self._topic = f"pipec-log-{uuid.uuid4().hex}"
@@ -180,6 +191,7 @@ class DaskExecutor:
                 key,
                 self._topic,
                 extra_env,
+                self._warm,
                 key=key,
                 pure=False,
                 resources=dict(self._resources.get(node, {})) or None,
@@ -274,6 +286,9 @@ class DaskExecutor:
             self._client.cancel(futures, force=True)
 
     def close(self) -> None:
+        if self._warm:
+            with contextlib.suppress(Exception):  # a worker that is gone has no templates left
+                self._client.run(_end_templates, self._topic)
         with contextlib.suppress(Exception):
             self._client.unsubscribe_topic(self._topic)
         with contextlib.suppress(Exception):
@@ -296,7 +311,7 @@ def _task_error(future: Any) -> str:
 
 
 def _run_on_worker(
-    task: StepTask, key: str, topic: str, extra_env: Mapping[str, str]
+    task: StepTask, key: str, topic: str, extra_env: Mapping[str, str], warm: bool = True
 ) -> _WorkerOutcome:
     """Run one attempt of one unit on this worker; its lines go back as events on ``topic``."""
     from distributed import get_worker
@@ -327,12 +342,95 @@ def _run_on_worker(
         env={**os.environ, **extra_env},
         log_path=Path(scratch) / "step.log",
     )
+    warm = warm and _may_start_warm(argv)
+    start = _templates_of(topic) if warm else start_fresh_process
     try:
-        result = run_step_process(local_task, send, processes.append)
+        result = run_step_process(local_task, send, processes.append, start)
     finally:
         done.set()
+        if warm:
+            _task_ended(topic)
         shutil.rmtree(scratch, ignore_errors=True)
     return _WorkerOutcome(result, invocation, sent, str(worker.address))
+
+
+# -- warm templates on the worker -------------------------------------------------------
+
+
+@dataclass
+class _RunTemplates:
+    starts: Any  # pipec.warm.WarmStarts, imported on first use
+    running: int = 0
+    last_used: float = dataclasses.field(default_factory=time.monotonic)
+
+
+_templates_lock = threading.Lock()
+_templates: dict[str, _RunTemplates] = {}  # run's topic -> its templates on this worker
+_reaper: threading.Thread | None = None
+
+
+def _may_start_warm(argv: tuple[str, ...]) -> bool:
+    """Whether a template can start this command: a script file on this worker, run on the
+    worker's own interpreter (a staged step or an environment launcher is neither)."""
+    from pipec.warm import warm_starts_possible
+
+    if len(argv) < 2 or argv[1].startswith("-"):
+        return False
+    return warm_starts_possible(argv[0]) is None and os.path.isfile(argv[1])
+
+
+def _templates_of(topic: str) -> StartProcess:
+    """The warm starts of run ``topic`` on this worker, counted as in use until the task ends."""
+    global _reaper
+    from pipec.warm import WarmStarts
+
+    with _templates_lock:
+        found = _templates.get(topic)
+        if found is None:
+            found = _RunTemplates(WarmStarts(_worker_note))
+            _templates[topic] = found
+        found.running += 1
+        found.last_used = time.monotonic()
+        if _reaper is None:
+            _reaper = threading.Thread(target=_end_idle_templates, daemon=True)
+            _reaper.start()
+    starts: StartProcess = found.starts
+    return starts
+
+
+def _task_ended(topic: str) -> None:
+    with _templates_lock:
+        found = _templates.get(topic)
+        if found is not None and found.running > 0:
+            found.running -= 1
+            found.last_used = time.monotonic()
+
+
+def _worker_note(text: str) -> None:
+    print(f"pipec: {text}", file=sys.stderr, flush=True)  # into the worker's own log
+
+
+def _end_templates(topic: str) -> None:
+    """Run on every worker when a run ends (``Client.run``): its templates are not needed."""
+    with _templates_lock:
+        found = _templates.pop(topic, None)
+    if found is not None:
+        found.starts.close()
+
+
+def _end_idle_templates() -> None:
+    """End the templates of runs whose client went away without saying so (killed)."""
+    while True:
+        time.sleep(_IDLE_TEMPLATES / 4)
+        now = time.monotonic()
+        with _templates_lock:
+            idle = [
+                topic
+                for topic, found in _templates.items()
+                if found.running == 0 and now - found.last_used > _IDLE_TEMPLATES
+            ]
+        for topic in idle:
+            _end_templates(topic)
 
 
 def _worker_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
@@ -362,7 +460,11 @@ def _stop_when_cancelled(
 def _signal_all(processes: list[StepProcess], signum: signal.Signals) -> None:
     for process in processes:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signum)
+            try:
+                os.killpg(process.pid, signum)
+            except ProcessLookupError:
+                # A step just forked from a template has not made its own group yet.
+                os.kill(process.pid, signum)
 
 
 def resources_of(queues: Mapping[str, str | None]) -> dict[str, dict[str, float]]:

@@ -57,13 +57,18 @@ ON_A_QUEUE = """
 from pipec import PipelineDecorator
 
 
-@PipelineDecorator.component(return_values=["worker"], execution_queue="gpu")
+@PipelineDecorator.component(return_values=["worker_and_warm"], execution_queue="gpu")
 def where():
     import os
 
-    # The step's parent is the `dask worker` process that runs it; its --name is in its argv.
-    argv = open(f"/proc/{os.getppid()}/cmdline", "rb").read().split(b"\\0")
-    return argv[argv.index(b"--name") + 1].decode()
+    # An ancestor of the step (its parent, or its warm template's) is the `dask worker`
+    # process that runs it; its --name is in its argv.
+    pid = os.getppid()
+    while b"--name" not in open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0"):
+        pid = int(open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[1])
+    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    # Forked from a warm template (a child of the worker) rather than started by the worker.
+    return argv[argv.index(b"--name") + 1].decode(), pid != os.getppid()
 
 
 @PipelineDecorator.pipeline(name="queued", project="tests", version="1")
@@ -85,13 +90,16 @@ def slow(marker_dir: str, seconds: float):
     import time
 
     parent = os.getppid()
+    worker = parent  # the `dask worker` among the step's ancestors (a warm template's parent)
+    while b"--name" not in open(f"/proc/{worker}/cmdline", "rb").read().split(b"\\0"):
+        worker = int(open(f"/proc/{worker}/stat").read().rpartition(")")[2].split()[1])
     print("started", flush=True)
-    pathlib.Path(marker_dir, f"{os.getpid()}.pid").write_text(str(parent))
+    pathlib.Path(marker_dir, f"{os.getpid()}.pid").write_text(str(worker))
     deadline = time.time() + seconds
     while time.time() < deadline:
         time.sleep(0.05)
         if os.getppid() != parent:
-            sys.exit(0)  # its worker died; the attempt that matters runs elsewhere
+            sys.exit(0)  # its worker (and template) died; the attempt that matters runs elsewhere
     return 42
 
 
@@ -258,7 +266,12 @@ def test_a_queue_runs_only_on_workers_with_that_resource(cluster: DaskCluster, t
     build = _build(tmp_path, ON_A_QUEUE)
     done = _run(tmp_path, build, "dask", "--executor=dask", f"--scheduler={cluster.address}")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "['w2']\n"
+    assert done.stdout == "[('w2', True)]\n"  # each step forked from a template on w2
+    cold = _run(
+        tmp_path, build, "cold", "--executor=dask", f"--scheduler={cluster.address}", "--cold"
+    )
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stdout == "[('w2', False)]\n"  # each step a fresh interpreter the worker started
 
 
 def test_a_queue_no_worker_serves_is_refused_before_any_step_runs(tmp_path: Path):
