@@ -136,6 +136,8 @@ class DaskExecutor:
     ) -> None:
         self._client = client
         self._warm = warm
+        # The build as the workers that lack it get it: (path here, fingerprint, archive future).
+        self._shipped: tuple[str, str, Any] | None = None
         self._sink = sink
         self._resources = resources
         self._topic = f"pipec-log-{uuid.uuid4().hex}"
@@ -165,6 +167,29 @@ class DaskExecutor:
                 f'`dask worker ADDRESS --resources "{missing[0]}=1"`'
             )
 
+    def workers_without_build(self, build_dir: Path) -> list[str]:
+        """The workers that do not see this build's files at ``build_dir``."""
+        from pipec.build_shipping import build_fingerprint, sees_build
+
+        fingerprint = build_fingerprint(build_dir)
+        try:
+            answers: dict[str, bool] = self._client.run(
+                sees_build, str(build_dir), fingerprint, True
+            )
+        except Exception as exc:  # noqa: BLE001  # whatever a worker raised, said plainly
+            raise ClusterError(
+                f"cannot ask the workers whether they have the build ({type(exc).__name__}: "
+                f"{exc}); every worker needs the same version of pipec as this host"
+            ) from None
+        return sorted(address for address, sees in answers.items() if not sees)
+
+    def ship_build(self, build_dir: Path) -> None:
+        """Send the build with every task, for the workers that do not have it."""
+        from pipec.build_shipping import build_archive, build_fingerprint
+
+        archive = self._client.scatter(build_archive(build_dir), hash=False)
+        self._shipped = (str(build_dir), build_fingerprint(build_dir), archive)
+
     def total_threads(self) -> int:
         """How many tasks the cluster runs at once: the sum of its workers' threads."""
         threads: int = sum(self._client.nthreads().values())
@@ -192,6 +217,7 @@ class DaskExecutor:
                 self._topic,
                 extra_env,
                 self._warm,
+                *(self._shipped or ()),
                 key=key,
                 pure=False,
                 resources=dict(self._resources.get(node, {})) or None,
@@ -311,9 +337,19 @@ def _task_error(future: Any) -> str:
 
 
 def _run_on_worker(
-    task: StepTask, key: str, topic: str, extra_env: Mapping[str, str], warm: bool = True
+    task: StepTask,
+    key: str,
+    topic: str,
+    extra_env: Mapping[str, str],
+    warm: bool = True,
+    build_path: str | None = None,
+    fingerprint: str | None = None,
+    archive: bytes | None = None,
 ) -> _WorkerOutcome:
-    """Run one attempt of one unit on this worker; its lines go back as events on ``topic``."""
+    """Run one attempt of one unit on this worker; its lines go back as events on ``topic``.
+
+    With ``build_path`` (the build was shipped), a worker without the build at that path runs
+    the step from its unpacked copy of ``archive``."""
     from distributed import get_worker
 
     worker = get_worker()
@@ -336,6 +372,10 @@ def _run_on_worker(
     )
     watcher.start()
     argv = _worker_argv(task.argv)
+    if build_path is not None and fingerprint is not None and archive is not None:
+        from pipec.build_shipping import local_build
+
+        argv = _moved(argv, build_path, local_build(build_path, fingerprint, archive))
     local_task = dataclasses.replace(
         task,
         argv=argv,
@@ -438,6 +478,16 @@ def _worker_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
     if argv[1:3] == ("-m", _STAGING_MODULE):
         return (sys.executable, *argv[1:])
     return argv
+
+
+def _moved(argv: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
+    """The command line with the paths under the build folder ``old`` under ``new``."""
+    if old == new:
+        return argv
+    prefix = old.rstrip("/") + "/"
+    return tuple(
+        new + "/" + item[len(prefix) :] if item.startswith(prefix) else item for item in argv
+    )
 
 
 def _stop_when_cancelled(

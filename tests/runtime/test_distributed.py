@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -422,7 +423,11 @@ def test_wrong_s3_credentials_are_a_clear_error_before_any_step_runs(tmp_path: P
 def test_store_urls_that_cannot_work_are_refused(tmp_path: Path):
     build = _build(tmp_path, FAN_OUT)
     memory = _run(tmp_path, build, "runs", "--store=memory://x")
-    assert memory.returncode == 2 and "file:///PATH" in memory.stderr
+    assert memory.returncode == 2 and "Traceback" not in memory.stderr
+    assert "every step runs in a process of its own" in memory.stderr  # why
+    assert "file:///PATH" in memory.stderr and "s3://BUCKET/PREFIX" in memory.stderr  # instead
+    memory_cache = _run(tmp_path, build, "runs", "--cache=memory://x")
+    assert memory_cache.returncode == 2 and "lives inside one process" in memory_cache.stderr
     bare = _run(tmp_path, build, "runs", f"--store={tmp_path}")
     assert bare.returncode == 2 and "give a URL" in bare.stderr
     assert not (tmp_path / "runs").exists()
@@ -509,3 +514,50 @@ def test_inspect_reads_a_run_whose_artifacts_are_in_an_s3_store(s3: S3Server, tm
     fs.rm_file(where.removeprefix("s3://"))
     gone = inspect("make_items")
     assert gone.returncode == 2 and "is gone from the store" in gone.stderr
+
+
+def _can_hide_folders() -> bool:
+    """Whether a process can get a mount namespace of its own here (root, or user namespaces)."""
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_hide_folders(), reason="needs `unshare -m` to hide the build")
+def test_a_worker_that_lacks_the_build_gets_it_shipped_with_a_remote_store(
+    s3: S3Server, tmp_path: Path
+):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    file = tmp_path / "pipeline.py"
+    file.write_text(textwrap.dedent(FAN_OUT), encoding="utf-8")
+    build = hidden / "build"
+    built = _call([str(PIPEC), "build", str(file), "-o", str(build)], tmp_path)
+    assert built.returncode == 0, built.stderr
+    local = _run(tmp_path, build, "local", "--param=n=4")
+    assert local.returncode == 0, local.stderr
+
+    own = DaskCluster(tmp_path / "dask")
+    own.folder.mkdir()
+    # The worker runs with an empty folder mounted over `hidden`: the build is not there.
+    blind = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"', str(hidden)]
+    try:
+        own.start()
+        own.add_worker("blind", env=_s3_env(s3), prefix=blind)
+        own.wait_for_workers(1)
+        dask = ("--executor=dask", f"--scheduler={own.address}", "--param=n=4")
+        refused = _run(tmp_path, build, "refused", *dask)
+        shipped = _run(
+            tmp_path, build, "shipped", *dask, "--store=s3://pipec/shipped", **_s3_env(s3)
+        )
+    finally:
+        own.close()
+    assert refused.returncode == 2, refused.stderr
+    assert f"do not have this build at {build}" in refused.stderr
+    assert "--store s3://BUCKET/PREFIX" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "refused").exists()
+
+    assert shipped.returncode == 0, shipped.stderr
+    assert "shipping the build to worker(s) tcp://127.0.0.1:" in shipped.stderr
+    assert shipped.stdout == local.stdout == "total 14\n"
+    assert _result(tmp_path, "shipped", s3) == _result(tmp_path, "local")
