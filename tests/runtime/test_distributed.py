@@ -265,7 +265,16 @@ def test_a_16_way_map_over_two_workers_and_an_s3_store_runs_like_a_local_run(
 
 def test_a_queue_runs_only_on_workers_with_that_resource(cluster: DaskCluster, tmp_path: Path):
     build = _build(tmp_path, ON_A_QUEUE)
-    done = _run(tmp_path, build, "dask", "--executor=dask", f"--scheduler={cluster.address}")
+    # --python names this interpreter as the tests' own path does (bin/python), the workers'
+    # scripts as their first line does (bin/python3): the same interpreter, so warm starts.
+    done = _run(
+        tmp_path,
+        build,
+        "dask",
+        "--executor=dask",
+        f"--scheduler={cluster.address}",
+        f"--python={sys.executable}",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[('w2', True)]\n"  # each step forked from a template on w2
     cold = _run(
