@@ -552,7 +552,10 @@ def test_a_worker_that_lacks_the_build_gets_it_shipped_with_a_remote_store(
     blind = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"', str(hidden)]
     try:
         own.start()
-        own.add_worker("blind", env=_s3_env(s3), prefix=blind)
+        # Its unpacked copy of the build goes to its temporary folder: this test's.
+        worker_tmp = tmp_path / "worker-tmp"
+        worker_tmp.mkdir()
+        own.add_worker("blind", env={**_s3_env(s3), "TMPDIR": str(worker_tmp)}, prefix=blind)
         own.wait_for_workers(1)
         dask = ("--executor=dask", f"--scheduler={own.address}", "--param=n=4")
         refused = _run(tmp_path, build, "refused", *dask)
@@ -570,3 +573,5 @@ def test_a_worker_that_lacks_the_build_gets_it_shipped_with_a_remote_store(
     assert "shipping the build to worker(s) tcp://127.0.0.1:" in shipped.stderr
     assert shipped.stdout == local.stdout == "total 14\n"
     assert _result(tmp_path, "shipped", s3) == _result(tmp_path, "local")
+    (unpacked,) = (worker_tmp / "pipec-builds").iterdir()  # one copy, for all four steps
+    assert (unpacked / "manifest.json").read_bytes() == (build / "manifest.json").read_bytes()
