@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipec.cache import StepCache
 from pipec.environments import (
@@ -26,6 +29,9 @@ from pipec.manifest import Manifest
 from pipec.record import InterpreterInfo
 from pipec.requirements_check import ProbeError, parse_requirement, probe_interpreter
 from pipec.store import ArtifactStore, LocalArtifactStore
+
+if TYPE_CHECKING:
+    from pipec.dask_executor import DaskExecutor
 
 __all__ = [
     "BackendError",
@@ -134,15 +140,46 @@ def choose_executor(
         client = connect(args.scheduler)
     except ClusterError as exc:
         raise BackendError(str(exc)) from None
-    executor = DaskExecutor(client, sink, resources_of(_queues(manifest)))
+    # Workers start steps from warm templates as the local executor does, unless asked not to.
+    cold = bool(getattr(args, "cold", False)) or os.environ.get("PIPEC_COLD", "") not in ("", "0")
+    executor = DaskExecutor(client, sink, resources_of(_queues(manifest)), warm=not cold)
     try:
         executor.check_queues()
         workers = executor.total_threads()
+        _reach_build(executor, manifest, args)
     except ClusterError as exc:
         executor.close()
         raise BackendError(str(exc)) from None
+    except BaseException:
+        executor.close()
+        raise
     recorded: dict[str, object] = {"executor": "dask", "scheduler": args.scheduler}
     return ExecutorChoice(recorded, workers, executor)
+
+
+def _reach_build(executor: DaskExecutor, manifest: Manifest, args: argparse.Namespace) -> None:
+    """Ship the build to the workers that do not have it at its path, when their steps can
+    reach the artifacts (a remote --store); otherwise refuse before the run starts."""
+    build_dir = manifest.build_dir
+    missing = executor.workers_without_build(build_dir)
+    if not missing:
+        return
+    named = ", ".join(missing)
+    # A resumed run may have recorded a store (read later): its steps would say so if not.
+    if args.store is None and args.resume is None:
+        raise BackendError(
+            f"worker(s) {named} do not have this build at {build_dir} (or have another "
+            "version of it), and without --store they could not reach the run folder "
+            "either; put the build and the runs folder on a disk every worker mounts at the "
+            "same path, or run with --store s3://BUCKET/PREFIX (any URL every host reaches) "
+            "and pipec ships the build to them"
+        )
+    executor.ship_build(build_dir)
+    print(
+        f"pipec: shipping the build to worker(s) {named}, which do not have it at {build_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _queues(manifest: Manifest) -> Mapping[str, str | None]:
@@ -192,8 +229,10 @@ def choose_store(requested: str | None, recorded: object = None) -> StoreChoice:
         )
     if requested.startswith("memory://"):
         raise BackendError(
-            "--store memory:// lives inside one process, and every step runs in its own; "
-            "use file:///PATH for a store on this host"
+            f"--store {requested}: a memory:// file system lives inside one process, and every "
+            "step runs in a process of its own (on a cluster, on another host), so no step "
+            "would see another's outputs; use file:///PATH for a store on this host (or a disk "
+            "every worker mounts at that path), or s3://BUCKET/PREFIX for one every host reaches"
         )
     from pipec.fsspec_store import RemoteStoreError, check_writable
 
@@ -272,7 +311,13 @@ def choose_cache(
     any step starts)."""
     if url is None:
         return StepCache(root, max_bytes)
-    if "://" not in url or url.startswith("memory://"):
+    if url.startswith("memory://"):
+        raise BackendError(
+            f"--cache {url}: a memory:// file system lives inside one process and ends with "
+            "it, so no other run or host could use what it caches; give the URL of a cache "
+            "every host can reach, such as file:///shared/cache or s3://bucket/cache"
+        )
+    if "://" not in url:
         raise BackendError(
             f"--cache {url}: give the URL of a cache every host can reach, such as "
             "file:///shared/cache or s3://bucket/cache"

@@ -6,6 +6,12 @@ does on this host.  pipec keeps every scheduling decision (what is ready, condit
 skips, retries, the cache): Dask only places tasks on workers, retries a task whose worker
 died, and honours queues as worker resources.
 
+A worker starts each step as the local executor does by default: forked from a warm template
+(:mod:`pipec.warm`) that has imported the step's modules, when the step's script is a file on
+that worker and runs on the worker's own interpreter; otherwise (a staged step, a step
+environment, ``--cold``) in a fresh interpreter.  A worker keeps the templates of a run until
+the run ends, or until no task of the run has run there for a while.
+
 What a step prints travels back live as Dask events (``Worker.log_event`` on one topic per
 run, ``Client.subscribe_topic`` here); this side writes the log file and the console, so
 the run folder looks the same as after a local run.  A stopped run cancels its tasks; the
@@ -36,12 +42,14 @@ from typing import IO, Any
 
 from pipec.executor import (
     OutputSink,
+    StartProcess,
     StepProcess,
     StepResult,
     StepTask,
     Stream,
     drain_results,
     run_step_process,
+    start_fresh_process,
 )
 
 __all__ = [
@@ -57,6 +65,7 @@ _TERMINATE_GRACE = 5.0  # seconds between SIGTERM and SIGKILL, as on this host
 _WATCH_INTERVAL = 0.2  # how often a worker checks whether its task was cancelled
 _LOG_DRAIN_TIMEOUT = 10.0  # how long a finished task's last log lines may trail its result
 _STAGING_MODULE = "pipec.staging"
+_IDLE_TEMPLATES = 120.0  # seconds without a task of its run before a worker ends its templates
 DEFAULT_QUEUE = "default"
 
 
@@ -123,8 +132,12 @@ class DaskExecutor:
         client: Any,
         sink: OutputSink | None,
         resources: Mapping[str, Mapping[str, float]],
+        warm: bool = True,
     ) -> None:
         self._client = client
+        self._warm = warm
+        # The build as the workers that lack it get it: (path here, fingerprint, archive future).
+        self._shipped: tuple[str, str, Any] | None = None
         self._sink = sink
         self._resources = resources
         self._topic = f"pipec-log-{uuid.uuid4().hex}"
@@ -154,6 +167,29 @@ class DaskExecutor:
                 f'`dask worker ADDRESS --resources "{missing[0]}=1"`'
             )
 
+    def workers_without_build(self, build_dir: Path) -> list[str]:
+        """The workers that do not see this build's files at ``build_dir``."""
+        from pipec.build_shipping import build_fingerprint, sees_build
+
+        fingerprint = build_fingerprint(build_dir)
+        try:
+            answers: dict[str, bool] = self._client.run(
+                sees_build, str(build_dir), fingerprint, True
+            )
+        except Exception as exc:  # noqa: BLE001  # whatever a worker raised, said plainly
+            raise ClusterError(
+                f"cannot ask the workers whether they have the build ({type(exc).__name__}: "
+                f"{exc}); every worker needs the same version of pipec as this host"
+            ) from None
+        return sorted(address for address, sees in answers.items() if not sees)
+
+    def ship_build(self, build_dir: Path) -> None:
+        """Send the build with every task, for the workers that do not have it."""
+        from pipec.build_shipping import build_archive, build_fingerprint
+
+        archive = self._client.scatter(build_archive(build_dir), hash=False)
+        self._shipped = (str(build_dir), build_fingerprint(build_dir), archive)
+
     def total_threads(self) -> int:
         """How many tasks the cluster runs at once: the sum of its workers' threads."""
         threads: int = sum(self._client.nthreads().values())
@@ -180,6 +216,8 @@ class DaskExecutor:
                 key,
                 self._topic,
                 extra_env,
+                self._warm,
+                *(self._shipped or ()),
                 key=key,
                 pure=False,
                 resources=dict(self._resources.get(node, {})) or None,
@@ -274,6 +312,9 @@ class DaskExecutor:
             self._client.cancel(futures, force=True)
 
     def close(self) -> None:
+        if self._warm:
+            with contextlib.suppress(Exception):  # a worker that is gone has no templates left
+                self._client.run(_end_templates, self._topic)
         with contextlib.suppress(Exception):
             self._client.unsubscribe_topic(self._topic)
         with contextlib.suppress(Exception):
@@ -296,9 +337,19 @@ def _task_error(future: Any) -> str:
 
 
 def _run_on_worker(
-    task: StepTask, key: str, topic: str, extra_env: Mapping[str, str]
+    task: StepTask,
+    key: str,
+    topic: str,
+    extra_env: Mapping[str, str],
+    warm: bool = True,
+    build_path: str | None = None,
+    fingerprint: str | None = None,
+    archive: bytes | None = None,
 ) -> _WorkerOutcome:
-    """Run one attempt of one unit on this worker; its lines go back as events on ``topic``."""
+    """Run one attempt of one unit on this worker; its lines go back as events on ``topic``.
+
+    With ``build_path`` (the build was shipped), a worker without the build at that path runs
+    the step from its unpacked copy of ``archive``."""
     from distributed import get_worker
 
     worker = get_worker()
@@ -321,18 +372,116 @@ def _run_on_worker(
     )
     watcher.start()
     argv = _worker_argv(task.argv)
+    if build_path is not None and fingerprint is not None and archive is not None:
+        from pipec.build_shipping import local_build
+
+        argv = _moved(argv, build_path, local_build(build_path, fingerprint, archive))
     local_task = dataclasses.replace(
         task,
         argv=argv,
         env={**os.environ, **extra_env},
         log_path=Path(scratch) / "step.log",
     )
+    warm = warm and _may_start_warm(argv)
+    start = _templates_of(topic) if warm else start_fresh_process
     try:
-        result = run_step_process(local_task, send, processes.append)
+        result = run_step_process(local_task, send, processes.append, start)
     finally:
         done.set()
+        if warm:
+            _task_ended(topic)
         shutil.rmtree(scratch, ignore_errors=True)
     return _WorkerOutcome(result, invocation, sent, str(worker.address))
+
+
+# -- warm templates on the worker -------------------------------------------------------
+
+
+@dataclass
+class _RunTemplates:
+    starts: Any  # pipec.warm.WarmStarts, imported on first use
+    running: int = 0
+    last_used: float = dataclasses.field(default_factory=time.monotonic)
+
+
+_templates_lock = threading.Lock()
+_templates: dict[str, _RunTemplates] = {}  # run's topic -> its templates on this worker
+_reaper: threading.Thread | None = None
+
+
+def _may_start_warm(argv: tuple[str, ...]) -> bool:
+    """Whether a template can start this command: a script file on this worker, run on the
+    worker's own interpreter (a staged step or an environment launcher is neither)."""
+    if len(argv) < 2 or argv[1].startswith("-") or not hasattr(os, "fork"):
+        return False
+    return _same_interpreter(argv[0], sys.executable) and os.path.isfile(argv[1])
+
+
+def _same_interpreter(python: str, own: str) -> bool:
+    """Whether ``python`` is this process's interpreter: the same file in the same folder, so
+    ``bin/python`` and ``bin/python3`` of one environment match, while an environment's python
+    and the base one it links to do not (their site-packages differ)."""
+    try:
+        same_file = os.path.samefile(python, own)
+    except OSError:
+        return False
+    return same_file and os.path.dirname(os.path.abspath(python)) == os.path.dirname(
+        os.path.abspath(own)
+    )
+
+
+def _templates_of(topic: str) -> StartProcess:
+    """The warm starts of run ``topic`` on this worker, counted as in use until the task ends."""
+    global _reaper
+    from pipec.warm import WarmStarts
+
+    with _templates_lock:
+        found = _templates.get(topic)
+        if found is None:
+            found = _RunTemplates(WarmStarts(_worker_note))
+            _templates[topic] = found
+        found.running += 1
+        found.last_used = time.monotonic()
+        if _reaper is None:
+            _reaper = threading.Thread(target=_end_idle_templates, daemon=True)
+            _reaper.start()
+    starts: StartProcess = found.starts
+    return starts
+
+
+def _task_ended(topic: str) -> None:
+    with _templates_lock:
+        found = _templates.get(topic)
+        if found is not None and found.running > 0:
+            found.running -= 1
+            found.last_used = time.monotonic()
+
+
+def _worker_note(text: str) -> None:
+    print(f"pipec: {text}", file=sys.stderr, flush=True)  # into the worker's own log
+
+
+def _end_templates(topic: str) -> None:
+    """Run on every worker when a run ends (``Client.run``): its templates are not needed."""
+    with _templates_lock:
+        found = _templates.pop(topic, None)
+    if found is not None:
+        found.starts.close()
+
+
+def _end_idle_templates() -> None:
+    """End the templates of runs whose client went away without saying so (killed)."""
+    while True:
+        time.sleep(_IDLE_TEMPLATES / 4)
+        now = time.monotonic()
+        with _templates_lock:
+            idle = [
+                topic
+                for topic, found in _templates.items()
+                if found.running == 0 and now - found.last_used > _IDLE_TEMPLATES
+            ]
+        for topic in idle:
+            _end_templates(topic)
 
 
 def _worker_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
@@ -340,6 +489,16 @@ def _worker_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
     if argv[1:3] == ("-m", _STAGING_MODULE):
         return (sys.executable, *argv[1:])
     return argv
+
+
+def _moved(argv: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
+    """The command line with the paths under the build folder ``old`` under ``new``."""
+    if old == new:
+        return argv
+    prefix = old.rstrip("/") + "/"
+    return tuple(
+        new + "/" + item[len(prefix) :] if item.startswith(prefix) else item for item in argv
+    )
 
 
 def _stop_when_cancelled(
@@ -362,7 +521,11 @@ def _stop_when_cancelled(
 def _signal_all(processes: list[StepProcess], signum: signal.Signals) -> None:
     for process in processes:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signum)
+            try:
+                os.killpg(process.pid, signum)
+            except ProcessLookupError:
+                # A step just forked from a template has not made its own group yet.
+                os.kill(process.pid, signum)
 
 
 def resources_of(queues: Mapping[str, str | None]) -> dict[str, dict[str, float]]:

@@ -14,6 +14,10 @@ line, but pipec never runs them).
 
 ``uv`` builds an environment when it is on ``PATH`` (much faster); ``python -m venv`` and
 pip otherwise.
+
+Every use touches the environment's marker (its modification time is its last use) and holds
+a shared lock on ``<key>.in-use`` until the process that uses it ends: ``pipec cache clear``
+(:mod:`pipec.environment_cache`) removes only environments whose lock it can take alone.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from pathlib import Path
 from pipec.manifest import Manifest
 
 __all__ = [
+    "IN_USE_SUFFIX",
+    "MARKER",
     "EnvironmentError",
     "EnvironmentOptions",
     "environment_key",
@@ -40,7 +46,8 @@ __all__ = [
     "prepare_environments",
 ]
 
-_MARKER = "pipec-environment.json"  # written last, before the rename: a finished environment
+MARKER = "pipec-environment.json"  # written last, before the rename: a finished environment
+IN_USE_SUFFIX = ".in-use"  # <root>/<key>.in-use: shared-locked by every process using <key>
 _REQUIREMENTS = "pipec-requirements.txt"
 _OUTPUT_TAIL = 12  # lines of the installer's output a failure shows
 
@@ -188,10 +195,13 @@ def _ensure(
             f"cannot create {options.root} for the step environments ({exc.strerror or exc}); "
             "pass --cache-dir DIR on a disk you can write"
         ) from None
-    if (final / _MARKER).is_file():
+    # Held before the marker is looked at, so the environment cannot be removed once found.
+    _hold_in_use(options.root, key)
+    if (final / MARKER).is_file():
+        _touch(final / MARKER)
         return str(_interpreter(final))
     with _locked(options.root / f"{key}.lock"):
-        if (final / _MARKER).is_file():  # another run built it while this one waited
+        if (final / MARKER).is_file():  # another run built it while this one waited
             return str(_interpreter(final))
         for leftover in options.root.glob(f".{key}.*.tmp"):  # a build that was killed
             shutil.rmtree(leftover, ignore_errors=True)
@@ -209,6 +219,26 @@ def _ensure(
             shutil.rmtree(temporary, ignore_errors=True)
             raise
     return str(_interpreter(final))
+
+
+_in_use: list[int] = []  # descriptors of the in-use locks this process holds until it ends
+
+
+def _hold_in_use(root: Path, key: str) -> None:
+    try:
+        import fcntl
+    except ImportError:  # no flock here: environments in use are not protected from removal
+        return
+    descriptor = os.open(root / f"{key}{IN_USE_SUFFIX}", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(descriptor, fcntl.LOCK_SH)
+    # Inherited across exec: on a worker the step the launcher becomes keeps holding it.
+    os.set_inheritable(descriptor, True)
+    _in_use.append(descriptor)
+
+
+def _touch(marker: Path) -> None:
+    with contextlib.suppress(OSError):  # another user's environment: its use goes unrecorded
+        os.utime(marker)
 
 
 @contextlib.contextmanager
@@ -254,7 +284,7 @@ def _build(
         install += ["--find-links", place]
     _call(install, options, requirements, scripts)
     described = {"requirements": list(requirements), "python": options.base_python}
-    (folder / _MARKER).write_text(json.dumps(described, indent=2) + "\n", encoding="utf-8")
+    (folder / MARKER).write_text(json.dumps(described, indent=2) + "\n", encoding="utf-8")
 
 
 def _pip_takes_python(python: str) -> bool:

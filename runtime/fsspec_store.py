@@ -30,6 +30,7 @@ from pipec.store import COUNT_NAME, META_SUFFIX, StoreError
 __all__ = [
     "FsspecArtifactStore",
     "RemoteStoreError",
+    "describe_failure",
     "download",
     "file_system",
     "upload",
@@ -68,7 +69,8 @@ def file_system(url: str) -> tuple[Any, str]:
     return fs, str(path)
 
 
-def _describe_failure(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong talking to the store, with the fix when it is the credentials."""
     text = str(exc) or type(exc).__name__
     if (
         isinstance(exc, PermissionError)
@@ -97,7 +99,7 @@ def check_writable(url: str) -> None:
         ) from None
     except Exception as exc:  # noqa: BLE001  # every back end raises its own kinds
         raise RemoteStoreError(
-            f"--store {url}: cannot write there: {_describe_failure(exc)}"
+            f"--store {url}: cannot write there: {describe_failure(exc)}"
         ) from None
 
 
@@ -198,7 +200,7 @@ class FsspecArtifactStore:
             if self._fs.exists(count):
                 self._fs.rm_file(count)
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"{count}: {_describe_failure(exc)}") from None
+            raise StoreError(f"{count}: {describe_failure(exc)}") from None
         return self._url(f"artifacts/{node}/{artifact_file_name(output)}")
 
     def _read(self, relative: str) -> bytes:
@@ -207,7 +209,7 @@ class FsspecArtifactStore:
         except FileNotFoundError:
             raise StoreError(f"{self._url(relative)} is missing") from None
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"{self._url(relative)}: {_describe_failure(exc)}") from None
+            raise StoreError(f"{self._url(relative)}: {describe_failure(exc)}") from None
         return data
 
     def _describe(self, relative: str) -> ArtifactInfo:
@@ -223,7 +225,7 @@ class FsspecArtifactStore:
         except FileNotFoundError:
             raise StoreError(f"{self._url(relative)} is missing") from None
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"{self._url(relative)}: {_describe_failure(exc)}") from None
+            raise StoreError(f"{self._url(relative)}: {describe_failure(exc)}") from None
         if stored != size:
             raise StoreError(f"{self._url(relative)} has {stored} bytes, its meta file says {size}")
         return ArtifactInfo(relative, size, sha256)
@@ -264,7 +266,7 @@ class FsspecArtifactStore:
         try:
             _upload_bytes(self._fs, data, self._path(relative))
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"{self._url(relative)}: {_describe_failure(exc)}") from None
+            raise StoreError(f"{self._url(relative)}: {describe_failure(exc)}") from None
         return self._url(relative)
 
     def local_file(self, node: str, output: str) -> Path:
@@ -291,5 +293,5 @@ class FsspecArtifactStore:
             upload(self._fs, Path(str(source) + META_SUFFIX), self._path(relative + META_SUFFIX))
             upload(self._fs, source, self._path(relative))
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"{self._url(relative)}: {_describe_failure(exc)}") from None
+            raise StoreError(f"{self._url(relative)}: {describe_failure(exc)}") from None
         return self.describe(node, output)

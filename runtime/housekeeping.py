@@ -2,7 +2,8 @@
 
 A run is removed only while this process holds its ``run.lock``, so a run a session works
 on (or starts to resume while pruning goes on) is never removed.  The cache commands never
-delete what this user cannot read: in a shared cache, another user's entries are theirs.
+delete what this user cannot read: in a shared cache, another user's entries are theirs; nor
+a step environment (``--env venv``) that a running run uses.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pipec.cache_limits import (
     format_size,
     remove_entry,
 )
+from pipec.environment_cache import environment_uses, remove_environment
 from pipec.manifest import MANIFEST_NAME
 from pipec.runs import LOCK_NAME, RunEntry, default_runs_dir, display_state, in_use, list_runs
 
@@ -83,8 +85,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "cache",
         help="the step cache: its size and limit, or clear it",
         description="pipec cache info shows where the step cache is, its size, its limit "
-        f"(PIPEC_CACHE_MAX, default {DEFAULT_CACHE_MAX}) and its entries; pipec cache clear "
-        "removes every entry this user can read.",
+        f"(PIPEC_CACHE_MAX, default {DEFAULT_CACHE_MAX}), its entries and the step "
+        "environments of --env venv; pipec cache clear removes every entry this user can read "
+        "and every environment no running run uses (with --older-than: only those last used "
+        "longer ago).",
     )
     actions = cache.add_subparsers(
         dest="action",
@@ -93,8 +97,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="info: its place, size, limit and entries; clear: remove its entries",
     )
     for name, text in (
-        ("info", "where the cache is, how big, its limit and its entries"),
-        ("clear", "remove every entry (another user's unreadable entries stay)"),
+        ("info", "where the cache is, how big, its limit, its entries and environments"),
+        (
+            "clear",
+            "remove every entry and every environment not in use (another user's unreadable "
+            "entries stay)",
+        ),
     ):
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument(
@@ -104,6 +112,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             help="the step cache (default: $PIPEC_CACHE_DIR, else $XDG_CACHE_HOME/pipec, "
             "else ~/.cache/pipec)",
         )
+        if name == "clear":
+            action.add_argument(
+                "--older-than",
+                default=None,
+                metavar="DURATION",
+                help="remove only the entries and environments last used more than DURATION "
+                "ago (90m, 12h, 7d, 2w): the least recently used",
+            )
         action.set_defaults(func=cache_command)
 
 
@@ -212,7 +228,12 @@ def cache_command(args: argparse.Namespace) -> int:
         return 2
     if args.action == "info":
         return _info(root, limit)
-    return _clear(root)
+    try:
+        age = None if args.older_than is None else parse_duration(args.older_than)
+    except _Refused as exc:
+        print(f"pipec: error: {exc}", file=sys.stderr)
+        return 2
+    return _clear(root, age)
 
 
 def _info(root: Path, limit: int) -> int:
@@ -229,13 +250,27 @@ def _info(root: Path, limit: int) -> int:
         print(f"used:     {_when(used[0])} (least recent) to {_when(used[-1])} (most recent)")
     if leftovers:
         print(f"tmp:      {leftovers} leftover(s) of killed writers, removed by the next run")
+    environments = environment_uses(root / "envs")
+    if environments:
+        busy = sum(1 for env in environments if env.in_use)
+        size = format_size(sum(env.size for env in environments))
+        print(
+            f"envs:     {len(environments)} step environment(s), {size}"
+            + (f", {busy} in use by a running run" if busy else "")
+            + f" ({root / 'envs'})"
+        )
+        first, last = environments[0].last_used, environments[-1].last_used
+        print(f"          used {_when(first)} (least recent) to {_when(last)} (most recent)")
     return 0
 
 
-def _clear(root: Path) -> int:
+def _clear(root: Path, age: float | None = None) -> int:
     removed = kept = 0
     freed = 0
+    now = time.time()
     for entry in cache_entries(root):
+        if age is not None and now - entry.last_used <= age:
+            continue
         if not entry.readable:
             kept += 1
             continue
@@ -246,7 +281,6 @@ def _clear(root: Path) -> int:
             kept += 1
     # A writer stages an entry in tmp/ for seconds: what is older belongs to a killed one.
     swept = 0
-    now = time.time()
     with contextlib.suppress(OSError):
         for leftover in (root / "tmp").iterdir():
             with contextlib.suppress(OSError):
@@ -265,7 +299,26 @@ def _clear(root: Path) -> int:
             f"kept {kept} entr{'y' if kept == 1 else 'ies'} this user cannot remove "
             "(another user's)"
         )
+    _clear_environments(root / "envs", age, now)
     return 0
+
+
+def _clear_environments(envs: Path, age: float | None, now: float) -> None:
+    """Remove the step environments no running run uses (least recently used first)."""
+    removed = busy = 0
+    freed = 0
+    for env in environment_uses(envs):
+        if age is not None and now - env.last_used <= age:
+            continue
+        if remove_environment(envs, env.path):
+            removed += 1
+            freed += env.size
+        else:
+            busy += 1
+    if removed:
+        print(f"removed {removed} step environment(s) ({format_size(freed)}) from {envs}")
+    if busy:
+        print(f"kept {busy} step environment(s) in use by a running run (or being built)")
 
 
 _STAGING_AGE = 600.0

@@ -2,8 +2,9 @@
 
 Only this command unpickles, in a child process of the run's interpreter, and only files
 inside the run folder whose bytes have the sha256 the run recorded (unpickling runs code).
-A condition's decision and a literal result are printed from ``run.json``, without loading
-anything.
+A run made with ``--store URL`` keeps its artifacts there: they are copied to a scratch folder
+(:mod:`pipec.store_reader`) and checked the same way.  A condition's decision and a literal
+result are printed from ``run.json``, without loading anything.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 from pipec.cache import file_sha256
 from pipec.literals import decode_literal
@@ -64,13 +68,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def inspect_command(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="pipec-inspect-") as scratch:
+        return _inspect(args, Path(scratch))
+
+
+def _inspect(args: argparse.Namespace, scratch: Path) -> int:
     words: list[str] = list(args.words)
     try:
         if args.list:
             if len(words) > 2:
                 raise _Refused("--list takes the run only: pipec inspect RUN [RUN_ID] --list")
             record, run_dir = _run(words)
-            print(_listing(record, run_dir), end="")
+            with _refusing():
+                print(_listing(record, _files(record, run_dir, scratch)), end="")
             return 0
         if len(words) < 2:
             raise _Refused(
@@ -79,9 +89,11 @@ def inspect_command(args: argparse.Namespace) -> int:
             )
         record, run_dir = _run(words[:-1])
         target = words[-1]
-        spec, header = (
-            _result(record, run_dir) if target == _RESULT else _artifact(record, run_dir, target)
-        )
+        with _refusing():
+            files = _files(record, run_dir, scratch)
+            spec, header = (
+                _result(record, files) if target == _RESULT else _artifact(record, files, target)
+            )
     except (_Refused, RecordError, RunReferenceError) as exc:
         print(f"pipec: error: {exc}", file=sys.stderr)
         return 2
@@ -104,7 +116,81 @@ def _run(words: list[str]) -> tuple[RunRecord, Path]:
     return entry.record, entry.path
 
 
-def _artifact(record: RunRecord, run_dir: Path, target: str) -> tuple[dict[str, object], str]:
+class _RunFiles(Protocol):
+    """Where a run's artifacts are read from: its folder, or the store it ran with."""
+
+    def where(self, relative: str) -> str: ...
+
+    def artifact(self, name: str, info: ArtifactInfo) -> Path:
+        """A local file holding the bytes the run recorded for output ``name``."""
+
+    def elements(self, name: str, info: ArtifactInfo) -> list[Path]:
+        """Local files holding a map's elements, as the run recorded them."""
+
+    def meta(self, relative: str) -> dict[str, Any] | None: ...
+
+
+class _FolderFiles:
+    def __init__(self, run_dir: Path) -> None:
+        self._run_dir = run_dir
+
+    def where(self, relative: str) -> str:
+        return str(self._run_dir / relative)
+
+    def artifact(self, name: str, info: ArtifactInfo) -> Path:
+        return _verified(self._run_dir, name, info)
+
+    def elements(self, name: str, info: ArtifactInfo) -> list[Path]:
+        return _verified_elements(self._run_dir, name, info)
+
+    def meta(self, relative: str) -> dict[str, Any] | None:
+        try:
+            return read_meta(self._run_dir / relative)
+        except StoreError:
+            return None
+
+
+class _StoreFiles:
+    """The artifacts of a run made with ``--store URL``, copied here as they are asked for."""
+
+    def __init__(self, url: str, run_id: str, scratch: Path) -> None:
+        from pipec.store_reader import StoreRunReader
+
+        self._reader = StoreRunReader(url, run_id, scratch)
+
+    def where(self, relative: str) -> str:
+        return self._reader.where(relative)
+
+    def artifact(self, name: str, info: ArtifactInfo) -> Path:
+        return self._reader.artifact(info.path, info.sha256)
+
+    def elements(self, name: str, info: ArtifactInfo) -> list[Path]:
+        return self._reader.elements(info.path, info.sha256)
+
+    def meta(self, relative: str) -> dict[str, Any] | None:
+        return self._reader.meta(relative)
+
+
+def _files(record: RunRecord, run_dir: Path, scratch: Path) -> _RunFiles:
+    store = record.options.get("store")
+    if store is None:
+        return _FolderFiles(run_dir)
+    return _StoreFiles(str(store), record.run_id, scratch)
+
+
+@contextmanager
+def _refusing() -> Iterator[None]:
+    """A store that cannot be read, or holds other bytes, is a refusal (exit 2), not a crash."""
+    try:
+        yield
+    except Exception as exc:
+        from_store = type(exc).__name__ == "StoreReadError"  # not imported unless a store is
+        if not from_store:
+            raise
+        raise _Refused(str(exc)) from None
+
+
+def _artifact(record: RunRecord, files: _RunFiles, target: str) -> tuple[dict[str, object], str]:
     """What to load for ``NODE[.OUTPUT]``, and the provenance line."""
     node, _, output = target.partition(".")
     if node not in record.nodes:
@@ -127,14 +213,15 @@ def _artifact(record: RunRecord, run_dir: Path, target: str) -> tuple[dict[str, 
         raise _Refused(f"node {node!r} has no output {output!r}; it has: {', '.join(outputs)}")
     info = outputs[output]
     if entry.elements is not None:
-        paths = _verified_elements(run_dir, f"{node}.{output}", info)
-        header = f"{node}.{output}: {entry.elements} elements in {run_dir / info.path}"
+        paths = files.elements(f"{node}.{output}", info)
+        header = f"{node}.{output}: {entry.elements} elements in {files.where(info.path)}"
         return {"list": [{"path": str(path)} for path in paths]}, header
-    path = _verified(run_dir, f"{node}.{output}", info)
-    return {"path": str(path)}, f"{node}.{output}: {path}{_provenance(path)}"
+    path = files.artifact(f"{node}.{output}", info)
+    provenance = _provenance(path)
+    return {"path": str(path)}, f"{node}.{output}: {files.where(info.path)}{provenance}"
 
 
-def _result(record: RunRecord, run_dir: Path) -> tuple[dict[str, object], str]:
+def _result(record: RunRecord, files: _RunFiles) -> tuple[dict[str, object], str]:
     """What to load for the pipeline's result: an artifact, a literal or a combination."""
     result = record.result
     if result is None:
@@ -143,10 +230,10 @@ def _result(record: RunRecord, run_dir: Path) -> tuple[dict[str, object], str]:
             "nothing, or a run that did not finish, has none)"
         )
     if "node" in result:
-        return _artifact(record, run_dir, f"{result['node']}.{result['output']}")
+        return _artifact(record, files, f"{result['node']}.{result['output']}")
     if "combined" in result:
         by_path = _recorded_paths(record)
-        spec = _combined(result["combined"], run_dir, by_path)
+        spec = _combined(result["combined"], files, by_path)
         return spec, "result: built from several artifacts"
     try:
         value = decode_literal(dict(result)).value
@@ -165,7 +252,7 @@ def _recorded_paths(record: RunRecord) -> dict[str, tuple[str, ArtifactInfo]]:
 
 
 def _combined(
-    spec: object, run_dir: Path, by_path: Mapping[str, tuple[str, ArtifactInfo]]
+    spec: object, files: _RunFiles, by_path: Mapping[str, tuple[str, ArtifactInfo]]
 ) -> dict[str, object]:
     """A result's ``@FILE`` spec with every artifact checked and its path made absolute."""
     if not isinstance(spec, dict) or len(spec) != 1:
@@ -178,13 +265,13 @@ def _combined(
                 f"run.json's result names {body!r}, which no node of the run recorded; "
                 "refusing to load it"
             )
-        return {"path": str(_verified(run_dir, *known))}
+        return {"path": str(files.artifact(*known))}
     if kind == "literal":
         return {"literal": str(body)}
     if kind in ("list", "tuple") and isinstance(body, list):
-        return {kind: [_combined(item, run_dir, by_path) for item in body]}
+        return {kind: [_combined(item, files, by_path) for item in body]}
     if kind == "dict" and isinstance(body, list):
-        return {"dict": [[key, _combined(item, run_dir, by_path)] for key, item in body]}
+        return {"dict": [[key, _combined(item, files, by_path)] for key, item in body]}
     raise _Refused(f"run.json's result is damaged: {spec!r}")
 
 
@@ -245,7 +332,7 @@ def _provenance(path: Path) -> str:
     )
 
 
-def _listing(record: RunRecord, run_dir: Path) -> str:
+def _listing(record: RunRecord, files: _RunFiles) -> str:
     rows: list[tuple[str, str, str, str]] = []
     for node, entry in record.nodes.items():
         if entry.decision is not None:
@@ -255,7 +342,7 @@ def _listing(record: RunRecord, run_dir: Path) -> str:
             rows.append((node, f"({entry.state.value}, no outputs)", "", ""))
         for output, info in entry.outputs.items():
             what = f"{entry.elements} elements" if entry.elements is not None else ""
-            rows.append((node, output, _size(info.size), what or _preview(run_dir / info.path)))
+            rows.append((node, output, _size(info.size), what or _preview(files, info.path)))
     if record.result is not None:
         rows.append(("result", "", "", _result_text(record.result)))
     names = max((len(row[0]) for row in rows), default=4)
@@ -273,11 +360,9 @@ def _result_text(result: Mapping[str, object]) -> str:
     return "a literal (pipec inspect RUN result)"
 
 
-def _preview(path: Path) -> str:
-    try:
-        preview = read_meta(path).get("preview")
-    except StoreError:
-        return ""
+def _preview(files: _RunFiles, relative: str) -> str:
+    meta = files.meta(relative)
+    preview = meta.get("preview") if meta is not None else None
     text = str(preview) if preview is not None else ""
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -87,8 +87,10 @@ class DaskCluster:
         resources: str | None = None,
         nthreads: int = 2,
         env: dict[str, str] | None = None,
+        prefix: Sequence[str] = (),
     ) -> None:
-        argv = [str(BIN / "dask"), "worker", self.address, "--name", name, "--no-nanny"]
+        """Start ``dask worker`` (after ``prefix``, a command that runs the rest of its line)."""
+        argv = [*prefix, str(BIN / "dask"), "worker", self.address, "--name", name, "--no-nanny"]
         argv += ["--nthreads", str(nthreads), "--host", "127.0.0.1", "--no-dashboard"]
         argv += ["--local-directory", str(self.folder / name)]
         if resources:

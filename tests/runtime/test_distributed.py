@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,13 +58,18 @@ ON_A_QUEUE = """
 from pipec import PipelineDecorator
 
 
-@PipelineDecorator.component(return_values=["worker"], execution_queue="gpu")
+@PipelineDecorator.component(return_values=["worker_and_warm"], execution_queue="gpu")
 def where():
     import os
 
-    # The step's parent is the `dask worker` process that runs it; its --name is in its argv.
-    argv = open(f"/proc/{os.getppid()}/cmdline", "rb").read().split(b"\\0")
-    return argv[argv.index(b"--name") + 1].decode()
+    # An ancestor of the step (its parent, or its warm template's) is the `dask worker`
+    # process that runs it; its --name is in its argv.
+    pid = os.getppid()
+    while b"--name" not in open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0"):
+        pid = int(open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[1])
+    argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    # Forked from a warm template (a child of the worker) rather than started by the worker.
+    return argv[argv.index(b"--name") + 1].decode(), pid != os.getppid()
 
 
 @PipelineDecorator.pipeline(name="queued", project="tests", version="1")
@@ -85,13 +91,16 @@ def slow(marker_dir: str, seconds: float):
     import time
 
     parent = os.getppid()
+    worker = parent  # the `dask worker` among the step's ancestors (a warm template's parent)
+    while b"--name" not in open(f"/proc/{worker}/cmdline", "rb").read().split(b"\\0"):
+        worker = int(open(f"/proc/{worker}/stat").read().rpartition(")")[2].split()[1])
     print("started", flush=True)
-    pathlib.Path(marker_dir, f"{os.getpid()}.pid").write_text(str(parent))
+    pathlib.Path(marker_dir, f"{os.getpid()}.pid").write_text(str(worker))
     deadline = time.time() + seconds
     while time.time() < deadline:
         time.sleep(0.05)
         if os.getppid() != parent:
-            sys.exit(0)  # its worker died; the attempt that matters runs elsewhere
+            sys.exit(0)  # its worker (and template) died; the attempt that matters runs elsewhere
     return 42
 
 
@@ -256,9 +265,23 @@ def test_a_16_way_map_over_two_workers_and_an_s3_store_runs_like_a_local_run(
 
 def test_a_queue_runs_only_on_workers_with_that_resource(cluster: DaskCluster, tmp_path: Path):
     build = _build(tmp_path, ON_A_QUEUE)
-    done = _run(tmp_path, build, "dask", "--executor=dask", f"--scheduler={cluster.address}")
+    # --python names this interpreter as the tests' own path does (bin/python), the workers'
+    # scripts as their first line does (bin/python3): the same interpreter, so warm starts.
+    done = _run(
+        tmp_path,
+        build,
+        "dask",
+        "--executor=dask",
+        f"--scheduler={cluster.address}",
+        f"--python={sys.executable}",
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "['w2']\n"
+    assert done.stdout == "[('w2', True)]\n"  # each step forked from a template on w2
+    cold = _run(
+        tmp_path, build, "cold", "--executor=dask", f"--scheduler={cluster.address}", "--cold"
+    )
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stdout == "[('w2', False)]\n"  # each step a fresh interpreter the worker started
 
 
 def test_a_queue_no_worker_serves_is_refused_before_any_step_runs(tmp_path: Path):
@@ -409,7 +432,11 @@ def test_wrong_s3_credentials_are_a_clear_error_before_any_step_runs(tmp_path: P
 def test_store_urls_that_cannot_work_are_refused(tmp_path: Path):
     build = _build(tmp_path, FAN_OUT)
     memory = _run(tmp_path, build, "runs", "--store=memory://x")
-    assert memory.returncode == 2 and "file:///PATH" in memory.stderr
+    assert memory.returncode == 2 and "Traceback" not in memory.stderr
+    assert "every step runs in a process of its own" in memory.stderr  # why
+    assert "file:///PATH" in memory.stderr and "s3://BUCKET/PREFIX" in memory.stderr  # instead
+    memory_cache = _run(tmp_path, build, "runs", "--cache=memory://x")
+    assert memory_cache.returncode == 2 and "lives inside one process" in memory_cache.stderr
     bare = _run(tmp_path, build, "runs", f"--store={tmp_path}")
     assert bare.returncode == 2 and "give a URL" in bare.stderr
     assert not (tmp_path / "runs").exists()
@@ -453,3 +480,98 @@ def test_env_venv_on_the_cluster_builds_each_environment_on_its_worker(
     assert len([p for p in envs.iterdir() if p.is_dir() and not p.name.startswith(".")]) == 2
     interpreters = _record(tmp_path, "venv")["options"]["interpreters"]
     assert "built from" in interpreters["uses_tiny"] and "tinypkg==1.0" in interpreters["uses_tiny"]
+
+
+def test_inspect_reads_a_run_whose_artifacts_are_in_an_s3_store(s3: S3Server, tmp_path: Path):
+    build = _build(tmp_path, FAN_OUT)
+    done = _run(tmp_path, build, "runs", "--param=n=4", "--store=s3://pipec/inspect", **_s3_env(s3))
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert not (run_dir / "artifacts").exists()  # nothing to read here: only the store has them
+
+    def inspect(*words: str) -> subprocess.CompletedProcess[str]:
+        argv = [str(PIPEC), "inspect", str(run_dir), *words]
+        return _call(argv, tmp_path, **_s3_env(s3))
+
+    result = inspect("result")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[0, 1, 4, 9]\n"
+    items = inspect("make_items")
+    assert items.returncode == 0, items.stderr
+    assert items.stdout == "[0, 1, 2, 3]\n"
+    record = json.loads((run_dir / "run.json").read_text())
+    where = f"s3://pipec/inspect/{record['run_id']}/artifacts/make_items/items.pkl"
+    assert where in items.stderr and "written by Python" in items.stderr
+    listing = inspect("--list")
+    assert listing.returncode == 0, listing.stderr
+    assert "make_items" in listing.stdout and "[0, 1, 2, 3]" in listing.stdout
+    assert "4 elements" in listing.stdout, listing.stdout
+    elements = inspect("map_1")
+    assert elements.returncode == 0, elements.stderr
+    assert elements.stdout == "[0, 1, 2, 3]\n"
+    assert "4 elements in s3://pipec/inspect/" in elements.stderr
+    one = inspect("square[3]")
+    assert one.returncode == 0 and one.stdout == "9\n", one.stderr
+
+    # Bytes that are not the ones the run recorded are never unpickled.
+    fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint, key="test", secret="test")
+    fs.pipe_file(where.removeprefix("s3://"), b"not the artifact")
+    changed = inspect("make_items")
+    assert changed.returncode == 2
+    assert "changed after the run wrote it; refusing to load it" in changed.stderr
+    assert "Traceback" not in changed.stderr
+    fs.rm_file(where.removeprefix("s3://"))
+    gone = inspect("make_items")
+    assert gone.returncode == 2 and "is gone from the store" in gone.stderr
+
+
+def _can_hide_folders() -> bool:
+    """Whether a process can get a mount namespace of its own here (root, or user namespaces)."""
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_hide_folders(), reason="needs `unshare -m` to hide the build")
+def test_a_worker_that_lacks_the_build_gets_it_shipped_with_a_remote_store(
+    s3: S3Server, tmp_path: Path
+):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    file = tmp_path / "pipeline.py"
+    file.write_text(textwrap.dedent(FAN_OUT), encoding="utf-8")
+    build = hidden / "build"
+    built = _call([str(PIPEC), "build", str(file), "-o", str(build)], tmp_path)
+    assert built.returncode == 0, built.stderr
+    local = _run(tmp_path, build, "local", "--param=n=4")
+    assert local.returncode == 0, local.stderr
+
+    own = DaskCluster(tmp_path / "dask")
+    own.folder.mkdir()
+    # The worker runs with an empty folder mounted over `hidden`: the build is not there.
+    blind = ["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs "$0" && exec "$@"', str(hidden)]
+    try:
+        own.start()
+        # Its unpacked copy of the build goes to its temporary folder: this test's.
+        worker_tmp = tmp_path / "worker-tmp"
+        worker_tmp.mkdir()
+        own.add_worker("blind", env={**_s3_env(s3), "TMPDIR": str(worker_tmp)}, prefix=blind)
+        own.wait_for_workers(1)
+        dask = ("--executor=dask", f"--scheduler={own.address}", "--param=n=4")
+        refused = _run(tmp_path, build, "refused", *dask)
+        shipped = _run(
+            tmp_path, build, "shipped", *dask, "--store=s3://pipec/shipped", **_s3_env(s3)
+        )
+    finally:
+        own.close()
+    assert refused.returncode == 2, refused.stderr
+    assert f"do not have this build at {build}" in refused.stderr
+    assert "--store s3://BUCKET/PREFIX" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "refused").exists()
+
+    assert shipped.returncode == 0, shipped.stderr
+    assert "shipping the build to worker(s) tcp://127.0.0.1:" in shipped.stderr
+    assert shipped.stdout == local.stdout == "total 14\n"
+    assert _result(tmp_path, "shipped", s3) == _result(tmp_path, "local")
+    (unpacked,) = (worker_tmp / "pipec-builds").iterdir()  # one copy, for all four steps
+    assert (unpacked / "manifest.json").read_bytes() == (build / "manifest.json").read_bytes()

@@ -23,6 +23,7 @@ from buildkit import (
     pipec_argv,
     record,
     runs,
+    wait_for,
     write_build,
 )
 from wheelkit import write_test_wheels
@@ -159,3 +160,100 @@ def test_uv_builds_the_environments_when_it_is_on_path(tmp_path: Path, wheels: P
     assert len(made) == 2
     for folder in made:
         assert "uv = " in (folder / "pyvenv.cfg").read_text(encoding="utf-8")
+
+
+def test_without_uv_and_without_pip_beside_python_the_venv_module_brings_its_own_pip(
+    tmp_path: Path, wheels: Path
+):
+    # An interpreter with no pip at all (a virtual environment made --without-pip): the
+    # environments get pip from the venv module's bundled copy (ensurepip), offline.
+    base = tmp_path / "base"
+    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base)], check=False)
+    assert made.returncode == 0
+    python = base / "bin" / "python"
+    assert subprocess.run([python, "-c", "import pip"], capture_output=True).returncode != 0
+    build = _build(tmp_path)
+    done = subprocess.run(
+        pipec_argv("run", build, "--env", "venv", "--python", python, "--find-links", wheels),
+        capture_output=True,
+        text=True,
+        env=_path_without_uv(tmp_path),
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "tiny 1.0 True\n"
+    envs = tmp_path / "cache" / "envs"
+    made_envs = [p for p in envs.iterdir() if p.is_dir()]
+    assert len(made_envs) == 2
+    for folder in made_envs:
+        assert "uv = " not in (folder / "pyvenv.cfg").read_text(encoding="utf-8")
+        assert (folder / "bin" / "pip").exists()  # its own pip, which installed its packages
+
+
+def test_cache_clear_removes_the_environments_no_running_run_uses(tmp_path: Path, wheels: Path):
+    env = _path_without_uv(tmp_path)
+    first = subprocess.run(
+        pipec_argv("run", _build(tmp_path), "--env", "venv", "--find-links", wheels),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    envs = tmp_path / "cache" / "envs"
+    tiny_env, plain_env = (
+        Path(record(run_dir)["options"]["interpreters"][node]).parents[1]
+        for run_dir in runs(tmp_path / "build")
+        for node in ("uses_tiny", "plain")
+    )
+    # A second build whose step needs the tinypkg environment and waits while the test clears.
+    started, release = tmp_path / "started", tmp_path / "release"
+    waiting = write_build(
+        tmp_path / "waiting",
+        [
+            Node(
+                "uses_tiny",
+                "def step():\n    import os, pathlib, time, tinypkg\n"
+                f"    pathlib.Path({str(started)!r}).touch()\n"
+                f"    while not os.path.exists({str(release)!r}):\n"
+                "        time.sleep(0.05)\n"
+                "    return tinypkg.VALUE",
+                requirements=("tinypkg==1.0",),
+            )
+        ],
+    )
+    running = subprocess.Popen(
+        pipec_argv("run", waiting, "--env", "venv", "--find-links", wheels),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        wait_for(started.exists, "the step to start", 120)
+        info = pipec(tmp_path, "cache", "info")
+        assert info.returncode == 0, info.stderr
+        assert "envs:     2 step environment(s)" in info.stdout
+        assert "1 in use by a running run" in info.stdout
+        cleared = pipec(tmp_path, "cache", "clear")
+        assert cleared.returncode == 0, cleared.stderr
+        assert "removed 1 step environment(s)" in cleared.stdout
+        assert "kept 1 step environment(s) in use" in cleared.stdout
+        assert not plain_env.exists()
+        assert tiny_env.exists()
+    finally:
+        release.touch()
+        _, stderr = running.communicate(timeout=120)
+    assert running.returncode == 0, stderr
+
+    # Just used: not older than an hour.
+    recent = pipec(tmp_path, "cache", "clear", "--older-than", "1h")
+    assert recent.returncode == 0 and "step environment" not in recent.stdout
+    assert tiny_env.exists()
+    everything = pipec(tmp_path, "cache", "clear")
+    assert "removed 1 step environment(s)" in everything.stdout
+    assert not [p for p in envs.iterdir() if p.is_dir()]
+    bad = pipec(tmp_path, "cache", "clear", "--older-than", "soon")
+    assert bad.returncode == 2 and "--older-than 'soon'" in bad.stderr
