@@ -281,6 +281,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.status(f"report: {report}")
     except (OSError, RecordError) as exc:  # the run itself is recorded: only say so
         console.status(f"warning: no report.html: {exc}")
+    ended = run.program_exit
+    if ended is not None and ended.printed is not None:
+        # Last, as Python prints it when the program ends.
+        console.program_stderr(ended.printed + "\n")
     return code
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipec.program_exit import ProgramExit
 from pipec.record import NodeState, RunRecord, parse_timestamp
 from pipec.runs import RunEntry, display_state
 
@@ -110,8 +111,11 @@ def format_run_details(record: RunRecord, run_dir: Path) -> str:
         f"started:    {record.created}" + (f"   ended: {record.ended}" if record.ended else ""),
         f"python:     {record.python.version} ({record.python.executable})",
         f"parameters: {_parameters_text(record) or '(none)'}",
-        "",
     ]
+    if record.system_exit is not None:
+        ended = ProgramExit.from_json(record.system_exit)
+        lines.append(f"ended by:   {ended.call} in {ended.node} (exit status {ended.status})")
+    lines.append("")
     rows = []
     for name, node in record.nodes.items():
         outputs = ", ".join(
