@@ -389,6 +389,9 @@ def _prepare(
             f"run {run_id} of {manifest.pipeline.name}: {len(manifest.nodes)} step(s), "
             f"{workers} worker(s); folder {run_dir}"
         )
+    cold = bool(args.cold) or _cold_by_environment()
+    executor, starts = _executor(choice, launcher, cold, python, console)
+    record = dataclasses.replace(record, options={**record.options, "starts": starts})
     run = PipelineRun(
         manifest=manifest,
         record=record,
@@ -398,7 +401,7 @@ def _prepare(
         kept=kept,
         hashes=hashes,
         options=dataclasses.replace(options, launcher=launcher),
-        executor=_executor(choice, launcher, args.cold or _cold_by_environment(), python, console),
+        executor=executor,
         store=store,
         cache=cache,
         console=console,
@@ -482,19 +485,21 @@ def _cold_by_environment() -> bool:
 
 def _executor(
     choice: ExecutorChoice, launcher: tuple[str, ...], cold: bool, python: str, console: Console
-) -> Executor:
-    """The cluster the flags chose; else steps forked from warm templates, or fresh interpreters."""
+) -> tuple[Executor, str]:
+    """The cluster the flags chose; else steps forked from warm templates, or fresh interpreters.
+    With it, how the run starts steps, as run.json's options record it (`starts`)."""
     if choice.cluster is not None:
-        return choice.cluster
+        return choice.cluster, "cold"
     if cold:
-        return LocalExecutor(console.step_output)
+        return LocalExecutor(console.step_output), "cold"
     why_not = warm_starts_possible(python)
     if why_not is None and launcher:
         why_not = "each step stages its files through the --store"
     if why_not is not None:
         console.status(f"note: {why_not}; starting every step in a fresh interpreter")
-        return LocalExecutor(console.step_output)
-    return WarmExecutor(console.step_output, console.status)
+        return LocalExecutor(console.step_output), f"cold ({why_not})"
+    # Warm where a template serves the node: run.json's node entries say which were.
+    return WarmExecutor(console.step_output, console.status), "warm"
 
 
 _HELD: dict[Path, int] = {}  # lock files of the runs this process works on, open until it exits

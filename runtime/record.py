@@ -99,6 +99,7 @@ class NodeRecord:
     outputs: Mapping[str, ArtifactInfo] = field(default_factory=dict)
     decision: bool | None = None  # a condition node's decision
     elements: int | None = None  # how many elements a map node expanded to
+    warm: bool | None = None  # its last attempt was forked from a warm template; None: not run
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,9 @@ def _node_from_json(data: Mapping[str, object]) -> NodeRecord:
     cache_hit = data.get("cache_hit", False)
     if not isinstance(cache_hit, bool):
         raise TypeError(f"cache_hit {cache_hit!r} is not true or false")
+    warm = data.get("warm")
+    if warm is not None and not isinstance(warm, bool):
+        raise TypeError(f"warm {warm!r} is not true, false or null")
     return NodeRecord(
         state=NodeState(data["state"]),
         start=_opt_time(data, "start"),
@@ -284,6 +288,7 @@ def _node_from_json(data: Mapping[str, object]) -> NodeRecord:
         },
         decision=decision,
         elements=None if elements is None else _integer(data, "elements"),
+        warm=warm,
     )
 
 

@@ -238,6 +238,7 @@ class PipelineRun:
             end=now,
             duration=0.0,
             exit_code=None,
+            warm=None,
             cache_hit=True,
             cache_key=key,
             code_sha256=self.hashes[node.script],
@@ -275,6 +276,7 @@ class PipelineRun:
             end=None,
             duration=None,
             exit_code=None,
+            warm=None,
             attempts=attempt,
             message=None,
             log=str(log.relative_to(self.run_dir)),
@@ -299,6 +301,7 @@ class PipelineRun:
             "end": timestamp(result.ended),
             "duration": round(result.ended - result.started, 6),
             "exit_code": result.exit_code,
+            "warm": result.warm,
         }
         ended = program_exit(result) if node.kind is not NodeKind.STEP else None
         if ended is not None:

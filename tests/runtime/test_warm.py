@@ -311,3 +311,37 @@ def test_a_node_preloads_its_own_imports_and_those_upstream_of_it(tmp_path: Path
     assert set(found["fit"]) == runner | {"numpy", "sklearn"}
     assert set(found["report"]) == runner | {"numpy", "sklearn"}
     assert set(found["other"]) == runner | {"pandas"}
+
+
+def test_run_json_says_which_nodes_started_warm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("PIPEC_COLD", raising=False)  # this test runs both ways itself
+    nodes = [
+        Node("first", "def step():\n    return 3", cache=True),
+        Node("second", "def step(x):\n    return x + 1", inputs={"x": out("first")}),
+    ]
+    build = write_build(tmp_path / "build", nodes)
+    both = _run_both_ways(tmp_path, build)
+    for mode, warm in (("warm", True), ("cold", False)):
+        data = both[mode]
+        assert data["options"]["starts"] == mode  # type: ignore[index]
+        assert {name: node["warm"] for name, node in data["nodes"].items()} == {  # type: ignore[attr-defined]
+            "first": warm,
+            "second": warm,
+        }
+        shown = pipec(tmp_path, "show", str(data["_run_dir"]))
+        assert f"starts:     {mode} ({2 if warm else 0} warm, {0 if warm else 2} cold)" in (
+            shown.stdout
+        )
+    # A node served from the cache did not start at all.
+    folders = ("--runs-dir", str(tmp_path / "again"), "--cache-dir", str(tmp_path / "warm-cache"))
+    assert pipec(tmp_path, "run", build, *folders).returncode == 0
+    again = record(runs_in(tmp_path / "again")[0])
+    assert again["nodes"]["first"]["warm"] is None  # type: ignore[index]
+    # An interpreter other than pipec's own runs every step cold, and the record says why.
+    other = tmp_path / "python"
+    other.symlink_to(sys.executable)
+    folders = ("--runs-dir", str(tmp_path / "other"), "--no-cache", "--skip-requirements-check")
+    assert pipec(tmp_path, "run", build, *folders, "--python", str(other)).returncode == 0
+    data = record(runs_in(tmp_path / "other")[0])
+    assert str(data["options"]["starts"]).startswith("cold (the steps run on ")  # type: ignore[index]
+    assert {node["warm"] for node in data["nodes"].values()} == {False}  # type: ignore[attr-defined]
