@@ -57,6 +57,12 @@ def _run_both_ways(tmp_path: Path, build: Path, *args: str) -> dict[str, dict[st
     return records
 
 
+def _warm_build(folder: Path, nodes: list[Node]) -> Path:
+    """A build of NODES and one more node after them: a run of a single node starts it cold
+    (a template pays off from the second node forked from it)."""
+    return write_build(folder, [*nodes, Node("then", after=[nodes[-1].name])])
+
+
 def runs_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir())
 
@@ -70,8 +76,9 @@ def _result(data: dict[str, object], node: str) -> object:
 
 
 def test_a_forked_step_sees_what_a_fresh_interpreter_sees(tmp_path: Path):
-    build = write_build(tmp_path / "build", [Node("look", _SURROUNDINGS)])
+    build = _warm_build(tmp_path / "build", [Node("look", _SURROUNDINGS)])
     both = _run_both_ways(tmp_path, build)
+    assert both["warm"]["nodes"]["look"]["warm"] is True  # type: ignore[index]
     warm, cold = (_result(both[mode], "look") for mode in ("warm", "cold"))
     assert warm == cold
     assert warm["threads"] == 1 and warm["session_leader"] and warm["stdin"] == b""  # type: ignore[index]
@@ -209,7 +216,7 @@ def test_a_template_that_dies_is_replaced(tmp_path: Path, start_mode: str):
         "        os.kill(os.getppid(), signal.SIGKILL)\n"
         "    return 'ok'\n"
     )
-    build = write_build(tmp_path / "build", [Node("killer", code, retry=1)])
+    build = _warm_build(tmp_path / "build", [Node("killer", code, retry=1)])
     done = pipec(tmp_path, "run", build, "--retry-backoff", "0")
     assert done.returncode == 0, done.stderr
     assert "template died" in done.stderr
@@ -219,7 +226,7 @@ def test_a_template_that_dies_is_replaced(tmp_path: Path, start_mode: str):
 
 
 def test_templates_end_with_the_run(tmp_path: Path, start_mode: str):
-    build = write_build(tmp_path / "build", [Node("one", "def step():\n    return 1")])
+    build = _warm_build(tmp_path / "build", [Node("one", "def step():\n    return 1")])
     done = pipec(tmp_path, "run", build)
     assert done.returncode == 0, done.stderr
     run_dir = str(runs(build)[0]).encode()
@@ -287,7 +294,7 @@ def test_a_step_ends_as_a_fresh_interpreter_ends(tmp_path: Path):
         "    threading.Thread(target=_late).start()\n"
         "    return 1\n"
     )
-    build = write_build(tmp_path / "build", [Node("ends", code)])
+    build = _warm_build(tmp_path / "build", [Node("ends", code)])
     both = _run_both_ways(tmp_path, build)
     for mode in ("warm", "cold"):
         folder = tmp_path / "ends" / str(both[mode]["run_id"])
@@ -337,6 +344,12 @@ def test_run_json_says_which_nodes_started_warm(tmp_path: Path, monkeypatch: pyt
     assert pipec(tmp_path, "run", build, *folders).returncode == 0
     again = record(runs_in(tmp_path / "again")[0])
     assert again["nodes"]["first"]["warm"] is None  # type: ignore[index]
+    # A single node starts cold: a template would cost more than it saves.
+    alone = write_build(tmp_path / "alone", [nodes[0]])
+    assert pipec(tmp_path, "run", alone, "--runs-dir", str(tmp_path / "alone-runs")).returncode == 0
+    data = record(runs_in(tmp_path / "alone-runs")[0])
+    assert data["options"]["starts"] == "cold (a single node)"  # type: ignore[index]
+    assert data["nodes"]["first"]["warm"] is False  # type: ignore[index]
     # An interpreter other than pipec's own runs every step cold, and the record says why.
     other = tmp_path / "python"
     other.symlink_to(sys.executable)
