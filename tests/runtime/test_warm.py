@@ -6,6 +6,7 @@ what a user sees: exit codes, messages, logs, results.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def step():
 
 
 def _run_both_ways(tmp_path: Path, build: Path, *args: str) -> dict[str, dict[str, object]]:
+    # Warm means warm here, under `pytest --cold` too (PIPEC_COLD=1 would make both runs cold);
+    # the start_mode fixture puts the variable back after the test.
+    os.environ.pop("PIPEC_COLD", None)
     records = {}
     for mode in ("warm", "cold"):
         extra = ("--cold",) if mode == "cold" else ()
