@@ -103,6 +103,7 @@ def _record(runs: Path) -> dict[str, object]:
     return record
 
 
+@pytest.mark.both_modes  # the glue's exit status crosses a warm template's exit path
 @pytest.mark.parametrize(
     "code",
     [
