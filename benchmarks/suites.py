@@ -214,6 +214,9 @@ def fan_suite(settings: Settings) -> list[Row]:
             cases[f"{label}/{workers}"] = _runner(
                 settings, build, "--workers", workers, "--no-cache"
             )
+    # One step alone: the run's fixed cost, which neither worker count shortens.
+    single = _build(settings, _source(settings, "fan_single", fan_pipeline(1, 0.0)))
+    cases["single"] = _runner(settings, single, "--workers", "1", "--no-cache")
     # The quick mode skips the warm-up round here: this suite is the slowest of the cheap ones.
     found = _medians(interleave(cases, settings.repetitions, warm_up=not settings.quick))
     rows = []
@@ -229,6 +232,18 @@ def fan_suite(settings: Settings) -> list[Row]:
                 checked=parallel / sequential,
             )
         )
+        if label == "no-op":
+            # The fixed cost F bounds the whole-run ratio (F + 8s) / (F + 16s) from below:
+            # this row shows how well the steps themselves use the second worker.
+            fixed = found["single"].seconds
+            rows.append(
+                Row(
+                    f"run: {width}-way fan-out of no-op steps, 2 workers, fixed cost taken off",
+                    seconds(parallel - fixed),
+                    f"1 worker: {seconds(sequential - fixed)}",
+                    ratio=(parallel - fixed) / (sequential - fixed),
+                )
+            )
     return rows
 
 

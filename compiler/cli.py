@@ -169,7 +169,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
+def _parser(include_runtime: bool = True, only_run: bool = False) -> argparse.ArgumentParser:
     from pipec import __version__
 
     parser = argparse.ArgumentParser(
@@ -206,7 +206,7 @@ def _parser(include_runtime: bool = True) -> argparse.ArgumentParser:
     if include_runtime:
         from pipec import commands as runtime_commands
 
-        runtime_commands.register(commands)
+        runtime_commands.register(commands, only_run=only_run)
     return parser
 
 
@@ -217,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments = list(sys.argv[1:] if argv is None else argv)
         # `pipec build` and `pipec check` need nothing of the runtime: skip importing it.
         compiling = bool(arguments) and arguments[0] in ("build", "check")
-        parser = _parser(include_runtime=not compiling)
+        # `pipec run` parses its own options only: the other commands' modules are not loaded.
+        parser = _parser(include_runtime=not compiling, only_run=arguments[:1] == ["run"])
         args = parser.parse_args(arguments)
         if args.command is None:  # `pipec` alone: say what it can do
             parser.print_help()

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
 from pathlib import Path
 
@@ -25,7 +24,7 @@ _LEFTOVER = re.compile(r"^\.(tmp-\d+-.+|.+\.[0-9a-f]{12}\.tmp|.+\.\d+\.link\.tmp
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that the file is never seen half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
     # Not tempfile.mkstemp: its files are 0600, and a cache or run folder shared by a group
     # needs the permissions the umask gives.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from pipec import housekeeping, inspect_command, view_commands
 from pipec.backends import (
     BackendError,
     ExecutorChoice,
@@ -79,7 +78,6 @@ from pipec.session import (
     resumed_record,
     saved_parameters,
 )
-from pipec.view_commands import RUN_HELP
 from pipec.warm import WarmExecutor, warm_starts_possible
 
 __all__ = ["register"]
@@ -91,9 +89,18 @@ class UsageError(Exception):
     """A user mistake: printed as ``pipec: error: ...`` and exit status 2."""
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the runtime's subcommands to the CLI: run, show, inspect, logs, report, prune, cache."""
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], only_run: bool = False
+) -> None:
+    """Add the runtime's subcommands to the CLI: run, show, inspect, logs, report, prune, cache.
+
+    ``only_run`` adds `run` alone: `pipec run` then imports none of the other commands' modules,
+    which is part of its fixed cost."""
     _register_run(subparsers)
+    if only_run:
+        return
+    from pipec import housekeeping, inspect_command, view_commands
+
     _register_show(subparsers)
     inspect_command.register(subparsers)
     view_commands.register(subparsers)
@@ -190,6 +197,8 @@ def _register_run(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _register_show(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from pipec import view_commands
+
     show = subparsers.add_parser(
         "show",
         help="list the runs of a build, show one run's execution details, or draw the DAG",
@@ -200,7 +209,7 @@ def _register_show(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     show.add_argument(
         "target",
         metavar="BUILD_DIR|RUN",
-        help="a build folder (its runs), or a run: " + RUN_HELP,
+        help="a build folder (its runs), or a run: " + view_commands.RUN_HELP,
     )
     show.add_argument(
         "run_id",
@@ -281,6 +290,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.status(f"report: {report}")
     except (OSError, RecordError) as exc:  # the run itself is recorded: only say so
         console.status(f"warning: no report.html: {exc}")
+    ended = run.program_exit
+    if ended is not None and ended.printed is not None:
+        # Last, as Python prints it when the program ends.
+        console.program_stderr(ended.printed + "\n")
     return code
 
 
@@ -385,6 +398,9 @@ def _prepare(
             f"run {run_id} of {manifest.pipeline.name}: {len(manifest.nodes)} step(s), "
             f"{workers} worker(s); folder {run_dir}"
         )
+    cold = bool(args.cold) or _cold_by_environment()
+    executor, starts = _executor(choice, launcher, cold, python, console, len(manifest.nodes))
+    record = dataclasses.replace(record, options={**record.options, "starts": starts})
     run = PipelineRun(
         manifest=manifest,
         record=record,
@@ -394,7 +410,7 @@ def _prepare(
         kept=kept,
         hashes=hashes,
         options=dataclasses.replace(options, launcher=launcher),
-        executor=_executor(choice, launcher, args.cold or _cold_by_environment(), python, console),
+        executor=executor,
         store=store,
         cache=cache,
         console=console,
@@ -477,20 +493,31 @@ def _cold_by_environment() -> bool:
 
 
 def _executor(
-    choice: ExecutorChoice, launcher: tuple[str, ...], cold: bool, python: str, console: Console
-) -> Executor:
-    """The cluster the flags chose; else steps forked from warm templates, or fresh interpreters."""
+    choice: ExecutorChoice,
+    launcher: tuple[str, ...],
+    cold: bool,
+    python: str,
+    console: Console,
+    nodes: int,
+) -> tuple[Executor, str]:
+    """The cluster the flags chose; else steps forked from warm templates, or fresh interpreters.
+    With it, how the run starts steps, as run.json's options record it (`starts`)."""
     if choice.cluster is not None:
-        return choice.cluster
+        return choice.cluster, "cold"
     if cold:
-        return LocalExecutor(console.step_output)
+        return LocalExecutor(console.step_output), "cold"
     why_not = warm_starts_possible(python)
     if why_not is None and launcher:
         why_not = "each step stages its files through the --store"
     if why_not is not None:
         console.status(f"note: {why_not}; starting every step in a fresh interpreter")
-        return LocalExecutor(console.step_output)
-    return WarmExecutor(console.step_output, console.status)
+        return LocalExecutor(console.step_output), f"cold ({why_not})"
+    if nodes == 1:
+        # A template is an interpreter start plus the imports, then a fork: it pays off from
+        # the second node that forks from it. One node starts cheaper in a fresh interpreter.
+        return LocalExecutor(console.step_output), "cold (a single node)"
+    # Warm where a template serves the node: run.json's node entries say which were.
+    return WarmExecutor(console.step_output, console.status), "warm"
 
 
 _HELD: dict[Path, int] = {}  # lock files of the runs this process works on, open until it exits
@@ -576,12 +603,12 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
 
 
 def show_command(args: argparse.Namespace) -> int:
+    from pipec.view_commands import show_graph
+
     target = Path(args.target)
     try:
         if args.graph or args.dot:
-            print(
-                view_commands.show_graph(target, args.run_id, dot=args.dot), end="\n" * args.graph
-            )
+            print(show_graph(target, args.run_id, dot=args.dot), end="\n" * args.graph)
             return ExitCode.OK
         is_listing = target.is_dir() and not (target / RECORD_NAME).is_file()
         if args.run_id is not None or not is_listing:

@@ -50,6 +50,11 @@ class Console:
         with self._lock:
             self._write(self._stderr, f"pipec: {message}\n")
 
+    def program_stderr(self, text: str) -> None:
+        """What the user's program itself writes to stderr, exactly (a sys.exit message)."""
+        with self._lock:
+            self._write(self._stderr, text)
+
     def block(self, text: str) -> None:
         """Several lines as they are (a log excerpt, a report)."""
         with self._lock:

@@ -69,6 +69,9 @@ class StepResult:
     error: str | None = None
     stderr_tail: str = ""  # the last lines the step wrote to stderr: its traceback, usually
     stdout: bytes = b""  # what an effects node printed (the controller's output), else empty
+    warm: bool | None = (
+        None  # forked from a warm template (True) or a fresh interpreter; None: not started
+    )
 
 
 class OutputSink(Protocol):
@@ -167,8 +170,10 @@ def run_step_process(
         pid_path.unlink(missing_ok=True)
     stderr_tail = b"".join(tail).decode("utf-8", errors="replace")
     stdout = b"".join(printed or [])
+    # Only a child of a warm template says it is one (pipec.warm._ForkedStep.warm).
+    warm = getattr(process, "warm", False) is True
     return StepResult(
-        task.node, task.attempt, exit_code, started, time.time(), None, stderr_tail, stdout
+        task.node, task.attempt, exit_code, started, time.time(), None, stderr_tail, stdout, warm
     )
 
 

@@ -106,7 +106,8 @@ def _note(entry: NodeRecord | None) -> str:
         return f"decided {entry.decision}"
     if entry.elements is not None:
         return f"{entry.elements} element" + ("" if entry.elements == 1 else "s")
-    if entry.state in (NodeState.FAILED, NodeState.SKIPPED, NodeState.ABORTED) and entry.message:
+    stopped = (NodeState.FAILED, NodeState.SKIPPED, NodeState.ABORTED, NodeState.EXITED)
+    if entry.state in stopped and entry.message:
         return entry.message
     if entry.state is NodeState.SUCCEEDED and entry.message and not entry.outputs:
         return entry.message  # a map body node: how many instances ran
@@ -121,6 +122,7 @@ _MARKS = {
     "skipped": "-",
     "aborted": "!",
     "interrupted": "!",
+    "exited": "#",
     "running": ">",
     "pending": ".",
 }
@@ -132,7 +134,9 @@ def format_graph(graph: PipelineGraph) -> str:
     with_states = any(n.state is not None for n in graph.nodes)
     lines = [f"pipeline {graph.name}: {len(graph.nodes)} nodes in {graph.layers} layers"]
     if with_states:
-        lines.append("marks: + succeeded  = cached  X failed  - skipped  ! stopped  > running")
+        lines.append(
+            "marks: + succeeded  = cached  X failed  - skipped  ! stopped  # sys.exit  > running"
+        )
     current = -1
     for node in graph.nodes:
         if node.layer != current:
@@ -167,6 +171,7 @@ STATE_COLOURS = {
     "skipped": "#e5e5e5",
     "aborted": "#f7d08a",
     "interrupted": "#f7d08a",
+    "exited": "#c9b8e8",
     "running": "#fff3b0",
     "pending": "#ffffff",
 }

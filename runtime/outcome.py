@@ -10,6 +10,7 @@ from pipec.console import Console
 from pipec.inputs import Artifact, ResolvedInput, Value, describe_combined
 from pipec.literals import encode_literal
 from pipec.manifest import Manifest
+from pipec.program_exit import ProgramExit
 from pipec.record import NodeState, RunRecord, RunState
 from pipec.report import control_flow_lines
 from pipec.scheduler import instance_name
@@ -29,11 +30,14 @@ def _changed(record: RunRecord, name: str, **changes: object) -> RunRecord:
     return record.with_node(name, node)
 
 
-def settle(manifest: Manifest, record: RunRecord, stopping: NodeState | None) -> RunRecord:
+def settle(
+    manifest: Manifest, record: RunRecord, stopping: NodeState | None, why: str = "the run stopped"
+) -> RunRecord:
     """The record once the loop is over: nothing left running, map bodies summed up, and
     nodes that never started skipped (left pending when interrupted, to be resumed).
 
-    ``stopping`` is why the run stopped early (ABORTED or INTERRUPTED), or None.
+    ``stopping`` is why the run stopped early (ABORTED or INTERRUPTED), or None; ``why`` says
+    why nodes that never started did not.
     """
     for name, node in record.nodes.items():
         if node.state is NodeState.RUNNING:  # interrupted before it was handed over
@@ -43,9 +47,7 @@ def settle(manifest: Manifest, record: RunRecord, stopping: NodeState | None) ->
         return record
     for name, node in record.nodes.items():
         if node.state is NodeState.PENDING:
-            record = _changed(
-                record, name, state=NodeState.SKIPPED, message="not started: the run stopped"
-            )
+            record = _changed(record, name, state=NodeState.SKIPPED, message=f"not started: {why}")
     return record
 
 
@@ -125,7 +127,12 @@ def report_run(
         console.status(f"result: {result['node']}.{result['output']} in {where}")
     elif result is not None and "combined" in result:
         console.status("result: built from several artifacts (run.json `result`)")
-    if record.state in (RunState.FAILED, RunState.INTERRUPTED):
+    if record.system_exit is not None:
+        ended = ProgramExit.from_json(record.system_exit)
+        console.status(
+            f"the controller called {ended.call} in {ended.node}: exit status {ended.status}"
+        )
+    elif record.state in (RunState.FAILED, RunState.INTERRUPTED):
         console.status(f"details: pipec show {run_dir}")
         console.status(
             f"to continue it: pipec run {build_dir} --resume {record.run_id}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipec.atomic import write_json_atomic
 from pipec.literals import LiteralError, decode_literal
+from pipec.program_exit import ProgramExit
 
 __all__ = [
     "RECORD_FORMAT",
@@ -49,6 +50,7 @@ class NodeState(Enum):
     SKIPPED = "skipped"  # not run: a branch not taken, an upstream failure, or the run stopped
     ABORTED = "aborted"  # stopped by pipec because another node failed (abort_on_failure)
     INTERRUPTED = "interrupted"  # stopped by Ctrl-C or SIGTERM
+    EXITED = "exited"  # glue that called sys.exit: the run ended there, as the program would
 
     @property
     def done(self) -> bool:
@@ -97,6 +99,7 @@ class NodeRecord:
     outputs: Mapping[str, ArtifactInfo] = field(default_factory=dict)
     decision: bool | None = None  # a condition node's decision
     elements: int | None = None  # how many elements a map node expanded to
+    warm: bool | None = None  # its last attempt was forked from a warm template; None: not run
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class RunRecord:
     options: Mapping[str, object]
     nodes: Mapping[str, NodeRecord]
     result: Mapping[str, object] | None = None
+    # The controller's sys.exit that ended the run (pipec.program_exit.ProgramExit.to_json).
+    system_exit: Mapping[str, object] | None = None
 
     def with_node(self, name: str, node: NodeRecord) -> RunRecord:
         nodes = dict(self.nodes)
@@ -192,6 +197,7 @@ def record_to_json(record: RunRecord) -> dict[str, object]:
         "options": dict(record.options),
         "nodes": {name: _node_to_json(node) for name, node in record.nodes.items()},
         "result": None if record.result is None else dict(record.result),
+        "system_exit": None if record.system_exit is None else dict(record.system_exit),
     }
 
 
@@ -217,6 +223,9 @@ def record_from_json(data: object) -> RunRecord:
             raise ValueError(f"parameter {name!r}: {exc}") from None
     nodes = _mapping(data["nodes"], "nodes")
     result = data.get("result")
+    system_exit = data.get("system_exit")
+    if system_exit is not None:
+        ProgramExit.from_json(_mapping(system_exit, "system_exit"))
     return RunRecord(
         run_id=_text(data, "run_id"),
         build_dir=_text(data, "build_dir"),
@@ -241,6 +250,7 @@ def record_from_json(data: object) -> RunRecord:
             name: _node_from_json(_mapping(item, f"node {name!r}")) for name, item in nodes.items()
         },
         result=None if result is None else _mapping(result, "result"),
+        system_exit=None if system_exit is None else _mapping(system_exit, "system_exit"),
     )
 
 
@@ -257,6 +267,9 @@ def _node_from_json(data: Mapping[str, object]) -> NodeRecord:
     cache_hit = data.get("cache_hit", False)
     if not isinstance(cache_hit, bool):
         raise TypeError(f"cache_hit {cache_hit!r} is not true or false")
+    warm = data.get("warm")
+    if warm is not None and not isinstance(warm, bool):
+        raise TypeError(f"warm {warm!r} is not true, false or null")
     return NodeRecord(
         state=NodeState(data["state"]),
         start=_opt_time(data, "start"),
@@ -275,6 +288,7 @@ def _node_from_json(data: Mapping[str, object]) -> NodeRecord:
         },
         decision=decision,
         elements=None if elements is None else _integer(data, "elements"),
+        warm=warm,
     )
 
 

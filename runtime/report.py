@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipec.program_exit import ProgramExit
 from pipec.record import NodeState, RunRecord, parse_timestamp
 from pipec.runs import RunEntry, display_state
 
@@ -109,9 +110,13 @@ def format_run_details(record: RunRecord, run_dir: Path) -> str:
         f"folder:     {run_dir}",
         f"started:    {record.created}" + (f"   ended: {record.ended}" if record.ended else ""),
         f"python:     {record.python.version} ({record.python.executable})",
+        f"starts:     {_starts_text(record)}",
         f"parameters: {_parameters_text(record) or '(none)'}",
-        "",
     ]
+    if record.system_exit is not None:
+        ended = ProgramExit.from_json(record.system_exit)
+        lines.append(f"ended by:   {ended.call} in {ended.node} (exit status {ended.status})")
+    lines.append("")
     rows = []
     for name, node in record.nodes.items():
         outputs = ", ".join(
@@ -147,6 +152,15 @@ def format_run_details(record: RunRecord, run_dir: Path) -> str:
     if record.result is not None and "path" in record.result:
         lines += ["", f"result: {record.result['node']}.{record.result['output']}"]
     return "\n".join(lines)
+
+
+def _starts_text(record: RunRecord) -> str:
+    """How the run started its steps: the mode it chose, and how many nodes ran warm or cold."""
+    mode = record.options.get("starts")
+    warm = sum(node.warm is True for node in record.nodes.values())
+    cold = sum(node.warm is False for node in record.nodes.values())
+    counted = f"{warm} warm, {cold} cold"
+    return f"{mode} ({counted})" if isinstance(mode, str) else counted
 
 
 def _parameters_text(record: RunRecord) -> str:

@@ -10,13 +10,13 @@ is pure.  Specs are pip requirement strings: ``numpy``, ``scikit-learn==1.9.1``,
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 
 from pipec.record import InterpreterInfo
 
@@ -208,12 +208,7 @@ def probe_interpreter(python: str, distributions: Iterable[str]) -> ProbeResult:
 
 
 def _probe_here(names: Sequence[str]) -> ProbeResult:
-    installed: dict[str, str | None] = {}
-    for name in names:
-        try:
-            installed[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            installed[name] = None
+    installed = _installed_versions(names)
     return ProbeResult(
         interpreter=InterpreterInfo(
             executable=sys.executable,
@@ -223,6 +218,58 @@ def _probe_here(names: Sequence[str]) -> ProbeResult:
         ),
         installed=installed,
     )
+
+
+def _installed_versions(names: Sequence[str]) -> dict[str, str | None]:
+    """Each distribution's version in this interpreter, as `importlib.metadata.version` gives it.
+
+    Importing importlib.metadata (with email and zipfile) is a large part of what `pipec run`
+    costs before its first step, so the common case is read from the folder names: the first
+    sys.path folder holding `NAME-VERSION.dist-info` for a name (the order importlib.metadata
+    searches in). A name met first in another form (an .egg-info, a zip on sys.path) is asked
+    of importlib.metadata after all.
+    """
+    wanted = {_dist_key(name) for name in names}
+    found: dict[str, str | None] = {}  # by key
+    unsure: set[str] = set()
+    for entry in sys.path:
+        if len(found) + len(unsure) == len(wanted):
+            break
+        try:
+            children = os.listdir(entry or ".")
+        except NotADirectoryError:  # a zip file: its distributions only importlib.metadata reads
+            unsure |= wanted - set(found)
+            break
+        except OSError:
+            continue
+        for child in children:
+            lower = child.lower()
+            if not lower.endswith((".dist-info", ".egg-info")):
+                continue
+            stem = child.rpartition(".")[0]
+            key = _dist_key(stem.partition("-")[0])
+            if key not in wanted or key in found or key in unsure:
+                continue
+            version = stem.partition("-")[2]
+            if lower.endswith(".dist-info") and version and "-" not in version:
+                found[key] = version
+            else:
+                unsure.add(key)
+    if unsure:
+        from importlib import metadata
+
+        for name in names:
+            if _dist_key(name) in unsure:
+                try:
+                    found[_dist_key(name)] = metadata.version(name)
+                except metadata.PackageNotFoundError:
+                    found[_dist_key(name)] = None
+    return {name: found.get(_dist_key(name)) for name in names}
+
+
+def _dist_key(name: str) -> str:
+    """A distribution name as importlib.metadata compares them (`Scikit_Learn` = `scikit-learn`)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def find_mismatches(

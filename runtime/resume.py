@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +113,8 @@ def _content_mismatches(
     files = [(unit, path, sha256) for unit, found in expected.items() for path, sha256 in found]
     if not files:
         return {}
+    from concurrent.futures import ThreadPoolExecutor  # only a resume hashes: not loaded otherwise
+
     with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
         actual = list(pool.map(sha256_of, [path for _, path, _ in files]))
     problems: dict[str, str] = {}

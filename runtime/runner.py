@@ -30,10 +30,11 @@ from pipec.failures import (
     retry_after,
 )
 from pipec.inputs import InputError, InputResolver, ResolvedInput, step_argv
-from pipec.manifest import Manifest, Node
+from pipec.manifest import Manifest, Node, NodeKind
 from pipec.outcome import final_state, report_run, result_entry, settle, warn_edited_scripts
 from pipec.outputs import WrittenOutputs, output_locations, read_outputs
 from pipec.printed import keep_printed
+from pipec.program_exit import ProgramExit, program_exit
 from pipec.record import ArtifactInfo, NodeState, RunRecord, RunState, timestamp
 from pipec.record_keeping import LiveRecord, with_instances
 from pipec.resume import KeptWork, map_bodies, restore_kept
@@ -130,11 +131,13 @@ class PipelineRun:
         self.keys: dict[str, str] = {}  # unit -> its cache key, for cacheable units
         self.tracebacks: dict[str, str] = {}  # failed unit -> the end of its stderr
         self.stopping: NodeState | None = None  # ABORTED or INTERRUPTED once the run stops early
+        self.program_exit: ProgramExit | None = None  # the controller's sys.exit, once called
         self.started = time.time()
 
     # -- the story --------------------------------------------------------------------
 
-    def execute(self) -> ExitCode:
+    def execute(self) -> int:
+        """Run to the end; the exit status of `pipec run` (the program's own, after sys.exit)."""
         warn_edited_scripts(self.console, self.manifest, self.hashes)
         self.record.save(self.record.current)
         try:
@@ -235,6 +238,7 @@ class PipelineRun:
             end=now,
             duration=0.0,
             exit_code=None,
+            warm=None,
             cache_hit=True,
             cache_key=key,
             code_sha256=self.hashes[node.script],
@@ -272,6 +276,7 @@ class PipelineRun:
             end=None,
             duration=None,
             exit_code=None,
+            warm=None,
             attempts=attempt,
             message=None,
             log=str(log.relative_to(self.run_dir)),
@@ -296,7 +301,12 @@ class PipelineRun:
             "end": timestamp(result.ended),
             "duration": round(result.ended - result.started, 6),
             "exit_code": result.exit_code,
+            "warm": result.warm,
         }
+        ended = program_exit(result) if node.kind is not NodeKind.STEP else None
+        if ended is not None:
+            self._on_program_exit(node, ended, timing)
+            return
         if result.exit_code != 0:
             self._on_failure(unit, node, result, timing, failure_message(result))
             return
@@ -340,6 +350,25 @@ class PipelineRun:
             body = [member.name for member in self.manifest.body(unit)]
             self.record.save(with_instances(self.record.current, body, len(written.elements)))
         self.scheduler.succeeded(unit)
+
+    def _on_program_exit(
+        self, node: Node, ended: ProgramExit, timing: Mapping[str, object]
+    ) -> None:
+        """The controller called sys.exit: nothing more starts, as nothing more runs in Python.
+
+        Steps already running are let finish: those before the call in program order would
+        have finished in Python too, and their outputs may serve a later run from the cache.
+        """
+        message = f"called {ended.call}: the run ends here with exit status {ended.status}"
+        self.console.status(f"{ended.node}: {message}")
+        self.record.update(ended.node, state=NodeState.EXITED, message=message, **timing)
+        if self.program_exit is None:
+            self.program_exit = ended
+        if node.map is not None:
+            self.record.update(node.map, state=NodeState.EXITED, message=f"{ended.node}: {message}")
+        self.scheduler.stop()
+        self.queued.clear()
+        self.retries.clear()
 
     def _fail_without_running(self, unit: str, node: Node, message: str) -> None:
         now = time.time()
@@ -395,19 +424,33 @@ class PipelineRun:
 
     # -- the end ----------------------------------------------------------------------
 
-    def _finish(self) -> ExitCode:
+    def _finish(self) -> int:
         self._record_skips()
-        record = settle(self.manifest, self.record.current, self.stopping)
+        ended = self.program_exit
+        why = (
+            "the run stopped" if ended is None else f"the run ended at {ended.node} ({ended.call})"
+        )
+        record = settle(self.manifest, self.record.current, self.stopping, why)
         state = final_state(record, self.stopping)
         result: dict[str, object] | None = None
-        if state is RunState.SUCCEEDED and self.manifest.result is not None:
+        if state is RunState.SUCCEEDED and ended is not None and not ended.succeeded:
+            state = RunState.FAILED  # the program exited with an error status
+        elif state is RunState.SUCCEEDED and self.manifest.result is not None and ended is None:
             try:
                 value = self.inputs.resolve(self.manifest.result, record, self.elements)
                 result = result_entry(value)
             except (InputError, StoreError) as exc:
                 self.console.status(f"FAILED: the pipeline result cannot be resolved: {exc}")
                 state = RunState.FAILED
-        self.record.save(dataclasses.replace(record, state=state, ended=timestamp(), result=result))
+        self.record.save(
+            dataclasses.replace(
+                record,
+                state=state,
+                ended=timestamp(),
+                result=result,
+                system_exit=None if ended is None else ended.to_json(),
+            )
+        )
         elapsed = time.time() - self.started
         report_run(
             self.console,
@@ -417,4 +460,8 @@ class PipelineRun:
             self.manifest.build_dir,
             elapsed,
         )
+        # The program's own exit status, unless a step failing beside it makes a 0 a 1.
+        exited_alone = ended is not None and (not ended.succeeded or state is RunState.SUCCEEDED)
+        if ended is not None and exited_alone and state is not RunState.INTERRUPTED:
+            return ended.status
         return _EXIT_CODES[state]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +26,7 @@ __all__ = [
     "default_runs_dir",
     "display_state",
     "find_run",
+    "host_name",
     "in_use",
     "is_stale",
     "lock_held",
@@ -47,6 +46,12 @@ class RunEntry:
     record: RunRecord
 
 
+def host_name() -> str:
+    """This host's name, as `socket.gethostname()` gives it (without importing socket, part of
+    `pipec run`'s fixed cost)."""
+    return os.uname().nodename
+
+
 def default_runs_dir(build_dir: Path) -> Path:
     return build_dir / "runs"
 
@@ -54,7 +59,7 @@ def default_runs_dir(build_dir: Path) -> Path:
 def new_run_id() -> str:
     """``YYYYmmdd-HHMMSS-mmmxx``: UTC time to the millisecond, then two random hex digits."""
     now = datetime.now(timezone.utc)
-    return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}" + secrets.token_hex(1)
+    return now.strftime("%Y%m%d-%H%M%S-") + f"{now.microsecond // 1000:03d}" + os.urandom(1).hex()
 
 
 def create_run_dir(runs_dir: Path, new_id: Callable[[], str] = new_run_id) -> tuple[str, Path]:
@@ -133,7 +138,7 @@ def is_stale(record: RunRecord, run_dir: Path | None = None) -> bool:
     """A ``running`` record that no live pipec session of this host works on (it was killed)."""
     if record.state is not RunState.RUNNING:
         return False
-    if record.host != socket.gethostname():
+    if record.host != host_name():
         return False  # cannot tell from here; treat as live
     held = None if run_dir is None else lock_held(run_dir)
     if held is not None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 from collections.abc import Mapping
 
 from pipec.literals import decode_literal, encode_literal
 from pipec.manifest import Manifest
 from pipec.record import InterpreterInfo, NodeRecord, RunRecord, RunState, timestamp
+from pipec.runs import host_name
 from pipec.scheduler import split_instance
 
 __all__ = [
@@ -43,7 +43,7 @@ def fresh_record(
         updated=now,
         ended=None,
         pid=os.getpid(),
-        host=socket.gethostname(),
+        host=host_name(),
         sessions=1,
         python=python,
         parameters={name: encode_literal(value) for name, value in parameters.items()},
@@ -102,7 +102,7 @@ def resumed_record(
         updated=timestamp(),
         ended=None,
         pid=os.getpid(),
-        host=socket.gethostname(),
+        host=host_name(),
         sessions=previous.sessions + 1,
         python=python,
         options=dict(options),

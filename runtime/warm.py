@@ -340,6 +340,8 @@ class _Template:
 class _ForkedStep:
     """A step forked from a template, seen as the run loop sees a subprocess."""
 
+    warm = True  # what the run record says of the node (see run_step_process)
+
     def __init__(self, pid: int, stdout: IO[bytes], stderr: IO[bytes], pending: _Pending) -> None:
         self.pid = pid
         self.stdout: IO[bytes] | None = stdout

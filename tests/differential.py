@@ -43,6 +43,7 @@ class Outcome:
     error: str  # the last line of the traceback (the exception and its message), or ""
     result: Any = None
     stderr: str = ""
+    exit_code: int = 0
 
 
 def _env(folder: Path) -> dict[str, str]:
@@ -95,8 +96,10 @@ class Differential:
             timeout=120,
         )
         ok = done.returncode == 0
-        result = pickle.loads(target.read_bytes()) if ok else None
-        return Outcome(ok, done.stdout, "" if ok else _last_line(done.stderr), result, done.stderr)
+        # sys.exit(0) in the controller: a successful program that returned nothing
+        result = pickle.loads(target.read_bytes()) if ok and target.exists() else None
+        error = "" if ok else _last_line(done.stderr)
+        return Outcome(ok, done.stdout, error, result, done.stderr, done.returncode)
 
     def compiled(self, **params: object) -> Outcome:
         assert self.refusal is None, f"the build was refused:\n{self.refusal}"
@@ -113,14 +116,19 @@ class Differential:
             env=_env(self.folder),
             timeout=300,
         )
-        assert done.returncode in (0, 1), f"pipec run exited {done.returncode}:\n{done.stderr}"
+        # 2 (pipec refused the command) and 70 (a bug in pipec) are pipec's own; other statuses
+        # are the program's, from sys.exit in the controller, and compared with plain Python's.
+        assert done.returncode not in (2, 70) or "pipec-system-exit: " in done.stderr, (
+            f"pipec run exited {done.returncode}:\n{done.stderr}"
+        )
         ok = done.returncode == 0
         result = None
         if ok:
             (run_dir,) = runs_dir.iterdir()
             record = json.loads((run_dir / "run.json").read_text())
             result = _result_value(run_dir, record["result"])
-        return Outcome(ok, done.stdout, "" if ok else done.stderr, result, done.stderr)
+        error = "" if ok else done.stderr
+        return Outcome(ok, done.stdout, error, result, done.stderr, done.returncode)
 
     def states(self) -> dict[str, str]:
         """Each node's final state in the last compiled run (`succeeded`, `aborted`, ...)."""
@@ -137,6 +145,7 @@ class Differential:
 
 def assert_same(plain: Outcome, compiled: Outcome) -> None:
     assert compiled.ok == plain.ok, f"plain:\n{plain.stderr}\ncompiled:\n{compiled.stderr}"
+    assert compiled.exit_code == plain.exit_code, compiled.stderr
     assert compiled.stdout == plain.stdout, compiled.stderr
     if plain.ok:
         assert compiled.result == plain.result

@@ -35,12 +35,33 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> No
     raise RuntimeError(f"nothing listens on port {port}:\n{log.read_text(errors='replace')}")
 
 
+# Runs first in each server's process, then becomes the server (execv keeps the process): the
+# kernel kills it when the test process that started it dies, even by SIGKILL, so no server
+# outlives a pytest that was killed. The parent-death signal survives execv; a parent that died
+# before prctl is caught by the getppid check. Where there is no prctl (not Linux) it only execs.
+_DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+try:
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    os._exit(1)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 def _start(
     argv: Sequence[str], log: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
+    # The parent-death signal comes when the thread that started the process ends: the servers
+    # are started from fixtures, which run on the main thread.
+    launcher = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid())]
     with open(log, "ab") as handle:
         return subprocess.Popen(
-            list(argv),
+            launcher + list(argv),
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ what a user sees: exit codes, messages, logs, results.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def step():
 
 
 def _run_both_ways(tmp_path: Path, build: Path, *args: str) -> dict[str, dict[str, object]]:
+    # Warm means warm here, under `pytest --cold` too (PIPEC_COLD=1 would make both runs cold);
+    # the start_mode fixture puts the variable back after the test.
+    os.environ.pop("PIPEC_COLD", None)
     records = {}
     for mode in ("warm", "cold"):
         extra = ("--cold",) if mode == "cold" else ()
@@ -57,6 +61,12 @@ def _run_both_ways(tmp_path: Path, build: Path, *args: str) -> dict[str, dict[st
     return records
 
 
+def _warm_build(folder: Path, nodes: list[Node]) -> Path:
+    """A build of NODES and one more node after them: a run of a single node starts it cold
+    (a template pays off from the second node forked from it)."""
+    return write_build(folder, [*nodes, Node("then", after=[nodes[-1].name])])
+
+
 def runs_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir())
 
@@ -70,8 +80,9 @@ def _result(data: dict[str, object], node: str) -> object:
 
 
 def test_a_forked_step_sees_what_a_fresh_interpreter_sees(tmp_path: Path):
-    build = write_build(tmp_path / "build", [Node("look", _SURROUNDINGS)])
+    build = _warm_build(tmp_path / "build", [Node("look", _SURROUNDINGS)])
     both = _run_both_ways(tmp_path, build)
+    assert both["warm"]["nodes"]["look"]["warm"] is True  # type: ignore[index]
     warm, cold = (_result(both[mode], "look") for mode in ("warm", "cold"))
     assert warm == cold
     assert warm["threads"] == 1 and warm["session_leader"] and warm["stdin"] == b""  # type: ignore[index]
@@ -209,7 +220,7 @@ def test_a_template_that_dies_is_replaced(tmp_path: Path, start_mode: str):
         "        os.kill(os.getppid(), signal.SIGKILL)\n"
         "    return 'ok'\n"
     )
-    build = write_build(tmp_path / "build", [Node("killer", code, retry=1)])
+    build = _warm_build(tmp_path / "build", [Node("killer", code, retry=1)])
     done = pipec(tmp_path, "run", build, "--retry-backoff", "0")
     assert done.returncode == 0, done.stderr
     assert "template died" in done.stderr
@@ -219,7 +230,7 @@ def test_a_template_that_dies_is_replaced(tmp_path: Path, start_mode: str):
 
 
 def test_templates_end_with_the_run(tmp_path: Path, start_mode: str):
-    build = write_build(tmp_path / "build", [Node("one", "def step():\n    return 1")])
+    build = _warm_build(tmp_path / "build", [Node("one", "def step():\n    return 1")])
     done = pipec(tmp_path, "run", build)
     assert done.returncode == 0, done.stderr
     run_dir = str(runs(build)[0]).encode()
@@ -287,7 +298,7 @@ def test_a_step_ends_as_a_fresh_interpreter_ends(tmp_path: Path):
         "    threading.Thread(target=_late).start()\n"
         "    return 1\n"
     )
-    build = write_build(tmp_path / "build", [Node("ends", code)])
+    build = _warm_build(tmp_path / "build", [Node("ends", code)])
     both = _run_both_ways(tmp_path, build)
     for mode in ("warm", "cold"):
         folder = tmp_path / "ends" / str(both[mode]["run_id"])
@@ -311,3 +322,43 @@ def test_a_node_preloads_its_own_imports_and_those_upstream_of_it(tmp_path: Path
     assert set(found["fit"]) == runner | {"numpy", "sklearn"}
     assert set(found["report"]) == runner | {"numpy", "sklearn"}
     assert set(found["other"]) == runner | {"pandas"}
+
+
+def test_run_json_says_which_nodes_started_warm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("PIPEC_COLD", raising=False)  # this test runs both ways itself
+    nodes = [
+        Node("first", "def step():\n    return 3", cache=True),
+        Node("second", "def step(x):\n    return x + 1", inputs={"x": out("first")}),
+    ]
+    build = write_build(tmp_path / "build", nodes)
+    both = _run_both_ways(tmp_path, build)
+    for mode, warm in (("warm", True), ("cold", False)):
+        data = both[mode]
+        assert data["options"]["starts"] == mode  # type: ignore[index]
+        assert {name: node["warm"] for name, node in data["nodes"].items()} == {  # type: ignore[attr-defined]
+            "first": warm,
+            "second": warm,
+        }
+        shown = pipec(tmp_path, "show", str(data["_run_dir"]))
+        assert f"starts:     {mode} ({2 if warm else 0} warm, {0 if warm else 2} cold)" in (
+            shown.stdout
+        )
+    # A node served from the cache did not start at all.
+    folders = ("--runs-dir", str(tmp_path / "again"), "--cache-dir", str(tmp_path / "warm-cache"))
+    assert pipec(tmp_path, "run", build, *folders).returncode == 0
+    again = record(runs_in(tmp_path / "again")[0])
+    assert again["nodes"]["first"]["warm"] is None  # type: ignore[index]
+    # A single node starts cold: a template would cost more than it saves.
+    alone = write_build(tmp_path / "alone", [nodes[0]])
+    assert pipec(tmp_path, "run", alone, "--runs-dir", str(tmp_path / "alone-runs")).returncode == 0
+    data = record(runs_in(tmp_path / "alone-runs")[0])
+    assert data["options"]["starts"] == "cold (a single node)"  # type: ignore[index]
+    assert data["nodes"]["first"]["warm"] is False  # type: ignore[index]
+    # An interpreter other than pipec's own runs every step cold, and the record says why.
+    other = tmp_path / "python"
+    other.symlink_to(sys.executable)
+    folders = ("--runs-dir", str(tmp_path / "other"), "--no-cache", "--skip-requirements-check")
+    assert pipec(tmp_path, "run", build, *folders, "--python", str(other)).returncode == 0
+    data = record(runs_in(tmp_path / "other")[0])
+    assert str(data["options"]["starts"]).startswith("cold (the steps run on ")  # type: ignore[index]
+    assert {node["warm"] for node in data["nodes"].values()} == {False}  # type: ignore[attr-defined]

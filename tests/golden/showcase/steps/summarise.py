@@ -559,7 +559,8 @@ def _pipec_main(
 
     The exit status says what went wrong: 1 the function raised (its traceback, at the user's
     lines, ends stderr), 3 an input from another Python or cloudpickle, 4 the wrong number of
-    outputs, 5 a missing input file, 6 an output that cannot be pickled.
+    outputs, 5 a missing input file, 6 an output that cannot be pickled, 7 the controller called
+    sys.exit (see `_pipec_program_exit`).
     """
     import sys
     from builtins import Exception, SystemExit, int, isinstance, print  # noqa: UP029
@@ -573,25 +574,50 @@ def _pipec_main(
     try:
         result = function(**arguments)
     except SystemExit as stop:
-        # sys.exit in a step would end its process with no outputs; in the controller (glue)
-        # it ends the pipeline, as it ends the Python program. Either way this node failed.
-        if split in ("one", "split"):
+        if split in ("one", "split", "none"):
+            # A step's process ending with no outputs would look like pipec lost them.
             print(
                 f"SystemExit: step {where.shown_as} called sys.exit({stop.code!r}); a step "
                 "ends by returning its outputs, or fails by raising an exception",
                 file=sys.stderr,
             )
-        else:
-            print(
-                f"SystemExit: the controller called sys.exit({stop.code!r}); "
-                "the pipeline ends here, as the Python program would",
-                file=sys.stderr,
-            )
-        return 1
+            return 1
+        return _pipec_program_exit(stop)
     except Exception as error:  # noqa: BLE001 - any error of the user's code is told, then exit 1
         print(_pipec_traceback(error, where), end="", file=sys.stderr)
         return 1
     return _pipec_write_result(result, split, outputs, destinations, where)
+
+
+def _pipec_program_exit(stop: "SystemExit") -> "int":
+    """Exit status 7: the controller (this glue) called sys.exit, which ends the pipeline as it
+    ends the Python program. The last stderr line tells `pipec run` the program's exit status
+    and what Python would print, by Python's rules: None is 0, an int is itself, anything else
+    is printed and is 1."""
+    import json
+    import sys
+    from builtins import BaseException, int, isinstance, print, repr, str  # noqa: UP029
+
+    code = stop.code
+    printed = None
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = int(code)
+    else:
+        status = 1
+        try:
+            printed = str(code)
+        except BaseException:  # noqa: BLE001 - Python then prints only the line break
+            printed = ""
+    print(
+        f"SystemExit: the controller called sys.exit({code!r}); "
+        "the pipeline ends here, as the Python program would",
+        file=sys.stderr,
+    )
+    fields = {"status": status, "printed": printed, "code": repr(code)}
+    print("pipec-system-exit: " + json.dumps(fields), file=sys.stderr)
+    return 7
 
 
 def _pipec_read_arguments(
