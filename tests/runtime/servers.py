@@ -35,10 +35,11 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> No
     raise RuntimeError(f"nothing listens on port {port}:\n{log.read_text(errors='replace')}")
 
 
-# Runs first in each server's process, then becomes the server (execv keeps the process): the
+# Runs first in each server's process, then becomes the server (exec keeps the process): the
 # kernel kills it when the test process that started it dies, even by SIGKILL, so no server
-# outlives a pytest that was killed. The parent-death signal survives execv; a parent that died
-# before prctl is caught by the getppid check. Where there is no prctl (not Linux) it only execs.
+# outlives a pytest that was killed. The parent-death signal survives exec (execvp, so that a
+# prefix such as `unshare` is found on PATH); a parent that died before prctl is caught by the
+# getppid check. Where there is no prctl (not Linux) it only execs.
 _DIE_WITH_PARENT = """
 import ctypes, os, signal, sys
 try:
@@ -49,7 +50,7 @@ except (AttributeError, OSError):
     pass
 if os.getppid() != int(sys.argv[1]):
     os._exit(1)
-os.execv(sys.argv[2], sys.argv[2:])
+os.execvp(sys.argv[2], sys.argv[2:])
 """
 
 
