@@ -9,14 +9,22 @@ their arguments are trusted.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import libcst as cst
 
 from pipec.compiler.syntax import PURE_BUILTINS
 
-__all__ = ["names_calls_may_change"]
+__all__ = [
+    "FRESH_RESULT_MODULES",
+    "READING_FUNCTIONS",
+    "dotted_name",
+    "functions_that_only_read",
+    "names_calls_may_change",
+]
 
 # Builtins that never change their arguments (print only writes them out).
-_READING_FUNCTIONS = PURE_BUILTINS | {"print", "ascii", "callable", "getattr", "hasattr", "id"}
+READING_FUNCTIONS = PURE_BUILTINS | {"print", "ascii", "callable", "getattr", "hasattr", "id"}
 
 # Methods that change only the object they are called on, never their arguments.
 _CHANGING_ONLY_RECEIVER = frozenset(
@@ -65,6 +73,34 @@ _READING_METHODS = frozenset(
 )
 
 
+# Standard modules whose functions neither change their arguments nor return an object they
+# were given: their results are new numbers, strings or containers (`json.dumps(files)`).
+FRESH_RESULT_MODULES = frozenset(
+    [
+        "base64",
+        "fnmatch",
+        "hashlib",
+        "json",
+        "math",
+        "os.path",
+        "re",
+        "shlex",
+        "statistics",
+        "textwrap",
+    ]
+)
+
+
+def dotted_name(expression: cst.BaseExpression) -> str | None:
+    """`os.path` for the expression `os.path`, if it is a dotted name."""
+    if isinstance(expression, cst.Name):
+        return expression.value
+    if isinstance(expression, cst.Attribute):
+        base = dotted_name(expression.value)
+        return None if base is None else f"{base}.{expression.attr.value}"
+    return None
+
+
 def _root(expression: cst.BaseExpression) -> str | None:
     """The name an expression reaches into (`d` for `d["a"].b`), if it is one."""
     while isinstance(expression, (cst.Attribute, cst.Subscript)):
@@ -73,8 +109,9 @@ def _root(expression: cst.BaseExpression) -> str | None:
 
 
 class _Finder(cst.CSTVisitor):
-    def __init__(self) -> None:
+    def __init__(self, reading: Collection[str] = frozenset()) -> None:
         self.names: list[str] = []
+        self.reading = reading
 
     def _add(self, expression: cst.BaseExpression) -> None:
         name = _root(expression)
@@ -84,11 +121,11 @@ class _Finder(cst.CSTVisitor):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Name):
-            if func.value in _READING_FUNCTIONS:
+            if func.value in READING_FUNCTIONS or func.value in self.reading:
                 return
         elif isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method in _READING_METHODS:
+            if method in _READING_METHODS or dotted_name(func.value) in FRESH_RESULT_MODULES:
                 return
             self._add(func.value)
             if method in _CHANGING_ONLY_RECEIVER:
@@ -104,8 +141,156 @@ class _Finder(cst.CSTVisitor):
         return False
 
 
-def names_calls_may_change(statement: cst.CSTNode) -> list[str]:
-    """The names whose objects a call in `statement` may change, in order of appearance."""
-    finder = _Finder()
+def names_calls_may_change(
+    statement: cst.CSTNode, reading: Collection[str] = frozenset()
+) -> list[str]:
+    """The names whose objects a call in `statement` may change, in order of appearance;
+    `reading`: functions known to change none of their arguments."""
+    finder = _Finder(reading)
     statement.visit(finder)
     return finder.names
+
+
+class _Changes(cst.CSTVisitor):
+    """Whether a function body may change an object one of `names` reaches."""
+
+    def __init__(self, names: set[str], reading: Collection[str]) -> None:
+        self.names = names
+        self.reading = reading
+        self.changes = False
+
+    def _reaches(self, expression: cst.BaseExpression) -> bool:
+        return _root(expression) in self.names
+
+    def visit_Call(self, node: cst.Call) -> None:
+        finder = _Finder(self.reading)
+        finder.visit_Call(node)
+        if any(name in self.names for name in finder.names):
+            self.changes = True
+
+    def _target(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Subscript, cst.Attribute)) and self._reaches(target):
+            self.changes = True
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._target(element.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if self._reaches(node.target):
+            self.changes = True  # `items += [x]` extends the caller's list
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._target(node.target)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.changes = True
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.changes = True
+
+
+def _mentions(node: cst.CSTNode, names: set[str]) -> bool:
+    class _Mentions(cst.CSTVisitor):
+        found = False
+
+        def visit_Name(self, name: cst.Name) -> None:
+            if name.value in names:
+                self.found = True
+
+    finder = _Mentions()
+    node.visit(finder)
+    return finder.found
+
+
+class _Aliases(cst.CSTVisitor):
+    """Names a function body binds to what its parameters reach (`q = p`, `for x in p`)."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def _bind(self, target: cst.CSTNode, value: cst.CSTNode) -> None:
+        if _mentions(value, self.names):
+            self.names |= _target_names(target)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind(target.target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind(node.target, node.value)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target, node.iter)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind(node.target, node.iter)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind(node.asname.name, node.item)
+
+
+def _target_names(target: cst.CSTNode) -> set[str]:
+    class _Names(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: set[str] = set()
+
+        def visit_Name(self, name: cst.Name) -> None:
+            self.found.add(name.value)
+
+    finder = _Names()
+    target.visit(finder)
+    return finder.found
+
+
+def functions_that_only_read(module: cst.Module) -> frozenset[str]:
+    """Module-level functions that change none of the objects their arguments reach (nor any
+    module-level value): a call to one changes nothing the controller holds."""
+    functions = {
+        s.name.value: s
+        for s in module.body
+        if isinstance(s, cst.FunctionDef) and not s.decorators and not s.asynchronous
+    }
+    module_values: set[str] = set()
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                    targets = small.targets if isinstance(small, cst.Assign) else [small]
+                    for target in targets:
+                        module_values |= _target_names(target.target)
+    reading: set[str] = set(functions)
+    changed = True
+    while changed:  # a function that calls one that changes its argument changes it too
+        changed = False
+        for name in sorted(reading):
+            function = functions[name]
+            params = function.params
+            names = module_values | {
+                p.name.value
+                for p in (*params.posonly_params, *params.params, *params.kwonly_params)
+            }
+            if isinstance(params.star_arg, cst.Param):
+                names.add(params.star_arg.name.value)
+            if params.star_kwarg is not None:
+                names.add(params.star_kwarg.name.value)
+            size = -1
+            while size != len(names):
+                size = len(names)
+                function.body.visit(_Aliases(names))
+            changes = _Changes(names, reading - {name})
+            function.body.visit(changes)
+            if changes.changes:
+                reading.discard(name)
+                changed = True
+    return frozenset(reading)

@@ -789,6 +789,16 @@ MUTATED_MODULE_VALUE = Rule(
     "the controller changes the module-level value `{name}` in place",
     "copy it into a controller variable first: `{lower} = list({name})`, then change the copy",
 )
+MUTATED_SHARED_VALUE = Rule(
+    "PC609",
+    "mutated-shared-value",
+    _E,
+    "`{name}` is changed in place while `{other}` may hold the same object or one inside it "
+    "(controller code built one from the other); the compiled controller gives each name its "
+    "own copy, so the change would not reach `{other}`",
+    "copy when building one from the other (`list(...)`, `dict(...)`, `copy.deepcopy(...)`), "
+    "or make the change before `{other}` is built from it",
+)
 MODULE_NAME_MADE_LOCAL = Rule(
     "PC608",
     "module-name-made-local",

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import libcst as cst
 
-from pipec.compiler import rules, trace_imports, trace_values
+from pipec.compiler import rules, trace_imports, trace_sharing, trace_values
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import names_calls_may_change
@@ -92,7 +92,10 @@ def add_glue(
     # A call may change the controller's own values in place (`normalize(d)`, `xs.pop()`).
     own = {*t.frame.env, *pending.writes, *t.writes(original)}
     # A module the controller imported is not a value a call changes (`json.dumps(x)`).
-    may_change = [name for name in names_calls_may_change(statement) if name not in t.imports]
+    reading = trace_sharing.reading_functions(t)
+    may_change = [
+        name for name in names_calls_may_change(statement, reading) if name not in t.imports
+    ]
     called = [name for name in may_change if name in own]
     # A module-level list or dict handed to such a call (`bump(LIMITS)`) would change in the
     # glue's process only, while every other script (and compile-time folding) keeps the old one.
@@ -105,7 +108,13 @@ def add_glue(
     ]
     for changed in dict.fromkeys([*mutated_names(statement), *augmented, *called, *module_values]):
         if changed in t.frame.env:
-            trace_values.refuse_shared_change(t, changed, original, _changes_inside(body))
+            trace_values.refuse_shared_change(
+                t,
+                changed,
+                original,
+                _changes_inside(body),
+                trace_sharing.shallow_change(statement, changed),
+            )
         elif changed in t.source.global_bindings() and not _names_code(t, changed):
             t.reporter.report(
                 rules.MUTATED_MODULE_VALUE,
@@ -231,6 +240,7 @@ def flush(t: Context) -> str | None:
     )
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
+    trace_sharing.record_glue(t, name, pending.statements, inputs, pending.writes)
     return name
 
 

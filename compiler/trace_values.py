@@ -8,7 +8,7 @@ from typing import Any
 
 import libcst as cst
 
-from pipec.compiler import rules
+from pipec.compiler import rules, trace_sharing
 from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_inline as inline
@@ -489,14 +489,25 @@ def shared_with(t: Context, name: str, deep: bool = False) -> str | None:
     return None
 
 
-def refuse_shared_change(t: Context, name: str, anchor: cst.CSTNode, deep: bool = False) -> bool:
+def refuse_shared_change(
+    t: Context,
+    name: str,
+    anchor: cst.CSTNode,
+    deep: bool = False,
+    shallow: bool | None = None,
+) -> bool:
     """Report an in-place change of `name` (`deep`: of something inside it) that another name
-    would not see; True if reported."""
+    would not see; True if reported. `shallow`: whether the change reaches only the object
+    `name` holds (by default, when not `deep`)."""
     other = shared_with(t, name, deep)
-    if other is None:
-        return False
-    t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
-    return True
+    if other is not None:
+        t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
+        return True
+    other = trace_sharing.shared_through_glue(t, name, not deep if shallow is None else shallow)
+    if other is not None:
+        t.reporter.report(rules.MUTATED_SHARED_VALUE, t.location(anchor), name=name, other=other)
+        return True
+    return False
 
 
 def _holds(outer: object, inner: object) -> bool:

@@ -3,6 +3,7 @@ the build refuses. Each case is a family of divergences found by comparing the t
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -428,3 +429,87 @@ def controller(a: int = 1):
     )
     assert run.refused_codes == ["PC608"]
     assert "UnboundLocalError" in run.plain().error
+
+
+# ---- family 1: a value glue built from another shares its objects ----------------------------
+
+_SHARING_STEPS = """
+from pipec import PipelineDecorator
+
+
+def grow(items):
+    alias = items
+    alias.append(0)
+
+
+def describe(items):
+    return f"{len(items)} items"
+
+
+@PipelineDecorator.component(return_values=["v"])
+def listing(n):
+    return list(range(n + 2))
+
+
+@PipelineDecorator.component(return_values=["v"])
+def nested(n):
+    return [[n], [n + 1]]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 1):
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the issue's example: `d` holds the list `files` holds
+        'files = listing(n)\nd = {"a": 1, "b": files}\nd.pop("a")\nx = listing(1)\n'
+        "files.pop(0)\nprint(d)",
+        # changed through the container
+        'files = listing(n)\nd = {"b": files}\nx = listing(1)\nd["b"].pop(0)\nprint(files)',
+        # a part taken out by glue, changed later
+        "rows = nested(n)\nfirst = rows[0]\nx = listing(1)\nfirst.append(9)\nprint(rows)",
+        # a copy holds the same inner lists
+        "rows = nested(n)\ncopy = list(rows)\nx = listing(1)\ncopy[0].append(9)\nprint(rows)",
+        # built under a run-time `if`
+        'files = listing(n)\nif n > 0:\n    d = {"b": files}\nelse:\n    d = {}\n'
+        "x = listing(1)\nfiles.append(3)\nprint(d)",
+        # changed by a module helper, through a name of its own
+        'files = listing(n)\nd = {"b": files}\nx = listing(1)\ngrow(files)\nprint(d)',
+        # shared from an earlier node, changed again later
+        'files = listing(n)\nd = {"b": files}\nfiles.pop(0)\nx = listing(1)\n'
+        "files.append(7)\nprint(d)",
+    ],
+)
+def test_a_change_another_value_built_from_it_would_miss_is_refused(tmp_path: Path, body: str):
+    source = _SHARING_STEPS + textwrap.indent(body, "    ") + "\n"
+    run = Differential(tmp_path, source)
+    assert run.refused_codes == ["PC609"]
+
+
+def test_changes_that_no_value_built_from_it_would_see_run_as_in_python(tmp_path: Path):
+    body = """
+files = listing(n)
+copied = {"b": list(files)}
+joined = files + [1]
+size = len(files)
+text = f"{files}"
+other = listing(3)
+held = {"a": 1, "b": other}
+x = listing(1)
+print(describe(other))
+files.pop(0)
+held.pop("a")
+copied["c"] = 5
+rebound = listing(2)
+kept = {"r": rebound}
+rebound = [9]
+rebound.append(3)
+print(copied, joined, size, text, files, held, kept, rebound, x)
+return copied, kept, other
+"""
+    run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
+    run.same()
+    run.same(n=3)

@@ -117,6 +117,7 @@ CODES = {
     "PC606": "mutated-module-value",
     "PC607": "step-name-assigned",
     "PC608": "module-name-made-local",
+    "PC609": "mutated-shared-value",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
