@@ -799,6 +799,16 @@ MUTATED_SHARED_VALUE = Rule(
     "copy when building one from the other (`list(...)`, `dict(...)`, `copy.deepcopy(...)`), "
     "or make the change before `{other}` is built from it",
 )
+MODULE_VALUE_CHANGED_BY_CALL = Rule(
+    "PC610",
+    "module-value-changed-by-call",
+    _E,
+    "`{function}` changes the module-level value `{name}`; the compiled controller runs this "
+    "call in a process of its own, so later steps and controller code would still see the old "
+    "`{name}`",
+    "have `{function}` return the new value and pass it to what needs it, or set `{name}` at "
+    "module level",
+)
 MODULE_NAME_MADE_LOCAL = Rule(
     "PC608",
     "module-name-made-local",

@@ -27,6 +27,7 @@ from pipec.manifest import (
     Binding,
     NodeKind,
     OutputRef,
+    Select,
     binding_sources,
 )
 
@@ -122,6 +123,10 @@ def add_glue(
                 name=changed,
                 lower=changed.lower(),
             )
+    for call, function, name in trace_sharing.module_values_changed(t, original):
+        t.reporter.report(
+            rules.MODULE_VALUE_CHANGED_BY_CALL, t.location(call), function=function, name=name
+        )
     for written in [*extra_writes, *t.writes(original), *mutated_names(statement), *called]:
         if written not in pending.writes:
             pending.writes.append(written)
@@ -189,9 +194,11 @@ def read_bindings(
     writes: Sequence[str],
     anchor: cst.CSTNode,
     hoisted: list[cst.BaseStatement] | None = None,
+    unbound: list[cst.BaseStatement] | None = None,
 ) -> list[tuple[str, Binding]] | None:
     """The inputs of a node that reads `reads`; names a controller `import` bound add their
-    import line to `hoisted` instead."""
+    import line to `hoisted` instead; names unbound on some paths add to `unbound` the
+    statement that unbinds them there (without it, reading one fails on those paths)."""
     inputs: list[tuple[str, Binding]] = []
     ok = True
     for read in dict.fromkeys(reads):
@@ -202,6 +209,23 @@ def read_bindings(
         symbol = t.frame.env.get(read)
         if symbol is None and read in writes:
             continue  # assigned earlier in the same block
+        split = (
+            trace_values.split_unbound(symbol)
+            if unbound is not None and isinstance(symbol, (OutputRef, Select))
+            else None
+        )
+        if split is not None and unbound is not None:
+            # Unbound on some paths: the glue unbinds it there itself, so reading it fails
+            # where Python's would, and code that does not read it (`if flag: print(y)`) runs.
+            flag = f"_pipec_bound_{read}"
+            inputs.extend([(read, split[0]), (flag, split[1])])
+            unbound.append(
+                cst.parse_statement(
+                    f"if not {flag}:  # unbound on this path, as in the controller\n"
+                    f"    del {read}\n"
+                )
+            )
+            continue
         binding = trace_values.binding_of(t, symbol, anchor, read)
         if binding is None:
             ok = False
@@ -219,7 +243,8 @@ def flush(t: Context) -> str | None:
     if pending.barrier and t.frame.map is not None:
         t.reporter.report(rules.CHECK_IN_RUNTIME_LOOP, t.location(pending.originals[0]))
     hoisted: list[cst.BaseStatement] = []
-    inputs = read_bindings(t, pending.reads, pending.writes, pending.originals[0], hoisted)
+    unbound: list[cst.BaseStatement] = []
+    inputs = read_bindings(t, pending.reads, pending.writes, pending.originals[0], hoisted, unbound)
     if inputs is None:
         return None
     outputs = list(pending.writes)
@@ -230,7 +255,7 @@ def flush(t: Context) -> str | None:
         t,
         name,
         NodeKind.GLUE,
-        (*hoisted, *pending.statements),
+        (*hoisted, *unbound, *pending.statements),
         None,
         inputs,
         tuple(outputs),

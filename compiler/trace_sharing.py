@@ -28,6 +28,7 @@ from pipec.compiler.call_effects import (
     FRESH_RESULT_MODULES,
     READING_FUNCTIONS,
     dotted_name,
+    functions_changing_module_values,
     functions_that_only_read,
 )
 from pipec.literals import Literal
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Kind",
     "Sharing",
+    "module_values_changed",
     "reading_functions",
     "record_glue",
     "shallow_change",
@@ -82,6 +84,7 @@ class Sharing:
         self._kept: list[object] = []  # keeps the ids of literal values from being reused
         self.scalar_parameters: frozenset[str] | None = None
         self.reading_functions: frozenset[str] | None = None
+        self.module_changers: dict[str, str] | None = None
 
     def key(self, value: object) -> object:
         if isinstance(value, Literal):
@@ -311,6 +314,36 @@ def reading_functions(t: Context) -> frozenset[str]:
     if t.sharing.reading_functions is None:
         t.sharing.reading_functions = functions_that_only_read(t.source.module)
     return t.sharing.reading_functions
+
+
+def module_values_changed(
+    t: Context, statement: cst.CSTNode
+) -> Iterator[tuple[cst.Call, str, str]]:
+    """Each call in `statement` to a module-level function that changes a module-level value,
+    with the function's name and the value's."""
+    if t.sharing.module_changers is None:
+        t.sharing.module_changers = functions_changing_module_values(t.source.module)
+    changers = t.sharing.module_changers
+    if not changers:
+        return
+
+    class _Calls(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[tuple[cst.Call, str, str]] = []
+
+        def visit_Call(self, node: cst.Call) -> None:
+            func = node.func
+            # A controller variable of the same name shadows the function.
+            if (
+                isinstance(func, cst.Name)
+                and func.value in changers
+                and func.value not in t.frame.env
+            ):
+                self.found.append((node, func.value, changers[func.value]))
+
+    finder = _Calls()
+    statement.visit(finder)
+    yield from finder.found
 
 
 def _leaves(t: Context, binding: object, kind: Kind) -> Iterator[tuple[object, Kind]]:

@@ -57,6 +57,7 @@ __all__ = [
     "parents",
     "refuse_shared_change",
     "shared_with",
+    "split_unbound",
     "step_call",
     "structured",
 ]
@@ -99,6 +100,40 @@ def _unbound_fails(
             binding, items=tuple(_unbound_fails(t, i, when, anchor) for i in binding.items)
         )
     return binding
+
+
+def split_unbound(binding: Binding) -> tuple[Binding, Binding] | None:
+    """For a name unbound on some paths: its value (None where unbound) and whether it is
+    bound, each chosen by the same decisions; None if no path leaves it unbound (or a
+    container holds the unbound name)."""
+    if isinstance(binding, OutputRef) and binding.node == UNBOUND:
+        return Literal.of(None), Literal.of(False)
+    if isinstance(binding, Select):
+        values: list[SelectOption] = []
+        flags: list[SelectOption] = []
+        unbound = False
+        for option in binding.options:
+            split = split_unbound(option.binding)
+            if split is None:
+                if _holds_unbound(option.binding):
+                    return None
+                split = option.binding, Literal.of(True)
+            else:
+                unbound = True
+            values.append(SelectOption(option.when, split[0]))
+            flags.append(SelectOption(option.when, split[1]))
+        return (Select(tuple(values)), Select(tuple(flags))) if unbound else None
+    return None
+
+
+def _holds_unbound(binding: Binding) -> bool:
+    if isinstance(binding, OutputRef):
+        return binding.node == UNBOUND
+    if isinstance(binding, Select):
+        return any(_holds_unbound(o.binding) for o in binding.options)
+    if isinstance(binding, Container):
+        return any(_holds_unbound(i) for i in binding.items)
+    return False
 
 
 def _unbound_node(t: Context, name: str, when: tuple[Guard, ...], anchor: cst.CSTNode) -> str:

@@ -513,3 +513,133 @@ return copied, kept, other
     run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
     run.same()
     run.same(n=3)
+
+
+# ---- family 10: a name unbound on some paths fails only where it is read ----------------------
+
+
+def test_a_glue_only_if_reading_a_name_unbound_on_some_paths_runs_when_it_does_not_read_it(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 0, flag: bool = False, drop: bool = False):
+    b = one(a)
+    if b > 1:
+        y = one(b)
+    z = b
+    if drop:
+        del z
+    if flag:
+        print(y)
+    print("between")
+    if not flag:
+        print(z)
+    print("end")
+    return b
+""",
+    )
+    for a in (0, 3):
+        for flag in (False, True):
+            for drop in (False, True):
+                plain, _ = run.same(a=a, flag=flag, drop=drop)
+    assert "UnboundLocalError" in run.plain(a=0, flag=True).error
+
+
+def test_code_before_a_read_of_an_unbound_name_in_the_same_glue_runs_first(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 0):
+    b = one(a)
+    if b > 1:
+        y = one(b)
+    print("before")
+    print(y)
+    return b
+""",
+    )
+    run.same()
+    run.same(a=3)
+
+
+# ---- family 8: a module-level value changed by a helper the controller calls ------------------
+
+_MODULE_STATE = """
+import json
+
+from pipec import PipelineDecorator
+
+CONFIG = {"lr": 0.01}
+SEEN = []
+COUNT = 0
+
+
+def set_lr(value):
+    CONFIG["lr"] = value
+
+
+def configure(value):
+    set_lr(value)
+
+
+def note(x):
+    global COUNT
+    COUNT += 1
+
+
+def remember(x):
+    seen = SEEN
+    seen.append(x)
+
+
+def describe(config):
+    return json.dumps(config) + str(len(SEEN))
+
+
+def scaled(x, config=None):
+    local = dict(config or CONFIG)
+    local["lr"] = x
+    return local
+
+
+@PipelineDecorator.component(return_values=["v"])
+def train(x):
+    return x * CONFIG["lr"]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "function"),
+    [
+        ("set_lr(0.5)", "set_lr"),
+        ("configure(0.5)", "configure"),
+        ("note(a)", "note"),
+        ("print([remember(x) for x in (a, 2)])", "remember"),
+    ],
+)
+def test_a_call_that_changes_a_module_level_value_is_refused(
+    tmp_path: Path, call: str, function: str
+):
+    run = Differential(tmp_path, _MODULE_STATE + f"    {call}\n    return train(a)\n")
+    assert run.refused_codes == ["PC610"]
+    assert f"`{function}` changes the module-level value" in str(run.refusal)
+
+
+def test_calls_that_only_read_module_level_values_run_as_in_python(tmp_path: Path):
+    body = """
+    text = describe(CONFIG)
+    mine = scaled(0.5)
+    b = train(a)
+    print(text, mine, describe(mine), b)
+    return b
+"""
+    run = Differential(tmp_path, _MODULE_STATE + body.lstrip("\n"))
+    run.same()

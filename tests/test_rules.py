@@ -118,6 +118,7 @@ CODES = {
     "PC607": "step-name-assigned",
     "PC608": "module-name-made-local",
     "PC609": "mutated-shared-value",
+    "PC610": "module-value-changed-by-call",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
