@@ -87,7 +87,9 @@ class Sharing:
         self.module_changers: dict[str, str] | None = None
 
     def key(self, value: object) -> object:
-        if isinstance(value, Literal):
+        # A literal list or a list the tracer knows is one object wherever its symbol goes;
+        # equal ones are not the same object.
+        if isinstance(value, (Literal, Container)) or type(value).__name__ == "TupleResult":
             self._kept.append(value)
             return ("literal", id(value))
         return value
@@ -225,9 +227,34 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
             return
         for name in _names(expr):
             yield name, Kind.ANY
-    else:  # a part of a value (`r[0]`, `r.a`), a comprehension, a lambda: anything it reaches
+    elif isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+        yield from _held_by_comprehension(expr, context)
+    else:  # a part of a value (`r[0]`, `r.a`), a lambda: anything it reaches
         for name in _names(expr):
             yield name, Kind.ANY
+
+
+def _held_by_comprehension(
+    expr: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp, context: Kind
+) -> Iterator[tuple[str, Kind]]:
+    """A comprehension holds what its elements hold; an element that is (a copy of) a loop
+    variable holds the items of the values looped over (`[r for r in rows]`)."""
+    variables: set[str] = set()
+    looped: list[cst.BaseExpression] = []
+    loop: cst.CompFor | None = expr.for_in
+    while loop is not None:
+        variables |= set(_names(loop.target))
+        looped.append(loop.iter)
+        loop = loop.inner_for_in
+    elements = [expr.key, expr.value] if isinstance(expr, cst.DictComp) else [expr.elt]
+    for element in elements:
+        for name, kind in _held(element, _compose(context, Kind.TOP)):
+            if name not in variables:
+                yield name, kind
+                continue
+            through = Kind.INNER if kind in (Kind.TOP, Kind.INNER) else Kind.ANY
+            for values in looped:
+                yield from _held(values, through)
 
 
 class _Sites(cst.CSTVisitor):
@@ -346,16 +373,20 @@ def module_values_changed(
     yield from finder.found
 
 
-def _leaves(t: Context, binding: object, kind: Kind) -> Iterator[tuple[object, Kind]]:
+def _leaves(
+    t: Context, binding: object, kind: Kind, top_only: bool = False
+) -> Iterator[tuple[object, Kind]]:
     """The values a binding is made of that can change in place, with how the whole relates
-    to each."""
+    to each (`top_only`: not the items of a list or dict the tracer knows)."""
     if isinstance(binding, Select):
         for option in binding.options:
-            yield from _leaves(t, option.binding, kind)
+            yield from _leaves(t, option.binding, kind, top_only)
     elif isinstance(binding, Container) or type(binding).__name__ == "TupleResult":
-        # A container the tracer knows is built afresh wherever it is used: it holds its items.
-        for item in getattr(binding, "items", ()):
-            yield from _leaves(t, item, _compose(kind, Kind.TOP))
+        # The tracer's list or dict is one object in Python, holding its items.
+        yield binding, kind
+        if not top_only:
+            for item in getattr(binding, "items", ()):
+                yield from _leaves(t, item, _compose(kind, Kind.TOP))
     elif isinstance(binding, Literal) and not isinstance(binding.value, (list, dict, set)):
         return  # a number or a string: nothing to change in place
     elif isinstance(binding, ParamRef) and binding.name in _scalar_parameters(t):
@@ -448,9 +479,7 @@ def shared_through_glue(t: Context, name: str, shallow: bool) -> str | None:
     if symbol is None:
         return None
     sharing = t.sharing
-    if isinstance(symbol, Container) and shallow:
-        return None  # a container the tracer built is made afresh: its items do not change
-    changed = [(sharing.key(leaf), kind) for leaf, kind in _leaves(t, symbol, Kind.SAME)]
+    changed = [(sharing.key(leaf), kind) for leaf, kind in _leaves(t, symbol, Kind.SAME, shallow)]
     for other, held in t.frame.env.items():
         if other == name or held is None or type(held).__name__ == "Unavailable":
             continue

@@ -88,14 +88,15 @@ def _unbound_fails(
     """
     if isinstance(binding, OutputRef) and binding.node == UNBOUND:
         return OutputRef(_unbound_node(t, binding.output, when, anchor), binding.output)
-    if isinstance(binding, Select):
+    # What holds no unbound name comes back as the very object: sharing is told by identity.
+    if isinstance(binding, Select) and _holds_unbound(binding):
         return Select(
             tuple(
                 SelectOption(o.when, _unbound_fails(t, o.binding, o.when, anchor))
                 for o in binding.options
             )
         )
-    if isinstance(binding, Container):
+    if isinstance(binding, Container) and _holds_unbound(binding):
         return dataclasses.replace(
             binding, items=tuple(_unbound_fails(t, i, when, anchor) for i in binding.items)
         )

@@ -476,6 +476,8 @@ def controller(n: int = 1):
         # built under a run-time `if`
         'files = listing(n)\nif n > 0:\n    d = {"b": files}\nelse:\n    d = {}\n'
         "x = listing(1)\nfiles.append(3)\nprint(d)",
+        # a list the tracer knows (its items are values), held by a dict glue built
+        'files = [n, 2]\nd = {"b": files}\nx = listing(1)\nfiles.append(3)\nprint(d)',
         # changed by a module helper, through a name of its own
         'files = listing(n)\nd = {"b": files}\nx = listing(1)\ngrow(files)\nprint(d)',
         # shared from an earlier node, changed again later
@@ -503,11 +505,15 @@ print(describe(other))
 files.pop(0)
 held.pop("a")
 copied["c"] = 5
+rows = [listing(1), x]
+sizes = sum(len(r) for r in rows)
+kept_rows = [r for r in rows]
+rows.append([5])
 rebound = listing(2)
 kept = {"r": rebound}
 rebound = [9]
 rebound.append(3)
-print(copied, joined, size, text, files, held, kept, rebound, x)
+print(copied, joined, size, text, files, held, kept, rebound, x, sizes, kept_rows, rows)
 return copied, kept, other
 """
     run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
