@@ -92,7 +92,13 @@ def _unbound_fails(
     if isinstance(binding, Select) and _holds_unbound(binding):
         return Select(
             tuple(
-                SelectOption(o.when, _unbound_fails(t, o.binding, o.when, anchor))
+                # The failing node runs where the read runs (`when`) and the path unbound it.
+                SelectOption(
+                    o.when,
+                    _unbound_fails(
+                        t, o.binding, (*when, *(g for g in o.when if g not in when)), anchor
+                    ),
+                )
                 for o in binding.options
             )
         )

@@ -649,3 +649,26 @@ def test_calls_that_only_read_module_level_values_run_as_in_python(tmp_path: Pat
 """
     run = Differential(tmp_path, _MODULE_STATE + body.lstrip("\n"))
     run.same()
+
+
+def test_a_step_under_its_own_if_reading_a_name_unbound_on_some_paths(tmp_path: Path):
+    # The failing read is guarded by the `if` around it too, not only by the path that left
+    # the name unbound.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 0, flag: bool = False):
+    b = one(a)
+    if b > 1:
+        y = one(b)
+    if flag:
+        r = one(y)
+        print(r)
+    print("end")
+    return b
+""",
+    )
+    for a in (0, 3):
+        for flag in (False, True):
+            run.same(a=a, flag=flag)
