@@ -18,6 +18,8 @@ from pipec.compiler.syntax import PURE_BUILTINS
 __all__ = [
     "FRESH_RESULT_MODULES",
     "READING_FUNCTIONS",
+    "assigned_into",
+    "module_objects",
     "dotted_name",
     "functions_changing_module_values",
     "functions_that_only_read",
@@ -369,10 +371,12 @@ def functions_that_only_read(module: cst.Module) -> frozenset[str]:
 
 def functions_changing_module_values(module: cst.Module) -> dict[str, str]:
     """Module-level functions that may change a module-level value (`CONFIG["lr"] = v`,
-    `global COUNT`), each with the value's name (or the function it calls that does)."""
+    `global COUNT`, `Config.lr = v`, `os.environ["K"] = v`), each with the value's name (or
+    the function it calls that does)."""
     functions = _plain_functions(module)
     module_values = _module_values(module)
     reading = functions_that_only_read(module)
+    objects = module_objects(module)
     changed: dict[str, str] = {}
 
     def changes(name: str, trusted: set[str]) -> bool:
@@ -387,6 +391,10 @@ def functions_changing_module_values(module: cst.Module) -> dict[str, str]:
             if _changes(function, {value}, reading):
                 changed[name] = value
                 return True
+        into = assigned_into(function.body, objects - own)
+        if into:
+            changed[name] = into[0][1]
+            return True
         for callee in sorted(set(functions) - trusted - {name}):
             if callee in _called_names(function):
                 changed[name] = changed.get(callee, callee)
@@ -395,6 +403,65 @@ def functions_changing_module_values(module: cst.Module) -> dict[str, str]:
 
     safe = _fixpoint(functions, changes)
     return {name: value for name, value in changed.items() if name not in safe}
+
+
+def module_objects(module: cst.Module) -> set[str]:
+    """Names the module binds by `import` or `class`: objects every script makes afresh."""
+    names: set[str] = set()
+    for statement in module.body:
+        if isinstance(statement, cst.ClassDef):
+            names.add(statement.name.value)
+        elif isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
+                    small.names, cst.ImportStar
+                ):
+                    for alias in small.names:
+                        bound: cst.BaseExpression = (
+                            alias.asname.name if alias.asname else alias.name
+                        )
+                        while isinstance(bound, cst.Attribute):  # `import os.path` binds `os`
+                            bound = bound.value
+                        if isinstance(bound, cst.Name):
+                            names.add(bound.value)
+    return names
+
+
+def assigned_into(node: cst.CSTNode, names: Collection[str]) -> list[tuple[cst.CSTNode, str]]:
+    """Each assignment or `del` in `node` into an attribute or item of an object one of `names`
+    holds (`Config.lr = v`, `os.environ["K"] = v`), with that name."""
+
+    class _Finder(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[tuple[cst.CSTNode, str]] = []
+
+        def _target(self, target: cst.BaseExpression) -> None:
+            if isinstance(target, (cst.Subscript, cst.Attribute)):
+                root = _root(target)
+                if root is not None and root in names:
+                    self.found.append((target, root))
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                for element in target.elements:
+                    self._target(element.value)
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self._target(node.target)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            self._target(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._target(node.target)
+
+        def visit_Del(self, node: cst.Del) -> None:
+            self._target(node.target)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+    finder = _Finder()
+    node.visit(finder)
+    return finder.found
 
 
 def _globals(function: cst.FunctionDef) -> list[cst.Global]:

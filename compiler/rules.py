@@ -809,6 +809,16 @@ MODULE_VALUE_CHANGED_BY_CALL = Rule(
     "have `{function}` return the new value and pass it to what needs it, or set `{name}` at "
     "module level",
 )
+MODULE_OBJECT_CHANGED = Rule(
+    "PC611",
+    "module-object-changed",
+    _E,
+    "the controller changes `{target}`, part of the module-level `{name}`; each step script and "
+    "block of controller code runs in a process of its own, so later ones would not see the "
+    "change",
+    "make the change at module level (each script runs the module's top-level statements), or "
+    "pass the value to the steps that need it as an argument",
+)
 MODULE_NAME_MADE_LOCAL = Rule(
     "PC608",
     "module-name-made-local",

@@ -123,6 +123,13 @@ def add_glue(
                 name=changed,
                 lower=changed.lower(),
             )
+    for target, name in trace_sharing.module_objects_changed(t, original):
+        t.reporter.report(
+            rules.MODULE_OBJECT_CHANGED,
+            t.location(target),
+            target=t.source.code(target).strip(),
+            name=name,
+        )
     for call, function, name in trace_sharing.module_values_changed(t, original):
         t.reporter.report(
             rules.MODULE_VALUE_CHANGED_BY_CALL, t.location(call), function=function, name=name

@@ -27,9 +27,11 @@ import libcst as cst
 from pipec.compiler.call_effects import (
     FRESH_RESULT_MODULES,
     READING_FUNCTIONS,
+    assigned_into,
     dotted_name,
     functions_changing_module_values,
     functions_that_only_read,
+    module_objects,
 )
 from pipec.literals import Literal
 from pipec.manifest import Binding, Container, OutputRef, ParamRef, Select
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Kind",
     "Sharing",
+    "module_objects_changed",
     "module_values_changed",
     "reading_functions",
     "record_glue",
@@ -85,6 +88,7 @@ class Sharing:
         self.scalar_parameters: frozenset[str] | None = None
         self.reading_functions: frozenset[str] | None = None
         self.module_changers: dict[str, str] | None = None
+        self.module_objects: set[str] | None = None
 
     def key(self, value: object) -> object:
         # A literal list or a list the tracer knows is one object wherever its symbol goes;
@@ -371,6 +375,15 @@ def module_values_changed(
     finder = _Calls()
     statement.visit(finder)
     yield from finder.found
+
+
+def module_objects_changed(t: Context, statement: cst.CSTNode) -> list[tuple[cst.CSTNode, str]]:
+    """Each assignment in controller code into an object a module-level `import` or `class`
+    binds (`Config.lr = v`, `os.environ["K"] = v`), with that name."""
+    if t.sharing.module_objects is None:
+        t.sharing.module_objects = module_objects(t.source.module)
+    names = {n for n in [*t.sharing.module_objects, *t.imports] if n not in t.frame.env}
+    return assigned_into(statement, names)
 
 
 def _leaves(

@@ -576,8 +576,17 @@ def controller(a: int = 0):
 
 _MODULE_STATE = """
 import json
+import os
 
 from pipec import PipelineDecorator
+
+
+class Settings:
+    mode = "slow"
+
+
+def go_fast():
+    Settings.mode = "fast"
 
 CONFIG = {"lr": 0.01}
 SEEN = []
@@ -629,6 +638,7 @@ def controller(a: int = 1):
         ("configure(0.5)", "configure"),
         ("note(a)", "note"),
         ("print([remember(x) for x in (a, 2)])", "remember"),
+        ("go_fast()", "go_fast"),
     ],
 )
 def test_a_call_that_changes_a_module_level_value_is_refused(
@@ -637,6 +647,16 @@ def test_a_call_that_changes_a_module_level_value_is_refused(
     run = Differential(tmp_path, _MODULE_STATE + f"    {call}\n    return train(a)\n")
     assert run.refused_codes == ["PC610"]
     assert f"`{function}` changes the module-level value" in str(run.refusal)
+
+
+@pytest.mark.parametrize(
+    "change", ['Settings.mode = "fast"', 'os.environ["PIPEC_MODE"] = "fast"', "del Settings.mode"]
+)
+def test_a_change_to_an_imported_module_or_a_class_in_the_controller_is_refused(
+    tmp_path: Path, change: str
+):
+    run = Differential(tmp_path, _MODULE_STATE + f"    {change}\n    return train(a)\n")
+    assert run.refused_codes == ["PC611"]
 
 
 def test_calls_that_only_read_module_level_values_run_as_in_python(tmp_path: Path):

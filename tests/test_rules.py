@@ -119,6 +119,7 @@ CODES = {
     "PC608": "module-name-made-local",
     "PC609": "mutated-shared-value",
     "PC610": "module-value-changed-by-call",
+    "PC611": "module-object-changed",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
