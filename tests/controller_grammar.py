@@ -155,13 +155,21 @@ class _Scope:
     dicts: list[str] = field(default_factory=list)
     nests: list[str] = field(default_factory=list)
     counter: itertools.count[int] = field(default_factory=itertools.count)
+    # Names some paths through an `if` bind and others do not: reading one may fail as Python
+    # fails (UnboundLocalError), and must fail only where Python's read would.
+    maybe: list[str] = field(default_factory=list)
 
     def fresh(self, stem: str) -> str:
         return f"{stem}{next(self.counter)}"
 
     def copy(self) -> _Scope:
         return _Scope(
-            list(self.ints), list(self.lists), list(self.dicts), list(self.nests), self.counter
+            list(self.ints),
+            list(self.lists),
+            list(self.dicts),
+            list(self.nests),
+            self.counter,
+            list(self.maybe),
         )
 
 
@@ -272,8 +280,15 @@ def _bind(names: list[str], name: str) -> None:
 def _simple(draw: Choices, scope: _Scope, pad: str) -> list[str]:
     kind = draw.pick(
         ["int", "int", "list", "unpack", "alias", "mutate", "mutate", "print", "augment"]
-        + ["assert", "dict", "nest", "change_nested", "change_nested"]
+        + ["assert", "dict", "nest", "change_nested", "change_nested", "maybe"]
     )
+    if kind == "maybe" and scope.maybe:
+        return [
+            f"{pad}if {_condition(draw, scope, 0)}:",
+            f"{pad}    print({draw.pick(scope.maybe)})",
+        ]
+    if kind == "maybe":
+        kind = "print"
     if kind == "change_nested" and not (scope.dicts or scope.nests):
         kind = "dict" if draw.coin() else "nest"
     if kind == "dict":
@@ -415,6 +430,8 @@ def _if(draw: Choices, scope: _Scope, depth: int, pad: str) -> list[str]:
             n for n in getattr(branches[0], kind) if all(n in getattr(b, kind) for b in branches)
         ]
         setattr(scope, kind, bound)
+        some = {n for b in branches for n in getattr(b, kind)} - set(bound)
+        scope.maybe.extend(sorted(n for n in some if n not in scope.maybe))
     return lines
 
 
