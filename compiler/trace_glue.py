@@ -17,17 +17,21 @@ from pipec.compiler.syntax import (
     contains,
     getattr_names,
     mutated_names,
+    names_of,
     within,
 )
 from pipec.compiler.trace_state import (
+    UNBOUND,
     Context,
     PendingGlue,
 )
 from pipec.manifest import (
     Binding,
+    Guard,
     NodeKind,
     OutputRef,
     Select,
+    SelectOption,
     binding_sources,
 )
 
@@ -254,7 +258,19 @@ def flush(t: Context) -> str | None:
     inputs = read_bindings(t, pending.reads, pending.writes, pending.originals[0], hoisted, unbound)
     if inputs is None:
         return None
-    outputs = list(pending.writes)
+    # A name only an `if` or a loop of this glue binds, and nothing bound before, may be unbound
+    # when the glue ends: the glue says whether it is, and a condition node decides on it.
+    maybe = (
+        [
+            w
+            for w in pending.writes
+            if w not in t.frame.env and _local(t, w) and not _surely_bound(pending, w)
+        ]
+        if t.frame.map is None
+        else []
+    )
+    checks = [_bound_check(w) for w in maybe]
+    outputs = [*pending.writes, *(f"_pipec_bound_{w}" for w in maybe)]
     if pending.returns:
         outputs.append(RETURN_OUTPUT)
     name = t.numbered("glue")
@@ -262,7 +278,7 @@ def flush(t: Context) -> str | None:
         t,
         name,
         NodeKind.GLUE,
-        (*hoisted, *unbound, *pending.statements),
+        (*hoisted, *unbound, *pending.statements, *checks),
         None,
         inputs,
         tuple(outputs),
@@ -273,7 +289,63 @@ def flush(t: Context) -> str | None:
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
     trace_sharing.record_glue(t, name, pending.statements, inputs, pending.writes)
+    for written in maybe:
+        flag = f"_pipec_bound_{written}"
+        condition = t.numbered("if")
+        add_node(
+            t,
+            condition,
+            NodeKind.CONDITION,
+            (),
+            cst.Name(flag),
+            [(flag, OutputRef(name, flag))],
+            ("decision",),
+            pending.originals,
+            set(),
+            False,
+        )
+        bound, unbound_here = Guard(condition, True), Guard(condition, False)
+        t.frame.env[written] = Select(
+            (
+                SelectOption((*t.frame.guards, bound), OutputRef(name, written)),
+                SelectOption((*t.frame.guards, unbound_here), OutputRef(UNBOUND, written)),
+            )
+        )
     return name
+
+
+def _local(t: Context, name: str) -> bool:
+    """Whether the controller (or a comprehension or helper it runs) assigns `name`."""
+    scopes = [s for s in (t.controller_scope, *t.inner_scopes) if s is not None]
+    return any(a.name == name for s in scopes for a in s.assignments)
+
+
+def _surely_bound(pending: PendingGlue, name: str) -> bool:
+    """Whether a statement of the glue that always runs binds `name` (`name = ...`)."""
+    for statement in pending.statements:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                targets: list[cst.BaseExpression] = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                    targets = [small.target]
+                if any(name in names_of(target) for target in targets):
+                    return True
+    return False
+
+
+def _bound_check(name: str) -> cst.BaseStatement:
+    # Reading a local can only fail as unbound; a bare `except` reads no name the user's
+    # module could shadow.
+    return cst.parse_statement(
+        f"try:\n"
+        f"    {name} = {name}  # raises when unbound\n"
+        f"except:  # noqa: E722  (unbound on this path)\n"
+        f"    {name}, _pipec_bound_{name} = None, False\n"
+        f"else:\n"
+        f"    _pipec_bound_{name} = True\n"
+    )
 
 
 def add_node(

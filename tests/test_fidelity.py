@@ -692,3 +692,27 @@ def controller(a: int = 0, flag: bool = False):
     for a in (0, 3):
         for flag in (False, True):
             run.same(a=a, flag=flag)
+
+
+def test_a_name_only_a_glue_only_if_binds_is_unbound_after_it_when_the_if_did_not(
+    tmp_path: Path,
+):
+    # Found by the differential tester: the glue returned the name it never bound.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 3, xs: list = [3, 1, 2]):
+    if len(xs) > a:
+        rows = [[v for v in xs if v > 2]]
+    n = one(a)
+    if not xs:
+        print(rows)
+    if 3 in xs:
+        print(rows)
+    return n
+""",
+    )
+    for a in (1, 3):
+        for xs in ([3, 1, 2], [1, 2, 5, 6], []):
+            run.same(a=a, xs=xs)
