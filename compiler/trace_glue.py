@@ -264,7 +264,7 @@ def flush(t: Context) -> str | None:
         [
             w
             for w in pending.writes
-            if w not in t.frame.env and _local(t, w) and not _surely_bound(pending, w)
+            if _may_be_unbound(t, w) and _local(t, w) and not _surely_bound(pending, w)
         ]
         if t.frame.map is None
         else []
@@ -312,6 +312,14 @@ def flush(t: Context) -> str | None:
             )
         )
     return name
+
+
+def _may_be_unbound(t: Context, name: str) -> bool:
+    """Whether `name` is unbound before the glue on some path (or on all)."""
+    symbol = t.frame.env.get(name)
+    return symbol is None or (
+        isinstance(symbol, (OutputRef, Select)) and trace_values.split_unbound(symbol) is not None
+    )
 
 
 def _local(t: Context, name: str) -> bool:

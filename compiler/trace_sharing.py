@@ -44,6 +44,7 @@ __all__ = [
     "Sharing",
     "module_objects_changed",
     "module_values_changed",
+    "record_folded",
     "reading_functions",
     "record_glue",
     "shallow_change",
@@ -430,6 +431,22 @@ def _scalar_parameters(t: Context) -> frozenset[str]:
     return t.sharing.scalar_parameters
 
 
+def _module_value(t: Context, name: str) -> tuple[str, str] | None:
+    """The stand-in for module-level list, dict or set `name`, if the controller reads it."""
+    if name in t.frame.env or name not in t.source.global_bindings():
+        return None
+    return ("module", name) if isinstance(t.constant(name), (list, dict, set)) else None
+
+
+def record_folded(t: Context, expr: cst.BaseExpression, value: Literal) -> None:
+    """`value`, folded from `expr` at compile time, holds what `expr` holds of module-level
+    lists and dicts (`rows = [LIMITS]`): changing it changes them in Python."""
+    for name, kind in _held(expr, Kind.SAME):
+        module_value = _module_value(t, name)
+        if module_value is not None:
+            t.sharing.add(t.sharing.key(value), module_value, kind)
+
+
 def record_glue(
     t: Context,
     node: str,
@@ -453,7 +470,7 @@ def record_glue(
         held[output] = found
     for output in outputs:
         derived = sharing.key(OutputRef(node, output))
-        for source, kind in _resolve(output, held, given, Kind.SAME, set()):
+        for source, kind in _resolve(t, output, held, given, Kind.SAME, set()):
             for leaf, leaf_kind in _leaves(t, source, kind):
                 leaf_key = sharing.key(leaf)
                 sharing.add(derived, leaf_key, leaf_kind)
@@ -462,6 +479,7 @@ def record_glue(
 
 
 def _resolve(
+    t: Context,
     name: str,
     held: Mapping[str, list[tuple[str, Kind]]],
     given: Mapping[str, Binding],
@@ -474,7 +492,11 @@ def _resolve(
         if source in given and (source == name or source not in held):
             yield given[source], composed
         elif source in held and source != name and source not in seen:
-            yield from _resolve(source, held, given, composed, seen | {name})
+            yield from _resolve(t, source, held, given, composed, seen | {name})
+        elif source not in given and source not in held:
+            module_value = _module_value(t, source)
+            if module_value is not None:
+                yield module_value, composed  # type: ignore[misc]
 
 
 def _shows(change_shallow: bool, kind: Kind, changed_is_derived: bool) -> bool:
@@ -493,6 +515,10 @@ def shared_through_glue(t: Context, name: str, shallow: bool) -> str | None:
         return None
     sharing = t.sharing
     changed = [(sharing.key(leaf), kind) for leaf, kind in _leaves(t, symbol, Kind.SAME, shallow)]
+    for key, _ in changed:
+        for source, kind in sharing.sources(key).items():
+            if isinstance(source, tuple) and source[0] == "module" and _shows(shallow, kind, True):
+                return str(source[1])  # in Python the change reaches the module-level value
     for other, held in t.frame.env.items():
         if other == name or held is None or type(held).__name__ == "Unavailable":
             continue

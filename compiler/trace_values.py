@@ -198,7 +198,9 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
     if not t.units(expr) and not any(k == "local" for k, _ in t.uses(expr, [])):
         value = t.fold(expr)
         if value is not NOT_LITERAL:
-            return Literal.of(value)
+            literal = Literal.of(value)
+            trace_sharing.record_folded(t, expr, literal)
+            return literal
     if isinstance(expr, (cst.List, cst.Tuple)) and not any(
         isinstance(e, cst.StarredElement) for e in expr.elements
     ):

@@ -436,6 +436,8 @@ def controller(a: int = 1):
 _SHARING_STEPS = """
 from pipec import PipelineDecorator
 
+LIMITS = [2, 1, 3]
+
 
 def grow(items):
     alias = items
@@ -478,6 +480,10 @@ def controller(n: int = 1):
         "x = listing(1)\nfiles.append(3)\nprint(d)",
         # a list the tracer knows (its items are values), held by a dict glue built
         'files = [n, 2]\nd = {"b": files}\nx = listing(1)\nfiles.append(3)\nprint(d)',
+        # a module-level list, reached through a controller value (found by the tester)
+        "rows = [LIMITS]\nrows[0].append(3)\nreturn LIMITS",
+        "items = LIMITS\nitems.append(1)\nreturn LIMITS",
+        'x = listing(1)\nd = {"k": LIMITS}\ny = listing(2)\nd["k"].append(5)\nreturn LIMITS',
         # changed by a module helper, through a name of its own
         'files = listing(n)\nd = {"b": files}\nx = listing(1)\ngrow(files)\nprint(d)',
         # shared from an earlier node, changed again later
@@ -505,6 +511,10 @@ print(describe(other))
 files.pop(0)
 held.pop("a")
 copied["c"] = 5
+copied_limits = list(LIMITS)
+copied_limits.append(4)
+nested_limits = [LIMITS]
+nested_limits.append([3])
 rows = [listing(1), x]
 sizes = sum(len(r) for r in rows)
 kept_rows = [r for r in rows]
@@ -514,7 +524,7 @@ kept = {"r": rebound}
 rebound = [9]
 rebound.append(3)
 print(copied, joined, size, text, files, held, kept, rebound, x, sizes, kept_rows, rows)
-return copied, kept, other
+return copied, kept, other, LIMITS, copied_limits, nested_limits
 """
     run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
     run.same()
@@ -716,3 +726,24 @@ def controller(a: int = 3, xs: list = [3, 1, 2]):
     for a in (1, 3):
         for xs in ([3, 1, 2], [1, 2, 5, 6], []):
             run.same(a=a, xs=xs)
+
+
+def test_a_name_an_unrolled_loop_binds_on_some_iterations_only(tmp_path: Path):
+    # Found by the differential tester: the second iteration's glue returned the name unbound.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = [3, 1, 2]):
+    a += one(0)
+    for i in [4, 0]:
+        if i in xs:
+            table = {"k": i, "j": xs}
+        a += len(xs)
+    if a > 6:
+        print(table)
+    return a
+""",
+    )
+    for xs in ([3, 1, 2], [4], [0, 9], [1, 2, 3, 4]):
+        run.same(xs=xs)
