@@ -266,7 +266,8 @@ def flush(t: Context) -> str | None:
             for w in pending.writes
             if _may_be_unbound(t, w) and _local(t, w) and not _surely_bound(pending, w)
         ]
-        if t.frame.map is None
+        # A glue that returns ends the controller: nothing after it reads its names.
+        if t.frame.map is None and not pending.returns
         else []
     )
     checks = [_bound_check(w) for w in maybe]

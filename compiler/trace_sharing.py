@@ -94,7 +94,12 @@ class Sharing:
     def key(self, value: object) -> object:
         # A literal list or a list the tracer knows is one object wherever its symbol goes;
         # equal ones are not the same object.
-        if isinstance(value, (Literal, Container)) or type(value).__name__ == "TupleResult":
+        try:
+            hash(value)
+            by_identity = isinstance(value, (Literal, Container))
+        except TypeError:  # a literal list, or a name an error left unavailable
+            by_identity = True
+        if by_identity or type(value).__name__ == "TupleResult":
             self._kept.append(value)
             return ("literal", id(value))
         return value

@@ -747,3 +747,23 @@ def controller(a: int = 2, xs: list = [3, 1, 2]):
     )
     for xs in ([3, 1, 2], [4], [0, 9], [1, 2, 3, 4]):
         run.same(xs=xs)
+
+
+def test_a_glue_that_returns_after_an_if_binding_a_name_on_one_path(tmp_path: Path):
+    # Found by the differential tester: the glue declared an output its `return` never wrote.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = []):
+    outs = [one(x) for x in xs]
+    outs.append(0)
+    if not xs:
+        rows = [xs[1:], a]
+    else:
+        assert a, "checked"
+    return {"n": len(xs) // a, "outs": outs}
+""",
+    )
+    run.same()
+    run.same(xs=[1, 2])
