@@ -790,7 +790,7 @@ MUTATED_MODULE_VALUE = Rule(
     "copy it into a controller variable first: `{lower} = list({name})`, then change the copy",
 )
 MUTATED_SHARED_VALUE = Rule(
-    "PC609",
+    "PC612",
     "mutated-shared-value",
     _E,
     "`{name}` is changed in place while `{other}` may hold the same object or one inside it "
@@ -800,7 +800,7 @@ MUTATED_SHARED_VALUE = Rule(
     "or make the change before `{other}` is built from it",
 )
 MODULE_VALUE_CHANGED_BY_CALL = Rule(
-    "PC610",
+    "PC613",
     "module-value-changed-by-call",
     _E,
     "`{function}` changes the module-level value `{name}`; the compiled controller runs this "
@@ -810,7 +810,7 @@ MODULE_VALUE_CHANGED_BY_CALL = Rule(
     "module level",
 )
 MODULE_OBJECT_CHANGED = Rule(
-    "PC611",
+    "PC614",
     "module-object-changed",
     _E,
     "the controller changes `{target}`, part of the module-level `{name}`; each step script and "

@@ -4,7 +4,7 @@
 controller hands each name its own copy (each output is written on its own), so a later change
 through either name would reach the other in Python but not in the compiled run. The tracer
 records, for each value a glue node outputs, which earlier values it may hold and how, and
-refuses a change in place that the other name would see (PC609).
+refuses a change in place that the other name would see (PC612).
 
 How a value relates to one it was built from decides which changes the other sees:
 

@@ -494,7 +494,7 @@ def controller(n: int = 1):
 def test_a_change_another_value_built_from_it_would_miss_is_refused(tmp_path: Path, body: str):
     source = _SHARING_STEPS + textwrap.indent(body, "    ") + "\n"
     run = Differential(tmp_path, source)
-    assert run.refused_codes == ["PC609"]
+    assert run.refused_codes == ["PC612"]
 
 
 def test_changes_that_no_value_built_from_it_would_see_run_as_in_python(tmp_path: Path):
@@ -655,7 +655,7 @@ def test_a_call_that_changes_a_module_level_value_is_refused(
     tmp_path: Path, call: str, function: str
 ):
     run = Differential(tmp_path, _MODULE_STATE + f"    {call}\n    return train(a)\n")
-    assert run.refused_codes == ["PC610"]
+    assert run.refused_codes == ["PC613"]
     assert f"`{function}` changes the module-level value" in str(run.refusal)
 
 
@@ -666,7 +666,7 @@ def test_a_change_to_an_imported_module_or_a_class_in_the_controller_is_refused(
     tmp_path: Path, change: str
 ):
     run = Differential(tmp_path, _MODULE_STATE + f"    {change}\n    return train(a)\n")
-    assert run.refused_codes == ["PC611"]
+    assert run.refused_codes == ["PC614"]
 
 
 def test_calls_that_only_read_module_level_values_run_as_in_python(tmp_path: Path):

@@ -117,9 +117,9 @@ CODES = {
     "PC606": "mutated-module-value",
     "PC607": "step-name-assigned",
     "PC608": "module-name-made-local",
-    "PC609": "mutated-shared-value",
-    "PC610": "module-value-changed-by-call",
-    "PC611": "module-object-changed",
+    "PC612": "mutated-shared-value",
+    "PC613": "module-value-changed-by-call",
+    "PC614": "module-object-changed",
 }
 
 # Rules with no diagnostic snapshot in tests/cases/invalid/ yet: warnings (a snapshot needs an
