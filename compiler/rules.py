@@ -843,6 +843,36 @@ MUTATED_MODULE_VALUE = Rule(
     "the controller changes the module-level value `{name}` in place",
     "copy it into a controller variable first: `{lower} = list({name})`, then change the copy",
 )
+MUTATED_SHARED_VALUE = Rule(
+    "PC611",
+    "mutated-shared-value",
+    _E,
+    "`{name}` is changed in place while `{other}` may hold the same object or one inside it "
+    "(controller code built one from the other); the compiled controller gives each name its "
+    "own copy, so the change would not reach `{other}`",
+    "copy when building one from the other (`list(...)`, `dict(...)`, `copy.deepcopy(...)`), "
+    "or make the change before `{other}` is built from it",
+)
+MODULE_VALUE_CHANGED_BY_CALL = Rule(
+    "PC612",
+    "module-value-changed-by-call",
+    _E,
+    "`{function}` changes the module-level value `{name}`; the compiled controller runs this "
+    "call in a process of its own, so later steps and controller code would still see the old "
+    "`{name}`",
+    "have `{function}` return the new value and pass it to what needs it, or set `{name}` at "
+    "module level",
+)
+MODULE_OBJECT_CHANGED = Rule(
+    "PC613",
+    "module-object-changed",
+    _E,
+    "the controller changes `{target}`, part of the module-level `{name}`; each step script and "
+    "block of controller code runs in a process of its own, so later ones would not see the "
+    "change",
+    "make the change at module level (each script runs the module's top-level statements), or "
+    "pass the value to the steps that need it as an argument",
+)
 MODULE_NAME_MADE_LOCAL = Rule(
     "PC608",
     "module-name-made-local",

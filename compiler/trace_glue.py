@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import libcst as cst
 
-from pipec.compiler import rules, trace_imports, trace_values
+from pipec.compiler import rules, trace_imports, trace_sharing, trace_values
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import names_calls_may_change
@@ -17,16 +17,21 @@ from pipec.compiler.syntax import (
     contains,
     getattr_names,
     mutated_names,
+    names_of,
     within,
 )
 from pipec.compiler.trace_state import (
+    UNBOUND,
     Context,
     PendingGlue,
 )
 from pipec.manifest import (
     Binding,
+    Guard,
     NodeKind,
     OutputRef,
+    Select,
+    SelectOption,
     binding_sources,
 )
 
@@ -92,7 +97,10 @@ def add_glue(
     # A call may change the controller's own values in place (`normalize(d)`, `xs.pop()`).
     own = {*t.frame.env, *pending.writes, *t.writes(original)}
     # A module the controller imported is not a value a call changes (`json.dumps(x)`).
-    may_change = [name for name in names_calls_may_change(statement) if name not in t.imports]
+    reading = trace_sharing.reading_functions(t)
+    may_change = [
+        name for name in names_calls_may_change(statement, reading) if name not in t.imports
+    ]
     called = [name for name in may_change if name in own]
     # A module-level list or dict handed to such a call (`bump(LIMITS)`) would change in the
     # glue's process only, while every other script (and compile-time folding) keeps the old one.
@@ -105,7 +113,13 @@ def add_glue(
     ]
     for changed in dict.fromkeys([*mutated_names(statement), *augmented, *called, *module_values]):
         if changed in t.frame.env:
-            trace_values.refuse_shared_change(t, changed, original, _changes_inside(body))
+            trace_values.refuse_shared_change(
+                t,
+                changed,
+                original,
+                _changes_inside(body),
+                trace_sharing.shallow_change(statement, changed),
+            )
         elif changed in t.source.global_bindings() and not _names_code(t, changed):
             t.reporter.report(
                 rules.MUTATED_MODULE_VALUE,
@@ -113,6 +127,17 @@ def add_glue(
                 name=changed,
                 lower=changed.lower(),
             )
+    for target, name in trace_sharing.module_objects_changed(t, original):
+        t.reporter.report(
+            rules.MODULE_OBJECT_CHANGED,
+            t.location(target),
+            target=t.source.code(target).strip(),
+            name=name,
+        )
+    for call, function, name in trace_sharing.module_values_changed(t, original):
+        t.reporter.report(
+            rules.MODULE_VALUE_CHANGED_BY_CALL, t.location(call), function=function, name=name
+        )
     for written in [*extra_writes, *t.writes(original), *mutated_names(statement), *called]:
         if written not in pending.writes:
             pending.writes.append(written)
@@ -180,9 +205,11 @@ def read_bindings(
     writes: Sequence[str],
     anchor: cst.CSTNode,
     hoisted: list[cst.BaseStatement] | None = None,
+    unbound: list[cst.BaseStatement] | None = None,
 ) -> list[tuple[str, Binding]] | None:
     """The inputs of a node that reads `reads`; names a controller `import` bound add their
-    import line to `hoisted` instead."""
+    import line to `hoisted` instead; names unbound on some paths add to `unbound` the
+    statement that unbinds them there (without it, reading one fails on those paths)."""
     inputs: list[tuple[str, Binding]] = []
     ok = True
     for read in dict.fromkeys(reads):
@@ -193,6 +220,23 @@ def read_bindings(
         symbol = t.frame.env.get(read)
         if symbol is None and read in writes:
             continue  # assigned earlier in the same block
+        split = (
+            trace_values.split_unbound(symbol)
+            if unbound is not None and isinstance(symbol, (OutputRef, Select))
+            else None
+        )
+        if split is not None and unbound is not None:
+            # Unbound on some paths: the glue unbinds it there itself, so reading it fails
+            # where Python's would, and code that does not read it (`if flag: print(y)`) runs.
+            flag = f"_pipec_bound_{read}"
+            inputs.extend([(read, split[0]), (flag, split[1])])
+            unbound.append(
+                cst.parse_statement(
+                    f"if not {flag}:  # unbound on this path, as in the controller\n"
+                    f"    del {read}\n"
+                )
+            )
+            continue
         binding = trace_values.binding_of(t, symbol, anchor, read)
         if binding is None:
             ok = False
@@ -210,10 +254,24 @@ def flush(t: Context) -> str | None:
     if pending.barrier and t.frame.map is not None:
         t.reporter.report(rules.CHECK_IN_RUNTIME_LOOP, t.location(pending.originals[0]))
     hoisted: list[cst.BaseStatement] = []
-    inputs = read_bindings(t, pending.reads, pending.writes, pending.originals[0], hoisted)
+    unbound: list[cst.BaseStatement] = []
+    inputs = read_bindings(t, pending.reads, pending.writes, pending.originals[0], hoisted, unbound)
     if inputs is None:
         return None
-    outputs = list(pending.writes)
+    # A name only an `if` or a loop of this glue binds, and nothing bound before, may be unbound
+    # when the glue ends: the glue says whether it is, and a condition node decides on it.
+    maybe = (
+        [
+            w
+            for w in pending.writes
+            if _may_be_unbound(t, w) and _local(t, w) and not _surely_bound(pending, w)
+        ]
+        # A glue that returns ends the controller: nothing after it reads its names.
+        if t.frame.map is None and not pending.returns
+        else []
+    )
+    checks = [_bound_check(w) for w in maybe]
+    outputs = [*pending.writes, *(f"_pipec_bound_{w}" for w in maybe)]
     if pending.returns:
         outputs.append(RETURN_OUTPUT)
     name = t.numbered("glue")
@@ -221,7 +279,7 @@ def flush(t: Context) -> str | None:
         t,
         name,
         NodeKind.GLUE,
-        (*hoisted, *pending.statements),
+        (*hoisted, *unbound, *pending.statements, *checks),
         None,
         inputs,
         tuple(outputs),
@@ -231,7 +289,72 @@ def flush(t: Context) -> str | None:
     )
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
+    trace_sharing.record_glue(t, name, pending.statements, inputs, pending.writes)
+    for written in maybe:
+        flag = f"_pipec_bound_{written}"
+        condition = t.numbered("if")
+        add_node(
+            t,
+            condition,
+            NodeKind.CONDITION,
+            (),
+            cst.Name(flag),
+            [(flag, OutputRef(name, flag))],
+            ("decision",),
+            pending.originals,
+            set(),
+            False,
+        )
+        bound, unbound_here = Guard(condition, True), Guard(condition, False)
+        t.frame.env[written] = Select(
+            (
+                SelectOption((*t.frame.guards, bound), OutputRef(name, written)),
+                SelectOption((*t.frame.guards, unbound_here), OutputRef(UNBOUND, written)),
+            )
+        )
     return name
+
+
+def _may_be_unbound(t: Context, name: str) -> bool:
+    """Whether `name` is unbound before the glue on some path (or on all)."""
+    symbol = t.frame.env.get(name)
+    return symbol is None or (
+        isinstance(symbol, (OutputRef, Select)) and trace_values.split_unbound(symbol) is not None
+    )
+
+
+def _local(t: Context, name: str) -> bool:
+    """Whether the controller (or a comprehension or helper it runs) assigns `name`."""
+    scopes = [s for s in (t.controller_scope, *t.inner_scopes) if s is not None]
+    return any(a.name == name for s in scopes for a in s.assignments)
+
+
+def _surely_bound(pending: PendingGlue, name: str) -> bool:
+    """Whether a statement of the glue that always runs binds `name` (`name = ...`)."""
+    for statement in pending.statements:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                targets: list[cst.BaseExpression] = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                    targets = [small.target]
+                if any(name in names_of(target) for target in targets):
+                    return True
+    return False
+
+
+def _bound_check(name: str) -> cst.BaseStatement:
+    # Reading a local can only fail as unbound; a bare `except` reads no name the user's
+    # module could shadow.
+    return cst.parse_statement(
+        f"try:\n"
+        f"    {name} = {name}  # raises when unbound\n"
+        f"except:  # noqa: E722  (unbound on this path)\n"
+        f"    {name}, _pipec_bound_{name} = None, False\n"
+        f"else:\n"
+        f"    _pipec_bound_{name} = True\n"
+    )
 
 
 def add_node(

@@ -25,6 +25,7 @@ from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
 from pipec.compiler.star_imports import star_modules
 from pipec.compiler.syntax import ExitFinder, UnitFinder, within
+from pipec.compiler.trace_sharing import Sharing
 from pipec.manifest import (
     Binding,
     Gather,
@@ -162,6 +163,7 @@ class Context:
         self.graph = Graph(names=set(components))
         self.loop_guards: list[tuple[Guard, ...]] = []  # the guards of each unrolled loop
         self.returns: list[SelectOption] = []
+        self.sharing = Sharing()  # what glue outputs may share with the values they were built from
         self.unbound_reads: dict[tuple[str, tuple[Guard, ...]], str] = {}  # -> its failing node
         self.warned_unreachable = False
         self.controller_scope = self.source.scopes.get(controller.function.body)

@@ -8,7 +8,7 @@ from typing import Any
 
 import libcst as cst
 
-from pipec.compiler import rules
+from pipec.compiler import rules, trace_sharing
 from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_inline as inline
@@ -58,6 +58,7 @@ __all__ = [
     "parents",
     "refuse_shared_change",
     "shared_with",
+    "split_unbound",
     "step_call",
     "structured",
 ]
@@ -88,18 +89,59 @@ def _unbound_fails(
     """
     if isinstance(binding, OutputRef) and binding.node == UNBOUND:
         return OutputRef(_unbound_node(t, binding.output, when, anchor), binding.output)
-    if isinstance(binding, Select):
+    # What holds no unbound name comes back as the very object: sharing is told by identity.
+    if isinstance(binding, Select) and _holds_unbound(binding):
         return Select(
             tuple(
-                SelectOption(o.when, _unbound_fails(t, o.binding, o.when, anchor))
+                # The failing node runs where the read runs (`when`) and the path unbound it.
+                SelectOption(
+                    o.when,
+                    _unbound_fails(
+                        t, o.binding, (*when, *(g for g in o.when if g not in when)), anchor
+                    ),
+                )
                 for o in binding.options
             )
         )
-    if isinstance(binding, Container):
+    if isinstance(binding, Container) and _holds_unbound(binding):
         return dataclasses.replace(
             binding, items=tuple(_unbound_fails(t, i, when, anchor) for i in binding.items)
         )
     return binding
+
+
+def split_unbound(binding: Binding) -> tuple[Binding, Binding] | None:
+    """For a name unbound on some paths: its value (None where unbound) and whether it is
+    bound, each chosen by the same decisions; None if no path leaves it unbound (or a
+    container holds the unbound name)."""
+    if isinstance(binding, OutputRef) and binding.node == UNBOUND:
+        return Literal.of(None), Literal.of(False)
+    if isinstance(binding, Select):
+        values: list[SelectOption] = []
+        flags: list[SelectOption] = []
+        unbound = False
+        for option in binding.options:
+            split = split_unbound(option.binding)
+            if split is None:
+                if _holds_unbound(option.binding):
+                    return None
+                split = option.binding, Literal.of(True)
+            else:
+                unbound = True
+            values.append(SelectOption(option.when, split[0]))
+            flags.append(SelectOption(option.when, split[1]))
+        return (Select(tuple(values)), Select(tuple(flags))) if unbound else None
+    return None
+
+
+def _holds_unbound(binding: Binding) -> bool:
+    if isinstance(binding, OutputRef):
+        return binding.node == UNBOUND
+    if isinstance(binding, Select):
+        return any(_holds_unbound(o.binding) for o in binding.options)
+    if isinstance(binding, Container):
+        return any(_holds_unbound(i) for i in binding.items)
+    return False
 
 
 def _unbound_node(t: Context, name: str, when: tuple[Guard, ...], anchor: cst.CSTNode) -> str:
@@ -157,7 +199,9 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
     if not t.units(expr) and not any(k == "local" for k, _ in t.uses(expr, [])):
         value = t.fold(expr)
         if value is not NOT_LITERAL:
-            return Literal.of(value)
+            literal = Literal.of(value)
+            trace_sharing.record_folded(t, expr, literal)
+            return literal
     if isinstance(expr, (cst.List, cst.Tuple)) and not any(
         isinstance(e, cst.StarredElement) for e in expr.elements
     ):
@@ -485,14 +529,25 @@ def shared_with(t: Context, name: str, deep: bool = False) -> str | None:
     return None
 
 
-def refuse_shared_change(t: Context, name: str, anchor: cst.CSTNode, deep: bool = False) -> bool:
+def refuse_shared_change(
+    t: Context,
+    name: str,
+    anchor: cst.CSTNode,
+    deep: bool = False,
+    shallow: bool | None = None,
+) -> bool:
     """Report an in-place change of `name` (`deep`: of something inside it) that another name
-    would not see; True if reported."""
+    would not see; True if reported. `shallow`: whether the change reaches only the object
+    `name` holds (by default, when not `deep`)."""
     other = shared_with(t, name, deep)
-    if other is None:
-        return False
-    t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
-    return True
+    if other is not None:
+        t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
+        return True
+    other = trace_sharing.shared_through_glue(t, name, not deep if shallow is None else shallow)
+    if other is not None:
+        t.reporter.report(rules.MUTATED_SHARED_VALUE, t.location(anchor), name=name, other=other)
+        return True
+    return False
 
 
 def _holds(outer: object, inner: object) -> bool:

@@ -3,6 +3,7 @@ the build refuses. Each case is a family of divergences found by comparing the t
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -428,3 +429,341 @@ def controller(a: int = 1):
     )
     assert run.refused_codes == ["PC608"]
     assert "UnboundLocalError" in run.plain().error
+
+
+# ---- family 1: a value glue built from another shares its objects ----------------------------
+
+_SHARING_STEPS = """
+from pipec import PipelineDecorator
+
+LIMITS = [2, 1, 3]
+
+
+def grow(items):
+    alias = items
+    alias.append(0)
+
+
+def describe(items):
+    return f"{len(items)} items"
+
+
+@PipelineDecorator.component(return_values=["v"])
+def listing(n):
+    return list(range(n + 2))
+
+
+@PipelineDecorator.component(return_values=["v"])
+def nested(n):
+    return [[n], [n + 1]]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 1):
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the issue's example: `d` holds the list `files` holds
+        'files = listing(n)\nd = {"a": 1, "b": files}\nd.pop("a")\nx = listing(1)\n'
+        "files.pop(0)\nprint(d)",
+        # changed through the container
+        'files = listing(n)\nd = {"b": files}\nx = listing(1)\nd["b"].pop(0)\nprint(files)',
+        # a part taken out by glue, changed later
+        "rows = nested(n)\nfirst = rows[0]\nx = listing(1)\nfirst.append(9)\nprint(rows)",
+        # a copy holds the same inner lists
+        "rows = nested(n)\ncopy = list(rows)\nx = listing(1)\ncopy[0].append(9)\nprint(rows)",
+        # built under a run-time `if`
+        'files = listing(n)\nif n > 0:\n    d = {"b": files}\nelse:\n    d = {}\n'
+        "x = listing(1)\nfiles.append(3)\nprint(d)",
+        # a list the tracer knows (its items are values), held by a dict glue built
+        'files = [n, 2]\nd = {"b": files}\nx = listing(1)\nfiles.append(3)\nprint(d)',
+        # a module-level list, reached through a controller value (found by the tester)
+        "rows = [LIMITS]\nrows[0].append(3)\nreturn LIMITS",
+        "items = LIMITS\nitems.append(1)\nreturn LIMITS",
+        'x = listing(1)\nd = {"k": LIMITS}\ny = listing(2)\nd["k"].append(5)\nreturn LIMITS',
+        # changed by a module helper, through a name of its own
+        'files = listing(n)\nd = {"b": files}\nx = listing(1)\ngrow(files)\nprint(d)',
+        # shared from an earlier node, changed again later
+        'files = listing(n)\nd = {"b": files}\nfiles.pop(0)\nx = listing(1)\n'
+        "files.append(7)\nprint(d)",
+    ],
+)
+def test_a_change_another_value_built_from_it_would_miss_is_refused(tmp_path: Path, body: str):
+    source = _SHARING_STEPS + textwrap.indent(body, "    ") + "\n"
+    run = Differential(tmp_path, source)
+    assert run.refused_codes == ["PC611"]
+
+
+def test_changes_that_no_value_built_from_it_would_see_run_as_in_python(tmp_path: Path):
+    body = """
+files = listing(n)
+copied = {"b": list(files)}
+joined = files + [1]
+size = len(files)
+text = f"{files}"
+other = listing(3)
+held = {"a": 1, "b": other}
+x = listing(1)
+print(describe(other))
+files.pop(0)
+held.pop("a")
+copied["c"] = 5
+copied_limits = list(LIMITS)
+copied_limits.append(4)
+nested_limits = [LIMITS]
+nested_limits.append([3])
+rows = [listing(1), x]
+sizes = sum(len(r) for r in rows)
+kept_rows = [r for r in rows]
+rows.append([5])
+rebound = listing(2)
+kept = {"r": rebound}
+rebound = [9]
+rebound.append(3)
+print(copied, joined, size, text, files, held, kept, rebound, x, sizes, kept_rows, rows)
+return copied, kept, other, LIMITS, copied_limits, nested_limits
+"""
+    run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
+    run.same()
+    run.same(n=3)
+
+
+# ---- family 10: a name unbound on some paths fails only where it is read ----------------------
+
+
+def test_a_glue_only_if_reading_a_name_unbound_on_some_paths_runs_when_it_does_not_read_it(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 0, flag: bool = False, drop: bool = False):
+    b = one(a)
+    if b > 1:
+        y = one(b)
+    z = b
+    if drop:
+        del z
+    if flag:
+        print(y)
+    print("between")
+    if not flag:
+        print(z)
+    print("end")
+    return b
+""",
+    )
+    for a in (0, 3):
+        for flag in (False, True):
+            for drop in (False, True):
+                plain, _ = run.same(a=a, flag=flag, drop=drop)
+    assert "UnboundLocalError" in run.plain(a=0, flag=True).error
+
+
+def test_code_before_a_read_of_an_unbound_name_in_the_same_glue_runs_first(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 0):
+    b = one(a)
+    if b > 1:
+        y = one(b)
+    print("before")
+    print(y)
+    return b
+""",
+    )
+    run.same()
+    run.same(a=3)
+
+
+# ---- family 8: a module-level value changed by a helper the controller calls ------------------
+
+_MODULE_STATE = """
+import json
+import os
+
+from pipec import PipelineDecorator
+
+
+class Settings:
+    mode = "slow"
+
+
+def go_fast():
+    Settings.mode = "fast"
+
+CONFIG = {"lr": 0.01}
+SEEN = []
+COUNT = 0
+
+
+def set_lr(value):
+    CONFIG["lr"] = value
+
+
+def configure(value):
+    set_lr(value)
+
+
+def note(x):
+    global COUNT
+    COUNT += 1
+
+
+def remember(x):
+    seen = SEEN
+    seen.append(x)
+
+
+def describe(config):
+    return json.dumps(config) + str(len(SEEN))
+
+
+def scaled(x, config=None):
+    local = dict(config or CONFIG)
+    local["lr"] = x
+    return local
+
+
+@PipelineDecorator.component(return_values=["v"])
+def train(x):
+    return x * CONFIG["lr"]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "function"),
+    [
+        ("set_lr(0.5)", "set_lr"),
+        ("configure(0.5)", "configure"),
+        ("note(a)", "note"),
+        ("print([remember(x) for x in (a, 2)])", "remember"),
+        ("go_fast()", "go_fast"),
+    ],
+)
+def test_a_call_that_changes_a_module_level_value_is_refused(
+    tmp_path: Path, call: str, function: str
+):
+    run = Differential(tmp_path, _MODULE_STATE + f"    {call}\n    return train(a)\n")
+    assert run.refused_codes == ["PC612"]
+    assert f"`{function}` changes the module-level value" in str(run.refusal)
+
+
+@pytest.mark.parametrize(
+    "change", ['Settings.mode = "fast"', 'os.environ["PIPEC_MODE"] = "fast"', "del Settings.mode"]
+)
+def test_a_change_to_an_imported_module_or_a_class_in_the_controller_is_refused(
+    tmp_path: Path, change: str
+):
+    run = Differential(tmp_path, _MODULE_STATE + f"    {change}\n    return train(a)\n")
+    assert run.refused_codes == ["PC613"]
+
+
+def test_calls_that_only_read_module_level_values_run_as_in_python(tmp_path: Path):
+    body = """
+    text = describe(CONFIG)
+    mine = scaled(0.5)
+    b = train(a)
+    print(text, mine, describe(mine), b)
+    return b
+"""
+    run = Differential(tmp_path, _MODULE_STATE + body.lstrip("\n"))
+    run.same()
+
+
+def test_a_step_under_its_own_if_reading_a_name_unbound_on_some_paths(tmp_path: Path):
+    # The failing read is guarded by the `if` around it too, not only by the path that left
+    # the name unbound.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 0, flag: bool = False):
+    b = one(a)
+    if b > 1:
+        y = one(b)
+    if flag:
+        r = one(y)
+        print(r)
+    print("end")
+    return b
+""",
+    )
+    for a in (0, 3):
+        for flag in (False, True):
+            run.same(a=a, flag=flag)
+
+
+def test_a_name_only_a_glue_only_if_binds_is_unbound_after_it_when_the_if_did_not(
+    tmp_path: Path,
+):
+    # Found by the differential tester: the glue returned the name it never bound.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 3, xs: list = [3, 1, 2]):
+    if len(xs) > a:
+        rows = [[v for v in xs if v > 2]]
+    n = one(a)
+    if not xs:
+        print(rows)
+    if 3 in xs:
+        print(rows)
+    return n
+""",
+    )
+    for a in (1, 3):
+        for xs in ([3, 1, 2], [1, 2, 5, 6], []):
+            run.same(a=a, xs=xs)
+
+
+def test_a_name_an_unrolled_loop_binds_on_some_iterations_only(tmp_path: Path):
+    # Found by the differential tester: the second iteration's glue returned the name unbound.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = [3, 1, 2]):
+    a += one(0)
+    for i in [4, 0]:
+        if i in xs:
+            table = {"k": i, "j": xs}
+        a += len(xs)
+    if a > 6:
+        print(table)
+    return a
+""",
+    )
+    for xs in ([3, 1, 2], [4], [0, 9], [1, 2, 3, 4]):
+        run.same(xs=xs)
+
+
+def test_a_glue_that_returns_after_an_if_binding_a_name_on_one_path(tmp_path: Path):
+    # Found by the differential tester: the glue declared an output its `return` never wrote.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = []):
+    outs = [one(x) for x in xs]
+    outs.append(0)
+    if not xs:
+        rows = [xs[1:], a]
+    else:
+        assert a, "checked"
+    return {"n": len(xs) // a, "outs": outs}
+""",
+    )
+    run.same()
+    run.same(xs=[1, 2])

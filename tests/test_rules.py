@@ -125,6 +125,9 @@ CODES = {
     "PC608": "module-name-made-local",
     "PC609": "star-import-not-found",
     "PC610": "not-defined-by-star-import",
+    "PC611": "mutated-shared-value",
+    "PC612": "module-value-changed-by-call",
+    "PC613": "module-object-changed",
 }
 
 # Codes of rules pipec no longer needs (the construct is compiled now). Never given to another rule.
