@@ -103,6 +103,35 @@ def controller(a: int = 1):
     assert compiled.result == [1]
 
 
+def test_what_a_step_returns_is_a_copy_even_when_it_returns_its_argument(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["same", "first"])
+def echo(items):
+    return items, items[0]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    items = [[a], 2]
+    same, first = echo(items)
+    same.append(9)
+    first.append(8)
+    print(items, same)
+    return items
+""",
+    )
+    plain, compiled = run.plain(), run.compiled()
+    assert plain.stdout == "[[1, 8], 2, 9] [[1, 8], 2, 9]\n"  # the step returned its argument
+    # Each output is a copy of its own: `first` is no longer the list inside `same` either.
+    assert compiled.stdout == "[[1], 2] [[1], 2, 9]\n"
+    assert compiled.result == [[1], 2]
+
+
 def test_module_level_print_runs_in_no_step(tmp_path: Path):
     run = Differential(
         tmp_path,
