@@ -32,7 +32,7 @@ from typing import IO
 from pipec.executor import LocalExecutor, OutputSink, StepProcess, StepTask, start_fresh_process
 from pipec.manifest import Manifest
 
-__all__ = ["WarmExecutor", "WarmStarts", "preloads", "warm_starts_possible"]
+__all__ = ["WarmExecutor", "WarmStarts", "preloads", "same_interpreter", "warm_starts_possible"]
 
 _TEMPLATE_SOURCE = Path(__file__).with_name("warm_template.py").read_text(encoding="utf-8")
 # Set per node by the run loop: a template is shared by nodes that differ only in these.
@@ -46,9 +46,22 @@ def warm_starts_possible(python: str) -> str | None:
     """Why steps cannot be forked from templates here; None when they can."""
     if not hasattr(os, "fork"):
         return "this platform has no fork()"
-    if os.path.abspath(python) != os.path.abspath(sys.executable):
+    if not same_interpreter(python, sys.executable):
         return f"the steps run on {python}, not on pipec's own interpreter"
     return None
+
+
+def same_interpreter(python: str, own: str) -> bool:
+    """Whether ``python`` is the interpreter ``own``: the same file in the same folder, so
+    ``bin/python`` and ``bin/python3`` of one environment match, while an environment's python
+    and the base one it links to do not (their site-packages differ)."""
+    try:
+        same_file = os.path.samefile(python, own)
+    except OSError:
+        return False
+    return same_file and os.path.dirname(os.path.abspath(python)) == os.path.dirname(
+        os.path.abspath(own)
+    )
 
 
 def preloads(manifest: Manifest) -> dict[str, tuple[str, ...]]:

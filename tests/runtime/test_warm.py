@@ -258,6 +258,30 @@ def test_another_interpreter_runs_cold_with_a_note(tmp_path: Path, start_mode: s
     assert len(notes) == (0 if start_mode == "cold" else 1), done.stderr
 
 
+def test_another_name_of_pipecs_own_interpreter_starts_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # `--python .venv/bin/python` while pipec runs as `.venv/bin/python3`: one interpreter.
+    monkeypatch.delenv("PIPEC_COLD", raising=False)
+    own = Path(sys.executable)
+    others = [
+        sibling
+        for sibling in sorted(own.parent.glob("python*"))
+        if sibling.name != own.name and sibling.is_file() and os.path.samefile(sibling, own)
+    ]
+    if not others:
+        pytest.skip(f"{own.parent} holds no other name of {own.name}")
+    nodes = [Node("one", "def step():\n    return 1"), Node("two", after=["one"])]
+    build = write_build(tmp_path / "build", nodes)
+    folders = ("--runs-dir", str(tmp_path / "runs"), "--no-cache", "--skip-requirements-check")
+    done = pipec(tmp_path, "run", build, *folders, "--python", str(others[0]))
+    assert done.returncode == 0, done.stderr
+    assert "fresh interpreter" not in done.stderr
+    data = record(runs_in(tmp_path / "runs")[0])
+    assert data["options"]["starts"] == "warm"  # type: ignore[index]
+    assert {node["warm"] for node in data["nodes"].values()} == {True}  # type: ignore[attr-defined]
+
+
 def test_a_template_that_cannot_start_sends_steps_to_fresh_interpreters_with_a_note(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_mode: str
 ):
