@@ -195,6 +195,9 @@ class DaskExecutor:
         threads: int = sum(self._client.nthreads().values())
         return max(1, threads)
 
+    def prepare(self, task: StepTask, after: StepTask) -> None:
+        """The worker that will run ``task`` is not known yet: nothing to do."""
+
     def submit(self, task: StepTask) -> None:
         node = task.node.partition("[")[0]
         key = f"pipec-{task.node}-{task.attempt}-{uuid.uuid4().hex[:12]}"

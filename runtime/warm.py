@@ -390,6 +390,26 @@ class WarmStarts:
         self._lock = threading.Lock()
         self._noted = False
         self._closed = False
+        self._prepared: set[_Key] = set()
+
+    def prepare(self, task: StepTask, after: StepTask) -> None:
+        """Start the template ``task`` will fork from, in the background, from the one that
+        serves ``after`` (upstream of it, just started): its imports overlap ``after``'s work
+        instead of following it, as the plain run overlaps nothing but imports once too."""
+        key = _key_of(task)
+        with self._lock:
+            if self._closed or key in self._prepared:
+                return
+            self._prepared.add(key)
+        thread = threading.Thread(target=self._prepare, args=(key, after), daemon=True)
+        thread.start()
+
+    def _prepare(self, key: _Key, after: StepTask) -> None:
+        fifo_dir = after.log_path.parent
+        # The upstream template first (started by now, or being started for ``after``), so
+        # that this one forks from it rather than importing everything again beside it.
+        if self._template(_key_of(after), fifo_dir.parent, fifo_dir) is not None:
+            self._template(key, fifo_dir.parent, fifo_dir)
 
     def __call__(self, task: StepTask) -> StepProcess:
         key = _key_of(task)
@@ -475,6 +495,9 @@ class WarmExecutor(LocalExecutor):
     def __init__(self, sink: OutputSink | None, note: Callable[[str], None]) -> None:
         self._warm = WarmStarts(note)
         super().__init__(sink, start=self._warm)
+
+    def prepare(self, task: StepTask, after: StepTask) -> None:
+        self._warm.prepare(task, after)
 
     def close(self) -> None:
         super().close()
