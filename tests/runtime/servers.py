@@ -49,7 +49,7 @@ except (AttributeError, OSError):
     pass
 if os.getppid() != int(sys.argv[1]):
     os._exit(1)
-os.execv(sys.argv[2], sys.argv[2:])
+os.execvp(sys.argv[2], sys.argv[2:])  # the command may be a bare name (unshare)
 """
 
 
