@@ -16,10 +16,7 @@ signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
-import traceback  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
@@ -105,6 +102,9 @@ def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
 
 def _write_build(files: dict[str, bytes], out: Path) -> None:
     """Write the whole folder beside `out`, then swap it in: never a half-written build."""
+    import shutil
+    import tempfile
+
     out = out.absolute()
     if out.exists() and not (out / "manifest.json").is_file() and any(out.iterdir()):
         raise _OutputError(f"{out} exists and is not a pipec build; choose another folder with -o")
@@ -234,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except Exception:
+        import traceback  # only for pipec's own bugs: not on every command's path
+
         traceback.print_exc()
         print(
             "pipec: internal error: this is a bug in pipec, not in your pipeline; "

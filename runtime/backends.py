@@ -18,12 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipec.cache import StepCache
-from pipec.environments import (
-    EnvironmentError,
-    EnvironmentOptions,
-    launcher,
-    prepare_environments,
-)
 from pipec.executor import Executor, LocalExecutor, OutputSink
 from pipec.manifest import Manifest
 from pipec.record import InterpreterInfo
@@ -32,6 +26,7 @@ from pipec.store import ArtifactStore, LocalArtifactStore
 
 if TYPE_CHECKING:
     from pipec.dask_executor import DaskExecutor
+    from pipec.environments import EnvironmentOptions
 
 __all__ = [
     "BackendError",
@@ -274,6 +269,9 @@ def choose_environments(
     """The environments ``--env venv`` asks for, built now (before any run folder exists)."""
     if args.env != "venv":
         return EnvironmentChoice({}, {})
+    # Imported here: a run on pipec's own interpreter (the default) needs none of it.
+    from pipec.environments import EnvironmentError, EnvironmentOptions, prepare_environments
+
     options = EnvironmentOptions(
         root=cache_dir / "envs",
         base_python=args.python or base.executable,
@@ -335,6 +333,8 @@ def choose_cache(
 def _on_workers(manifest: Manifest, options: EnvironmentOptions) -> EnvironmentChoice:
     """Environments built by each Dask worker for the steps it runs (once per host, under its
     cache folder's lock); the cache key counts the versions the requirements pin."""
+    from pipec.environments import launcher
+
     launchers: dict[str, tuple[str, ...]] = {}
     described: dict[str, str] = {}
     installed: dict[str, Mapping[str, str | None]] = {}

@@ -46,7 +46,6 @@ from pipec.record import (
     record_to_json,
     write_record,
 )
-from pipec.references import RunReferenceError, resolve_run
 from pipec.report import format_run_details, format_run_list
 from pipec.requirements_check import (
     ProbeError,
@@ -603,6 +602,7 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
 
 
 def show_command(args: argparse.Namespace) -> int:
+    from pipec.references import RunReferenceError, resolve_run
     from pipec.view_commands import show_graph
 
     target = Path(args.target)

@@ -195,6 +195,9 @@ class DaskExecutor:
         threads: int = sum(self._client.nthreads().values())
         return max(1, threads)
 
+    def prepare(self, task: StepTask, after: StepTask) -> None:
+        """The worker that will run ``task`` is not known yet: nothing to do."""
+
     def submit(self, task: StepTask) -> None:
         node = task.node.partition("[")[0]
         key = f"pipec-{task.node}-{task.attempt}-{uuid.uuid4().hex[:12]}"
@@ -412,22 +415,11 @@ _reaper: threading.Thread | None = None
 def _may_start_warm(argv: tuple[str, ...]) -> bool:
     """Whether a template can start this command: a script file on this worker, run on the
     worker's own interpreter (a staged step or an environment launcher is neither)."""
+    from pipec.warm import same_interpreter
+
     if len(argv) < 2 or argv[1].startswith("-") or not hasattr(os, "fork"):
         return False
-    return _same_interpreter(argv[0], sys.executable) and os.path.isfile(argv[1])
-
-
-def _same_interpreter(python: str, own: str) -> bool:
-    """Whether ``python`` is this process's interpreter: the same file in the same folder, so
-    ``bin/python`` and ``bin/python3`` of one environment match, while an environment's python
-    and the base one it links to do not (their site-packages differ)."""
-    try:
-        same_file = os.path.samefile(python, own)
-    except OSError:
-        return False
-    return same_file and os.path.dirname(os.path.abspath(python)) == os.path.dirname(
-        os.path.abspath(own)
-    )
+    return same_interpreter(argv[0], sys.executable) and os.path.isfile(argv[1])
 
 
 def _templates_of(topic: str) -> StartProcess:

@@ -113,6 +113,10 @@ class Executor(Protocol):
     def submit(self, task: StepTask) -> None:
         """Start the task; its result arrives through :meth:`wait`."""
 
+    def prepare(self, task: StepTask, after: StepTask) -> None:
+        """Get ready, in the background, to start ``task`` once ``after`` (just submitted, and
+        upstream of it) has ended; never required, and a no-op where nothing can be readied."""
+
     def wait(self, timeout: float | None) -> list[StepResult]:
         """Results that finished since the last call; blocks up to ``timeout`` for the first."""
 
@@ -257,6 +261,9 @@ class LocalExecutor:
         )
         self._threads.append(thread)
         thread.start()
+
+    def prepare(self, task: StepTask, after: StepTask) -> None:
+        """A fresh interpreter cannot be started ahead of its command line: nothing to do."""
 
     def _run(self, task: StepTask) -> None:
         key = (task.node, task.attempt)

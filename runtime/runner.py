@@ -115,6 +115,10 @@ class PipelineRun:
         self.console = console
         self.nodes = {node.name: node for node in manifest.nodes}
         self.preloads = preloads(manifest)
+        self.successors: dict[str, list[str]] = {node.name: [] for node in manifest.nodes}
+        for name, upstream in manifest.dependencies().items():
+            for earlier in upstream:
+                self.successors[earlier].append(name)
         self.inputs = InputResolver(
             parameters, {node.name: node.map for node in manifest.nodes}, store
         )
@@ -283,6 +287,22 @@ class PipelineRun:
             code_sha256=self.hashes[node.script],
         )
         self.executor.submit(task)
+        self._prepare_successors(node, task)
+
+    def _prepare_successors(self, node: Node, task: StepTask) -> None:
+        """Let the executor ready the nodes right after this one while it runs (a warm start
+        imports their modules meanwhile); their inputs are not known yet, their script is."""
+        if self.options.launcher or node.name in self.options.env_launchers:
+            return  # steps staged through a store, or in their own environments: not warm
+        for name in self.successors[node.name]:
+            if name in self.options.env_launchers:
+                continue
+            later = self.nodes[name]
+            python = self.options.interpreters.get(name, self.options.python)
+            argv = (python, str(self.manifest.script_path(later)))
+            env = self._env(name)
+            sketch = StepTask(name, 0, argv, task.log_path, later.effects, env, self.preloads[name])
+            self.executor.prepare(sketch, task)
 
     def _env(self, unit: str) -> dict[str, str]:
         env = dict(os.environ)

@@ -32,7 +32,7 @@ from typing import IO
 from pipec.executor import LocalExecutor, OutputSink, StepProcess, StepTask, start_fresh_process
 from pipec.manifest import Manifest
 
-__all__ = ["WarmExecutor", "WarmStarts", "preloads", "warm_starts_possible"]
+__all__ = ["WarmExecutor", "WarmStarts", "preloads", "same_interpreter", "warm_starts_possible"]
 
 _TEMPLATE_SOURCE = Path(__file__).with_name("warm_template.py").read_text(encoding="utf-8")
 # Set per node by the run loop: a template is shared by nodes that differ only in these.
@@ -46,9 +46,22 @@ def warm_starts_possible(python: str) -> str | None:
     """Why steps cannot be forked from templates here; None when they can."""
     if not hasattr(os, "fork"):
         return "this platform has no fork()"
-    if os.path.abspath(python) != os.path.abspath(sys.executable):
+    if not same_interpreter(python, sys.executable):
         return f"the steps run on {python}, not on pipec's own interpreter"
     return None
+
+
+def same_interpreter(python: str, own: str) -> bool:
+    """Whether ``python`` is the interpreter ``own``: the same file in the same folder, so
+    ``bin/python`` and ``bin/python3`` of one environment match, while an environment's python
+    and the base one it links to do not (their site-packages differ)."""
+    try:
+        same_file = os.path.samefile(python, own)
+    except OSError:
+        return False
+    return same_file and os.path.dirname(os.path.abspath(python)) == os.path.dirname(
+        os.path.abspath(own)
+    )
 
 
 def preloads(manifest: Manifest) -> dict[str, tuple[str, ...]]:
@@ -377,6 +390,26 @@ class WarmStarts:
         self._lock = threading.Lock()
         self._noted = False
         self._closed = False
+        self._prepared: set[_Key] = set()
+
+    def prepare(self, task: StepTask, after: StepTask) -> None:
+        """Start the template ``task`` will fork from, in the background, from the one that
+        serves ``after`` (upstream of it, just started): its imports overlap ``after``'s work
+        instead of following it, as the plain run overlaps nothing but imports once too."""
+        key = _key_of(task)
+        with self._lock:
+            if self._closed or key in self._prepared:
+                return
+            self._prepared.add(key)
+        thread = threading.Thread(target=self._prepare, args=(key, after), daemon=True)
+        thread.start()
+
+    def _prepare(self, key: _Key, after: StepTask) -> None:
+        fifo_dir = after.log_path.parent
+        # The upstream template first (started by now, or being started for ``after``), so
+        # that this one forks from it rather than importing everything again beside it.
+        if self._template(_key_of(after), fifo_dir.parent, fifo_dir) is not None:
+            self._template(key, fifo_dir.parent, fifo_dir)
 
     def __call__(self, task: StepTask) -> StepProcess:
         key = _key_of(task)
@@ -462,6 +495,9 @@ class WarmExecutor(LocalExecutor):
     def __init__(self, sink: OutputSink | None, note: Callable[[str], None]) -> None:
         self._warm = WarmStarts(note)
         super().__init__(sink, start=self._warm)
+
+    def prepare(self, task: StepTask, after: StepTask) -> None:
+        self._warm.prepare(task, after)
 
     def close(self) -> None:
         super().close()

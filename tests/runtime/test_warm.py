@@ -175,6 +175,44 @@ def test_a_module_that_starts_a_thread_or_prints_when_imported_is_not_preloaded(
         assert "noisy was imported" in log.read_text(), mode
 
 
+def test_the_next_nodes_modules_are_imported_while_the_node_before_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("PIPEC_COLD", raising=False)  # a head start is what warm starts add
+    site = tmp_path / "site"
+    site.mkdir()
+    marker = site / "imported"
+    (site / "later.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('imported').touch()\n"
+    )
+    # `first` waits for `later` to be imported, which only a head start does before it ends.
+    waits = (
+        "def step():\n"
+        "    import os, time\n"
+        "    deadline = time.monotonic() + 30\n"
+        f"    while not os.path.exists({str(marker)!r}) and time.monotonic() < deadline:\n"
+        "        time.sleep(0.05)\n"
+        f"    return os.path.exists({str(marker)!r})\n"
+    )
+    nodes = [
+        Node("first", waits),
+        Node(
+            "second",
+            "import later\n\ndef step():\n    return 2",
+            after=["first"],
+            imports=["later"],
+        ),
+    ]
+    build = write_build(tmp_path / "build", nodes)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    done = pipec(tmp_path, "run", build, "--runs-dir", str(tmp_path / "runs"), "--no-cache")
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = runs_in(tmp_path / "runs")
+    data = record(run_dir) | {"_run_dir": str(run_dir)}
+    assert _result(data, "first") is True
+    assert _result(data, "second") == 2
+
+
 def test_retries_logs_and_cache_behave_as_with_fresh_processes(tmp_path: Path):
     flaky = (
         "def step():\n"
@@ -256,6 +294,30 @@ def test_another_interpreter_runs_cold_with_a_note(tmp_path: Path, start_mode: s
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if "fresh interpreter" in line]
     assert len(notes) == (0 if start_mode == "cold" else 1), done.stderr
+
+
+def test_another_name_of_pipecs_own_interpreter_starts_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # `--python .venv/bin/python` while pipec runs as `.venv/bin/python3`: one interpreter.
+    monkeypatch.delenv("PIPEC_COLD", raising=False)
+    own = Path(sys.executable)
+    others = [
+        sibling
+        for sibling in sorted(own.parent.glob("python*"))
+        if sibling.name != own.name and sibling.is_file() and os.path.samefile(sibling, own)
+    ]
+    if not others:
+        pytest.skip(f"{own.parent} holds no other name of {own.name}")
+    nodes = [Node("one", "def step():\n    return 1"), Node("two", after=["one"])]
+    build = write_build(tmp_path / "build", nodes)
+    folders = ("--runs-dir", str(tmp_path / "runs"), "--no-cache", "--skip-requirements-check")
+    done = pipec(tmp_path, "run", build, *folders, "--python", str(others[0]))
+    assert done.returncode == 0, done.stderr
+    assert "fresh interpreter" not in done.stderr
+    data = record(runs_in(tmp_path / "runs")[0])
+    assert data["options"]["starts"] == "warm"  # type: ignore[index]
+    assert {node["warm"] for node in data["nodes"].values()} == {True}  # type: ignore[attr-defined]
 
 
 def test_a_template_that_cannot_start_sends_steps_to_fresh_interpreters_with_a_note(
