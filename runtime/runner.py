@@ -440,8 +440,9 @@ class PipelineRun:
         failed = [name for name, node in nodes.items() if node.state is NodeState.FAILED]
         if not failed:
             return ended
+        first = next(iter(self.tracebacks), failed[0])  # the unit itself, not its map
         self.console.status(
-            f"{ended.node} called {ended.call}, but {failed[0]} failed before it in program "
+            f"{ended.node} called {ended.call}, but {first} failed before it in program "
             "order: the run fails there, as the Python program does"
         )
         return None
