@@ -149,8 +149,7 @@ def _unbound_node(t: Context, name: str, when: tuple[Guard, ...], anchor: cst.CS
     if known is not None:
         return known
     glue.flush(t)  # the code before this read runs first, as in Python
-    # `del name` of a local that holds nothing raises Python's own UnboundLocalError message.
-    statement = cst.SimpleStatementLine([cst.Del(cst.Name(name))])
+    statements = _unbound_read(name)
     node = t.numbered("glue")
     outer = t.frame
     t.frame = dataclasses.replace(outer, guards=when)
@@ -159,7 +158,7 @@ def _unbound_node(t: Context, name: str, when: tuple[Guard, ...], anchor: cst.CS
             t,
             node,
             NodeKind.GLUE,
-            (statement,),
+            statements,
             None,
             [],
             (name,),
@@ -172,6 +171,20 @@ def _unbound_node(t: Context, name: str, when: tuple[Guard, ...], anchor: cst.CS
         t.frame = dataclasses.replace(outer, barriers=(*outer.barriers, *barriers))
     t.unbound_reads[(name, when)] = node
     return node
+
+
+def _unbound_read(name: str) -> tuple[cst.BaseStatement, ...]:
+    """Code after which local `name` holds nothing: the node's `return` reads it and Python
+    raises its own UnboundLocalError. The assignment that never runs makes `name` a local for
+    Python and a possibly bound name for linters (`del name` is reported undefined, ruff F821)."""
+    assign = cst.Assign([cst.AssignTarget(cst.Name(name))], cst.Name("None"))
+    comment = cst.Comment(f"# `{name}` is unbound here in the controller: reading it fails")
+    never = cst.If(
+        test=cst.Name("False"),
+        body=cst.IndentedBlock([cst.SimpleStatementLine([assign])]),
+        leading_lines=[cst.EmptyLine(comment=comment)],
+    )
+    return (never,)
 
 
 def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:

@@ -17,7 +17,14 @@ from pipec.record_keeping import with_instances
 from pipec.scheduler import instance_name, kept_on_resume, unit_dependencies
 from pipec.store import ArtifactStore, StoreError
 
-__all__ = ["KeptWork", "map_bodies", "restore_kept", "reusable_nodes", "script_hashes"]
+__all__ = [
+    "KeptWork",
+    "element_ends",
+    "map_bodies",
+    "restore_kept",
+    "reusable_nodes",
+    "script_hashes",
+]
 
 
 def script_hashes(manifest: Manifest) -> dict[str, str]:
@@ -34,6 +41,16 @@ def map_bodies(manifest: Manifest) -> dict[str, list[str]]:
         for node in manifest.nodes
         if node.kind is NodeKind.MAP
     }
+
+
+def element_ends(manifest: Manifest) -> dict[str, str]:
+    """Every map whose body has glue, to the body's last glue node: the next element waits for
+    it, as any glue may raise or call sys.exit (see :class:`~pipec.scheduler.Scheduler`)."""
+    ends: dict[str, str] = {}
+    for node in manifest.nodes:
+        if node.map is not None and node.kind is not NodeKind.STEP:
+            ends[node.map] = node.name
+    return ends
 
 
 def reusable_nodes(
@@ -83,7 +100,9 @@ def reusable_nodes(
         expansions.pop(unit, None)
         if report is not None:
             report(f"{unit}: {problem}; running it again")
-    graph = unit_dependencies(manifest.dependencies(), map_bodies(manifest), expansions)
+    graph = unit_dependencies(
+        manifest.dependencies(), map_bodies(manifest), expansions, element_ends(manifest)
+    )
     return kept_on_resume(list(graph), graph, usable)
 
 

@@ -37,7 +37,7 @@ from pipec.printed import keep_printed
 from pipec.program_exit import ProgramExit, program_exit
 from pipec.record import ArtifactInfo, NodeState, RunRecord, RunState, timestamp
 from pipec.record_keeping import LiveRecord, with_instances
-from pipec.resume import KeptWork, map_bodies, restore_kept
+from pipec.resume import KeptWork, element_ends, map_bodies, restore_kept
 from pipec.scheduler import Scheduler, split_instance
 from pipec.store import ArtifactStore, StoreError
 from pipec.warm import preloads
@@ -84,6 +84,7 @@ def _scheduler(manifest: Manifest, kept: frozenset[str], restored: KeptWork) -> 
         bodies=map_bodies(manifest),
         decisions=restored.decisions,
         expansions=restored.expansions,
+        element_ends=element_ends(manifest),
     )
 
 
@@ -374,10 +375,12 @@ class PipelineRun:
     def _on_program_exit(
         self, node: Node, ended: ProgramExit, timing: Mapping[str, object]
     ) -> None:
-        """The controller called sys.exit: nothing more starts, as nothing more runs in Python.
+        """The controller called sys.exit: what comes after the call in program order does not
+        start, as it does not run in Python.
 
-        Steps already running are let finish: those before the call in program order would
-        have finished in Python too, and their outputs may serve a later run from the cache.
+        What comes before it still runs (Python ran it before the call), steps already running
+        included; when one of them fails, Python failed there and never reached the call (see
+        :meth:`_finish`).
         """
         message = f"called {ended.call}: the run ends here with exit status {ended.status}"
         self.console.status(f"{ended.node}: {message}")
@@ -386,9 +389,12 @@ class PipelineRun:
             self.program_exit = ended
         if node.map is not None:
             self.record.update(node.map, state=NodeState.EXITED, message=f"{ended.node}: {message}")
-        self.scheduler.stop()
-        self.queued.clear()
-        self.retries.clear()
+        nodes = self.record.current.nodes
+        finished = [name for name, known in nodes.items() if known.state is not NodeState.PENDING]
+        for name in self.scheduler.ended(ended.node, finished):
+            if name in nodes:
+                why = f"not started: the run ended at {ended.node} ({ended.call})"
+                self.record.update(name, state=NodeState.SKIPPED, message=why)
 
     def _fail_without_running(self, unit: str, node: Node, message: str) -> None:
         now = time.time()
@@ -444,9 +450,26 @@ class PipelineRun:
 
     # -- the end ----------------------------------------------------------------------
 
+    def _program_exit_reached(self) -> ProgramExit | None:
+        """The controller's sys.exit, unless a node before it in program order failed: Python
+        stopped at that failure and never made the call."""
+        ended = self.program_exit
+        if ended is None:
+            return None
+        nodes = self.record.current.nodes
+        failed = [name for name, node in nodes.items() if node.state is NodeState.FAILED]
+        if not failed:
+            return ended
+        first = next(iter(self.tracebacks), failed[0])  # the unit itself, not its map
+        self.console.status(
+            f"{ended.node} called {ended.call}, but {first} failed before it in program "
+            "order: the run fails there, as the Python program does"
+        )
+        return None
+
     def _finish(self) -> int:
         self._record_skips()
-        ended = self.program_exit
+        ended = self._program_exit_reached()
         why = (
             "the run stopped" if ended is None else f"the run ended at {ended.node} ({ended.call})"
         )

@@ -11,6 +11,12 @@ input of its body; once it is ready the instances ``<node>[<i>]`` get a sorter o
 own, and ``<map>[*]`` is done when the last of them is.  A failed node is never done, so
 its descendants never become ready; they are reported as skipped.  With
 ``abort_on_failure`` the first failure stops every new start.
+
+Elements of a map whose body has glue run in program order as far as Python would notice:
+every instance of element ``i`` also waits for element ``i - 1``'s instance of the body's
+last glue node (its *element end*).  Glue may raise or call ``sys.exit``, and Python would
+run nothing of a later element after that; steps of one element still overlap with the
+glue-free part of the next.
 """
 
 from __future__ import annotations
@@ -80,9 +86,11 @@ class Scheduler:
         bodies: Mapping[str, Sequence[str]] | None = None,
         decisions: Mapping[str, bool] | None = None,
         expansions: Mapping[str, int] | None = None,
+        element_ends: Mapping[str, str] | None = None,
     ) -> None:
-        """``bodies`` maps each map node to its body nodes; ``completed``, ``decisions`` and
-        ``expansions`` (element counts) come from the run being resumed."""
+        """``bodies`` maps each map node to its body nodes, ``element_ends`` each map whose body
+        has glue to its last glue node; ``completed``, ``decisions`` and ``expansions``
+        (element counts) come from the run being resumed."""
         self._order = {name: index for index, name in enumerate(order)}
         self._dependencies = {name: frozenset(deps) for name, deps in dependencies.items()}
         self._abort_on_failure = abort_on_failure
@@ -92,6 +100,7 @@ class Scheduler:
         self._map_of = {node: name for name, body in self._bodies.items() for node in body}
         self._decisions = dict(decisions or {})
         self._expansions = dict(expansions or {})
+        self._element_ends = dict(element_ends or {})
         self._skipped: set[str] = set()
         self._ready: list[str] = []
         self._skips: list[Skip] = []
@@ -141,10 +150,19 @@ class Scheduler:
         """Record a final failure; ``finished`` are nodes already out of the picture."""
         if self._abort_on_failure:
             self._stopped = True
+        return FailureDecision(self._downstream(node, finished), self._stopped)
+
+    def ended(self, node: str, finished: Iterable[str]) -> tuple[str, ...]:
+        """Record that ``node`` ended the program (``sys.exit``): what comes after it in program
+        order will not run, the rest (what Python ran before it) goes on."""
+        return self._downstream(node, finished)
+
+    def _downstream(self, node: str, finished: Iterable[str]) -> tuple[str, ...]:
         out = set(finished)
-        graph = unit_dependencies(self._dependencies, self._bodies, self._expansions)
-        skipped = [n for n in descendants(node, graph) if n not in out]
-        return FailureDecision(tuple(sorted(skipped, key=self._rank)), self._stopped)
+        graph = unit_dependencies(
+            self._dependencies, self._bodies, self._expansions, self._element_ends
+        )
+        return tuple(sorted((n for n in descendants(node, graph) if n not in out), key=self._rank))
 
     def stop(self) -> None:
         """Start nothing more (Ctrl-C)."""
@@ -172,9 +190,14 @@ class Scheduler:
         owner = self._map_of.get(node)
         return node if owner is None else _fanout(owner)
 
-    def _rank(self, unit: str) -> tuple[int, int]:
+    def _rank(self, unit: str) -> tuple[int, int, int]:
+        """Program order as Python runs it: a map's instances element by element."""
         node, index = split_instance(unit)
-        return (self._order.get(node, len(self._order)), -1 if index is None else index)
+        last = len(self._order)
+        if index is None:
+            return (self._order.get(node, last), -1, 0)
+        owner = self._map_of.get(node, node)
+        return (self._order.get(owner, last), index, self._order.get(node, last))
 
     def _finish(self, unit: str) -> None:
         node, index = split_instance(unit)
@@ -249,6 +272,7 @@ class Scheduler:
                 for dep in self._dependencies.get(node, ())
                 if self._map_of.get(dep) == map_name
             }
+            | _previous_end(self._element_ends.get(map_name), i)
             for node in body
             for i in range(count)
         }
@@ -258,16 +282,26 @@ class Scheduler:
         self._unfinished[map_name] = len(graph)
 
 
+def _previous_end(element_end: str | None, index: int) -> set[str]:
+    """What element ``index``'s instances wait for besides their own element's inputs."""
+    if element_end is None or index == 0:
+        return set()
+    return {instance_name(element_end, index - 1)}
+
+
 def unit_dependencies(
     dependencies: Mapping[str, Iterable[str]],
     bodies: Mapping[str, Sequence[str]],
     expansions: Mapping[str, int],
+    element_ends: Mapping[str, str] | None = None,
 ) -> dict[str, set[str]]:
     """Predecessors of every node and every instance of the expanded maps.
 
     A gather over an expanded map depends on each instance of the gathered node; an
-    instance depends on the same element's instances of its body siblings.
+    instance depends on the same element's instances of its body siblings, and on the
+    previous element's end when its map has one (see ``element_ends`` of :class:`Scheduler`).
     """
+    ends = element_ends or {}
     map_of = {node: name for name, body in bodies.items() for node in body}
 
     def outside(dep: str) -> set[str]:
@@ -286,7 +320,7 @@ def unit_dependencies(
         for i in range(expansions.get(owner, 0)):
             graph[instance_name(name, i)] = {
                 instance_name(dep, i) if map_of.get(dep) == owner else dep for dep in deps
-            }
+            } | _previous_end(ends.get(owner), i)
     return graph
 
 

@@ -166,6 +166,27 @@ def test_a_map_body_runs_once_per_element_and_its_gather_waits_for_all():
     assert decision.skipped == ("neg[0]", "total")
 
 
+def test_a_map_body_with_glue_runs_its_elements_in_program_order():
+    # Body: step `work`, then glue `check` (may raise or exit); the next element waits for it.
+    deps = {"items": [], "m": ["items"], "work": ["m"], "check": ["m"], "after": ["m", "check"]}
+    scheduler = Scheduler(
+        list(deps), deps, bodies={"m": ["work", "check"]}, element_ends={"m": "check"}
+    )
+    assert scheduler.take_ready() == ["items"]
+    scheduler.succeeded("items")
+    assert scheduler.take_ready() == ["m"]
+    scheduler.expanded("m", 3)
+    scheduler.succeeded("m")
+    assert scheduler.take_ready() == ["work[0]", "check[0]"]
+    scheduler.succeeded("work[0]")
+    assert scheduler.take_ready() == []  # element 1 waits for element 0's glue
+    scheduler.succeeded("check[0]")
+    assert scheduler.take_ready() == ["work[1]", "check[1]"]
+    # check[1] calls sys.exit: element 2 and what follows the loop will not run; work[1] goes on
+    finished = ["items", "m", "work[0]", "check[0]", "check[1]"]
+    assert scheduler.ended("check[1]", finished) == ("work[2]", "check[2]", "after")
+
+
 def test_an_empty_map_and_a_skipped_map():
     deps = {"c": [], "m": ["c"], "sq": ["m"], "total": ["m", "sq"]}
     scheduler = Scheduler(list(deps), deps, bodies={"m": ["sq"]})
