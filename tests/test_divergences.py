@@ -208,3 +208,30 @@ def test_a_failed_step_stops_an_independent_one_only_with_abort_on_failure(
     assert run.states()["bad"] == "failed"
     assert run.states()["independent"] == state
     assert (compiled_marks / "independent-done").exists() is (not abort)
+
+
+def test_controller_code_that_reads_no_output_of_a_failed_step_still_runs(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def bad(x):
+    raise ValueError("bad step")
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    v = bad(a)
+    print("after the call")
+    return a
+""",
+    )
+    plain, compiled = run.plain(), run.compiled()
+    assert not plain.ok and plain.stdout == ""  # Python stops at the failing call
+    # The print does not wait for a step whose outputs it does not read, as in ClearML, where
+    # the call returns at once: it runs; the run still fails.
+    assert not compiled.ok and compiled.stdout == "after the call\n"
+    assert run.states()["bad"] == "failed"
