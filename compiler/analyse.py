@@ -25,6 +25,7 @@ from pipec.compiler.module_statements import (
 )
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
 from pipec.compiler.source import SourceModule
+from pipec.compiler.star_imports import StarImports
 from pipec.compiler.step_names import check_step_names
 from pipec.literals import encode_literal
 
@@ -667,7 +668,11 @@ def collect_support(
 
 
 def _component(
-    source: SourceModule, parsed: ParsedFile, decorated: Decorated, reporter: Reporter
+    source: SourceModule,
+    parsed: ParsedFile,
+    decorated: Decorated,
+    reporter: Reporter,
+    stars: StarImports,
 ) -> Component:
     function = decorated.function
     name = function.name.value
@@ -701,7 +706,7 @@ def _component(
     roots.update(helper_roots)
     stripped = _strip_component_decorators(source, function)
     support = collect_support(source, parsed, roots, [stripped], reporter, f"step `{name}`")
-    check_step_names(source, function, support.statements, reporter, f"step `{name}`")
+    check_step_names(source, function, support.statements, stars, reporter, f"step `{name}`")
     return Component(
         function_name=name,
         step_name=_step_name(name, options),
@@ -858,11 +863,13 @@ def _helper_roots(
     return helper_roots
 
 
-def analyse_components(parsed: ParsedFile, reporter: Reporter) -> dict[str, Component]:
+def analyse_components(
+    parsed: ParsedFile, reporter: Reporter, stars: StarImports
+) -> dict[str, Component]:
     """Function name -> Component, for every component in the file."""
     source = parsed.source
     return {
-        d.name: _component(source, parsed, d, reporter)
+        d.name: _component(source, parsed, d, reporter, stars)
         for d in parsed.components
         if d.kind is DecoratorKind.COMPONENT
     }

@@ -26,7 +26,7 @@ from pipec.compiler.pipeline_module import home_support
 from pipec.compiler.portability import check_portable
 from pipec.compiler.requirements import Environment
 from pipec.compiler.source import parse_source
-from pipec.compiler.star_imports import check_star_reads
+from pipec.compiler.star_imports import check_star_reads, read_star_imports
 from pipec.compiler.trace import trace_controller
 from pipec.manifest import Manifest
 
@@ -81,7 +81,8 @@ def _build(
     reporter = Reporter()
     parsed = find_decorated(source, reporter)
     controller = select_pipeline(parsed, pipeline, reporter)
-    components = analyse_components(parsed, reporter)
+    stars = read_star_imports(source, project, environment)
+    components = analyse_components(parsed, reporter, stars)
     report_server_calls(parsed, reporter, strict=strict_clearml)
     if controller is None:
         raise UserError(reporter.diagnostics)
@@ -89,7 +90,7 @@ def _build(
     trace = trace_controller(
         parsed, components, controller, tuple(p.name for p in info.parameters), reporter
     )
-    check_star_reads(source, trace.star_reads, project, environment, reporter)
+    check_star_reads(stars, trace.star_reads, reporter)
     used = {n.component for n in trace.nodes if isinstance(n, StepNode)}
     check_portable(info, components, used, source.location(controller.function), reporter)
     if reporter.has_errors:

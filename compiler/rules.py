@@ -901,6 +901,16 @@ NOT_DEFINED_BY_STAR_IMPORT = Rule(
     "{modules} do not export it{suggestion}",
     "define `{name}`, import it by name, or add it to the module's `__all__`",
 )
+STAR_IMPORT_TRUSTED = Rule(
+    "PC614",
+    "star-import-trusted",
+    _W,
+    "`{name}` is defined nowhere in this file; pipec takes it, and any other such name a step "
+    "reads, to come from `from {module} import *` without checking: it does not read what "
+    "`{module}` exports (an installed package is never imported at build time)",
+    "import the names by name (`from {module} import {name}`) so the build can check them; a "
+    "step that reads a name `{module}` does not define stops with NameError when it runs",
+)
 
 UNDEFINED_NAME_IN_STEP = Rule(
     "PC603",

@@ -1,17 +1,24 @@
-"""Names the controller reads that only a module-level `from M import *` can define.
+"""What a file's module-level `from M import *` lines bind, read without running the user's code.
 
-Every script carries the file's star imports, so such a name works at run time when `M` defines
-it. pipec checks what it can without running anything: a module of the project is read with
-`ast` for the names its star exports; the standard library and installed packages are trusted;
-a module found nowhere is named in a warning, since the name can come from nothing else.
+Every script carries the file's star imports, so a name the controller or a step reads works at
+run time when `M` defines it. pipec checks what it can: a module of the project is read with
+`ast` for the names its star exports; a standard-library module is imported (it is part of the
+interpreter, not the user's code) and its real public names taken; an installed package is
+trusted, since importing it would run third-party code; a module found nowhere is named in a
+warning, since the name can come from nothing else.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
+import importlib
+import io
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -22,7 +29,23 @@ from pipec.compiler.requirements import Environment
 from pipec.compiler.source import SourceModule
 from pipec.manifest import Location
 
-__all__ = ["check_star_reads", "star_modules"]
+__all__ = ["StarImports", "check_star_reads", "read_star_imports", "star_modules"]
+
+
+@dataclass(frozen=True)
+class StarImports:
+    """The file's star-imported modules, sorted by how much pipec knows of what they bind."""
+
+    modules: tuple[str, ...]
+    read: Mapping[str, frozenset[str]]  # module -> the names its star binds
+    unread: tuple[str, ...]  # installed, or a project module pipec cannot read: may bind anything
+    missing: tuple[str, ...]  # found nowhere: binds nothing pipec can see
+
+    def defines(self, name: str) -> bool:
+        return any(name in names for names in self.read.values())
+
+    def exported(self) -> frozenset[str]:
+        return frozenset().union(*self.read.values())
 
 
 def star_modules(source: SourceModule) -> tuple[str, ...]:
@@ -42,29 +65,37 @@ def star_modules(source: SourceModule) -> tuple[str, ...]:
     return tuple(found)
 
 
-def check_star_reads(
-    source: SourceModule,
-    reads: Sequence[tuple[str, Location]],
-    project: ProjectFiles,
-    environment: Environment,
-    reporter: Reporter,
-) -> None:
+def read_star_imports(
+    source: SourceModule, project: ProjectFiles, environment: Environment
+) -> StarImports:
     modules = star_modules(source)
-    exported = {m: _exports(m, project, environment) for m in modules}
+    exports = {m: _exports(m, project, environment) for m in modules}
+    return StarImports(
+        modules=modules,
+        read={m: n for m, n in exports.items() if n is not None and n is not _MISSING},
+        unread=tuple(m for m, n in exports.items() if n is None),
+        missing=tuple(m for m, n in exports.items() if n is _MISSING),
+    )
+
+
+def check_star_reads(
+    stars: StarImports, reads: Sequence[tuple[str, Location]], reporter: Reporter
+) -> None:
+    """Report the names the controller reads that no star import can be seen to bind."""
     for name, location in reads:
-        if any(names is None or name in names for names in exported.values()):
-            continue  # a trusted module, or a project module that defines it
-        missing = [m for m, names in exported.items() if names is _MISSING]
-        if missing:
-            reporter.report(rules.STAR_IMPORT_NOT_FOUND, location, name=name, module=missing[0])
+        if stars.unread or stars.defines(name):
+            continue  # a trusted module, or a readable one that defines it
+        if stars.missing:
+            reporter.report(
+                rules.STAR_IMPORT_NOT_FOUND, location, name=name, module=stars.missing[0]
+            )
             continue
-        known = sorted(set().union(*(n for n in exported.values() if n is not None)))
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(name, sorted(stars.exported()), n=1, cutoff=0.75)
         reporter.report(
             rules.NOT_DEFINED_BY_STAR_IMPORT,
             location,
             name=name,
-            modules=", ".join(f"`{m}`" for m in modules),
+            modules=", ".join(f"`{m}`" for m in stars.modules),
             suggestion=f"; did you mean `{close[0]}`?" if close else "",
         )
 
@@ -72,6 +103,10 @@ def check_star_reads(
 # A module found nowhere: it defines nothing pipec can see. (Not `frozenset()`, which is one
 # object with every other empty frozenset.)
 _MISSING: frozenset[str] = frozenset({"<missing>"})
+
+# Standard-library modules whose import does something visible (prints, opens a browser) or
+# starts a GUI toolkit; pipec trusts them rather than importing them while it builds.
+_NOT_IMPORTED = frozenset({"this", "antigravity", "__hello__", "__phello__", "idlelib", "turtle"})
 
 
 def _exports(module: str, project: ProjectFiles, environment: Environment) -> frozenset[str] | None:
@@ -84,9 +119,32 @@ def _exports(module: str, project: ProjectFiles, environment: Environment) -> fr
             if relative in wanted:
                 return _star_names(relative, text)
         return None  # a module of the package pipec cannot read: trusted, as Python finds it
-    if top in sys.stdlib_module_names or environment.distributions(top):
+    if top in sys.stdlib_module_names:
+        return _standard_names(module)
+    if environment.distributions(top):
         return None
     return _MISSING
+
+
+def _standard_names(module: str) -> frozenset[str] | None:
+    """What `from module import *` binds for a standard-library module, as Python computes it."""
+    if module.split(".")[0] in _NOT_IMPORTED:
+        return None
+    try:
+        # A module that warns on import (deprecated) or prints must not reach the build's output.
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            imported = importlib.import_module(module)
+    except Exception:  # not importable here (another platform's module): trusted
+        return None
+    listed = getattr(imported, "__all__", None)
+    if isinstance(listed, (list, tuple)) and all(isinstance(n, str) for n in listed):
+        return frozenset(listed)
+    return frozenset(n for n in vars(imported) if not n.startswith("_"))
 
 
 def _star_names(path: str, text: str) -> frozenset[str] | None:

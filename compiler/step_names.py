@@ -1,7 +1,8 @@
 """Names a step's script would read and nothing defines, and module values each script recomputes.
 
 A step runs its function and the module code carried with it; a name none of them defines
-(and that is no builtin) fails with NameError when the step runs, long after the build.
+(and that is no builtin, and no star import of the file binds) fails with NameError when the step
+runs, long after the build.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pipec.compiler import rules
 from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.parse import decorator_kind
 from pipec.compiler.source import SourceModule
+from pipec.compiler.star_imports import StarImports
 
 __all__ = ["check_step_names"]
 
@@ -45,27 +47,19 @@ def check_step_names(
     source: SourceModule,
     function: cst.FunctionDef,
     carried: Iterable[int],
+    stars: StarImports,
     reporter: Reporter,
     user: str,
 ) -> None:
     statements = [source.module.body[i] for i in carried]
-    _undefined(source, [function, *statements], reporter)
+    _undefined(source, [function, *statements], stars, reporter)
     for statement in statements:
         _per_process(source, statement, reporter, user)
 
 
-def _has_star_import(source: SourceModule) -> bool:
-    return any(
-        isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar)
-        for statement in source.module.body
-        if isinstance(statement, cst.SimpleStatementLine)
-        for small in statement.body
-    )
-
-
-def _undefined(source: SourceModule, nodes: list[cst.BaseStatement], reporter: Reporter) -> None:
-    if _has_star_import(source):
-        return  # the star may define anything; what it does not define fails at import instead
+def _undefined(
+    source: SourceModule, nodes: list[cst.BaseStatement], stars: StarImports, reporter: Reporter
+) -> None:
     for node in nodes:
         excluded: list[CodeRange] = []
         if isinstance(node, cst.FunctionDef):
@@ -77,12 +71,33 @@ def _undefined(source: SourceModule, nodes: list[cst.BaseStatement], reporter: R
         for use in source.uses_within(source.extent(node), excluded):
             if use.scope is not None or use.builtin or use.name in _MODULE_NAMES:
                 continue
-            close = difflib.get_close_matches(
-                use.name, _visible(source, use.node), n=1, cutoff=0.75
-            )
+            if stars.defines(use.name):
+                continue
+            location = source.location(use.node)
+            if stars.unread:
+                # Could be any name of the module; one warning says pipec took it on trust.
+                reporter.report_once(
+                    f"star-import-trusted:{stars.unread[0]}",
+                    rules.STAR_IMPORT_TRUSTED,
+                    location,
+                    name=use.name,
+                    module=stars.unread[0],
+                )
+                continue
+            if stars.missing:
+                reporter.report_once(
+                    f"star-import-not-found:{use.name}",
+                    rules.STAR_IMPORT_NOT_FOUND,
+                    location,
+                    name=use.name,
+                    module=stars.missing[0],
+                )
+                continue
+            visible = [*_visible(source, use.node), *stars.exported()]
+            close = difflib.get_close_matches(use.name, sorted(set(visible)), n=1, cutoff=0.75)
             reporter.report(
                 rules.UNDEFINED_NAME_IN_STEP,
-                source.location(use.node),
+                location,
                 name=use.name,
                 suggestion=f"; did you mean `{close[0]}`?" if close else "",
             )

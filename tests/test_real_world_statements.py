@@ -321,7 +321,7 @@ def test_a_name_the_local_star_import_does_not_export_is_refused_with_its_cause(
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "helpers.py").write_text(HELPERS, encoding="utf-8")
     source = _without_math(STAR)
-    # `math` could export any name; a project module exports what it says it does.
+    # A project module exports what it says it does (`__all__`), not every public name.
     run = Differential(tmp_path, source.replace("describe(root)", "describes(root) + hidden()"))
     assert run.refused_codes == ["PC610", "PC610"]
     messages = [d.message for d in run.refusal.diagnostics]

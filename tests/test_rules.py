@@ -128,6 +128,7 @@ CODES = {
     "PC611": "mutated-shared-value",
     "PC612": "module-value-changed-by-call",
     "PC613": "module-object-changed",
+    "PC614": "star-import-trusted",
 }
 
 # Codes of rules pipec no longer needs (the construct is compiled now). Never given to another rule.

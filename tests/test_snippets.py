@@ -14,6 +14,7 @@ from pipec.compiler.ir import GlueNode, StepNode, Trace
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parse import find_decorated
 from pipec.compiler.source import parse_source
+from pipec.compiler.star_imports import StarImports
 from pipec.compiler.syntax import mutated_names, names_of, target_names
 from pipec.compiler.trace import trace_controller
 from pipec.manifest import Container, Guard, Literal, NodeKind, OutputRef, ParamRef
@@ -41,7 +42,8 @@ def trace(controller: str) -> tuple[Trace, Reporter]:
     source = parse_source(STEPS + textwrap.dedent(controller).lstrip(), "pipeline.py")
     reporter = Reporter()
     parsed = find_decorated(source, reporter)
-    components = analyse_components(parsed, reporter)
+    # STEPS has no star import: no module could bind a name the steps read.
+    components = analyse_components(parsed, reporter, StarImports((), {}, (), ()))
     (pipeline,) = parsed.pipelines
     parameters = tuple(p.name.value for p in pipeline.function.params.params)
     return trace_controller(parsed, components, pipeline, parameters, reporter), reporter
