@@ -56,6 +56,8 @@ _REFUSED_STATEMENTS: dict[type, Rule] = {
     cst.FunctionDef: rules.FUNCTION_IN_CONTROLLER,
     cst.ClassDef: rules.CLASS_IN_CONTROLLER,
 }
+# How a refused statement is written in Python, for the message (libcst's class names are not).
+_STATEMENT_WORDS: dict[type, str] = {cst.TryStar: "try/except*"}
 _REFUSED_SMALL: dict[type, Rule] = {
     cst.Global: rules.GLOBAL_STATEMENT,
     cst.Nonlocal: rules.NONLOCAL_STATEMENT,
@@ -135,7 +137,8 @@ def block(t: Context, block: cst.BaseSuite | cst.Else | cst.If | None, top: bool
             match.match_(t, statement)
         else:
             rule = _REFUSED_STATEMENTS.get(type(statement), rules.UNSUPPORTED_STATEMENT)
-            t.reporter.report(rule, t.location(statement), kind=type(statement).__name__)
+            kind = _STATEMENT_WORDS.get(type(statement), type(statement).__name__)
+            t.reporter.report(rule, t.location(statement), kind=kind)
             poison(t, statement)
 
 
