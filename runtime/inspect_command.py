@@ -362,7 +362,9 @@ def _result_text(result: Mapping[str, object]) -> str:
 
 def _preview(files: _RunFiles, relative: str) -> str:
     meta = files.meta(relative)
-    preview = meta.get("preview") if meta is not None else None
+    if meta is None:  # gone, damaged, or the store is out of reach: say so, not a blank
+        return "(meta file not readable)"
+    preview = meta.get("preview")
     text = str(preview) if preview is not None else ""
     return text if len(text) <= 60 else text[:57] + "..."
 

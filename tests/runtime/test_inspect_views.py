@@ -94,6 +94,16 @@ def test_inspect_shows_the_result_the_decision_and_every_output(tmp_path: Path, 
     assert "written by Python 3." in one.stderr and "None" not in one.stderr
 
 
+def test_inspect_list_says_when_a_preview_cannot_be_read(tmp_path: Path, run_dir: Path):
+    (meta,) = (run_dir / "artifacts" / "make_items").glob("*.meta.json")
+    meta.unlink()
+    listing = _pipec(tmp_path, "inspect", run_dir, "--list")
+    assert listing.returncode == 0, listing.stderr
+    rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}
+    assert rows["make_items"].endswith("(meta file not readable)")
+    assert "(meta file not readable)" not in rows["total"]
+
+
 def test_inspect_refuses_a_result_file_that_changed(tmp_path: Path, run_dir: Path):
     square = run_dir / "artifacts" / "square[1]" / "sq.pkl"
     square.write_bytes(square.read_bytes() + b"\0")
