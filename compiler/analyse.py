@@ -32,6 +32,7 @@ from pipec.literals import encode_literal
 __all__ = [
     "Component",
     "OptionValue",
+    "decorator_name",
     "Parameter",
     "ParameterKind",
     "Support",
@@ -733,14 +734,18 @@ def _refuse_decorators_above(
     for decorator in function.decorators:
         if decorator is component:
             return
-        target = decorator.decorator
-        named = target.func if isinstance(target, cst.Call) else target
         reporter.report(
             rules.DECORATOR_ABOVE_COMPONENT,
             source.location(decorator),
-            decorator=source.code(named).strip(),
+            decorator=decorator_name(source, decorator),
             function=function.name.value,
         )
+
+
+def decorator_name(source: SourceModule, decorator: cst.Decorator) -> str:
+    """The decorator as written, without its arguments (`functools.lru_cache`)."""
+    target = decorator.decorator
+    return source.code(target.func if isinstance(target, cst.Call) else target).strip()
 
 
 def _check_component_options(options: Mapping[str, OptionValue], reporter: Reporter) -> None:

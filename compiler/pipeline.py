@@ -15,6 +15,7 @@ import libcst as cst
 from pipec.compiler import rules
 from pipec.compiler.analyse import (
     OptionValue,
+    decorator_name,
     read_options,
     read_signature,
     report_source_kept,
@@ -307,12 +308,10 @@ def _refuse_other_decorators(
     for decorator in controller.function.decorators:
         if decorator is controller.decorator:
             continue
-        target = decorator.decorator
-        named = target.func if isinstance(target, cst.Call) else target
         reporter.report(
             rules.DECORATOR_ON_PIPELINE,
             source.location(decorator),
-            decorator=source.code(named).strip(),
+            decorator=decorator_name(source, decorator),
             function=controller.name,
         )
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipec.environments import IN_USE_SUFFIX, MARKER
+from pipec.locks import held_alone
 
 __all__ = ["EnvironmentUse", "environment_uses", "remove_environment"]
 
@@ -60,32 +60,11 @@ def remove_environment(root: Path, folder: Path) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def _alone(root: Path, key: str, suffix: str = IN_USE_SUFFIX) -> Iterator[bool]:
-    """Hold the exclusive lock of ``<key><suffix>`` while the block runs, if nobody else holds
-    it; True when held (or when there is no lock file, or no flock on this platform)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield True
-        return
-    try:
-        descriptor = os.open(root / f"{key}{suffix}", os.O_RDWR)
-    except FileNotFoundError:
-        yield True
-        return
-    except OSError:
-        yield False  # another user's lock file: their environment
-        return
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(descriptor)
+def _alone(
+    root: Path, key: str, suffix: str = IN_USE_SUFFIX
+) -> contextlib.AbstractContextManager[bool]:
+    """The exclusive lock of ``<key><suffix>`` while the block runs, if nobody else holds it."""
+    return held_alone(root / f"{key}{suffix}")
 
 
 def _size(folder: Path) -> int:

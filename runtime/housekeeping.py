@@ -15,7 +15,6 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from pipec.cache_limits import (
     remove_entry,
 )
 from pipec.environment_cache import environment_uses, remove_environment
+from pipec.locks import held_alone
 from pipec.manifest import MANIFEST_NAME
 from pipec.runs import LOCK_NAME, RunEntry, default_runs_dir, display_state, in_use, list_runs
 
@@ -160,7 +160,7 @@ def _prune(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(f"would remove {run_id} ({display_state(entry.record, entry.path)})")
             continue
-        with _held(entry.path) as held:
+        with held_alone(entry.path / LOCK_NAME) as held:
             if not held:
                 print(f"pipec: kept {run_id}: a pipec session holds it", file=sys.stderr)
                 continue
@@ -187,33 +187,6 @@ def _last_active(entry: RunEntry) -> float:
             with contextlib.suppress(ValueError):
                 return datetime.fromisoformat(stamp).timestamp()
     return entry.path.stat().st_mtime
-
-
-@contextlib.contextmanager
-def _held(run_dir: Path) -> Iterator[bool]:
-    """Hold the run's lock while it is removed; False when a session holds it."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the record's state is all there is to go by
-        yield True
-        return
-    try:
-        descriptor = os.open(run_dir / LOCK_NAME, os.O_RDWR)
-    except FileNotFoundError:
-        yield True  # no session ever locked it (a run from before locks)
-        return
-    except OSError:
-        yield False
-        return
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(descriptor)
 
 
 # -- pipec cache ------------------------------------------------------------------------
