@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 
 import libcst as cst
 
@@ -186,6 +186,26 @@ def _changes_inside(body: Sequence[cst.BaseSmallStatement]) -> bool:
             ):
                 return True
     return False
+
+
+def sort_reads(
+    t: Context,
+    uses: Iterable[tuple[str, cst.Name]],
+    bound: Container[str],
+    reads: list[str],
+    globals_read: set[str],
+) -> bool:
+    """Add the controller's names `uses` read (not those in `bound`) to `reads` and the module's
+    to `globals_read`; False after reporting an undefined name."""
+    for kind, use in uses:
+        if kind == "local" and use.value not in bound:
+            reads.append(use.value)
+        elif kind == "global" and not dynamic_use(t, use.value, use):
+            globals_read.add(use.value)
+        elif kind == "undefined":
+            t.reporter.report(rules.UNDEFINED_NAME, t.location(use), name=use.value)
+            return False
+    return True
 
 
 def dynamic_use(t: Context, name: str, anchor: cst.CSTNode) -> bool:

@@ -97,17 +97,12 @@ def skip_elements(
     reads: list[str] = []
     globals_read: set[str] = set()
     for skip in skips:
-        for kind, use in t.name_uses(skip.test, []):
-            if use.value in changed and use.value not in targets:
-                t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skip))
-                return None
-            if kind == "local" and use.value not in targets:
-                reads.append(use.value)
-            elif kind == "global" and not glue.dynamic_use(t, use.value, use):
-                globals_read.add(use.value)
-            elif kind == "undefined":
-                t.reporter.report(rules.UNDEFINED_NAME, t.location(use), name=use.value)
-                return None
+        uses = list(t.name_uses(skip.test, []))
+        if any(use.value in changed and use.value not in targets for _, use in uses):
+            t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skip))
+            return None
+        if not glue.sort_reads(t, uses, targets, reads, globals_read):
+            return None
     glue.flush(t)
     hoisted: list[cst.BaseStatement] = []
     inputs = glue.read_bindings(t, reads, [], skips[0], hoisted)

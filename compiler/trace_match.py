@@ -118,14 +118,9 @@ def _condition_node(t: Context, subject: str, case: cst.MatchCase) -> str | None
     if case.guard is not None and t.units(case.guard):
         t.reporter.report(rules.STEP_IN_CASE_GUARD, t.location(case.guard))
         return None
-    for kind, use in (u for part in parts for u in t.name_uses(part, [])):
-        if kind == "local" and use.value not in captured:
-            reads.append(use.value)
-        elif kind == "global" and not glue.dynamic_use(t, use.value, use):
-            globals_read.add(use.value)
-        elif kind == "undefined":
-            t.reporter.report(rules.UNDEFINED_NAME, t.location(use), name=use.value)
-            return None
+    uses = (use for part in parts for use in t.name_uses(part, []))
+    if not glue.sort_reads(t, uses, captured, reads, globals_read):
+        return None
     glue.flush(t)
     hoisted: list[cst.BaseStatement] = []
     inputs = glue.read_bindings(t, reads, [], case, hoisted)
