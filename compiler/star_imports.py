@@ -14,8 +14,11 @@ import ast
 import contextlib
 import difflib
 import importlib
+import importlib.util
 import io
+import os
 import sys
+import sysconfig
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -128,7 +131,7 @@ def _exports(module: str, project: ProjectFiles, environment: Environment) -> fr
 
 def _standard_names(module: str) -> frozenset[str] | None:
     """What `from module import *` binds for a standard-library module, as Python computes it."""
-    if module.split(".")[0] in _NOT_IMPORTED:
+    if module.split(".")[0] in _NOT_IMPORTED or not _found_in_standard_library(module):
         return None
     try:
         # A module that warns on import (deprecated) or prints must not reach the build's output.
@@ -145,6 +148,25 @@ def _standard_names(module: str) -> frozenset[str] | None:
     if isinstance(listed, (list, tuple)) and all(isinstance(n, str) for n in listed):
         return frozenset(listed)
     return frozenset(n for n in vars(imported) if not n.startswith("_"))
+
+
+def _found_in_standard_library(module: str) -> bool:
+    """Whether the import would load the interpreter's own module, and not a file of the user's
+    that shadows it from the working folder (pipec never runs the user's code)."""
+    top = module.split(".")[0]
+    if top in sys.modules or top in sys.builtin_module_names:
+        return True
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    if spec is None or spec.origin is None:
+        return False
+    if spec.origin in ("built-in", "frozen"):
+        return True
+    origin = os.path.realpath(spec.origin)
+    folders = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
+    return any(origin.startswith(os.path.realpath(f) + os.sep) for f in folders if f)
 
 
 def _star_names(path: str, text: str) -> frozenset[str] | None:

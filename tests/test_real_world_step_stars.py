@@ -149,3 +149,38 @@ def test_glue_reads_the_real_names_of_a_standard_star_import_too(tmp_path: Path)
     run = _differential(tmp_path, source)
     assert run.refused_codes == ["PC610"]
     assert "did you mean `sqrt`?" in run.refusal.diagnostics[0].message
+
+
+def test_a_file_that_shadows_a_standard_module_from_the_working_folder_is_never_run(
+    tmp_path: Path,
+):
+    # `python -m` puts the working folder first on sys.path: a `statistics.py` there, not part of
+    # the pipeline's project, must not be imported to read what `from statistics import *` binds.
+    import subprocess
+    import sys
+
+    marker = tmp_path / "ran"
+    (tmp_path / "statistics.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\ndef mean(xs):\n    return 0\n", encoding="utf-8"
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pipeline.py").write_text(
+        "from statistics import *\n"
+        "from pipec import PipelineDecorator\n\n\n"
+        '@PipelineDecorator.component(return_values=["v"])\n'
+        "def average(xs):\n    return mean(xs)\n\n\n"
+        '@PipelineDecorator.pipeline(name="p", project="t", version="1")\n'
+        "def controller():\n    return average([1, 2, 3])\n",
+        encoding="utf-8",
+    )
+    built = subprocess.run(
+        [sys.executable, "-m", "pipec.compiler.cli", "build", "project/pipeline.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert built.returncode == 0, built.stderr
+    assert not marker.exists()
+    assert "PC614" in built.stderr  # taken on trust, as an installed module would be
