@@ -69,6 +69,8 @@ def format_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class CacheEntryUse:
+    """One cache entry as the size limit sees it: how big, how recently used."""
+
     path: Path
     size: int
     last_used: float  # the modification time of its entry.json

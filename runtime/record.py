@@ -66,6 +66,8 @@ class RunState(Enum):
 
 @dataclass(frozen=True)
 class ArtifactInfo:
+    """An output file of a node: path (relative to the run folder), size, hash."""
+
     path: str
     size: int
     sha256: str
@@ -73,6 +75,8 @@ class ArtifactInfo:
 
 @dataclass(frozen=True)
 class InterpreterInfo:
+    """The interpreter a run's steps run on."""
+
     executable: str
     version: str
     implementation: str
@@ -85,6 +89,8 @@ class InterpreterInfo:
 
 @dataclass(frozen=True)
 class NodeRecord:
+    """What happened to one node (or instance) in the run so far."""
+
     state: NodeState = NodeState.PENDING
     start: str | None = None
     end: str | None = None
@@ -104,6 +110,8 @@ class NodeRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
+    """The whole of ``run.json``: the run, its options and every node's record."""
+
     run_id: str
     build_dir: str
     manifest_sha256: str

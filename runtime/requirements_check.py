@@ -56,6 +56,8 @@ class ProbeError(Exception):
 
 @dataclass(frozen=True)
 class Requirement:
+    """One line of a requirements file, parsed."""
+
     text: str
     name: str  # normalized distribution name
     specifiers: tuple[tuple[str, str], ...]  # (operator, version)
@@ -63,12 +65,16 @@ class Requirement:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """An interpreter and the versions it has of the required distributions."""
+
     interpreter: InterpreterInfo
     installed: Mapping[str, str | None]  # normalized name -> version, None when absent
 
 
 @dataclass(frozen=True)
 class Mismatch:
+    """A requirement of a node that the installed version does not meet."""
+
     node: str
     requirement: Requirement
     installed: str | None
