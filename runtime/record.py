@@ -208,12 +208,13 @@ class RecordEncoder:
         for name, node in record.nodes.items():
             known = kept.get(name)
             if known is not None and known[0] is node:
-                text = known[1]
+                part = known[1]
             else:
                 # Two levels down in the file: every line after the first moves four spaces in.
                 text = json.dumps(_node_to_json(node), indent=2).replace("\n", "\n    ")
-            self._nodes[name] = (node, text)
-            parts.append(f"    {json.dumps(name)}: {text}")
+                part = f"    {json.dumps(name)}: {text}"
+            self._nodes[name] = (node, part)
+            parts.append(part)
         return "{\n" + ",\n".join(parts) + "\n  }"
 
 
