@@ -89,6 +89,11 @@ def _preload(modules: list[str], reply_fd: int) -> list[str] | None:
     return imported
 
 
+# A template of a long chain serves many scripts, most of them once: a bound on what it keeps
+# (a step script's code is about 100 KB).
+_SCRIPTS_KEPT = 32
+
+
 class _Scripts:
     """Step scripts compiled in the template, so that its children do not each compile one.
 
@@ -121,6 +126,8 @@ class _Scripts:
             code = compile(source, script, "exec", dont_inherit=True)
         except Exception:  # noqa: BLE001 - a SyntaxError, say: the child reports it as Python does
             return None
+        if len(self._compiled) >= _SCRIPTS_KEPT:  # the one compiled longest ago goes
+            del self._compiled[next(iter(self._compiled))]
         self._compiled[script] = (source, code)
         return script, code
 
