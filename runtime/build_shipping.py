@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,13 +43,58 @@ def _build_files(build_dir: Path) -> Iterator[tuple[str, Path]]:
                 yield path.relative_to(build_dir).as_posix(), path
 
 
+# A file changed less than this long before it was hashed may change again within the same
+# tick of the file system's clock (2 s on FAT; NFS takes the server's clock) and keep all its
+# stat fields: such a hash is not remembered (as git treats its "racily clean" entries).
+_SETTLED_SECONDS = 2.0
+
+_Signature = tuple[tuple[str, int, int, int, int, int, int], ...]
+_fingerprints_lock = threading.Lock()
+_fingerprints: dict[str, tuple[_Signature, str]] = {}  # build folder -> (its files' stat, hash)
+
+
 def build_fingerprint(build_dir: Path) -> str:
-    """A hash of the build's file names and bytes: equal builds, equal fingerprints."""
+    """A hash of the build's file names and bytes: equal builds, equal fingerprints.
+
+    A Dask worker asks for it before every run; hashing every file each time is the cost of
+    a build the size of its local modules.  So the hash is remembered per process with every
+    file's device, inode, size, mtime and ctime, and reused while none of them changed.  A
+    file rewritten in place gets a new ctime, which no program can set back (``os.utime``
+    sets mtime, and itself moves ctime), so an edit is seen even when the size and the mtime
+    stay; only a change within the clock tick of the last one could hide, and a hash taken
+    that soon after a change is not remembered.
+    """
+    key = os.path.abspath(build_dir)
+    files = list(_build_files(build_dir))
+    hashed_at = time.time()
+    signature = tuple(_stat_of(relative, path) for relative, path in files)
+    with _fingerprints_lock:
+        known = _fingerprints.get(key)
+    if known is not None and known[0] == signature:
+        return known[1]
     digest = hashlib.sha256()
-    for relative, path in _build_files(build_dir):
+    for relative, path in files:
         digest.update(relative.encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    fingerprint = digest.hexdigest()
+    latest_change = max((max(entry[5], entry[6]) for entry in signature), default=0)
+    if latest_change < (hashed_at - _SETTLED_SECONDS) * 1e9:
+        with _fingerprints_lock:
+            _fingerprints[key] = (signature, fingerprint)
+    return fingerprint
+
+
+def _stat_of(relative: str, path: Path) -> tuple[str, int, int, int, int, int, int]:
+    found = path.stat()
+    return (
+        relative,
+        found.st_dev,
+        found.st_ino,
+        found.st_size,
+        found.st_mode,
+        found.st_mtime_ns,
+        found.st_ctime_ns,
+    )
 
 
 def build_archive(build_dir: Path) -> bytes:

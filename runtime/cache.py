@@ -46,6 +46,8 @@ KEY_VERSION = 1
 
 @dataclass(frozen=True)
 class CacheKeyParts:
+    """Everything a step's cache key is made of (hashed together by the cache)."""
+
     script_sha256: str
     local_modules: Mapping[str, str]  # module file name -> sha256
     function: str | None

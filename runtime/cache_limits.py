@@ -31,7 +31,7 @@ __all__ = [
 
 DEFAULT_CACHE_MAX = "10G"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", re.IGNORECASE)
+_SIZE = r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*"  # compiled (and kept by re) when used
 
 
 class CacheSizeError(ValueError):
@@ -40,7 +40,7 @@ class CacheSizeError(ValueError):
 
 def parse_size(text: str) -> int:
     """Bytes from ``500M``, ``10G``, ``1.5T``, ``2GiB`` or a plain number of bytes."""
-    match = _SIZE.fullmatch(text)
+    match = re.fullmatch(_SIZE, text, re.IGNORECASE)
     if match is None:
         raise CacheSizeError(
             f"{text!r} is not a size; write a number of bytes with an optional unit, "
@@ -69,6 +69,8 @@ def format_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class CacheEntryUse:
+    """One cache entry as the size limit sees it: how big, how recently used."""
+
     path: Path
     size: int
     last_used: float  # the modification time of its entry.json

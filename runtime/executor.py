@@ -61,6 +61,8 @@ class StepTask:
 
 @dataclass(frozen=True)
 class StepResult:
+    """How one attempt of one node ended, with the end of its stderr."""
+
     node: str
     attempt: int
     exit_code: int | None  # None: the process could not be started

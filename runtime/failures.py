@@ -28,7 +28,7 @@ _EXIT_MEANINGS = {
     6: "an output cannot be pickled",
 }
 # `  pipeline.py:21, in flaky`: a frame as the runner shows it.
-_FRAME = re.compile(r"^  (?P<where>\S.*:\d+, in \S+)$")
+_FRAME = r"^  (?P<where>\S.*:\d+, in \S+)$"  # compiled (and kept by re) once a step fails
 
 
 def retry_after(attempt: int, retry_on_failure: int, backoff: float) -> float | None:
@@ -52,7 +52,7 @@ def failure_message(result: StepResult) -> str:
     if result.exit_code == _RAISED and last:
         if last.startswith("MemoryError"):
             last = f"out of memory ({last})"
-        frames = [m["where"] for m in map(_FRAME.match, lines) if m]
+        frames = [m["where"] for m in (re.match(_FRAME, line) for line in lines) if m]
         return last + (f" (at {frames[-1]})" if frames else "")
     meaning = _EXIT_MEANINGS.get(result.exit_code, "the script failed")
     if result.exit_code == 4 and last:

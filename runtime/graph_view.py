@@ -27,6 +27,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class GraphNode:
+    """One node as the graph views draw it: its layer, parents and run state."""
+
     name: str
     kind: NodeKind
     layer: int
@@ -40,6 +42,8 @@ class GraphNode:
 
 @dataclass(frozen=True)
 class PipelineGraph:
+    """A pipeline laid out in layers for `pipec show --graph` and report.html."""
+
     name: str
     nodes: tuple[GraphNode, ...]  # by layer, then program order
 

@@ -46,6 +46,8 @@ class Artifact:
 
 @dataclass(frozen=True)
 class Value:
+    """An input passed on the command line as a Python literal."""
+
     source: str  # Python literal source, read by the script with ast.literal_eval
     value: object
 
@@ -137,6 +139,8 @@ class InputResolver:
 
 @dataclass(frozen=True)
 class _Resolution:
+    """What resolving the bindings of one unit needs to know."""
+
     parameters: Mapping[str, object]
     map_of: Mapping[str, str | None]
     store: ArtifactStore

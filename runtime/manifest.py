@@ -148,6 +148,8 @@ class Container:
 
 @dataclass(frozen=True)
 class SelectOption:
+    """One branch of a :class:`Select`: its guards and the binding it gives."""
+
     when: tuple[Guard, ...]
     binding: Binding
 
@@ -192,6 +194,8 @@ class Location:
 
 @dataclass(frozen=True)
 class Parameter:
+    """A parameter of the pipeline function, with its default as a literal."""
+
     name: str
     annotation: str | None
     default: Literal | None
@@ -200,6 +204,8 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Node:
+    """A step, a glue node, a condition or a map: its script and what it reads and writes."""
+
     name: str
     kind: NodeKind
     script: str
@@ -224,6 +230,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
+    """A dependency between two nodes: data passed, or order only."""
+
     source: str
     target: str
     kind: EdgeKind
@@ -231,6 +239,8 @@ class Edge:
 
 @dataclass(frozen=True)
 class Pipeline:
+    """The decorated pipeline function: its name, options and place in the source."""
+
     name: str
     project: str | None
     version: str | None

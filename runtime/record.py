@@ -15,13 +15,14 @@ from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 
-from pipec.atomic import write_json_atomic
+from pipec.atomic import write_bytes_atomic, write_json_atomic
 from pipec.literals import LiteralError, decode_literal
 from pipec.program_exit import ProgramExit
 
 __all__ = [
     "RECORD_FORMAT",
     "ArtifactInfo",
+    "RecordEncoder",
     "InterpreterInfo",
     "NodeRecord",
     "NodeState",
@@ -66,6 +67,8 @@ class RunState(Enum):
 
 @dataclass(frozen=True)
 class ArtifactInfo:
+    """An output file of a node: path (relative to the run folder), size, hash."""
+
     path: str
     size: int
     sha256: str
@@ -73,6 +76,8 @@ class ArtifactInfo:
 
 @dataclass(frozen=True)
 class InterpreterInfo:
+    """The interpreter a run's steps run on."""
+
     executable: str
     version: str
     implementation: str
@@ -85,6 +90,8 @@ class InterpreterInfo:
 
 @dataclass(frozen=True)
 class NodeRecord:
+    """What happened to one node (or instance) in the run so far."""
+
     state: NodeState = NodeState.PENDING
     start: str | None = None
     end: str | None = None
@@ -104,6 +111,8 @@ class NodeRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
+    """The whole of ``run.json``: the run, its options and every node's record."""
+
     run_id: str
     build_dir: str
     manifest_sha256: str
@@ -157,8 +166,56 @@ def parse_timestamp(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def write_record(run_dir: Path, record: RunRecord) -> None:
-    write_json_atomic(run_dir / RECORD_NAME, record_to_json(record))
+def write_record(run_dir: Path, record: RunRecord, encoder: RecordEncoder | None = None) -> None:
+    """Write ``run.json`` atomically; ``encoder`` (the same one for every write of a run) spares
+    encoding again the nodes that did not change since its last write."""
+    if encoder is None:
+        write_json_atomic(run_dir / RECORD_NAME, record_to_json(record))
+    else:
+        write_bytes_atomic(run_dir / RECORD_NAME, encoder.text(record).encode("utf-8"))
+
+
+# `"nodes"` as json.dumps(..., indent=2) writes it at the top level (two spaces in, where a
+# nested key would be four), standing for the nodes' text until it is put in.
+_NODES_STANDING_IN = '\n  "nodes": {}'
+
+
+class RecordEncoder:
+    """The text of ``run.json``, the same as ``json.dumps(record_to_json(record), indent=2)``
+    plus a newline, with each node's part kept from one write to the next.
+
+    The run loop rewrites the whole record after every turn; encoding every node each time
+    costs a run of n nodes O(n^2) encoding, in the process that also starts the steps.  A node
+    whose record did not change (the same object: records are frozen and replaced on change)
+    keeps the text it had.
+    """
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, tuple[NodeRecord, str]] = {}
+
+    def text(self, record: RunRecord) -> str:
+        data = record_to_json(dataclasses.replace(record, nodes={}))
+        outer = json.dumps(data, indent=2)
+        assert outer.count(_NODES_STANDING_IN) == 1
+        return outer.replace(_NODES_STANDING_IN, '\n  "nodes": ' + self._nodes_text(record)) + "\n"
+
+    def _nodes_text(self, record: RunRecord) -> str:
+        if not record.nodes:
+            return "{}"
+        kept = self._nodes
+        self._nodes = {}
+        parts = []
+        for name, node in record.nodes.items():
+            known = kept.get(name)
+            if known is not None and known[0] is node:
+                part = known[1]
+            else:
+                # Two levels down in the file: every line after the first moves four spaces in.
+                text = json.dumps(_node_to_json(node), indent=2).replace("\n", "\n    ")
+                part = f"    {json.dumps(name)}: {text}"
+            self._nodes[name] = (node, part)
+            parts.append(part)
+        return "{\n" + ",\n".join(parts) + "\n  }"
 
 
 def read_record(run_dir: Path) -> RunRecord:

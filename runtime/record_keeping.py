@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipec.record import NodeRecord, RunRecord, write_record
+from pipec.record import NodeRecord, RecordEncoder, RunRecord, write_record
 from pipec.scheduler import instance_name
 
 __all__ = ["LiveRecord", "with_instances"]
@@ -31,6 +31,7 @@ class LiveRecord:
         self._run_dir = run_dir
         self._record = record
         self._dirty = False
+        self._encoder = RecordEncoder()
 
     @property
     def current(self) -> RunRecord:
@@ -52,5 +53,5 @@ class LiveRecord:
     def save(self, record: RunRecord) -> None:
         """Make ``record`` the run's record and write it now."""
         self._record = record
-        write_record(self._run_dir, record)
+        write_record(self._run_dir, record, self._encoder)
         self._dirty = False

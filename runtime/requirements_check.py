@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,6 +55,8 @@ class ProbeError(Exception):
 
 @dataclass(frozen=True)
 class Requirement:
+    """One line of a requirements file, parsed."""
+
     text: str
     name: str  # normalized distribution name
     specifiers: tuple[tuple[str, str], ...]  # (operator, version)
@@ -63,12 +64,16 @@ class Requirement:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """An interpreter and the versions it has of the required distributions."""
+
     interpreter: InterpreterInfo
     installed: Mapping[str, str | None]  # normalized name -> version, None when absent
 
 
 @dataclass(frozen=True)
 class Mismatch:
+    """A requirement of a node that the installed version does not meet."""
+
     node: str
     requirement: Requirement
     installed: str | None
@@ -101,13 +106,14 @@ def parse_requirement(text: str) -> Requirement:
     return Requirement(text.strip(), normalize(name), tuple(specifiers))
 
 
-_VERSION = re.compile(
+# Compiled on first use (re keeps it): most runs compare no versions, and compiling it costs a
+# run's start more than any other pattern pipec has.
+_VERSION = (
     r"^v?(?:(?P<epoch>\d+)!)?(?P<release>\d+(?:\.\d+)*)"
     r"(?:[-_.]?(?P<pre_l>a|b|c|rc|alpha|beta|pre|preview)[-_.]?(?P<pre_n>\d*))?"
     r"(?:-(?P<post_implicit>\d+)|[-_.]?(?:post|rev|r)[-_.]?(?P<post_n>\d*))?"
     r"(?:[-_.]?dev[-_.]?(?P<dev_n>\d*))?"
-    r"(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?$",
-    re.IGNORECASE,
+    r"(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?$"
 )
 _PHASES = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
 
@@ -116,7 +122,7 @@ def version_key(
     text: str,
 ) -> tuple[int, tuple[int, ...], tuple[int, int], int, tuple[int, int]] | None:
     """An order-preserving key for a PEP 440 version (local part ignored), None when not one."""
-    match = _VERSION.match(text.strip())
+    match = re.match(_VERSION, text.strip(), re.IGNORECASE)
     if not match:
         return None
     release = tuple(int(part) for part in match["release"].split("."))
@@ -166,7 +172,7 @@ def _satisfies_one(installed: str, op: str, wanted: str) -> bool:
 
 
 def _release(text: str) -> list[int] | None:
-    match = _VERSION.match(text.strip())
+    match = re.match(_VERSION, text.strip(), re.IGNORECASE)
     return [int(p) for p in match["release"].split(".")] if match else None
 
 
@@ -286,6 +292,8 @@ def find_mismatches(
 
 
 def format_mismatches(python: str, mismatches: Sequence[Mismatch]) -> str:
+    import shlex  # only for this message: not on the path of a run that goes ahead
+
     lines = [f"the interpreter {python} lacks packages the steps need:"]
     for item in mismatches:
         have = "not installed" if item.installed is None else f"installed: {item.installed}"

@@ -61,6 +61,8 @@ _EXIT_CODES = {
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How `pipec run` was asked to run: interpreters, workers, cache, retries."""
+
     python: str
     workers: int
     use_cache: bool

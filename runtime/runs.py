@@ -42,6 +42,8 @@ LOCK_NAME = "run.lock"
 
 @dataclass(frozen=True)
 class RunEntry:
+    """A run folder and its record, as listings read them."""
+
     path: Path
     record: RunRecord
 

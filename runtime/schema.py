@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from importlib import resources
+from pathlib import Path
 
 __all__ = ["load_manifest_schema", "schema_errors"]
+
+_SCHEMA_NAME = "manifest.schema.json"
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
@@ -29,7 +31,14 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 def load_manifest_schema() -> dict[str, object]:
     """The manifest schema shipped beside this module."""
-    text = resources.files("pipec").joinpath("manifest.schema.json").read_text(encoding="utf-8")
+    try:
+        # Read as a file where it is one: importlib.resources costs `pipec run` about a third
+        # of an interpreter's start in imports (its zip reader and zipfile).
+        text = Path(__file__).with_name(_SCHEMA_NAME).read_text(encoding="utf-8")
+    except OSError:  # pipec installed as a zip, say
+        from importlib import resources
+
+        text = resources.files("pipec").joinpath(_SCHEMA_NAME).read_text(encoding="utf-8")
     schema: dict[str, object] = json.loads(text)
     return schema
 

@@ -93,6 +93,8 @@ class _ChildLost(OSError):
 
 @dataclass
 class _Pending:
+    """A fork asked of a template: its pid, then its exit status, as they arrive."""
+
     pid: int | None = None
     status: int | None = None
     error: str | None = None
@@ -102,6 +104,8 @@ class _Pending:
 
 @dataclass(frozen=True)
 class _Key:
+    """What nodes must share to be forked from the same template."""
+
     python: str
     path0: str
     cwd: str

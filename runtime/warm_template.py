@@ -3,8 +3,9 @@
 pipec runs this file's text with ``python -c`` (never by path, which would put pipec's own
 folder first on ``sys.path``, and never as an import of pipec, which would add pipec to
 every step's ``sys.modules``).  It uses only modules a fresh interpreter has already loaded
-(``os``, ``sys``, ``marshal``, ``_signal``, ``_thread``), so a child starts with the modules
-a fresh ``python steps/x.py`` would have, plus the ones its script imports anyway.
+(``os``, ``sys``, ``marshal``, ``_signal``, ``_thread``; and ``gc``, built in, taken out
+of ``sys.modules`` again), so a child starts with the modules a fresh ``python steps/x.py``
+would have, plus the ones its script imports anyway.
 
 Protocol, over two pipes (each message is a 4-byte length and a ``marshal``-ed value; every
 reply is written by one ``os.write`` of less than ``PIPE_BUF`` bytes, hence atomic even when
@@ -26,9 +27,14 @@ the SIGCHLD handler writes one while the main loop writes another):
 
 import _signal  # type: ignore[import-not-found]  # no stubs; `signal` is not loaded at start
 import _thread
+import gc
 import marshal
 import os
 import sys
+
+# `gc` is built in but not loaded at start: out of sys.modules again, a child's modules stay a
+# fresh interpreter's.
+del sys.modules["gc"]
 
 _STDOUT, _STDERR = 1, 2
 
@@ -83,6 +89,49 @@ def _preload(modules: list[str], reply_fd: int) -> list[str] | None:
     return imported
 
 
+# A template of a long chain serves many scripts, most of them once: a bound on what it keeps
+# (a step script's code is about 100 KB).
+_SCRIPTS_KEPT = 32
+
+
+class _Scripts:
+    """Step scripts compiled in the template, so that its children do not each compile one.
+
+    pipec's step runner makes every script some 30 KB of source: compiling it in each child
+    costs more than a no-op step's own work, and a compile after the fork also writes to pages
+    the child would otherwise share with the template.  A script's code is reused only while
+    its bytes are the same (read again for every step, which costs far less than compiling),
+    so an edited script is compiled afresh, however soon after the last step it is edited.
+    """
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, tuple[bytes, object]] = {}
+
+    def code_for(self, request: dict[str, object]) -> tuple[str, object] | None:
+        """The script a step request runs and its code; None when the child should compile it
+        itself (it cannot be read or compiled here: the child meets the same error)."""
+        argv, cwd = request.get("argv"), request.get("cwd")
+        if not isinstance(argv, list) or not argv or not isinstance(cwd, str):
+            return None
+        script = os.path.abspath(os.path.join(cwd, str(argv[0])))
+        try:
+            with open(script, "rb") as handle:
+                source = handle.read()
+        except OSError:
+            return None
+        known = self._compiled.get(script)
+        if known is not None and known[0] == source:
+            return script, known[1]
+        try:
+            code = compile(source, script, "exec", dont_inherit=True)
+        except Exception:  # noqa: BLE001 - a SyntaxError, say: the child reports it as Python does
+            return None
+        if len(self._compiled) >= _SCRIPTS_KEPT:  # the one compiled longest ago goes
+            del self._compiled[next(iter(self._compiled))]
+        self._compiled[script] = (source, code)
+        return script, code
+
+
 class _Children:
     """Children not yet reaped: their pid -> the request id pipec knows them by."""
 
@@ -104,7 +153,8 @@ class _Children:
 
 
 _Fds = tuple[int, int, int, int]
-_Step = tuple[dict[str, object], _Fds]
+_Compiled = tuple[str, object] | None  # a step's script and its code, compiled by the template
+_Step = tuple[dict[str, object], _Fds, _Compiled]
 
 
 def _serve(control_fd: int, reply_fd: int) -> _Step | None:
@@ -138,6 +188,7 @@ def _serve_as_template(control_fd: int, reply_fd: int) -> _Step | dict[str, obje
         return None
     _send(reply_fd, ("ready", imported))
     children = _Children(reply_fd)
+    scripts = _Scripts()
     _signal.signal(_signal.SIGCHLD, children.reap)
     while True:
         request = _receive(control_fd)
@@ -149,6 +200,7 @@ def _serve_as_template(control_fd: int, reply_fd: int) -> _Step | dict[str, obje
             _send(reply_fd, ("error", number, "a Python thread runs in the template"))
             continue
         pipes: tuple[int, int] | None = None
+        compiled: _Compiled = None
         if "stdout" in request:
             try:
                 out = os.open(str(request["stdout"]), os.O_WRONLY)
@@ -156,6 +208,11 @@ def _serve_as_template(control_fd: int, reply_fd: int) -> _Step | dict[str, obje
             except OSError as exc:
                 _send(reply_fd, ("error", number, f"cannot open its output pipes: {exc}"))
                 continue
+            compiled = scripts.code_for(request)
+        # What the template holds now lives as long as it does: the collector of a child
+        # leaves it alone (the use gc.freeze is made for), so a child's collection scans only
+        # its own objects and does not write to the pages it shares with the template.
+        gc.freeze()
         # Blocked until the pid is filed, so that the reaper never meets a child it cannot name.
         _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGCHLD})
         try:
@@ -166,7 +223,7 @@ def _serve_as_template(control_fd: int, reply_fd: int) -> _Step | dict[str, obje
         if pid == 0:
             if pipes is None:
                 return request
-            return request, (*pipes, control_fd, reply_fd)
+            return request, (*pipes, control_fd, reply_fd), compiled
         if pipes is not None:
             os.close(pipes[0])
             os.close(pipes[1])
@@ -189,7 +246,7 @@ def _fork() -> int:
         return os.fork()
 
 
-def _become_step(request: dict[str, object], fds: _Fds) -> None:
+def _become_step(request: dict[str, object], fds: _Fds, compiled: _Compiled) -> None:
     """Turn this forked child into ``python SCRIPT ARGS...``, to its exit (never returns)."""
     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, set())
@@ -224,9 +281,12 @@ def _become_step(request: dict[str, object], fds: _Fds) -> None:
     )
     sys.modules["__main__"] = main
     try:
-        with open(script, "rb") as source:
-            code = compile(source.read(), script, "exec", dont_inherit=True)
-        exec(code, main.__dict__)
+        if compiled is not None and compiled[0] == script:
+            code = compiled[1]
+        else:
+            with open(script, "rb") as source:
+                code = compile(source.read(), script, "exec", dont_inherit=True)
+        exec(code, main.__dict__)  # type: ignore[arg-type]
     except SystemExit as exc:
         _finish(main, _exit_status(exc))
     except BaseException as exc:  # noqa: BLE001 - reported as the interpreter would
@@ -268,8 +328,6 @@ def _finish(main: object, status: int, interrupted: bool = False) -> None:
     atexit._run_exitfuncs()
     _flush_standard_streams()
     vars(main).clear()
-    import gc
-
     gc.collect()
     _flush_standard_streams()
     if interrupted:

@@ -424,3 +424,46 @@ def test_run_json_says_which_nodes_started_warm(tmp_path: Path, monkeypatch: pyt
     data = record(runs_in(tmp_path / "other")[0])
     assert str(data["options"]["starts"]).startswith("cold (the steps run on ")  # type: ignore[index]
     assert {node["warm"] for node in data["nodes"].values()} == {False}  # type: ignore[attr-defined]
+
+
+def test_a_script_edited_during_the_run_runs_as_edited(tmp_path: Path):
+    # A template compiles a script once for all the steps it forks: a step after an edit must
+    # still run the edited file, even one of the same size and modification time.
+    script = tmp_path / "build" / "steps" / "before.py"
+    edit = (
+        "def step():\n"
+        "    import os\n"
+        f"    path = {str(script)!r}\n"
+        "    times = os.stat(path)\n"
+        "    with open(path, 'r+b') as file:\n"
+        "        text = file.read()\n"
+        "        file.seek(0)\n"
+        "        file.write(text.replace(b'OLD', b'NEW'))\n"
+        "    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))\n"
+    )
+
+    def share_the_script(encoded: dict[str, object]) -> None:
+        for node in encoded["nodes"]:  # type: ignore[attr-defined]
+            if node["name"] == "after":
+                node["script"] = "steps/before.py"
+
+    nodes = [
+        Node("before", "def step():\n    return 'OLD'"),
+        Node("edits", edit, after=["before"]),
+        Node("after", "def step():\n    return 'unused'", after=["edits"]),
+    ]
+    build = write_build(tmp_path / "build", nodes, edit=share_the_script)
+    original = script.read_bytes()
+    os.environ.pop("PIPEC_COLD", None)  # put back after the test by the start_mode fixture
+    results = {}
+    for mode in ("warm", "cold"):
+        script.write_bytes(original)
+        folders = ("--runs-dir", str(tmp_path / mode), "--workers", "1", "--no-cache")
+        extra = ("--cold",) if mode == "cold" else ()
+        done = pipec(tmp_path, "run", build, *folders, *extra)
+        assert done.returncode == 0, done.stderr
+        (run_dir,) = runs_in(tmp_path / mode)
+        data = record(run_dir) | {"_run_dir": str(run_dir)}
+        assert data["nodes"]["after"]["warm"] is (mode == "warm")  # type: ignore[index]
+        results[mode] = (_result(data, "before"), _result(data, "after"))
+    assert results == {"warm": ("OLD", "NEW"), "cold": ("OLD", "NEW")}
