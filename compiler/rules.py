@@ -768,9 +768,10 @@ IF_IN_RUNTIME_LOOP = Rule(
     "PC501",
     "if-in-runtime-loop",
     _E,
-    "`if` with step calls inside a loop over a run-time value",
-    "decide inside the step, or skip elements with `if TEST: continue` at the top of the loop "
-    "body (its test reading only the element and names the loop does not change)",
+    "`if` on a value known only at run time, inside a loop over a run-time value",
+    "decide inside the step; to skip the rest of an element, write `if TEST: continue` on its "
+    "own (no `else`, only `continue` in it) directly in the loop body, its test reading the "
+    "element, names set above it in the body and names the loop does not change",
 )
 CONDITIONAL_STEP_IN_RUNTIME_LOOP = Rule(
     "PC502",
@@ -787,6 +788,16 @@ MATCH_IN_RUNTIME_LOOP = Rule(
     "`match` with step calls inside a loop over a run-time value, on a subject known only "
     "at run time",
     "decide inside the step, or loop over the values in a step of its own",
+)
+BREAK_UNDER_TEST_IN_RUNTIME_LOOP = Rule(
+    "PC505",
+    "break-under-test-in-runtime-loop",
+    _E,
+    "`break` under a test decided at run time, inside a loop over a run-time value: the "
+    "elements a fan-out runs are chosen before any of them runs",
+    "find where to stop before the loop (in a step, or in glue such as "
+    "`files = files[:stop]`) and loop over what is left; or skip single elements with "
+    "`if TEST: continue`",
 )
 STEP_IN_CASE_GUARD = Rule(
     "PC504",

@@ -115,6 +115,7 @@ CODES = {
     "PC502": "conditional-step-in-runtime-loop",
     "PC503": "match-in-runtime-loop",
     "PC504": "step-in-case-guard",
+    "PC505": "break-under-test-in-runtime-loop",
     "PC601": "used-before-assigned",
     "PC602": "undefined-name",
     "PC603": "undefined-name-in-step",
