@@ -916,11 +916,12 @@ STAR_IMPORT_TRUSTED = Rule(
     "PC614",
     "star-import-trusted",
     _W,
-    "`{name}` is defined nowhere in this file; pipec takes it, and any other such name a step "
-    "reads, to come from `from {module} import *` without checking: it does not read what "
-    "`{module}` exports (an installed package is never imported at build time)",
-    "import the names by name (`from {module} import {name}`) so the build can check them; a "
-    "step that reads a name `{module}` does not define stops with NameError when it runs",
+    "{count} defined nowhere in this file, taken without checking to come from {imports} "
+    "(pipec never imports an installed package at build time, so it cannot read what it "
+    "exports): {names}",
+    "correct the names that are typos; import the others by name (`from {module} import "
+    "{name}`) so the build can check them; a script that reads a name `{module}` does not "
+    "define stops with NameError when it runs",
 )
 
 UNDEFINED_NAME_IN_STEP = Rule(

@@ -30,6 +30,7 @@ from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.local_modules import ProjectFiles
 from pipec.compiler.requirements import Environment
 from pipec.compiler.source import SourceModule
+from pipec.compiler.trusted_stars import TrustedReads, known_names
 from pipec.manifest import Location
 
 __all__ = ["StarImports", "check_star_reads", "read_star_imports", "star_modules"]
@@ -82,12 +83,19 @@ def read_star_imports(
 
 
 def check_star_reads(
-    stars: StarImports, reads: Sequence[tuple[str, Location]], reporter: Reporter
+    stars: StarImports,
+    reads: Sequence[tuple[str, Location]],
+    reporter: Reporter,
+    trusted: TrustedReads,
 ) -> None:
-    """Report the names the controller reads that no star import can be seen to bind."""
+    """Report the names the controller reads that no star import can be seen to bind; record in
+    `trusted` those only an installed package's star import could bind."""
     for name, location in reads:
-        if stars.unread or stars.defines(name):
-            continue  # a trusted module, or a readable one that defines it
+        if stars.defines(name):
+            continue
+        if stars.unread:
+            trusted.add(name, location, known_names(stars.read, ()))
+            continue
         if stars.missing:
             reporter.report(
                 rules.STAR_IMPORT_NOT_FOUND, location, name=name, module=stars.missing[0]
