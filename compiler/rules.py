@@ -924,6 +924,15 @@ STAR_IMPORT_TRUSTED = Rule(
     "define stops with NameError when it runs",
 )
 
+LEFT_OUT_OF_ALL = Rule(
+    "PC615",
+    "left-out-of-all",
+    _E,
+    "name `{name}` is not defined: `{module}` defines it, but its `__all__` leaves it out, so "
+    "`from {module} import *` does not bind it",
+    "add `{name}` to `__all__` in {module}, or import it by name (`from {module} import {name}`)",
+)
+
 UNDEFINED_NAME_IN_STEP = Rule(
     "PC603",
     "undefined-name-in-step",

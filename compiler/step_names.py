@@ -99,6 +99,10 @@ def _undefined(
                     module=stars.missing[0],
                 )
                 continue
+            hiding = stars.leaving_out(use.name)
+            if hiding is not None:
+                reporter.report(rules.LEFT_OUT_OF_ALL, location, name=use.name, module=hiding)
+                continue
             visible = [*_visible(source, use.node), *stars.exported()]
             close = difflib.get_close_matches(use.name, sorted(set(visible)), n=1, cutoff=0.75)
             reporter.report(

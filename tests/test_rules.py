@@ -130,6 +130,7 @@ CODES = {
     "PC612": "module-value-changed-by-call",
     "PC613": "module-object-changed",
     "PC614": "star-import-trusted",
+    "PC615": "left-out-of-all",
 }
 
 # Codes of rules pipec no longer needs (the construct is compiled now). Never given to another rule.
