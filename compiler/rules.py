@@ -484,7 +484,11 @@ UNSUPPORTED_STATEMENT = Rule(
     "unsupported-statement",
     _E,
     "`{kind}` statement in a controller",
-    "keep the controller to step calls, assignments, `if`, `for`, prints, asserts and `return`",
+    # Reached only by `try/except*` today (`try`, `while`, `with`, `def`, `class` have rules
+    # of their own): the hint speaks to errors first.
+    "handle errors inside the step (retry_on_failure=N on the component for flaky steps); a "
+    "controller keeps to step calls, assignments, `if`, `for`, `match`, `del`, imports, "
+    "prints, asserts and `return`",
 )
 UNREACHABLE_CODE = Rule(
     "PC211",
