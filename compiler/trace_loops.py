@@ -173,8 +173,12 @@ def _fan_outs(t: Context, node: cst.For, body: cst.IndentedBlock, over: Binding)
     for index, part in enumerate(parts):
         later = [s for p in parts[index + 1 :] for s in (*p.skips, *p.statements)]
         if part.skips:
-            after = [*part.statements, *later]
-            kept = map_loops.skip_elements(t, elements, target, part.skips, after, carried)
+            # A name any statement of the body changes would change under the test too: the
+            # ones above it (`seen.append(x)`) as much as the ones below.
+            body_statements = [s for p in parts for s in p.statements]
+            kept = map_loops.skip_elements(
+                t, elements, target, part.skips, body_statements, carried
+            )
             if kept is None:
                 return False
             elements = kept

@@ -105,3 +105,27 @@ def controller(files: list = ["a", "b"]):
     lines = run.file.read_text().splitlines()
     assert diagnostic.location.line == lines.index("            break") + 1
     assert "files = files[:stop]" in str(diagnostic.hint)
+
+
+def test_a_test_reading_what_the_body_above_it_changes_is_refused(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        STEPS
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(files: list = ["a", "b", "c"]):
+    seen = []
+    results = []
+    for f in files:
+        seen.append(f)
+        x = load(f)
+        if len(seen) > 2:
+            continue
+        results.append(train(x, 1))
+    return results
+""",
+    )
+    # Each element's test would see the list grown by the elements before it: not a filter.
+    assert run.refused_codes == ["PC501"]
+    lines = run.file.read_text().splitlines()
+    assert run.refusal.diagnostics[0].location.line == lines.index("        if len(seen) > 2:") + 1
