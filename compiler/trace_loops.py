@@ -184,8 +184,10 @@ def _fan_outs(t: Context, node: cst.For, body: cst.IndentedBlock, over: Binding)
             elements = kept
             target = map_loops.carrying_target(target, [n for n, _ in carried])
         needed = map_loops.names_read_later(t, part.statements, later) if later else []
+        following = parts[index + 1].skips[0] if later else None
         traced = _Traced()
-        map_(t, elements, node.iter, target, _segment_body(t, node, body, part, needed, traced))
+        trace = _segment_body(t, body, part, needed, following, traced)
+        map_(t, elements, node.iter, target, trace)
         if traced.ended:
             break  # a `continue` every element reaches: the rest of the body is dead code
         carried = traced.carried
@@ -202,10 +204,10 @@ class _Traced:
 
 def _segment_body(
     t: Context,
-    node: cst.For,
     body: cst.IndentedBlock,
     part: map_loops.Segment,
     needed: list[str],
+    following: cst.If | None,
     traced: _Traced,
 ) -> Callable[[], None]:
     def trace() -> None:
@@ -214,8 +216,8 @@ def _segment_body(
         except LoopExit:
             traced.ended = True
             raise
-        if needed:
-            traced.carried = map_loops.carry(t, needed, node.target)
+        if needed and following is not None:
+            traced.carried = map_loops.carry(t, needed, following)
 
     return trace
 

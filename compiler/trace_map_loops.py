@@ -149,10 +149,12 @@ def _names_in(node: cst.CSTNode) -> list[cst.Name]:
     return found
 
 
-def carry(t: Context, names: Sequence[str], anchor: cst.CSTNode) -> list[tuple[str, Binding]]:
-    """At the end of a map body: each name in `names` as the list of its value per element.
-    A value that is not a node's output of this body (a constant, a container) is first made
-    one by a glue node that assigns the name to itself."""
+def carry(t: Context, names: Sequence[str], skip: cst.If) -> list[tuple[str, Binding]]:
+    """At the end of a map body, before `skip`: each name in `names` as the list of its value
+    per element. A value that is not a node's output of this body (a constant, a container) is
+    first made one by a glue node that assigns the name to itself, placed at the skip's
+    `continue` (a node that reads and assigns no name)."""
+    anchor = _continue_of(skip)
     assert t.frame.map is not None
     in_body = {node.name for node in t.graph.nodes if node.map == t.frame.map}
     copies = [n for n in names if not _output_of(t.frame.env.get(n), in_body)]
@@ -169,6 +171,13 @@ def carry(t: Context, names: Sequence[str], anchor: cst.CSTNode) -> list[tuple[s
         if isinstance(symbol, OutputRef) and symbol.node in in_body:
             carried.append((name, Gather(t.frame.map, symbol.node, symbol.output)))
     return carried
+
+
+def _continue_of(skip: cst.If) -> cst.Continue:
+    inner = skip.body
+    lines = inner.body if isinstance(inner, cst.IndentedBlock) else [inner]
+    smalls = [small for line in lines for small in getattr(line, "body", [])]
+    return cst.ensure_type(smalls[0], cst.Continue)
 
 
 def _output_of(symbol: Symbol | None, nodes: set[str]) -> bool:
@@ -308,6 +317,18 @@ def bind_last_element(
     read_later = _read_after(t, node, names)
     if not read_later:
         return
+    # A loop name the body assigns holds what the body gave it for the last element that got
+    # that far: like any name the body assigns, it is not readable after the loop.
+    rebound = {n for s in node.body.body for n in t.writes(s)} & set(names)
+    if set(names) - rebound:
+        _bind_last(t, node, over, before, names)
+    for name in sorted(rebound):
+        t.frame.env[name] = Unavailable(rules.CARRIED_OUT_OF_RUNTIME_LOOP, {"name": name})
+
+
+def _bind_last(
+    t: Context, node: cst.For, over: Binding, before: Mapping[str, Symbol], names: list[str]
+) -> None:
     for name in names:
         if name in before:
             t.frame.env[name] = before[name]

@@ -129,3 +129,30 @@ def controller(files: list = ["a", "b", "c"]):
     assert run.refused_codes == ["PC501"]
     lines = run.file.read_text().splitlines()
     assert run.refusal.diagnostics[0].location.line == lines.index("        if len(seen) > 2:") + 1
+
+
+def test_names_rebound_above_the_test_reach_the_rest_whatever_they_hold(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        STEPS
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(files: list = [" a", "_b ", "cc"]):
+    results = []
+    for i, f in enumerate(files):
+        f = f.strip()  # the loop's own name, rebound in glue
+        pair = (load(f), i)  # a tuple holding a step's output
+        if pair[0]["skip"]:
+            continue
+        results.append(score(train(pair[0], pair[1] + 1), f))
+        continue
+    return results
+""",
+    )
+    plain, _ = run.same()
+    assert plain.result == ["a:A", "cc:CCCCCC"]
+    # After the loop, `f` would be what the body made of the last element, not the element:
+    # like any name the body assigns, it is refused there (it was read as the element before).
+    source = run.file.read_text().replace("    return results\n", "    return results, f\n")
+    refused = Differential(tmp_path / "after", source)
+    assert refused.refused_codes == ["PC413"]
