@@ -27,6 +27,7 @@ from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator
 from pipec.compiler.source import SourceModule
 from pipec.compiler.star_imports import StarImports
 from pipec.compiler.step_names import check_step_names
+from pipec.compiler.trusted_stars import TrustedReads
 from pipec.literals import encode_literal
 
 __all__ = [
@@ -674,6 +675,7 @@ def _component(
     decorated: Decorated,
     reporter: Reporter,
     stars: StarImports,
+    trusted: TrustedReads,
 ) -> Component:
     function = decorated.function
     name = function.name.value
@@ -707,7 +709,9 @@ def _component(
     roots.update(helper_roots)
     stripped = _strip_component_decorators(source, function)
     support = collect_support(source, parsed, roots, [stripped], reporter, f"step `{name}`")
-    check_step_names(source, function, support.statements, stars, reporter, f"step `{name}`")
+    check_step_names(
+        source, function, support.statements, stars, reporter, f"step `{name}`", trusted
+    )
     return Component(
         function_name=name,
         step_name=_step_name(name, options),
@@ -869,12 +873,20 @@ def _helper_roots(
 
 
 def analyse_components(
-    parsed: ParsedFile, reporter: Reporter, stars: StarImports
+    parsed: ParsedFile,
+    reporter: Reporter,
+    stars: StarImports,
+    trusted: TrustedReads | None = None,
 ) -> dict[str, Component]:
-    """Function name -> Component, for every component in the file."""
+    """Function name -> Component, for every component in the file. The names the steps take
+    on trust from installed star imports go to `trusted`, or, without one, are reported here."""
     source = parsed.source
-    return {
-        d.name: _component(source, parsed, d, reporter, stars)
+    collected = trusted if trusted is not None else TrustedReads(stars.unread)
+    components = {
+        d.name: _component(source, parsed, d, reporter, stars, collected)
         for d in parsed.components
         if d.kind is DecoratorKind.COMPONENT
     }
+    if trusted is None:
+        collected.report(reporter)
+    return components

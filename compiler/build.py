@@ -28,6 +28,7 @@ from pipec.compiler.requirements import Environment
 from pipec.compiler.source import parse_source
 from pipec.compiler.star_imports import check_star_reads, read_star_imports
 from pipec.compiler.trace import trace_controller
+from pipec.compiler.trusted_stars import TrustedReads
 from pipec.manifest import Manifest
 
 __all__ = ["BuildResult", "LocalModule", "ProjectFiles", "build", "pipeline_slug"]
@@ -82,15 +83,19 @@ def _build(
     parsed = find_decorated(source, reporter)
     controller = select_pipeline(parsed, pipeline, reporter)
     stars = read_star_imports(source, project, environment)
-    components = analyse_components(parsed, reporter, stars)
+    # One PC614 warning for the names steps and glue alike take on trust from installed packages.
+    trusted = TrustedReads(stars.unread)
+    components = analyse_components(parsed, reporter, stars, trusted)
     report_server_calls(parsed, reporter, strict=strict_clearml)
     if controller is None:
+        trusted.report(reporter)
         raise UserError(reporter.diagnostics)
     info = analyse_pipeline(parsed, controller, reporter)
     trace = trace_controller(
         parsed, components, controller, tuple(p.name for p in info.parameters), reporter
     )
-    check_star_reads(stars, trace.star_reads, reporter)
+    check_star_reads(stars, trace.star_reads, reporter, trusted)
+    trusted.report(reporter)
     used = {n.component for n in trace.nodes if isinstance(n, StepNode)}
     check_portable(info, components, used, source.location(controller.function), reporter)
     if reporter.has_errors:

@@ -484,7 +484,11 @@ UNSUPPORTED_STATEMENT = Rule(
     "unsupported-statement",
     _E,
     "`{kind}` statement in a controller",
-    "keep the controller to step calls, assignments, `if`, `for`, prints, asserts and `return`",
+    # Reached only by `try/except*` today (`try`, `while`, `with`, `def`, `class` have rules
+    # of their own): the hint speaks to errors first.
+    "handle errors inside the step (retry_on_failure=N on the component for flaky steps); a "
+    "controller keeps to step calls, assignments, `if`, `for`, `match`, `del`, imports, "
+    "prints, asserts and `return`",
 )
 UNREACHABLE_CODE = Rule(
     "PC211",
@@ -768,9 +772,10 @@ IF_IN_RUNTIME_LOOP = Rule(
     "PC501",
     "if-in-runtime-loop",
     _E,
-    "`if` with step calls inside a loop over a run-time value",
-    "decide inside the step, or skip elements with `if TEST: continue` at the top of the loop "
-    "body (its test reading only the element and names the loop does not change)",
+    "`if` on a value known only at run time, inside a loop over a run-time value",
+    "decide inside the step; to skip the rest of an element, write `if TEST: continue` on its "
+    "own (no `else`, only `continue` in it) directly in the loop body, its test reading the "
+    "element, names set above it in the body and names the loop does not change",
 )
 CONDITIONAL_STEP_IN_RUNTIME_LOOP = Rule(
     "PC502",
@@ -787,6 +792,16 @@ MATCH_IN_RUNTIME_LOOP = Rule(
     "`match` with step calls inside a loop over a run-time value, on a subject known only "
     "at run time",
     "decide inside the step, or loop over the values in a step of its own",
+)
+BREAK_UNDER_TEST_IN_RUNTIME_LOOP = Rule(
+    "PC505",
+    "break-under-test-in-runtime-loop",
+    _E,
+    "`break` under a test decided at run time, inside a loop over a run-time value: the "
+    "elements a fan-out runs are chosen before any of them runs",
+    "find where to stop before the loop (in a step, or in glue such as "
+    "`files = files[:stop]`) and loop over what is left; or skip single elements with "
+    "`if TEST: continue`",
 )
 STEP_IN_CASE_GUARD = Rule(
     "PC504",
@@ -905,11 +920,21 @@ STAR_IMPORT_TRUSTED = Rule(
     "PC614",
     "star-import-trusted",
     _W,
-    "`{name}` is defined nowhere in this file; pipec takes it, and any other such name a step "
-    "reads, to come from `from {module} import *` without checking: it does not read what "
-    "`{module}` exports (an installed package is never imported at build time)",
-    "import the names by name (`from {module} import {name}`) so the build can check them; a "
-    "step that reads a name `{module}` does not define stops with NameError when it runs",
+    "{count} defined nowhere in this file, taken without checking to come from {imports} "
+    "(pipec never imports an installed package at build time, so it cannot read what it "
+    "exports): {names}",
+    "correct the names that are typos; import the others by name (`from {module} import "
+    "{name}`) so the build can check them; a script that reads a name `{module}` does not "
+    "define stops with NameError when it runs",
+)
+
+LEFT_OUT_OF_ALL = Rule(
+    "PC615",
+    "left-out-of-all",
+    _E,
+    "name `{name}` is not defined: `{module}` defines it, but its `__all__` leaves it out, so "
+    "`from {module} import *` does not bind it",
+    "add `{name}` to `__all__` in {module}, or import it by name (`from {module} import {name}`)",
 )
 
 UNDEFINED_NAME_IN_STEP = Rule(

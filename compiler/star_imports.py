@@ -21,7 +21,7 @@ import sys
 import sysconfig
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
@@ -30,6 +30,7 @@ from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.local_modules import ProjectFiles
 from pipec.compiler.requirements import Environment
 from pipec.compiler.source import SourceModule
+from pipec.compiler.trusted_stars import TrustedReads, known_names
 from pipec.manifest import Location
 
 __all__ = ["StarImports", "check_star_reads", "read_star_imports", "star_modules"]
@@ -43,9 +44,15 @@ class StarImports:
     read: Mapping[str, frozenset[str]]  # module -> the names its star binds
     unread: tuple[str, ...]  # installed, or a project module pipec cannot read: may bind anything
     missing: tuple[str, ...]  # found nowhere: binds nothing pipec can see
+    # module of the project -> the names it binds at its top level that its `__all__` leaves out
+    left_out: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def defines(self, name: str) -> bool:
         return any(name in names for names in self.read.values())
+
+    def leaving_out(self, name: str) -> str | None:
+        """The first star-imported module that defines `name` but whose `__all__` omits it."""
+        return next((m for m, names in self.left_out.items() if name in names), None)
 
     def exported(self) -> frozenset[str]:
         return frozenset().union(*self.read.values())
@@ -73,25 +80,38 @@ def read_star_imports(
 ) -> StarImports:
     modules = star_modules(source)
     exports = {m: _exports(m, project, environment) for m in modules}
+    left_out = {m: _left_out(m, project) for m in modules}
     return StarImports(
         modules=modules,
         read={m: n for m, n in exports.items() if n is not None and n is not _MISSING},
         unread=tuple(m for m, n in exports.items() if n is None),
         missing=tuple(m for m, n in exports.items() if n is _MISSING),
+        left_out={m: n for m, n in left_out.items() if n},
     )
 
 
 def check_star_reads(
-    stars: StarImports, reads: Sequence[tuple[str, Location]], reporter: Reporter
+    stars: StarImports,
+    reads: Sequence[tuple[str, Location]],
+    reporter: Reporter,
+    trusted: TrustedReads,
 ) -> None:
-    """Report the names the controller reads that no star import can be seen to bind."""
+    """Report the names the controller reads that no star import can be seen to bind; record in
+    `trusted` those only an installed package's star import could bind."""
     for name, location in reads:
-        if stars.unread or stars.defines(name):
-            continue  # a trusted module, or a readable one that defines it
+        if stars.defines(name):
+            continue
+        if stars.unread:
+            trusted.add(name, location, known_names(stars.read, ()))
+            continue
         if stars.missing:
             reporter.report(
                 rules.STAR_IMPORT_NOT_FOUND, location, name=name, module=stars.missing[0]
             )
+            continue
+        hiding = stars.leaving_out(name)
+        if hiding is not None:
+            reporter.report(rules.LEFT_OUT_OF_ALL, location, name=name, module=hiding)
             continue
         close = difflib.get_close_matches(name, sorted(stars.exported()), n=1, cutoff=0.75)
         reporter.report(
@@ -112,16 +132,40 @@ _MISSING: frozenset[str] = frozenset({"<missing>"})
 _NOT_IMPORTED = frozenset({"this", "antigravity", "__hello__", "__phello__", "idlelib", "turtle"})
 
 
+def _local_text(module: str, project: ProjectFiles) -> tuple[str, str] | None:
+    """(relative path, text) of `module` when it is a readable module of the project."""
+    local = project.local_module(module.split(".")[0])
+    if local is None:
+        return None
+    wanted = {module.replace(".", "/") + ".py", module.replace(".", "/") + "/__init__.py"}
+    return next(((r, text) for r, text in local.files if r in wanted), None)
+
+
+def _left_out(module: str, project: ProjectFiles) -> frozenset[str]:
+    """The names a project module binds at its top level that its literal `__all__` omits."""
+    found = _local_text(module, project)
+    if found is None:
+        return frozenset()
+    try:
+        tree = ast.parse(found[1], filename=found[0])
+    except SyntaxError:
+        return frozenset()
+    listed: frozenset[str] | None = None
+    bound: set[str] = set()
+    for node in tree.body:
+        found_all = _literal_all(node)
+        listed = found_all if found_all is not None else listed
+        bound |= _bound_at_top(node)
+    return frozenset(bound - listed - {"__all__"}) if listed is not None else frozenset()
+
+
 def _exports(module: str, project: ProjectFiles, environment: Environment) -> frozenset[str] | None:
     """The names `from module import *` binds, None when pipec trusts it to bind any name."""
     top = module.split(".")[0]
-    local = project.local_module(top)
-    if local is not None:
-        wanted = {module.replace(".", "/") + ".py", module.replace(".", "/") + "/__init__.py"}
-        for relative, text in local.files:
-            if relative in wanted:
-                return _star_names(relative, text)
-        return None  # a module of the package pipec cannot read: trusted, as Python finds it
+    if project.local_module(top) is not None:
+        found = _local_text(module, project)
+        # A module of the package pipec cannot read: trusted, as Python finds it.
+        return _star_names(*found) if found is not None else None
     if top in sys.stdlib_module_names:
         return _standard_names(module)
     if environment.distributions(top):

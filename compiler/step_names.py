@@ -19,6 +19,7 @@ from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.parse import decorator_kind
 from pipec.compiler.source import SourceModule
 from pipec.compiler.star_imports import StarImports
+from pipec.compiler.trusted_stars import TrustedReads, known_names
 
 __all__ = ["check_step_names"]
 
@@ -50,15 +51,22 @@ def check_step_names(
     stars: StarImports,
     reporter: Reporter,
     user: str,
+    trusted: TrustedReads,
 ) -> None:
+    """Report a name the step's script reads that nothing defines; record in `trusted` the
+    names only an installed package's star import could define."""
     statements = [source.module.body[i] for i in carried]
-    _undefined(source, [function, *statements], stars, reporter)
+    _undefined(source, [function, *statements], stars, reporter, trusted)
     for statement in statements:
         _per_process(source, statement, reporter, user)
 
 
 def _undefined(
-    source: SourceModule, nodes: list[cst.BaseStatement], stars: StarImports, reporter: Reporter
+    source: SourceModule,
+    nodes: list[cst.BaseStatement],
+    stars: StarImports,
+    reporter: Reporter,
+    trusted: TrustedReads,
 ) -> None:
     for node in nodes:
         excluded: list[CodeRange] = []
@@ -75,13 +83,11 @@ def _undefined(
                 continue
             location = source.location(use.node)
             if stars.unread:
-                # Could be any name of the module; one warning says pipec took it on trust.
-                reporter.report_once(
-                    f"star-import-trusted:{stars.unread[0]}",
-                    rules.STAR_IMPORT_TRUSTED,
+                # Could be any name of the package; one warning lists what was taken on trust.
+                trusted.add(
+                    use.name,
                     location,
-                    name=use.name,
-                    module=stars.unread[0],
+                    known_names(stars.read, _visible(source, use.node, with_builtins=False)),
                 )
                 continue
             if stars.missing:
@@ -93,6 +99,10 @@ def _undefined(
                     module=stars.missing[0],
                 )
                 continue
+            hiding = stars.leaving_out(use.name)
+            if hiding is not None:
+                reporter.report(rules.LEFT_OUT_OF_ALL, location, name=use.name, module=hiding)
+                continue
             visible = [*_visible(source, use.node), *stars.exported()]
             close = difflib.get_close_matches(use.name, sorted(set(visible)), n=1, cutoff=0.75)
             reporter.report(
@@ -103,8 +113,10 @@ def _undefined(
             )
 
 
-def _visible(source: SourceModule, node: cst.Name) -> list[str]:
-    names = set(source.global_bindings()) | {n for n in dir(builtins) if not n.startswith("_")}
+def _visible(source: SourceModule, node: cst.Name, with_builtins: bool = True) -> list[str]:
+    names = set(source.global_bindings())
+    if with_builtins:
+        names |= {n for n in dir(builtins) if not n.startswith("_")}
     scope = source.scopes.get(node)
     while scope is not None and scope is not source.global_scope:
         names |= {a.name for a in scope.assignments}

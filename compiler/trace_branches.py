@@ -46,7 +46,9 @@ def if_(t: Context, node: cst.If) -> None:
         glue.glue_statement(t, node, node)
         return
     if t.frame.map is not None:
-        t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(node))
+        breaks = _breaks_out(node)
+        refused = rules.BREAK_UNDER_TEST_IN_RUNTIME_LOOP if breaks else rules.IF_IN_RUNTIME_LOOP
+        t.reporter.report(refused, t.location(breaks or node))
         return
     assigned = _walrus_assignments(t, node.test)
     if assigned is None:
@@ -60,6 +62,24 @@ def if_(t: Context, node: cst.If) -> None:
         lambda: statements.block(t, node.body),
         lambda: statements.block(t, node.orelse),
     )
+
+
+def _breaks_out(node: cst.If) -> cst.Break | None:
+    """A `break` under `node` that leaves the loop `node` is in (not one of an inner loop)."""
+    found: list[cst.Break] = []
+
+    class _Breaks(cst.CSTVisitor):
+        def visit_Break(self, node: cst.Break) -> None:
+            found.append(node)
+
+        def visit_For(self, node: cst.For) -> bool:
+            return False
+
+        def visit_While(self, node: cst.While) -> bool:
+            return False
+
+    node.visit(_Breaks())
+    return found[0] if found else None
 
 
 def condition_node(

@@ -148,7 +148,6 @@ def map_loop(t: Context, node: cst.For) -> None:
     if node.orelse is not None:
         t.reporter.report(rules.FOR_ELSE_OVER_RUNTIME_VALUE, t.location(node.orelse))
         return
-    skips = map_loops.leading_skips(node.body)
     before = {
         n: t.frame.env[n]
         for n in map_loops.loop_target_names(node.target) or []
@@ -157,19 +156,70 @@ def map_loop(t: Context, node: cst.For) -> None:
     over = _runtime_values(t, node.iter, node.target, node)
     if over is None:
         return
-    rest = cst.ensure_type(node.body, cst.IndentedBlock).body[len(skips) :] if skips else None
-    elements = map_loops.skip_elements(t, over, node.target, skips, rest or ()) if skips else over
-    if elements is None:
+    if not isinstance(node.body, cst.IndentedBlock):
+        if map_(t, over, node.iter, node.target, lambda: statements.block(t, node.body)):
+            map_loops.bind_last_element(t, node, over, before)
         return
-
-    def body() -> None:
-        if rest is None:
-            statements.block(t, node.body)
-        else:
-            statements.block(t, node.body.with_changes(body=rest))
-
-    if map_(t, elements, node.iter, node.target, body) is not None:
+    if _fan_outs(t, node, node.body, over):
         map_loops.bind_last_element(t, node, over, before)
+
+
+def _fan_outs(t: Context, node: cst.For, body: cst.IndentedBlock, over: Binding) -> bool:
+    """One fan-out per segment of the body between skip tests; False after an error."""
+    parts = map_loops.segments(body.body)
+    elements = over
+    target: cst.BaseAssignTargetExpression = node.target
+    carried: list[tuple[str, Binding]] = []
+    for index, part in enumerate(parts):
+        later = [s for p in parts[index + 1 :] for s in (*p.skips, *p.statements)]
+        if part.skips:
+            # A name any statement of the body changes would change under the test too: the
+            # ones above it (`seen.append(x)`) as much as the ones below.
+            body_statements = [s for p in parts for s in p.statements]
+            kept = map_loops.skip_elements(
+                t, elements, target, part.skips, body_statements, carried
+            )
+            if kept is None:
+                return False
+            elements = kept
+            target = map_loops.carrying_target(target, [n for n, _ in carried])
+        needed = map_loops.names_read_later(t, part.statements, later) if later else []
+        following = parts[index + 1].skips[0] if later else None
+        traced = _Traced()
+        trace = _segment_body(t, body, part, needed, following, traced)
+        map_(t, elements, node.iter, target, trace)
+        if traced.ended:
+            break  # a `continue` every element reaches: the rest of the body is dead code
+        carried = traced.carried
+    return True
+
+
+@dataclasses.dataclass
+class _Traced:
+    """What tracing one segment of a split loop body left for the next."""
+
+    ended: bool = False
+    carried: list[tuple[str, Binding]] = dataclasses.field(default_factory=list)
+
+
+def _segment_body(
+    t: Context,
+    body: cst.IndentedBlock,
+    part: map_loops.Segment,
+    needed: list[str],
+    following: cst.If | None,
+    traced: _Traced,
+) -> Callable[[], None]:
+    def trace() -> None:
+        try:
+            statements.block(t, body.with_changes(body=part.statements))
+        except LoopExit:
+            traced.ended = True
+            raise
+        if needed and following is not None:
+            traced.carried = map_loops.carry(t, needed, following)
+
+    return trace
 
 
 def _runtime_values(

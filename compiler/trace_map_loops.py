@@ -1,9 +1,17 @@
 """What a loop over a run-time value does besides fanning out: unpacking its target per element,
-skipping elements with `if ...: continue`, and leaving its variable bound to the last element."""
+skipping elements with `if ...: continue`, and leaving its variable bound to the last element.
+
+A skip test further down the body (`x = load(f)`, then `if x["skip"]: continue`) splits the
+loop in two fan-outs: the first runs the statements above the test for every element, a glue
+node keeps the elements the test lets through together with the names the rest reads, and the
+second runs the rest for those. The map bodies have no prints or checks (both refused there),
+so nothing but the order of steps across elements, which a fan-out never kept, tells this
+apart from Python's one loop."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -12,13 +20,18 @@ from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
 from pipec.compiler.call_effects import names_calls_may_change
 from pipec.compiler.syntax import ImpureCallFinder, within
-from pipec.compiler.trace_state import Context, Symbol, Unavailable
-from pipec.manifest import Binding, NodeKind, OutputRef
+from pipec.compiler.trace_state import REPORTED, Context, Symbol, Unavailable
+from pipec.manifest import Binding, Gather, NodeKind, OutputRef
 
 __all__ = [
+    "Segment",
     "bind_last_element",
+    "carry",
+    "carrying_target",
     "leading_skips",
     "loop_target_names",
+    "names_read_later",
+    "segments",
     "skip_elements",
     "unpack_element",
 ]
@@ -65,18 +78,124 @@ def leading_skips(body: cst.BaseSuite) -> list[cst.If]:
         return []
     found: list[cst.If] = []
     for statement in body.body:
-        if not (isinstance(statement, cst.If) and statement.orelse is None):
+        if not _is_skip(statement):
             break
-        inner = statement.body
-        smalls = (
-            [s for line in inner.body for s in getattr(line, "body", [None])]
-            if isinstance(inner, cst.IndentedBlock)
-            else list(inner.body)
-        )
-        if len(smalls) != 1 or not isinstance(smalls[0], cst.Continue):
-            break
-        found.append(statement)
+        found.append(cst.ensure_type(statement, cst.If))
     return found
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Skip tests, then the statements up to the next skip test (or the end of the body)."""
+
+    skips: tuple[cst.If, ...]
+    statements: tuple[cst.BaseStatement, ...]
+
+
+def segments(body: Sequence[cst.BaseStatement]) -> list[Segment]:
+    """The body cut before each run of `if TEST: continue` statements; the first segment's
+    skips are the leading ones (maybe none)."""
+    found: list[Segment] = []
+    skips: list[cst.If] = []
+    run: list[cst.BaseStatement] = []
+    for statement in body:
+        if _is_skip(statement):
+            if run:
+                found.append(Segment(tuple(skips), tuple(run)))
+                skips, run = [], []
+            skips.append(cst.ensure_type(statement, cst.If))
+        else:
+            run.append(statement)
+    found.append(Segment(tuple(skips), tuple(run)))
+    return found
+
+
+def _is_skip(statement: cst.BaseStatement) -> bool:
+    if not (isinstance(statement, cst.If) and statement.orelse is None):
+        return False
+    inner = statement.body
+    smalls = (
+        [s for line in inner.body for s in getattr(line, "body", [None])]
+        if isinstance(inner, cst.IndentedBlock)
+        else list(inner.body)
+    )
+    return len(smalls) == 1 and isinstance(smalls[0], cst.Continue)
+
+
+def names_read_later(
+    t: Context, run: Sequence[cst.BaseStatement], later: Sequence[cst.BaseStatement]
+) -> list[str]:
+    """The names `run` assigns that the statements after it mention: what the next fan-out
+    needs from this one, in the order they are first assigned."""
+    mentioned: set[str] = set()
+    for statement in later:
+        mentioned.update(n.value for n in _names_in(statement))
+    written: list[str] = []
+    for statement in run:
+        for name in t.writes(statement):
+            if name in mentioned and name not in written:
+                written.append(name)
+    return written
+
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class _Names(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            found.append(node)
+
+    node.visit(_Names())
+    return found
+
+
+def carry(t: Context, names: Sequence[str], skip: cst.If) -> list[tuple[str, Binding]]:
+    """At the end of a map body, before `skip`: each name in `names` as the list of its value
+    per element. A value that is not a node's output of this body (a constant, a container) is
+    first made one by a glue node that assigns the name to itself, placed at the skip's
+    `continue` (a node that reads and assigns no name)."""
+    anchor = _continue_of(skip)
+    assert t.frame.map is not None
+    in_body = {node.name for node in t.graph.nodes if node.map == t.frame.map}
+    copies = [n for n in names if not _output_of(t.frame.env.get(n), in_body)]
+    readable = [n for n in copies if not isinstance(t.frame.env.get(n, REPORTED), Unavailable)]
+    for name in readable:
+        assign = cst.Assign([cst.AssignTarget(cst.Name(name))], cst.Name(name))
+        glue.add_glue(t, _line(assign), anchor, extra_writes=[name])
+        t.graph.pending.reads.append(name)
+    glue.flush(t)
+    in_body = {node.name for node in t.graph.nodes if node.map == t.frame.map}
+    carried: list[tuple[str, Binding]] = []
+    for name in names:
+        symbol = t.frame.env.get(name)
+        if isinstance(symbol, OutputRef) and symbol.node in in_body:
+            carried.append((name, Gather(t.frame.map, symbol.node, symbol.output)))
+    return carried
+
+
+def _continue_of(skip: cst.If) -> cst.Continue:
+    inner = skip.body
+    lines = inner.body if isinstance(inner, cst.IndentedBlock) else [inner]
+    smalls = [small for line in lines for small in getattr(line, "body", [])]
+    return cst.ensure_type(smalls[0], cst.Continue)
+
+
+def _output_of(symbol: Symbol | None, nodes: set[str]) -> bool:
+    return isinstance(symbol, OutputRef) and symbol.node in nodes
+
+
+def carrying_target(
+    target: cst.BaseAssignTargetExpression, names: Sequence[str]
+) -> cst.BaseAssignTargetExpression:
+    """The target of a fan-out whose elements are `(element, *values of names)`."""
+    if not names:
+        return target
+    first = (
+        target.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        if isinstance(target, cst.Tuple)
+        else target
+    )
+    return cst.Tuple([cst.Element(first), *(cst.Element(cst.Name(n)) for n in names)])
 
 
 def skip_elements(
@@ -85,13 +204,17 @@ def skip_elements(
     target: cst.BaseAssignTargetExpression,
     skips: Sequence[cst.If],
     rest: Sequence[cst.BaseStatement],
+    carried: Sequence[tuple[str, Binding]] = (),
 ) -> Binding | None:
-    """A glue node that keeps the elements no leading `if ...: continue` skips: the values the
-    fan-out then runs over. The tests read only the element and names bound before the loop,
-    which the rest of the body (`rest`) must not change: each test would see the change."""
+    """A glue node that keeps the elements no `if ...: continue` skips: the values the
+    fan-out then runs over. The tests read only the element, the `carried` names (each a list
+    with one value per element, kept beside it) and names bound before the loop, which the rest
+    of the body (`rest`) must not change: each test would see the change."""
     if any(t.units(s.test) for s in skips):
         t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skips[0]))
         return None
+    names = [n for n, _ in carried]
+    target = carrying_target(target, names)
     targets = set(loop_target_names(target) or [])
     changed = _changed_names(t, rest)
     reads: list[str] = []
@@ -109,9 +232,13 @@ def skip_elements(
     if inputs is None:
         return None
     values, element, kept = t.temporary("values"), t.temporary("element"), t.temporary("kept")
+    columns = [t.temporary(f"{name}_values") for name in names]
+    over_all: cst.BaseExpression = cst.Name(values)
+    if carried:
+        over_all = cst.Call(cst.Name("zip"), [cst.Arg(cst.Name(c)) for c in (values, *columns)])
     loop = cst.For(
         target=cst.Name(element),
-        iter=cst.Name(values),
+        iter=over_all,
         body=cst.IndentedBlock(
             [
                 _line(
@@ -137,7 +264,7 @@ def skip_elements(
         NodeKind.GLUE,
         (*hoisted, start, loop),
         None,
-        [*inputs, (values, over)],
+        [*inputs, (values, over), *((c, b) for c, (_, b) in zip(columns, carried, strict=True))],
         (kept,),
         list(skips),
         globals_read,
@@ -190,6 +317,18 @@ def bind_last_element(
     read_later = _read_after(t, node, names)
     if not read_later:
         return
+    # A loop name the body assigns holds what the body gave it for the last element that got
+    # that far: like any name the body assigns, it is not readable after the loop.
+    rebound = {n for s in node.body.body for n in t.writes(s)} & set(names)
+    if set(names) - rebound:
+        _bind_last(t, node, over, before, names)
+    for name in sorted(rebound):
+        t.frame.env[name] = Unavailable(rules.CARRIED_OUT_OF_RUNTIME_LOOP, {"name": name})
+
+
+def _bind_last(
+    t: Context, node: cst.For, over: Binding, before: Mapping[str, Symbol], names: list[str]
+) -> None:
     for name in names:
         if name in before:
             t.frame.env[name] = before[name]

@@ -79,13 +79,21 @@ def test_a_name_no_star_import_exports_is_undefined_with_a_suggestion(tmp_path: 
         "describe(floor(v))", "describe(floor(v)) + hidden()"
     )
     run = _differential(tmp_path, source)
-    assert run.refused_codes == ["PC603", "PC603", "PC603"]
+    assert run.refused_codes == ["PC603", "PC603", "PC615"]
     found = [(d.location.line, d.message) for d in run.refusal.diagnostics]
     assert found == [
         (9, "name `sqroot` is not defined; did you mean `sqrt`?"),  # math's real names
         (9, "name `SCALES` is not defined; did you mean `SCALE`?"),  # helpers' __all__
-        (19, "name `hidden` is not defined"),  # public, but not in __all__
+        # public, but not in __all__: the cause and its fix are named
+        (
+            19,
+            "name `hidden` is not defined: `helpers` defines it, but its `__all__` leaves it "
+            "out, so `from helpers import *` does not bind it",
+        ),
     ]
+    assert run.refusal.diagnostics[2].hint == (
+        "add `hidden` to `__all__` in helpers, or import it by name (`from helpers import hidden`)"
+    )
     # Plain Python agrees: the step stops with NameError.
     assert "NameError: name 'sqroot' is not defined" in run.plain().error
 
@@ -122,7 +130,8 @@ def test_an_installed_star_import_is_trusted_with_one_warning(tmp_path: Path):
     # `Template` and `Environment`, read by two steps: one warning, at the first.
     (trusted,) = [w for w in warnings if w[0].startswith("PC6")]
     assert trusted[:2] == ("PC614", 8)
-    assert "to come from `from jinja2 import *` without checking" in trusted[2]
+    assert "taken without checking to come from `from jinja2 import *`" in trusted[2]
+    assert trusted[2].endswith(": `Template`, `Environment`")
     # It builds, and runs as plain Python does (jinja2 is pipec's own dependency).
     Differential(tmp_path / "run", INSTALLED).same(name="<i>")
 

@@ -115,6 +115,7 @@ CODES = {
     "PC502": "conditional-step-in-runtime-loop",
     "PC503": "match-in-runtime-loop",
     "PC504": "step-in-case-guard",
+    "PC505": "break-under-test-in-runtime-loop",
     "PC601": "used-before-assigned",
     "PC602": "undefined-name",
     "PC603": "undefined-name-in-step",
@@ -129,6 +130,7 @@ CODES = {
     "PC612": "module-value-changed-by-call",
     "PC613": "module-object-changed",
     "PC614": "star-import-trusted",
+    "PC615": "left-out-of-all",
 }
 
 # Codes of rules pipec no longer needs (the construct is compiled now). Never given to another rule.
