@@ -1,0 +1,124 @@
+"""Issue 10, the real-world sweep: shapes found in public ClearML pipelines that pipec refused or
+built wrongly, each rebuilt here in a small program of its own and compared with plain Python."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from differential import PIPEC, Differential
+
+pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
+
+
+def _undefined_names(build_dir: Path) -> str:
+    """What ruff says of undefined or redefined names in the build's scripts ("" when none)."""
+    ruff = Path(sys.executable).with_name("ruff")
+    command = [str(ruff)] if ruff.exists() else [sys.executable, "-m", "ruff"]
+    scripts = sorted(map(str, (build_dir / "steps").glob("*.py")))
+    checked = subprocess.run(
+        [*command, "check", "--isolated", "--no-cache", "--select", "F821,F811", *scripts],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "" if checked.returncode == 0 else checked.stdout
+
+
+# ---- a change in place after the other name is last read cannot be told apart ----------------
+
+SHARED = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x + 1
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 2):
+    base = [n]
+    holder = {"b": base}
+    v = one(n)
+    print("holder", holder)
+    base.append(v)
+    print("base", base)
+    return base
+"""
+
+
+def test_a_change_after_the_other_name_is_last_read_builds_and_runs_as_python(tmp_path: Path):
+    run = Differential(tmp_path, SHARED)
+    plain, _ = run.same()
+    assert plain.stdout.splitlines() == ["holder {'b': [2]}", "base [2, 3]"]
+
+
+def test_a_change_the_other_name_is_read_after_is_still_refused(tmp_path: Path):
+    source = SHARED.replace('print("base", base)', 'print("holder", holder)')
+    run = Differential(tmp_path, source)
+    assert run.refused_codes == ["PC611"]
+
+
+def test_a_change_inside_a_loop_that_reads_the_other_name_earlier_is_still_refused(
+    tmp_path: Path,
+):
+    source = SHARED.replace(
+        """    print("holder", holder)
+    base.append(v)
+""",
+        """    for _ in range(2):
+        print("holder", holder)
+        base.append(v)
+""",
+    )
+    run = Differential(tmp_path, source)
+    assert run.refused_codes == ["PC611"]
+
+
+# ---- a plain function that starts the pipeline is not carried into the build -----------------
+
+LAUNCHER = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def scale(x):
+    return x * 3
+
+
+def describe(v):
+    return f"value {v}"
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 2):
+    v = scale(x)
+    print(describe(v))
+    return v
+
+
+def start(x=2, local=True):
+    if local:
+        PipelineDecorator.run_locally()
+    return controller(x=x)
+
+
+def cli():
+    return start(x=5)
+
+
+if __name__ == "__main__":
+    cli()
+"""
+
+
+def test_a_function_that_starts_the_pipeline_leaves_no_undefined_name(tmp_path: Path):
+    run = Differential(tmp_path, LAUNCHER)
+    plain, _ = run.same()
+    assert plain.stdout == "value 6\n"
+    home = (run.build_dir / "steps" / "_pipec_pipeline.py").read_text()
+    assert "def describe(" in home and "def start(" not in home and "def cli(" not in home
+    assert _undefined_names(run.build_dir) == ""
