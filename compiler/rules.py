@@ -201,6 +201,15 @@ DECORATOR_ON_PIPELINE = Rule(
     "into steps and glue: the decorator would never run",
     "call what the decorator does from the controller's body, or remove it",
 )
+CODE_AFTER_MAIN_NOT_CARRIED = Rule(
+    "PC024",
+    "code-after-main-not-carried",
+    _W,
+    'the module-level code from line {line} on comes after the `if __name__ == "__main__":` '
+    "block, so in Python it runs only once the pipeline has returned: no step script runs it",
+    "move setup the steps need above that block; work meant to follow the pipeline belongs in "
+    "the controller or in a last step",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

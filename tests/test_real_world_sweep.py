@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 from differential import PIPEC, Differential
+from golden_build import build_file
+
+from pipec.compiler.requirements import StaticEnvironment
 
 pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
 
@@ -122,3 +125,49 @@ def test_a_function_that_starts_the_pipeline_leaves_no_undefined_name(tmp_path: 
     home = (run.build_dir / "steps" / "_pipec_pipeline.py").read_text()
     assert "def describe(" in home and "def start(" not in home and "def cli(" not in home
     assert _undefined_names(run.build_dir) == ""
+
+
+# ---- module-level code after the `__main__` block runs after the pipeline, not in its steps ---
+
+AFTER_MAIN = """
+from pipec import PipelineDecorator
+
+SEEN = []
+
+
+@PipelineDecorator.component(return_values=["v"])
+def count(n):
+    return n + len(SEEN)
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 1):
+    v = count(n)
+    print("counted", v)
+    return v
+
+
+if __name__ == "__main__":
+    controller()
+
+marker = "after"
+SEEN.append(marker)
+print("the pipeline has returned")
+"""
+
+
+def test_code_after_the_main_block_stays_out_of_the_steps_with_a_warning(tmp_path: Path):
+    file = tmp_path / "pipeline.py"
+    file.write_text(AFTER_MAIN, encoding="utf-8")
+    # `python pipeline.py` runs the pipeline before SEEN changes: the step counts none of it.
+    python = subprocess.run(
+        [sys.executable, str(file)], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert python.stdout.splitlines() == ["counted 1", "the pipeline has returned"]
+    run = Differential(tmp_path / "case", AFTER_MAIN)
+    assert run.compiled().stdout == "counted 1\n"
+    scripts = "".join(p.read_text() for p in (run.build_dir / "steps").glob("*.py"))
+    assert "SEEN.append" not in scripts
+    built = build_file(file, "pipeline.py", StaticEnvironment({}))
+    warnings = [(d.code, d.location.line) for d in built.diagnostics if d.code == "PC024"]
+    assert warnings == [("PC024", 22)]  # `marker = "after"`
