@@ -171,3 +171,33 @@ def test_code_after_the_main_block_stays_out_of_the_steps_with_a_warning(tmp_pat
     built = build_file(file, "pipeline.py", StaticEnvironment({}))
     warnings = [(d.code, d.location.line) for d in built.diagnostics if d.code == "PC024"]
     assert warnings == [("PC024", 22)]  # `marker = "after"`
+
+
+# ---- `shared` and `data` are the project's own modules, not PyPI packages --------------------
+
+SHARED_MODULES = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def read(x):
+    from shared.config import NAME
+    import data
+
+    return NAME, data, x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 1):
+    return read(x)
+"""
+
+
+def test_shared_and_data_not_found_locally_are_reported_not_required(tmp_path: Path):
+    file = tmp_path / "pipeline.py"
+    file.write_text(SHARED_MODULES, encoding="utf-8")
+    built = build_file(file, "pipeline.py", StaticEnvironment({}))
+    written = b"".join(v for k, v in built.files.items() if k.startswith("requirements/"))
+    assert b"shared" not in written and b"data" not in written
+    reported = sorted(d.message.split("`")[1] for d in built.diagnostics if d.code == "PC118")
+    assert reported == ["data", "shared"]
