@@ -24,6 +24,7 @@ from pipec.compiler.analyse import (
 from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.no_pipeline import report_no_pipeline
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
 from pipec.compiler.syntax import within
@@ -93,7 +94,7 @@ def select_pipeline(parsed: ParsedFile, wanted: str | None, reporter: Reporter) 
     if not pipelines:
         if reporter.has_errors:  # e.g. a controller defined as a method: already reported
             return None
-        reporter.report(rules.NO_PIPELINE, Location(source.path, 1, 1))
+        report_no_pipeline(parsed, reporter)
         return None
     if wanted is not None:
         for decorated in pipelines:

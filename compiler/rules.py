@@ -65,9 +65,8 @@ NO_PIPELINE = Rule(
     "PC006",
     "no-pipeline",
     _E,
-    "no pipeline in this file",
-    "decorate the controller function with "
-    "@PipelineDecorator.pipeline(name=..., project=..., version=...)",
+    "no pipeline in this file{found}",
+    "{fix}",
 )
 NO_PIPELINE_NAMED = Rule(
     "PC007",
