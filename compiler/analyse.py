@@ -222,6 +222,19 @@ def _shorten(code: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# What ClearML's other pipeline API (PipelineController and its add_function_step) calls an
+# option the decorators name differently: people move code between the two. ClearML's decorators
+# take no `**kwargs`, so each of these raises TypeError there.
+_OTHER_API_NAMES = {
+    ("pipeline", "queue"): "default_queue",
+    ("pipeline", "execution_queue"): "default_queue",
+    ("component", "queue"): "execution_queue",
+    ("component", "function_return"): "return_values",
+    ("component", "cache_executed_step"): "cache",
+    ("component", "requirements"): "packages",
+}
+
+
 def report_unknown_option(
     decorator: str,
     key: str,
@@ -230,8 +243,11 @@ def report_unknown_option(
     reporter: Reporter,
     unknown: Rule,
 ) -> None:
-    """An option ClearML does not have: an error when it is a near miss of one it has."""
+    """An option ClearML does not have: an error when it is a near miss of one it has, or the
+    name PipelineController.add_function_step gives the same option."""
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+    if not close and (decorator, key) in _OTHER_API_NAMES:
+        close = [_OTHER_API_NAMES[decorator, key]]
     if close:
         reporter.report(
             rules.MISSPELLED_OPTION, location, decorator=decorator, key=key, suggestion=close[0]

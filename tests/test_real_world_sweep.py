@@ -201,3 +201,34 @@ def test_shared_and_data_not_found_locally_are_reported_not_required(tmp_path: P
     assert b"shared" not in written and b"data" not in written
     reported = sorted(d.message.split("`")[1] for d in built.diagnostics if d.code == "PC118")
     assert reported == ["data", "shared"]
+
+
+# ---- an option named as PipelineController names it: ClearML's decorator raises TypeError ----
+
+CONTROLLER_NAMES = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(function_return=["v"])
+def one(x):
+    return x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1", queue="default")
+def controller(x: int = 1):
+    return one(x)
+"""
+
+
+def test_options_named_as_pipeline_controller_names_them_are_refused_with_the_right_name(
+    tmp_path: Path,
+):
+    run = Differential(tmp_path, CONTROLLER_NAMES)
+    assert run.refused_codes == ["PC116", "PC116"]
+    assert run.refusal is not None
+    messages = sorted(d.message for d in run.refusal.diagnostics)
+    assert messages == [
+        "@PipelineDecorator.component has no option `function_return`; "
+        "did you mean `return_values`?",
+        "@PipelineDecorator.pipeline has no option `queue`; did you mean `default_queue`?",
+    ]
