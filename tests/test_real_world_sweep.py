@@ -232,3 +232,50 @@ def test_options_named_as_pipeline_controller_names_them_are_refused_with_the_ri
         "did you mean `return_values`?",
         "@PipelineDecorator.pipeline has no option `queue`; did you mean `default_queue`?",
     ]
+
+
+# ---- a step that only uses what an earlier step made still needs its packages to unpickle -----
+
+UNPICKLING = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["table"])
+def load(n):
+    import fractions
+
+    import tabulate
+
+    return tabulate, fractions.Fraction(n, 3)
+
+
+@PipelineDecorator.component(return_values=["size"])
+def measure(table):
+    return len(str(table))
+
+
+@PipelineDecorator.component(return_values=["size"], packages=["declared==1.0"])
+def measure_declared(table):
+    return len(str(table))
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 1):
+    table = load(n)
+    return measure(table), measure_declared(table)
+"""
+
+
+def test_a_step_needs_the_packages_of_the_steps_whose_outputs_it_loads(tmp_path: Path):
+    file = tmp_path / "pipeline.py"
+    file.write_text(UNPICKLING, encoding="utf-8")
+    environment = StaticEnvironment({"tabulate": {"tabulate": ("0.9.0", ("tabulate",))}})
+    built = build_file(file, "pipeline.py", environment)
+
+    def requirements(stem: str) -> list[str]:
+        text = built.files[f"requirements/{stem}.txt"].decode()
+        return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+    assert requirements("load") == ["tabulate==0.9.0"]
+    assert requirements("measure") == ["tabulate==0.9.0"]
+    assert requirements("measure_declared") == ["declared==1.0"]  # declared: kept as written
