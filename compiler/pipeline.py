@@ -22,6 +22,7 @@ from pipec.compiler.analyse import (
     report_unknown_option,
 )
 from pipec.compiler.constants import constant_of
+from pipec.compiler.default_causes import why_default_unknown
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.no_pipeline import report_no_pipeline
@@ -389,6 +390,9 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
                 rules.PARAMETER_DEFAULT_NOT_LITERAL,
                 source.location(param_node.default or param_node),
                 name=parameter.name,
+                why=""
+                if param_node.default is None
+                else why_default_unknown(source, param_node.default),
             )
             continue
         parameters.append(ParameterInfo(parameter.name, parameter.annotation, value, True))

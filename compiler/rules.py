@@ -395,7 +395,7 @@ PARAMETER_DEFAULT_NOT_LITERAL = Rule(
     "PC155",
     "parameter-default-not-literal",
     _E,
-    "the default of pipeline parameter `{name}` is not known at compile time",
+    "the default of pipeline parameter `{name}` is not known at compile time{why}",
     "write a literal or an expression over module-level constants, or pass the value at run "
     "time with --param {name}=VALUE",
 )

@@ -279,3 +279,37 @@ def test_a_step_needs_the_packages_of_the_steps_whose_outputs_it_loads(tmp_path:
     assert requirements("load") == ["tabulate==0.9.0"]
     assert requirements("measure") == ["tabulate==0.9.0"]
     assert requirements("measure_declared") == ["declared==1.0"]  # declared: kept as written
+
+
+# ---- a default built from `__file__` says so ---------------------------------------------------
+
+FILE_DEFAULT = """
+from pathlib import Path
+
+from pipec import PipelineDecorator
+
+ROOT = Path(__file__).resolve().parent
+CONFIG = ROOT / "config.yaml"
+
+
+@PipelineDecorator.component(return_values=["v"])
+def read(path):
+    return path
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(config: str = str(CONFIG), retries: int = 2):
+    return read(config)
+"""
+
+
+def test_a_default_built_from_file_names_that_as_the_cause(tmp_path: Path):
+    run = Differential(tmp_path, FILE_DEFAULT)
+    assert run.refused_codes == ["PC155"]
+    assert run.refusal is not None
+    (diagnostic,) = run.refusal.diagnostics
+    assert diagnostic.location.line == 15  # the `def controller(...)` line
+    assert diagnostic.message == (
+        "the default of pipeline parameter `config` is not known at compile time: it is built "
+        "from `__file__`, which names where the file sits when Python runs it"
+    )
