@@ -223,6 +223,19 @@ def _shorten(code: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# What ClearML's other pipeline API (PipelineController and its add_function_step) calls an
+# option the decorators name differently: people move code between the two. ClearML's decorators
+# take no `**kwargs`, so each of these raises TypeError there.
+_OTHER_API_NAMES = {
+    ("pipeline", "queue"): "default_queue",
+    ("pipeline", "execution_queue"): "default_queue",
+    ("component", "queue"): "execution_queue",
+    ("component", "function_return"): "return_values",
+    ("component", "cache_executed_step"): "cache",
+    ("component", "requirements"): "packages",
+}
+
+
 def report_unknown_option(
     decorator: str,
     key: str,
@@ -231,8 +244,11 @@ def report_unknown_option(
     reporter: Reporter,
     unknown: Rule,
 ) -> None:
-    """An option ClearML does not have: an error when it is a near miss of one it has."""
+    """An option ClearML does not have: an error when it is a near miss of one it has, or the
+    name PipelineController.add_function_step gives the same option."""
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+    if not close and (decorator, key) in _OTHER_API_NAMES:
+        close = [_OTHER_API_NAMES[decorator, key]]
     if close:
         reporter.report(
             rules.MISSPELLED_OPTION, location, decorator=decorator, key=key, suggestion=close[0]
@@ -501,6 +517,33 @@ def _runs_before_steps(
     return True
 
 
+def _report_code_after_main(
+    source: SourceModule,
+    main_index: int,
+    statement: cst.CSTNode,
+    pipeline_names: set[str],
+    reporter: Reporter,
+) -> None:
+    """Setup after the `__main__` block ran after the pipeline in Python: say no script runs it."""
+    if _is_future_or_star_import(statement):
+        return
+    effects = compound_effects(source, statement, pipeline_names)
+    if not is_setup_line(source, statement, pipeline_names) and (
+        effects is None or not effects.sets_up
+    ):
+        return
+    # Point at where that code starts (`task = Task.init(...)`), not at its first setup line.
+    first = next(
+        s
+        for s in source.module.body[main_index + 1 :]
+        if not isinstance(s, cst.FunctionDef | cst.ClassDef) and not _is_import_line(s)
+    )
+    where = source.location(first)
+    reporter.report_once(
+        "code-after-main", rules.CODE_AFTER_MAIN_NOT_CARRIED, where, line=where.line
+    )
+
+
 def _check_carried_compounds(
     source: SourceModule,
     chosen: Mapping[int, set[str]],
@@ -576,6 +619,9 @@ def collect_support(
         # scope analysis cannot see; a setup call (`random.seed(1)`, `load_dotenv()`) ran before
         # any step in plain Python. Every script keeps them, in the file's order.
         if index in skip:
+            continue
+        if parsed.main_index is not None and index > parsed.main_index:
+            _report_code_after_main(source, parsed.main_index, statement, pipeline_names, reporter)
             continue
         if _is_future_or_star_import(statement) or _runs_before_steps(
             source, statement, pipeline_names, reporter

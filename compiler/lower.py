@@ -290,7 +290,42 @@ def _requirements(
                     )
             resolved = sorted(set(resolved), key=lambda r: (r.distribution.lower(), r.specifier))
         found[stems[key]] = tuple(resolved)
+    _add_unpickling_requirements(trace, components, stems, found)
     return found
+
+
+def _add_unpickling_requirements(
+    trace: Trace,
+    components: Mapping[str, Component],
+    stems: Mapping[str, str],
+    found: dict[str, tuple[Requirement, ...]],
+) -> None:
+    """A step loads what earlier steps made (a model, a DataFrame) even when its own code imports
+    nothing of theirs: it needs their packages to unpickle, as glue does. A step whose packages
+    are declared (`packages=`, a requirements file) keeps exactly those."""
+    for traced in trace.nodes:
+        if not isinstance(traced, StepNode):
+            continue
+        component = components[traced.component]
+        if (
+            component.packages is not None
+            or component.packages_file is not None
+            or component.repository_requirements
+        ):
+            continue
+        stem = stems[_script_key(traced)]
+        added = set(found[stem])
+        for _, binding in traced.inputs:
+            for producer in sorted(binding_sources(binding)[0]):
+                producer_stem = stems[_script_key(trace.node(producer))]
+                if producer_stem == stem:
+                    continue
+                added.update(
+                    r
+                    for r in found.get(producer_stem, ())
+                    if _canonical_name(r.distribution) != "clearml" and r.origin != "alternative"
+                )
+        found[stem] = tuple(sorted(added, key=lambda r: (r.distribution.lower(), r.specifier)))
 
 
 def _canonical_name(distribution: str) -> str:

@@ -22,8 +22,10 @@ from pipec.compiler.analyse import (
     report_unknown_option,
 )
 from pipec.compiler.constants import constant_of
+from pipec.compiler.default_causes import why_default_unknown
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.no_pipeline import report_no_pipeline
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
 from pipec.compiler.syntax import within
@@ -93,7 +95,7 @@ def select_pipeline(parsed: ParsedFile, wanted: str | None, reporter: Reporter) 
     if not pipelines:
         if reporter.has_errors:  # e.g. a controller defined as a method: already reported
             return None
-        reporter.report(rules.NO_PIPELINE, Location(source.path, 1, 1))
+        report_no_pipeline(parsed, reporter)
         return None
     if wanted is not None:
         for decorated in pipelines:
@@ -388,6 +390,9 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
                 rules.PARAMETER_DEFAULT_NOT_LITERAL,
                 source.location(param_node.default or param_node),
                 name=parameter.name,
+                why=""
+                if param_node.default is None
+                else why_default_unknown(source, param_node.default),
             )
             continue
         parameters.append(ParameterInfo(parameter.name, parameter.annotation, value, True))

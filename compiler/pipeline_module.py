@@ -6,6 +6,10 @@ class a script does not carry (glue that only passes an enum member on) is then 
 file, which holds every module-level class and function of the pipeline file with the imports
 and constants they need. One home keeps `isinstance`, `is` and `==` of enum members true across
 scripts, as in one Python process.
+
+A function that calls the pipeline function (`def main(): ...; run_pipeline(...)`, a launcher
+the `__main__` block calls) is left out: it only starts the pipeline, which the build replaces,
+and the home does not define the pipeline function it names.
 """
 
 from __future__ import annotations
@@ -24,12 +28,40 @@ HOME_PATH = "steps/_pipec_pipeline.py"
 def home_support(parsed: ParsedFile) -> Support | None:
     """The module code of the home, or None when the file defines no class or plain function."""
     decorated = {d.index for d in (*parsed.components, *parsed.pipelines)}
-    roots = [
-        statement.name.value
+    definitions = {
+        statement.name.value: statement
         for index, statement in enumerate(parsed.source.module.body)
         if isinstance(statement, cst.FunctionDef | cst.ClassDef) and index not in decorated
-    ]
+    }
+    launchers = _launchers(parsed, definitions)
+    roots = [name for name in definitions if name not in launchers]
     if not roots:
         return None
     # Whatever this would report, the scripts that carry the same code report it too.
     return collect_support(parsed.source, parsed, roots, (), Reporter(), "the pipeline module")
+
+
+def _launchers(
+    parsed: ParsedFile, definitions: dict[str, cst.FunctionDef | cst.ClassDef]
+) -> set[str]:
+    """The definitions that name a pipeline function, directly or through one another."""
+    source = parsed.source
+    names = {
+        name: {
+            use.name
+            for use in source.uses_within(source.extent(statement))
+            if use.scope is source.global_scope
+        }
+        for name, statement in definitions.items()
+    }
+    launchers: set[str] = set()
+    starting = {d.name for d in parsed.pipelines}
+    while True:
+        found = {
+            name
+            for name, used in names.items()
+            if name not in launchers and used & (starting | launchers)
+        }
+        if not found:
+            return launchers
+        launchers |= found

@@ -65,9 +65,8 @@ NO_PIPELINE = Rule(
     "PC006",
     "no-pipeline",
     _E,
-    "no pipeline in this file",
-    "decorate the controller function with "
-    "@PipelineDecorator.pipeline(name=..., project=..., version=...)",
+    "no pipeline in this file{found}",
+    "{fix}",
 )
 NO_PIPELINE_NAMED = Rule(
     "PC007",
@@ -200,6 +199,15 @@ DECORATOR_ON_PIPELINE = Rule(
     "`@{decorator}` decorates the pipeline function `{function}`, whose body pipec compiles "
     "into steps and glue: the decorator would never run",
     "call what the decorator does from the controller's body, or remove it",
+)
+CODE_AFTER_MAIN_NOT_CARRIED = Rule(
+    "PC024",
+    "code-after-main-not-carried",
+    _W,
+    'the module-level code from line {line} on comes after the `if __name__ == "__main__":` '
+    "block, so in Python it runs only once the pipeline has returned: no step script runs it",
+    "move setup the steps need above that block; work meant to follow the pipeline belongs in "
+    "the controller or in a last step",
 )
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
@@ -387,7 +395,7 @@ PARAMETER_DEFAULT_NOT_LITERAL = Rule(
     "PC155",
     "parameter-default-not-literal",
     _E,
-    "the default of pipeline parameter `{name}` is not known at compile time",
+    "the default of pipeline parameter `{name}` is not known at compile time{why}",
     "write a literal or an expression over module-level constants, or pass the value at run "
     "time with --param {name}=VALUE",
 )

@@ -18,7 +18,7 @@ How a value relates to one it was built from decides which changes the other see
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -513,8 +513,11 @@ def _shows(change_shallow: bool, kind: Kind, changed_is_derived: bool) -> bool:
     return kind is not Kind.INNER
 
 
-def shared_through_glue(t: Context, name: str, shallow: bool) -> str | None:
-    """Another controller name that would see a change in place of `name` in Python."""
+def shared_through_glue(
+    t: Context, name: str, shallow: bool, still_read: Callable[[str], bool] = lambda _: True
+) -> str | None:
+    """Another controller name that would see a change in place of `name` in Python
+    (`still_read`: whether the controller may read a name again, so that it could tell)."""
     symbol = t.frame.env.get(name)
     if symbol is None:
         return None
@@ -529,6 +532,8 @@ def shared_through_glue(t: Context, name: str, shallow: bool) -> str | None:
             continue
         if not _user_name(t, other):
             continue  # a value the tracer made for a step call: the step already has its copy
+        if not still_read(other):
+            continue  # never read again: no run can tell the copies apart
         for leaf, _ in _leaves(t, held, Kind.SAME):
             leaf_key = sharing.key(leaf)
             for key, _ in changed:

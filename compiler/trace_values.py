@@ -15,6 +15,7 @@ from pipec.compiler import trace_inline as inline
 from pipec.compiler import trace_loops as loops
 from pipec.compiler.analyse import Component, ParameterKind
 from pipec.compiler.ir import StepNode
+from pipec.compiler.later_reads import may_read_after
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parent_causes import report_parent_not_called
 from pipec.compiler.syntax import (
@@ -556,7 +557,12 @@ def refuse_shared_change(
     if other is not None:
         t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
         return True
-    other = trace_sharing.shared_through_glue(t, name, not deep if shallow is None else shallow)
+    other = trace_sharing.shared_through_glue(
+        t,
+        name,
+        not deep if shallow is None else shallow,
+        lambda other: may_read_after(t, anchor, other),
+    )
     if other is not None:
         t.reporter.report(rules.MUTATED_SHARED_VALUE, t.location(anchor), name=name, other=other)
         return True

@@ -33,6 +33,7 @@ CODES = {
     "PC021": "module-statement-not-carried",
     "PC022": "decorator-above-component",
     "PC023": "decorator-on-pipeline",
+    "PC024": "code-after-main-not-carried",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
@@ -151,6 +152,7 @@ WITHOUT_SNAPSHOT = {
     "PC012",  # relative-import
     "PC015",  # clearml-server-call
     "PC016",  # clearml-server-call-refused (needs --strict-clearml)
+    "PC024",  # code-after-main-not-carried (a warning: its test is in test_real_world_sweep.py)
     "PC102",  # inert-component-option
     "PC103",  # option-source-kept
     "PC104",  # unknown-component-option
