@@ -21,6 +21,7 @@ from pipec.compiler.module_statements import (
     compound_effects,
     is_setup_line,
     keyword_of,
+    printing_within,
     without_prints,
 )
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
@@ -509,6 +510,15 @@ def _check_carried_compounds(
     """A carried compound statement's `print`s belong to no step: each script drops them."""
     for index in sorted(chosen):
         statement = source.module.body[index]
+        printing = printing_within(source, statement)
+        if printing is not None:
+            where = source.location(statement)
+            reporter.report_once(
+                f"print-inside-module-statement:{where.line}",
+                rules.PRINT_INSIDE_MODULE_STATEMENT,
+                source.location(printing),
+                line=where.line,
+            )
         effects = compound_effects(source, statement, pipeline_names)
         if effects is None or not effects.prints:
             continue

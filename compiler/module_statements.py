@@ -24,6 +24,7 @@ __all__ = [
     "compound_effects",
     "is_setup_line",
     "keyword_of",
+    "printing_within",
     "without_prints",
 ]
 
@@ -75,13 +76,15 @@ def is_setup_line(
     """A module-level line of calls or item/attribute assignments that sets up the process."""
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
-    for small in statement.body:
+    # `random.seed(1); print("seeded")` sets up the process; its print belongs to no step.
+    effects = [small for small in statement.body if not _is_print(small)]
+    if not effects:
+        return False
+    for small in effects:
         if not _changes_something(small):
             return False
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             func = small.value.func
-            if isinstance(func, cst.Name) and func.value == "print":
-                return False
             if _describes_pipeline(source, func, pipeline_names):
                 return False
         elif isinstance(small, cst.Assign | cst.AugAssign):
@@ -231,9 +234,64 @@ def _last_without_semicolon(
 
 
 def without_prints(statement: cst.BaseStatement) -> cst.BaseStatement:
-    """A carried compound statement minus its `print` statements, which belong to no step."""
-    if not isinstance(statement, COMPOUND):
+    """A carried statement minus its `print` statements, which belong to no step."""
+    if not isinstance(statement, (*COMPOUND, cst.SimpleStatementLine)):
         return statement
+    if isinstance(statement, cst.SimpleStatementLine) and all(
+        _is_print(small) for small in statement.body
+    ):
+        return statement  # a line of prints alone is never carried
     changed = statement.visit(_PrintsDropped())
     assert isinstance(changed, cst.BaseStatement)
     return changed
+
+
+class _PrintingFinder(cst.CSTVisitor):
+    """`print` where dropping the statement would change what the rest of it does."""
+
+    def __init__(self, source: SourceModule) -> None:
+        self.source = source
+        self.found: list[cst.BaseExpression] = []
+
+    # What functions, classes and lambdas hold runs when they are called, in a step.
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Expr(self, node: cst.Expr) -> bool:
+        # A `print(...)` statement is dropped whole; only its arguments could still print.
+        if _is_print(node) and isinstance(node.value, cst.Call):
+            for argument in node.value.args:
+                argument.value.visit(self)
+            return False
+        return True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # A call of print, or print handed to a call that may call it (`map(print, names)`).
+        for used in (node.func, *(argument.value for argument in node.args)):
+            if self._is_builtin_print(used):
+                self.found.append(used)
+
+    def _is_builtin_print(self, node: cst.BaseExpression) -> bool:
+        return (
+            isinstance(node, cst.Name)
+            and node.value == "print"
+            and "builtins.print" in self.source.qualified_names(node)
+        )
+
+
+def printing_within(source: SourceModule, statement: cst.CSTNode) -> cst.BaseExpression | None:
+    """The first `print` inside an expression of a module-level statement that scripts carry.
+
+    A `print(...)` statement can be left out (module-level printing belongs to no step), but one
+    inside an expression (`x = f(print("hi"))`, `len(print(n) or n)`, `map(print, names)`)
+    cannot: leaving it out would change the value, and keeping it would print in every step.
+    """
+    finder = _PrintingFinder(source)
+    statement.visit(finder)
+    return finder.found[0] if finder.found else None

@@ -201,6 +201,16 @@ DECORATOR_ON_PIPELINE = Rule(
     "into steps and glue: the decorator would never run",
     "call what the decorator does from the controller's body, or remove it",
 )
+PRINT_INSIDE_MODULE_STATEMENT = Rule(
+    "PC024",
+    "print-inside-module-statement",
+    _E,
+    "this `print` is inside an expression of the module-level statement at line {line}, which "
+    "every script runs: it would print once in each step's process, where Python prints once, "
+    "when the file is imported; and leaving it out would change what the statement does",
+    "make it a `print(...)` statement of its own, which the scripts leave out like any "
+    "module-level print, or print in the controller",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

@@ -142,3 +142,119 @@ def controller(a: int = 1):
     (run_dir,) = (tmp_path / "runs-1").iterdir()
     logs = "".join(log.read_text() for log in (run_dir / "logs").iterdir())
     assert "loading" not in logs
+
+
+# ---- printing in module-level statements ----------------------------------------------------
+
+
+def _without_module_prints(stdout: str, *lines: str) -> str:
+    """Plain Python's output less the module-level prints, which belong to no step."""
+    kept = stdout.splitlines(keepends=True)
+    for line in lines:
+        kept.remove(line + "\n")
+    return "".join(kept)
+
+
+def test_a_setup_call_sharing_a_line_with_a_print_is_carried_without_it(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import os
+import random
+
+from pipec import PipelineDecorator
+
+os.environ["PIPEC_TEST_MODE"] = "fast"; print("mode set")
+random.seed(3); print("seeded")
+
+
+@PipelineDecorator.component(return_values=["v"])
+def settings():
+    return os.environ.get("PIPEC_TEST_MODE"), random.random()
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller():
+    v = settings()
+    print(v)
+    return v
+""",
+    )
+    plain, compiled = run.plain(), run.compiled()
+    assert compiled.result == plain.result and plain.result[0] == "fast"
+    assert compiled.stdout == _without_module_prints(plain.stdout, "mode set", "seeded")
+    assert "print(" not in (run.build_dir / "steps" / "settings.py").read_text().split("def ")[0]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'if DEBUG:\n    LIMIT = len(str(print("debugging")))',
+        "for n in NAMES:\n    TABLE[n] = len(print(n) or n)",
+        "LIMIT = max(len(NAMES), print(NAMES) or 0)",
+        "for n in map(print, NAMES):\n    TABLE[n] = 1",
+        'with open(__file__) as handle:\n    LIMIT = len(handle.read(1) + str(print("read")))',
+    ],
+)
+def test_a_print_inside_an_expression_of_a_carried_statement_is_refused_at_it(
+    tmp_path: Path, statement: str
+):
+    source = f"""
+from pipec import PipelineDecorator
+
+DEBUG = True
+NAMES = ["a", "b"]
+TABLE = {{}}
+LIMIT = 0
+{statement}
+
+
+@PipelineDecorator.component(return_values=["v"])
+def size(key):
+    return TABLE.get(key), LIMIT
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(key: str = "a"):
+    return size(key)
+"""
+    run = Differential(tmp_path, source)
+    assert run.refused_codes == ["PC024"]
+    (diagnostic,) = run.refusal.diagnostics
+    assert diagnostic.location.line == 7 + statement.split("print")[0].count("\n")
+
+
+def test_prints_a_carried_statement_only_names_or_runs_later_are_not_refused(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import logging
+
+from pipec import PipelineDecorator
+
+log = logging.getLogger("pipec-test")
+SHOW = {"print": print}
+if True:
+    log.print_level = 1
+    print("configured")
+
+
+def report(x, show=print):
+    show("in a step", x)
+    return x
+
+
+@PipelineDecorator.component(return_values=["v"])
+def step(x):
+    return report(x), log.print_level, SHOW["print"] is print
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 1):
+    return step(x)
+""",
+    )
+    assert run.refusal is None, run.refusal
+    plain, compiled = run.plain(), run.compiled()
+    assert compiled.result == plain.result == (1, 1, True)
+    assert compiled.stdout == _without_module_prints(plain.stdout, "configured")

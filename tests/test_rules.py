@@ -33,6 +33,7 @@ CODES = {
     "PC021": "module-statement-not-carried",
     "PC022": "decorator-above-component",
     "PC023": "decorator-on-pipeline",
+    "PC024": "print-inside-module-statement",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
