@@ -19,9 +19,11 @@ from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.main_names import main_assignment
 from pipec.compiler.module_statements import (
     compound_effects,
+    draws_on,
     is_setup_line,
     keyword_of,
     printing_within,
+    state_touched,
     without_prints,
 )
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
@@ -580,6 +582,7 @@ def collect_support(
     seen: set[str] = set()
     main_lines: dict[str, str] = {}  # `__main__` names the script carries -> their line
     pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
+    touched: set[str] = set()  # what the setup statements change, by root name
     for index, statement in enumerate(source.module.body):
         # `from __future__` changes how the carried code compiles; a star import binds names the
         # scope analysis cannot see; a setup call (`random.seed(1)`, `load_dotenv()`) ran before
@@ -590,9 +593,14 @@ def collect_support(
             source, statement, pipeline_names, reporter
         ):
             chosen.setdefault(index, set())
-            for use in source.uses_within(source.extent(statement)):
-                if use.scope is source.global_scope:
-                    pending.append(use.name)
+            touched.update(state_touched(source, statement))
+    for index, statement in enumerate(source.module.body):
+        if index not in skip and index not in chosen and draws_on(source, statement, touched):
+            chosen.setdefault(index, set())
+    for index in sorted(chosen):
+        for use in source.uses_within(source.extent(source.module.body[index])):
+            if use.scope is source.global_scope:
+                pending.append(use.name)
     while pending:
         name = pending.pop()
         if name in seen:

@@ -22,6 +22,8 @@ __all__ = [
     "COMPOUND",
     "CompoundEffects",
     "compound_effects",
+    "draws_on",
+    "state_touched",
     "is_setup_line",
     "keyword_of",
     "printing_within",
@@ -295,3 +297,63 @@ def printing_within(source: SourceModule, statement: cst.CSTNode) -> cst.BaseExp
     finder = _PrintingFinder(source)
     statement.visit(finder)
     return finder.found[0] if finder.found else None
+
+
+class _CallRoots(cst.CSTVisitor):
+    """The modules and objects a statement calls into or assigns items of, by their first name."""
+
+    def __init__(self, source: SourceModule) -> None:
+        self.source = source
+        self.roots: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self._add(node.func)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if isinstance(node.target, cst.Subscript | cst.Attribute):
+            self._add(node.target)
+
+    def _add(self, expression: cst.BaseExpression) -> None:
+        while isinstance(expression, cst.Attribute | cst.Call | cst.Subscript):
+            expression = expression.func if isinstance(expression, cst.Call) else expression.value
+        if not isinstance(expression, cst.Name):
+            return
+        qualified = self.source.qualified_names(expression)
+        roots = {q.split(".")[0] for q in qualified} or {expression.value}
+        # Builtins (`open`, `len`) are everyone's: sharing one says nothing about shared state.
+        self.roots.update(roots - {"builtins"})
+
+
+def state_touched(source: SourceModule, statement: cst.CSTNode) -> frozenset[str]:
+    """What a setup statement changes, by root name: `random` for `rnd.seed(1)`, `os` for
+    `os.environ["X"] = "1"`."""
+    finder = _CallRoots(source)
+    statement.visit(finder)
+    return frozenset(finder.roots)
+
+
+def draws_on(source: SourceModule, statement: cst.CSTNode, touched: Collection[str]) -> bool:
+    """A module-level assignment that calls into what setup statements change.
+
+    After `random.seed(7)`, `NOISE = random.random()` moves the generator on: a script that
+    left it out would draw NOISE's number in the step. So such an assignment runs in every
+    script, as the setup does, whether or not the step names it.
+    """
+    if not isinstance(statement, cst.SimpleStatementLine) or not touched:
+        return False
+    finder = _CallRoots(source)
+    for small in statement.body:
+        if not isinstance(small, cst.Assign | cst.AnnAssign | cst.AugAssign):
+            return False
+        if small.value is not None:
+            small.value.visit(finder)
+    return bool(finder.roots & set(touched))

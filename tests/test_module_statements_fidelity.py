@@ -258,3 +258,60 @@ def controller(x: int = 1):
     plain, compiled = run.plain(), run.compiled()
     assert compiled.result == plain.result == (1, 1, True)
     assert compiled.stdout == _without_module_prints(plain.stdout, "configured")
+
+
+# ---- more module-level code: each as plain Python runs it ------------------------------------
+
+
+def test_setup_through_aliases_fallback_imports_and_values_drawn_after_it(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import logging
+import os
+import random as rnd
+
+from pipec import PipelineDecorator
+
+os.environ["PIPEC_TEST_PROBE"] = "on"
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+rnd.seed(5)
+try:
+    import ujson as json
+except ImportError:
+    import json
+rnd.seed(7)
+NOISE = rnd.random()  # no step names it, yet it moves the generator on before every step
+BASE = os.environ["PIPEC_TEST_PROBE"] + "!"
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    logging.getLogger("probe").info("step logs %s", x)
+    return x, os.environ["PIPEC_TEST_PROBE"], rnd.random(), json.dumps([1]), logging.getLogger().level
+
+
+@PipelineDecorator.component(return_values=["v"])
+def two(x):
+    return BASE, x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    v = one(a)
+    w = two(a)
+    print(v, w)
+    return v, w
+""",
+    )
+    plain, _ = run.same()
+    assert plain.result[0][1:] == ("on", rnd_second_draw(7), "[1]", 20)
+    assert plain.result[1] == ("on!", 1)
+
+
+def rnd_second_draw(seed: int) -> float:
+    import random
+
+    generator = random.Random(seed)
+    generator.random()
+    return generator.random()
