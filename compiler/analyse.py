@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from pipec.compiler import rules
+from pipec.compiler.call_effects import functions_changing_module_values
 from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
@@ -23,6 +25,7 @@ from pipec.compiler.module_statements import (
     is_setup_line,
     keyword_of,
     printing_within,
+    registers_itself,
     state_touched,
     without_prints,
 )
@@ -560,6 +563,12 @@ def _statement_code(source: SourceModule, statement: cst.BaseStatement) -> str:
     return code.lstrip("\n").rstrip() + "\n"
 
 
+@functools.lru_cache(maxsize=8)
+def _module_changers(module: cst.Module) -> frozenset[str]:
+    """The file's functions that may change a module-level value (one analysis per file)."""
+    return frozenset(functions_changing_module_values(module))
+
+
 def collect_support(
     source: SourceModule,
     parsed: ParsedFile,
@@ -582,7 +591,10 @@ def collect_support(
     seen: set[str] = set()
     main_lines: dict[str, str] = {}  # `__main__` names the script carries -> their line
     pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
-    touched: set[str] = set()  # what the setup statements change, by root name
+    # What the setup statements change, by root name, and the file's functions that change
+    # module-level values: a statement that calls into either changes the process too.
+    touched = set(_module_changers(source.module))
+    components = {d.index for d in parsed.components}
     for index, statement in enumerate(source.module.body):
         # `from __future__` changes how the carried code compiles; a star import binds names the
         # scope analysis cannot see; a setup call (`random.seed(1)`, `load_dotenv()`) ran before
@@ -595,7 +607,11 @@ def collect_support(
             chosen.setdefault(index, set())
             touched.update(state_touched(source, statement))
     for index, statement in enumerate(source.module.body):
-        if index not in skip and index not in chosen and draws_on(source, statement, touched):
+        if index in skip or index in chosen:
+            continue
+        if draws_on(source, statement, touched) or (
+            index not in components and registers_itself(source, statement, touched)
+        ):
             chosen.setdefault(index, set())
     for index in sorted(chosen):
         for use in source.uses_within(source.extent(source.module.body[index])):

@@ -27,6 +27,7 @@ __all__ = [
     "is_setup_line",
     "keyword_of",
     "printing_within",
+    "registers_itself",
     "without_prints",
 ]
 
@@ -316,13 +317,13 @@ class _CallRoots(cst.CSTVisitor):
         return False
 
     def visit_Call(self, node: cst.Call) -> None:
-        self._add(node.func)
+        self.add(node.func)
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
         if isinstance(node.target, cst.Subscript | cst.Attribute):
-            self._add(node.target)
+            self.add(node.target)
 
-    def _add(self, expression: cst.BaseExpression) -> None:
+    def add(self, expression: cst.BaseExpression) -> None:
         while isinstance(expression, cst.Attribute | cst.Call | cst.Subscript):
             expression = expression.func if isinstance(expression, cst.Call) else expression.value
         if not isinstance(expression, cst.Name):
@@ -356,4 +357,17 @@ def draws_on(source: SourceModule, statement: cst.CSTNode, touched: Collection[s
             return False
         if small.value is not None:
             small.value.visit(finder)
+    return bool(finder.roots & set(touched))
+
+
+def registers_itself(
+    source: SourceModule, statement: cst.CSTNode, touched: Collection[str]
+) -> bool:
+    """A function or class whose decorator changes module state (`@register` adding it to a
+    module-level REGISTRY): defining it is setup, which every script runs, named or not."""
+    if not isinstance(statement, cst.FunctionDef | cst.ClassDef) or not touched:
+        return False
+    finder = _CallRoots(source)
+    for decorator in statement.decorators:
+        finder.add(decorator.decorator)
     return bool(finder.roots & set(touched))

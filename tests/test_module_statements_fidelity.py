@@ -315,3 +315,49 @@ def rnd_second_draw(seed: int) -> float:
     generator = random.Random(seed)
     generator.random()
     return generator.random()
+
+
+def test_definitions_whose_decorator_registers_them_run_in_every_script(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+from pipec import PipelineDecorator
+
+REGISTRY = {}
+
+
+def register(function):
+    REGISTRY[function.__name__] = function
+    return function
+
+
+@register
+def shout(text):
+    return text.upper()
+
+
+@register
+class Whisper:
+    def __call__(self, text):
+        return text.lower()
+
+
+LATE = register(len)  # a call of a function that changes module state: setup too
+
+
+@PipelineDecorator.component(return_values=["v"])
+def apply(name, text):
+    found = REGISTRY[name]
+    return sorted(REGISTRY), found(text) if name == "shout" else found()(text)
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(name: str = "shout"):
+    v = apply(name, "Hi")
+    print(v)
+    return v
+""",
+    )
+    plain, _ = run.same()
+    assert plain.result == (["Whisper", "len", "shout"], "HI")
+    run.same(name="Whisper")
