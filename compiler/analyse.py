@@ -14,7 +14,11 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from pipec.compiler import rules
-from pipec.compiler.call_effects import functions_changing_module_values
+from pipec.compiler.call_effects import (
+    functions_changing_module_values,
+    functions_that_only_read,
+    names_calls_may_change,
+)
 from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
@@ -569,6 +573,47 @@ def _module_changers(module: cst.Module) -> frozenset[str]:
     return frozenset(functions_changing_module_values(module))
 
 
+def _changing_carried(
+    source: SourceModule, chosen: Mapping[int, set[str]], carried: set[str], skip: set[int]
+) -> list[int]:
+    """Statements left out so far whose calls may change an object a carried name holds."""
+    reading = _only_reading(source.module)
+    found = []
+    for index, statement in enumerate(source.module.body):
+        if index in chosen or index in skip:
+            continue
+        if isinstance(statement, cst.FunctionDef | cst.ClassDef) or _is_import_line(statement):
+            continue
+        changed = {*names_calls_may_change(statement, reading), *_advanced(statement)}
+        if changed & carried:
+            found.append(index)
+    return found
+
+
+def _advanced(statement: cst.CSTNode) -> set[str]:
+    """Names of iterators `next(NAME)` moves on: builtins that read values, but not these."""
+    found: set[str] = set()
+
+    class _Next(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_Call(self, node: cst.Call) -> None:
+            first = node.args[0].value if node.args else None
+            calls_next = isinstance(node.func, cst.Name) and node.func.value == "next"
+            if calls_next and isinstance(first, cst.Name):
+                found.add(first.value)
+
+    statement.visit(_Next())
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _only_reading(module: cst.Module) -> frozenset[str]:
+    """The file's functions that change nothing their arguments reach (one analysis per file)."""
+    return functions_that_only_read(module)
+
+
 def collect_support(
     source: SourceModule,
     parsed: ParsedFile,
@@ -617,42 +662,55 @@ def collect_support(
         for use in source.uses_within(source.extent(source.module.body[index])):
             if use.scope is source.global_scope:
                 pending.append(use.name)
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        indices = [
-            i
-            for i in bindings.get(name, [])
-            if i not in skip and not _binds_from_inside(source.module.body[i], name)
-        ]
-        in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
-        if in_main and parsed.main_block is not None:
-            # The block runs at module level before it calls the pipeline: its value wins.
-            carried = main_assignment(
-                source, parsed.main_block, name, {d.name for d in parsed.pipelines}
-            )
-            if carried.code is None:
-                reporter.report_once(
-                    f"assigned-only-under-main:{name}",
-                    rules.ASSIGNED_ONLY_UNDER_MAIN,
-                    carried.location,
-                    user=user,
-                    name=name,
-                    why=carried.why,
-                )
-            else:
-                main_lines[name] = carried.code
-        if not indices:
-            continue
-        for index in indices:
-            chosen.setdefault(index, set()).add(name)
-            if len(chosen[index]) > 1:
+    while True:
+        while pending:
+            name = pending.pop()
+            if name in seen:
                 continue
-            statement = source.module.body[index]
-            excluded = _component_decorator_ranges(source, statement)
-            for use in source.uses_within(source.extent(statement), excluded):
+            seen.add(name)
+            indices = [
+                i
+                for i in bindings.get(name, [])
+                if i not in skip and not _binds_from_inside(source.module.body[i], name)
+            ]
+            in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
+            if in_main and parsed.main_block is not None:
+                # The block runs at module level before it calls the pipeline: its value wins.
+                carried = main_assignment(
+                    source, parsed.main_block, name, {d.name for d in parsed.pipelines}
+                )
+                if carried.code is None:
+                    reporter.report_once(
+                        f"assigned-only-under-main:{name}",
+                        rules.ASSIGNED_ONLY_UNDER_MAIN,
+                        carried.location,
+                        user=user,
+                        name=name,
+                        why=carried.why,
+                    )
+                else:
+                    main_lines[name] = carried.code
+            if not indices:
+                continue
+            for index in indices:
+                chosen.setdefault(index, set()).add(name)
+                if len(chosen[index]) > 1:
+                    continue
+                statement = source.module.body[index]
+                excluded = _component_decorator_ranges(source, statement)
+                for use in source.uses_within(source.extent(statement), excluded):
+                    if use.scope is source.global_scope and use.name not in seen:
+                        pending.append(use.name)
+        # Plain Python ran every module-level statement: one the step does not name may still
+        # change a value it does (`FIRST = next(COUNTER)`, `SAMPLE = RNG.random()`).
+        changing = _changing_carried(
+            source, chosen, {n for n in seen if n in bindings}, skip | components
+        )
+        if not changing:
+            break
+        for index in changing:
+            chosen[index] = set()
+            for use in source.uses_within(source.extent(source.module.body[index])):
                 if use.scope is source.global_scope and use.name not in seen:
                     pending.append(use.name)
 

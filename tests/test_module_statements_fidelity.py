@@ -361,3 +361,42 @@ def controller(name: str = "shout"):
     plain, _ = run.same()
     assert plain.result == (["Whisper", "len", "shout"], "HI")
     run.same(name="Whisper")
+
+
+def test_a_statement_no_step_names_that_moves_a_carried_value_on_still_runs(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import itertools
+import random
+
+from pipec import PipelineDecorator
+
+COUNTER = itertools.count()
+FIRST = next(COUNTER)
+RNG = random.Random(0)
+SAMPLE = RNG.random()
+CONFIG = {"lr": 0.1}
+LR = CONFIG.get("lr")
+ITEMS = [3, 1, 2]
+random.Random(1).shuffle(ITEMS)
+ORDERED = sorted(ITEMS)
+
+
+@PipelineDecorator.component(return_values=["v"])
+def draw():
+    return next(COUNTER), RNG.random(), ITEMS, CONFIG
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller():
+    v = draw()
+    print(v)
+    return v
+""",
+    )
+    plain, _ = run.same()
+    assert plain.result[0] == 1
+    script = (run.build_dir / "steps" / "draw.py").read_text()
+    # Statements that only read a carried value stay out, as before.
+    assert "LR = " not in script and "ORDERED = " not in script
