@@ -28,6 +28,7 @@ from pipec.compiler.module_statements import (
     draws_on,
     is_setup_line,
     keyword_of,
+    main_setup_lines,
     printing_within,
     registers_itself,
     state_touched,
@@ -658,8 +659,13 @@ def collect_support(
             index not in components and registers_itself(source, statement, touched)
         ):
             chosen.setdefault(index, set())
-    for index in sorted(chosen):
-        for use in source.uses_within(source.extent(source.module.body[index])):
+    main_setup = (
+        main_setup_lines(source, parsed.main_block, pipeline_names)
+        if parsed.main_block is not None
+        else []
+    )
+    for runs_first in [*(source.module.body[index] for index in sorted(chosen)), *main_setup]:
+        for use in source.uses_within(source.extent(runs_first)):
             if use.scope is source.global_scope:
                 pending.append(use.name)
     while True:
@@ -723,10 +729,16 @@ def collect_support(
         node.visit(collector)
     reached: list[str] = []
     main_at = parsed.main_index if parsed.main_index is not None else len(source.module.body)
+    # What the `__main__` block runs before it calls the pipeline: its names' values, then
+    # its setup lines, in its order.
+    main_code = "".join(main_lines[n] for n in sorted(main_lines))
+    main_code += "".join(_statement_code(source, line) for line in main_setup)
+    for line in main_setup:
+        line.visit(collector)
     for index in sorted(chosen):
-        if index > main_at and main_lines:
-            definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
-            main_lines = {}
+        if index > main_at and main_code:
+            definitions.append(main_code)
+            main_code = ""
         statement = source.module.body[index]
         if isinstance(statement, cst.FunctionDef):
             if _component_decorator_ranges(source, statement):
@@ -741,8 +753,8 @@ def collect_support(
             kept = without_prints(statement)
             kept.visit(collector)
             definitions.append(_statement_code(source, kept))
-    if main_lines:
-        definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
+    if main_code:
+        definitions.append(main_code)
     for relative in collector.relative:
         reporter.report(
             rules.RELATIVE_IMPORT,

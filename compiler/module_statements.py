@@ -26,6 +26,7 @@ __all__ = [
     "state_touched",
     "is_setup_line",
     "keyword_of",
+    "main_setup_lines",
     "printing_within",
     "registers_itself",
     "without_prints",
@@ -371,3 +372,38 @@ def registers_itself(
     for decorator in statement.decorators:
         finder.add(decorator.decorator)
     return bool(finder.roots & set(touched))
+
+
+def main_setup_lines(
+    source: SourceModule, main_block: cst.If, pipeline_names: Collection[str]
+) -> list[cst.SimpleStatementLine]:
+    """Setup lines under `if __name__ == "__main__":` that run before it calls the pipeline.
+
+    `python pipeline.py` runs them before any step (`os.environ["MODE"] = "prod"`, then
+    `controller()`), so every script runs them, after the module's own statements.
+    """
+    body = main_block.body
+    if not isinstance(body, cst.IndentedBlock):
+        return []
+    found: list[cst.SimpleStatementLine] = []
+    for statement in body.body:
+        if _calls_any(statement, pipeline_names):
+            break
+        if isinstance(statement, cst.SimpleStatementLine) and is_setup_line(
+            source, statement, pipeline_names
+        ):
+            found.append(statement)
+    return found
+
+
+def _calls_any(statement: cst.CSTNode, names: Collection[str]) -> bool:
+    class _Calls(cst.CSTVisitor):
+        found = False
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Name) and node.func.value in names:
+                self.found = True
+
+    finder = _Calls()
+    statement.visit(finder)
+    return finder.found

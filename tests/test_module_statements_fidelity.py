@@ -400,3 +400,46 @@ def controller():
     script = (run.build_dir / "steps" / "draw.py").read_text()
     # Statements that only read a carried value stay out, as before.
     assert "LR = " not in script and "ORDERED = " not in script
+
+
+def test_setup_lines_the_main_block_runs_before_the_pipeline_call_reach_the_steps(
+    tmp_path: Path,
+):
+    import subprocess
+    import sys
+
+    run = Differential(
+        tmp_path,
+        """
+import os
+
+from pipec import PipelineDecorator
+
+MODE = "dev"
+
+
+@PipelineDecorator.component(return_values=["v"])
+def step(x):
+    return MODE, x, os.environ.get("PIPEC_TEST_MAIN_SET")
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 2):
+    v = step(x)
+    print(v)
+    return v
+
+
+if __name__ == "__main__":
+    MODE = "prod"
+    os.environ["PIPEC_TEST_MAIN_SET"] = MODE + "!"
+    controller()
+    os.environ["PIPEC_TEST_MAIN_SET"] = "after the run: no step sees it"
+""",
+    )
+    as_script = subprocess.run(
+        [sys.executable, "pipeline.py"], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    compiled = run.compiled()
+    assert compiled.stdout == as_script.stdout == "('prod', 2, 'prod!')\n"
+    assert "after the run" not in (run.build_dir / "steps" / "step.py").read_text()
