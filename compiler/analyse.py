@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -13,14 +14,24 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from pipec.compiler import rules
+from pipec.compiler.call_effects import (
+    functions_changing_module_values,
+    functions_that_only_read,
+    names_calls_may_change,
+)
 from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.main_names import main_assignment
 from pipec.compiler.module_statements import (
     compound_effects,
+    draws_on,
     is_setup_line,
     keyword_of,
+    main_setup_lines,
+    printing_within,
+    registers_itself,
+    state_touched,
     without_prints,
 )
 from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator_kind
@@ -553,6 +564,15 @@ def _check_carried_compounds(
     """A carried compound statement's `print`s belong to no step: each script drops them."""
     for index in sorted(chosen):
         statement = source.module.body[index]
+        printing = printing_within(source, statement)
+        if printing is not None:
+            where = source.location(statement)
+            reporter.report_once(
+                f"print-inside-module-statement:{where.line}",
+                rules.PRINT_INSIDE_MODULE_STATEMENT,
+                source.location(printing),
+                line=where.line,
+            )
         effects = compound_effects(source, statement, pipeline_names)
         if effects is None or not effects.prints:
             continue
@@ -592,6 +612,53 @@ def _statement_code(source: SourceModule, statement: cst.BaseStatement) -> str:
     return code.lstrip("\n").rstrip() + "\n"
 
 
+@functools.lru_cache(maxsize=8)
+def _module_changers(module: cst.Module) -> frozenset[str]:
+    """The file's functions that may change a module-level value (one analysis per file)."""
+    return frozenset(functions_changing_module_values(module))
+
+
+def _changing_carried(
+    source: SourceModule, chosen: Mapping[int, set[str]], carried: set[str], skip: set[int]
+) -> list[int]:
+    """Statements left out so far whose calls may change an object a carried name holds."""
+    reading = _only_reading(source.module)
+    found = []
+    for index, statement in enumerate(source.module.body):
+        if index in chosen or index in skip:
+            continue
+        if isinstance(statement, cst.FunctionDef | cst.ClassDef) or _is_import_line(statement):
+            continue
+        changed = {*names_calls_may_change(statement, reading), *_advanced(statement)}
+        if changed & carried:
+            found.append(index)
+    return found
+
+
+def _advanced(statement: cst.CSTNode) -> set[str]:
+    """Names of iterators `next(NAME)` moves on: builtins that read values, but not these."""
+    found: set[str] = set()
+
+    class _Next(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_Call(self, node: cst.Call) -> None:
+            first = node.args[0].value if node.args else None
+            calls_next = isinstance(node.func, cst.Name) and node.func.value == "next"
+            if calls_next and isinstance(first, cst.Name):
+                found.add(first.value)
+
+    statement.visit(_Next())
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _only_reading(module: cst.Module) -> frozenset[str]:
+    """The file's functions that change nothing their arguments reach (one analysis per file)."""
+    return functions_that_only_read(module)
+
+
 def collect_support(
     source: SourceModule,
     parsed: ParsedFile,
@@ -609,11 +676,21 @@ def collect_support(
     skip = {d.index for d in parsed.pipelines}
     if parsed.main_index is not None:
         skip.add(parsed.main_index)
+    # Python runs what follows the `__main__` block only once the pipeline has returned.
+    after_main = (
+        set(range(parsed.main_index + 1, len(source.module.body)))
+        if parsed.main_index is not None
+        else set()
+    )
     chosen: dict[int, set[str]] = {}
     pending = sorted(set(roots))
     seen: set[str] = set()
     main_lines: dict[str, str] = {}  # `__main__` names the script carries -> their line
     pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
+    # What the setup statements change, by root name, and the file's functions that change
+    # module-level values: a statement that calls into either changes the process too.
+    touched = set(_module_changers(source.module))
+    components = {d.index for d in parsed.components}
     for index, statement in enumerate(source.module.body):
         # `from __future__` changes how the carried code compiles; a star import binds names the
         # scope analysis cannot see; a setup call (`random.seed(1)`, `load_dotenv()`) ran before
@@ -627,45 +704,74 @@ def collect_support(
             source, statement, pipeline_names, reporter
         ):
             chosen.setdefault(index, set())
-            for use in source.uses_within(source.extent(statement)):
-                if use.scope is source.global_scope:
-                    pending.append(use.name)
-    while pending:
-        name = pending.pop()
-        if name in seen:
+            touched.update(state_touched(source, statement))
+    for index, statement in enumerate(source.module.body):
+        if index in skip or index in after_main or index in chosen:
             continue
-        seen.add(name)
-        indices = [
-            i
-            for i in bindings.get(name, [])
-            if i not in skip and not _binds_from_inside(source.module.body[i], name)
-        ]
-        in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
-        if in_main and parsed.main_block is not None:
-            # The block runs at module level before it calls the pipeline: its value wins.
-            carried = main_assignment(
-                source, parsed.main_block, name, {d.name for d in parsed.pipelines}
-            )
-            if carried.code is None:
-                reporter.report_once(
-                    f"assigned-only-under-main:{name}",
-                    rules.ASSIGNED_ONLY_UNDER_MAIN,
-                    carried.location,
-                    user=user,
-                    name=name,
-                    why=carried.why,
-                )
-            else:
-                main_lines[name] = carried.code
-        if not indices:
-            continue
-        for index in indices:
-            chosen.setdefault(index, set()).add(name)
-            if len(chosen[index]) > 1:
+        if draws_on(source, statement, touched) or (
+            index not in components and registers_itself(source, statement, touched)
+        ):
+            chosen.setdefault(index, set())
+    main_setup = (
+        main_setup_lines(source, parsed.main_block, pipeline_names)
+        if parsed.main_block is not None
+        else []
+    )
+    for runs_first in [*(source.module.body[index] for index in sorted(chosen)), *main_setup]:
+        for use in source.uses_within(source.extent(runs_first)):
+            if use.scope is source.global_scope:
+                pending.append(use.name)
+    while True:
+        while pending:
+            name = pending.pop()
+            if name in seen:
                 continue
-            statement = source.module.body[index]
-            excluded = _component_decorator_ranges(source, statement)
-            for use in source.uses_within(source.extent(statement), excluded):
+            seen.add(name)
+            indices = [
+                i
+                for i in bindings.get(name, [])
+                if i not in skip
+                and i not in after_main
+                and not _binds_from_inside(source.module.body[i], name)
+            ]
+            in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
+            if in_main and parsed.main_block is not None:
+                # The block runs at module level before it calls the pipeline: its value wins.
+                carried = main_assignment(
+                    source, parsed.main_block, name, {d.name for d in parsed.pipelines}
+                )
+                if carried.code is None:
+                    reporter.report_once(
+                        f"assigned-only-under-main:{name}",
+                        rules.ASSIGNED_ONLY_UNDER_MAIN,
+                        carried.location,
+                        user=user,
+                        name=name,
+                        why=carried.why,
+                    )
+                else:
+                    main_lines[name] = carried.code
+            if not indices:
+                continue
+            for index in indices:
+                chosen.setdefault(index, set()).add(name)
+                if len(chosen[index]) > 1:
+                    continue
+                statement = source.module.body[index]
+                excluded = _component_decorator_ranges(source, statement)
+                for use in source.uses_within(source.extent(statement), excluded):
+                    if use.scope is source.global_scope and use.name not in seen:
+                        pending.append(use.name)
+        # Plain Python ran every module-level statement: one the step does not name may still
+        # change a value it does (`FIRST = next(COUNTER)`, `SAMPLE = RNG.random()`).
+        changing = _changing_carried(
+            source, chosen, {n for n in seen if n in bindings}, skip | after_main | components
+        )
+        if not changing:
+            break
+        for index in changing:
+            chosen[index] = set()
+            for use in source.uses_within(source.extent(source.module.body[index])):
                 if use.scope is source.global_scope and use.name not in seen:
                     pending.append(use.name)
 
@@ -678,10 +784,16 @@ def collect_support(
         node.visit(collector)
     reached: list[str] = []
     main_at = parsed.main_index if parsed.main_index is not None else len(source.module.body)
+    # What the `__main__` block runs before it calls the pipeline: its names' values, then
+    # its setup lines, in its order.
+    main_code = "".join(main_lines[n] for n in sorted(main_lines))
+    main_code += "".join(_statement_code(source, line) for line in main_setup)
+    for line in main_setup:
+        line.visit(collector)
     for index in sorted(chosen):
-        if index > main_at and main_lines:
-            definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
-            main_lines = {}
+        if index > main_at and main_code:
+            definitions.append(main_code)
+            main_code = ""
         statement = source.module.body[index]
         if isinstance(statement, cst.FunctionDef):
             if _component_decorator_ranges(source, statement):
@@ -696,8 +808,8 @@ def collect_support(
             kept = without_prints(statement)
             kept.visit(collector)
             definitions.append(_statement_code(source, kept))
-    if main_lines:
-        definitions.append("".join(main_lines[n] for n in sorted(main_lines)))
+    if main_code:
+        definitions.append(main_code)
     for relative in collector.relative:
         reporter.report(
             rules.RELATIVE_IMPORT,

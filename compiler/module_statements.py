@@ -22,8 +22,14 @@ __all__ = [
     "COMPOUND",
     "CompoundEffects",
     "compound_effects",
+    "draws_on",
+    "state_touched",
     "is_setup_line",
     "keyword_of",
+    "launchers",
+    "main_setup_lines",
+    "printing_within",
+    "registers_itself",
     "without_prints",
 ]
 
@@ -75,13 +81,15 @@ def is_setup_line(
     """A module-level line of calls or item/attribute assignments that sets up the process."""
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
-    for small in statement.body:
+    # `random.seed(1); print("seeded")` sets up the process; its print belongs to no step.
+    effects = [small for small in statement.body if not _is_print(small)]
+    if not effects:
+        return False
+    for small in effects:
         if not _changes_something(small):
             return False
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             func = small.value.func
-            if isinstance(func, cst.Name) and func.value == "print":
-                return False
             if _describes_pipeline(source, func, pipeline_names):
                 return False
         elif isinstance(small, cst.Assign | cst.AugAssign):
@@ -231,9 +239,197 @@ def _last_without_semicolon(
 
 
 def without_prints(statement: cst.BaseStatement) -> cst.BaseStatement:
-    """A carried compound statement minus its `print` statements, which belong to no step."""
-    if not isinstance(statement, COMPOUND):
+    """A carried statement minus its `print` statements, which belong to no step."""
+    if not isinstance(statement, (*COMPOUND, cst.SimpleStatementLine)):
         return statement
+    if isinstance(statement, cst.SimpleStatementLine) and all(
+        _is_print(small) for small in statement.body
+    ):
+        return statement  # a line of prints alone is never carried
     changed = statement.visit(_PrintsDropped())
     assert isinstance(changed, cst.BaseStatement)
     return changed
+
+
+class _PrintingFinder(cst.CSTVisitor):
+    """`print` where dropping the statement would change what the rest of it does."""
+
+    def __init__(self, source: SourceModule) -> None:
+        self.source = source
+        self.found: list[cst.BaseExpression] = []
+
+    # What functions, classes and lambdas hold runs when they are called, in a step.
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Expr(self, node: cst.Expr) -> bool:
+        # A `print(...)` statement is dropped whole; only its arguments could still print.
+        if _is_print(node) and isinstance(node.value, cst.Call):
+            for argument in node.value.args:
+                argument.value.visit(self)
+            return False
+        return True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # A call of print, or print handed to a call that may call it (`map(print, names)`).
+        for used in (node.func, *(argument.value for argument in node.args)):
+            if self._is_builtin_print(used):
+                self.found.append(used)
+
+    def _is_builtin_print(self, node: cst.BaseExpression) -> bool:
+        return (
+            isinstance(node, cst.Name)
+            and node.value == "print"
+            and "builtins.print" in self.source.qualified_names(node)
+        )
+
+
+def printing_within(source: SourceModule, statement: cst.CSTNode) -> cst.BaseExpression | None:
+    """The first `print` inside an expression of a module-level statement that scripts carry.
+
+    A `print(...)` statement can be left out (module-level printing belongs to no step), but one
+    inside an expression (`x = f(print("hi"))`, `len(print(n) or n)`, `map(print, names)`)
+    cannot: leaving it out would change the value, and keeping it would print in every step.
+    """
+    finder = _PrintingFinder(source)
+    statement.visit(finder)
+    return finder.found[0] if finder.found else None
+
+
+class _CallRoots(cst.CSTVisitor):
+    """The modules and objects a statement calls into or assigns items of, by their first name."""
+
+    def __init__(self, source: SourceModule) -> None:
+        self.source = source
+        self.roots: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.add(node.func)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        if isinstance(node.target, cst.Subscript | cst.Attribute):
+            self.add(node.target)
+
+    def add(self, expression: cst.BaseExpression) -> None:
+        while isinstance(expression, cst.Attribute | cst.Call | cst.Subscript):
+            expression = expression.func if isinstance(expression, cst.Call) else expression.value
+        if not isinstance(expression, cst.Name):
+            return
+        qualified = self.source.qualified_names(expression)
+        roots = {q.split(".")[0] for q in qualified} or {expression.value}
+        # Builtins (`open`, `len`) are everyone's: sharing one says nothing about shared state.
+        self.roots.update(roots - {"builtins"})
+
+
+def state_touched(source: SourceModule, statement: cst.CSTNode) -> frozenset[str]:
+    """What a setup statement changes, by root name: `random` for `rnd.seed(1)`, `os` for
+    `os.environ["X"] = "1"`."""
+    finder = _CallRoots(source)
+    statement.visit(finder)
+    return frozenset(finder.roots)
+
+
+def draws_on(source: SourceModule, statement: cst.CSTNode, touched: Collection[str]) -> bool:
+    """A module-level assignment that calls into what setup statements change.
+
+    After `random.seed(7)`, `NOISE = random.random()` moves the generator on: a script that
+    left it out would draw NOISE's number in the step. So such an assignment runs in every
+    script, as the setup does, whether or not the step names it.
+    """
+    if not isinstance(statement, cst.SimpleStatementLine) or not touched:
+        return False
+    finder = _CallRoots(source)
+    for small in statement.body:
+        if not isinstance(small, cst.Assign | cst.AnnAssign | cst.AugAssign):
+            return False
+        if small.value is not None:
+            small.value.visit(finder)
+    return bool(finder.roots & set(touched))
+
+
+def registers_itself(
+    source: SourceModule, statement: cst.CSTNode, touched: Collection[str]
+) -> bool:
+    """A function or class whose decorator changes module state (`@register` adding it to a
+    module-level REGISTRY): defining it is setup, which every script runs, named or not."""
+    if not isinstance(statement, cst.FunctionDef | cst.ClassDef) or not touched:
+        return False
+    finder = _CallRoots(source)
+    for decorator in statement.decorators:
+        finder.add(decorator.decorator)
+    return bool(finder.roots & set(touched))
+
+
+def main_setup_lines(
+    source: SourceModule, main_block: cst.If, pipeline_names: Collection[str]
+) -> list[cst.SimpleStatementLine]:
+    """Setup lines under `if __name__ == "__main__":` that run before it calls the pipeline.
+
+    `python pipeline.py` runs them before any step (`os.environ["MODE"] = "prod"`, then
+    `controller()`), so every script runs them, after the module's own statements.
+    """
+    body = main_block.body
+    if not isinstance(body, cst.IndentedBlock):
+        return []
+    # `cli()` that calls `main()` that calls the pipeline starts it too: setup ends there.
+    starting = {*pipeline_names, *launchers(source, pipeline_names)}
+    found: list[cst.SimpleStatementLine] = []
+    for statement in body.body:
+        if _calls_any(statement, starting):
+            break
+        if isinstance(statement, cst.SimpleStatementLine) and is_setup_line(
+            source, statement, pipeline_names
+        ):
+            found.append(statement)
+    return found
+
+
+def launchers(source: SourceModule, names: Collection[str]) -> set[str]:
+    """The module-level functions and classes that name one of `names`, directly or through
+    one another (`def cli(): main()` with `def main(): controller()`), leaving `names` out."""
+    uses = {
+        statement.name.value: {
+            use.name
+            for use in source.uses_within(source.extent(statement))
+            if use.scope is source.global_scope
+        }
+        for statement in source.module.body
+        if isinstance(statement, cst.FunctionDef | cst.ClassDef)
+        and statement.name.value not in names
+    }
+    found: set[str] = set()
+    while True:
+        more = {
+            name for name, used in uses.items() if name not in found and used & {*names, *found}
+        }
+        if not more:
+            return found
+        found |= more
+
+
+def _calls_any(statement: cst.CSTNode, names: Collection[str]) -> bool:
+    class _Calls(cst.CSTVisitor):
+        found = False
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Name) and node.func.value in names:
+                self.found = True
+
+    finder = _Calls()
+    statement.visit(finder)
+    return finder.found

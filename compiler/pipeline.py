@@ -25,6 +25,7 @@ from pipec.compiler.constants import constant_of
 from pipec.compiler.default_causes import why_default_unknown
 from pipec.compiler.diagnostics import Location, Reporter
 from pipec.compiler.literals import NOT_LITERAL, read_literal
+from pipec.compiler.module_statements import main_setup_lines
 from pipec.compiler.no_pipeline import report_no_pipeline
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.source import SourceModule
@@ -158,7 +159,12 @@ def _read_main_block(
     )
     called = False
     known: dict[str, Any] = {}  # names the block binds to constants, as the call would see them
+    pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
+    # Setup lines before the call run in every script (see module_statements.main_setup_lines).
+    carried = main_setup_lines(source, parsed.main_block, pipeline_names)
     for statement in statements:
+        if any(statement is line for line in carried):
+            continue
         smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
         if not smalls:
             for name in _assigned_in(source, statement):

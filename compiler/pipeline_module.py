@@ -18,6 +18,7 @@ import libcst as cst
 
 from pipec.compiler.analyse import Support, collect_support
 from pipec.compiler.diagnostics import Reporter
+from pipec.compiler.module_statements import launchers
 from pipec.compiler.parse import ParsedFile
 
 __all__ = ["HOME_PATH", "home_support"]
@@ -33,35 +34,9 @@ def home_support(parsed: ParsedFile) -> Support | None:
         for index, statement in enumerate(parsed.source.module.body)
         if isinstance(statement, cst.FunctionDef | cst.ClassDef) and index not in decorated
     }
-    launchers = _launchers(parsed, definitions)
-    roots = [name for name in definitions if name not in launchers]
+    starting = launchers(parsed.source, {d.name for d in parsed.pipelines})
+    roots = [name for name in definitions if name not in starting]
     if not roots:
         return None
     # Whatever this would report, the scripts that carry the same code report it too.
     return collect_support(parsed.source, parsed, roots, (), Reporter(), "the pipeline module")
-
-
-def _launchers(
-    parsed: ParsedFile, definitions: dict[str, cst.FunctionDef | cst.ClassDef]
-) -> set[str]:
-    """The definitions that name a pipeline function, directly or through one another."""
-    source = parsed.source
-    names = {
-        name: {
-            use.name
-            for use in source.uses_within(source.extent(statement))
-            if use.scope is source.global_scope
-        }
-        for name, statement in definitions.items()
-    }
-    launchers: set[str] = set()
-    starting = {d.name for d in parsed.pipelines}
-    while True:
-        found = {
-            name
-            for name, used in names.items()
-            if name not in launchers and used & (starting | launchers)
-        }
-        if not found:
-            return launchers
-        launchers |= found

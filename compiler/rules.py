@@ -209,6 +209,16 @@ CODE_AFTER_MAIN_NOT_CARRIED = Rule(
     "move setup the steps need above that block; work meant to follow the pipeline belongs in "
     "the controller or in a last step",
 )
+PRINT_INSIDE_MODULE_STATEMENT = Rule(
+    "PC025",
+    "print-inside-module-statement",
+    _E,
+    "this `print` is inside an expression of the module-level statement at line {line}, which "
+    "every script runs: it would print once in each step's process, where Python prints once, "
+    "when the file is imported; and leaving it out would change what the statement does",
+    "make it a `print(...)` statement of its own, which the scripts leave out like any "
+    "module-level print, or print in the controller",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

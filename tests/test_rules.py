@@ -34,6 +34,7 @@ CODES = {
     "PC022": "decorator-above-component",
     "PC023": "decorator-on-pipeline",
     "PC024": "code-after-main-not-carried",
+    "PC025": "print-inside-module-statement",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",

@@ -788,13 +788,12 @@ def _pipec_make_home(namespace: "dict[str, object]") -> "None":
         own[name] = value
         if isinstance(value, type):
             _pipec_move_nested(value, home_name)
-    folder = namespace.get("__file__")
 
     class _PipecHome(ModuleType):
         def __getattr__(self, name: "str") -> "object":
             if name in own:
                 return own[name]
-            return getattr(_pipec_full_home(folder), name)
+            return getattr(_pipec_full_home(namespace), name)
 
     sys.modules[home_name] = _PipecHome(home_name)
 
@@ -823,8 +822,15 @@ def _pipec_move_nested(outer: "type", home_name: "str") -> "None":
         _pipec_move_nested(inner, home_name)
 
 
-def _pipec_full_home(script: "object") -> "object":
-    """steps/_pipec_pipeline.py beside the script, loaded once under a name of its own."""
+def _pipec_full_home(script: "dict[str, object]") -> "object":
+    """steps/_pipec_pipeline.py beside the script, loaded once under a name of its own.
+
+    Python runs a module's top level once per process, and the script has already run its share
+    of it: every setup statement, and what its own code needs. So the home starts from the
+    script's module-level names and runs only the statements that bind a name the script lacks.
+    Running the rest again would repeat the setup (`random.seed(1)`, `os.environ[...] = ...`,
+    `logger.addHandler(...)`), and a second `CONFIG = {}` would hide what it put in the first.
+    """
     import os
     import sys
     from builtins import ModuleNotFoundError, isinstance, str  # noqa: UP029
@@ -833,16 +839,75 @@ def _pipec_full_home(script: "object") -> "object":
     loaded = sys.modules.get("_pipec_pipeline_file")
     if loaded is not None:
         return loaded
-    folder = os.path.dirname(os.path.abspath(script)) if isinstance(script, str) else os.getcwd()
+    file = script.get("__file__")
+    folder = os.path.dirname(os.path.abspath(file)) if isinstance(file, str) else os.getcwd()
     path = os.path.join(folder, "_pipec_pipeline.py")
     if not os.path.exists(path):
         raise ModuleNotFoundError(f"no {path}: the build that wrote this input is incomplete")
     spec = util.spec_from_file_location("_pipec_pipeline", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
     module = util.module_from_spec(spec)
+    namespace = module.__dict__
+    for name, value in script.items():
+        if not name.startswith(("_pipec_", "_Pipec", "__")):
+            namespace[name] = value
     sys.modules["_pipec_pipeline_file"] = module
-    spec.loader.exec_module(module)
+    _pipec_run_the_rest(path, namespace)
     return module
+
+
+def _pipec_run_the_rest(path: "str", namespace: "dict[str, object]") -> "None":
+    """Run the module at PATH in NAMESPACE, less the top-level statements whose names it holds.
+
+    A statement that binds no name (a setup call, an item assignment) is left out too: every
+    script runs those itself. Future imports stay: they change how the rest compiles.
+    """
+    import ast
+    from builtins import any, compile, exec, isinstance, open  # noqa: UP029
+
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read(), path)
+    tree.body = [
+        statement
+        for statement in tree.body
+        if (isinstance(statement, ast.ImportFrom) and statement.module == "__future__")
+        or any(name not in namespace for name in _pipec_bound_names(statement))
+    ]
+    exec(compile(tree, path, "exec"), namespace)  # noqa: S102 - the build's own module, as import runs it
+
+
+def _pipec_bound_names(statement: "object") -> "list[str]":
+    """The module-level names a top-level statement binds (a star import binds none we know)."""
+    import ast
+    from builtins import isinstance, list  # noqa: UP029
+
+    names: list[str] = []
+    pending = [statement]
+    while pending:
+        node = pending.pop()
+        if not isinstance(node, ast.AST):
+            continue
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(node.name)
+            continue  # what its body binds is its own
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.extend(
+                alias.asname or alias.name.split(".")[0]
+                for alias in node.names
+                if alias.name != "*"
+            )
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.append(node.id)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            names.append(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.append(node.rest)
+        elif isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp):
+            continue  # scopes of their own: their loop variables bind nothing at module level
+        elif isinstance(node, ast.GeneratorExp):
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return names
 
 
 def _pipec_run(
