@@ -16,7 +16,8 @@ __all__ = ["report_server_calls"]
 
 
 def report_server_calls(parsed: ParsedFile, reporter: Reporter, *, strict: bool) -> None:
-    """Report every call of ClearML's client outside the `__main__` block and the decorators."""
+    """Report every call of ClearML's client a script runs: not in the decorators, not in or after
+    the `__main__` block."""
     source = parsed.source
     rule = rules.CLEARML_SERVER_CALL_REFUSED if strict else rules.CLEARML_SERVER_CALL
 
@@ -44,9 +45,10 @@ def report_server_calls(parsed: ParsedFile, reporter: Reporter, *, strict: bool)
             if (names or inside) and self.reported:
                 self.reported[-1] = True
 
-    for index, statement in enumerate(source.module.body):
-        if index != parsed.main_index:
-            statement.visit(_Calls())
+    # The `__main__` block and what follows it run in no script (PC024 says so for the latter).
+    end = len(source.module.body) if parsed.main_index is None else parsed.main_index
+    for statement in source.module.body[:end]:
+        statement.visit(_Calls())
 
 
 def _short(qualified: str) -> str:

@@ -454,6 +454,20 @@ def test_strict_clearml_refuses_server_calls(tmp_path):
     assert run_pipec("check", source).returncode == 0
 
 
+def test_server_calls_no_script_runs_are_not_reported(tmp_path):
+    # The `__main__` block and what follows it run in no script: even --strict-clearml builds.
+    tail = (
+        '\n\nif __name__ == "__main__":\n    Task.init(project_name="p", task_name="t")\n'
+        "    controller()\n\n"
+        'Task.init(project_name="p", task_name="after")\n'
+    )
+    source = _write(tmp_path, SERVER_CALLS + tail)
+    lines = [d.location.line for d in _build(source).diagnostics if d.code == "PC015"]
+    assert lines == [6, 17]
+    done = run_pipec("check", source, "--strict-clearml")
+    assert done.stderr.count("error[PC016]") == 2, done.stderr
+
+
 # ---- 9. mistakes inside step bodies ----------------------------------------------------------
 
 STEP_MISTAKES = """
