@@ -18,7 +18,7 @@ How a value relates to one it was built from decides which changes the other see
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,7 @@ __all__ = [
     "module_values_changed",
     "record_folded",
     "reading_functions",
+    "reached_in_block",
     "record_glue",
     "shallow_change",
     "shared_through_glue",
@@ -338,6 +339,7 @@ class _Sites(cst.CSTVisitor):
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None and self.name in _names(node.asname.name):
             self.unknown = True
+            self.held.extend((name, Kind.ANY) for name in _names(node.item))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -504,6 +506,43 @@ def _resolve(
                 yield module_value, composed  # type: ignore[misc]
 
 
+def reached_in_block(
+    t: Context,
+    name: str,
+    statements: Sequence[cst.BaseStatement],
+    assigned: Collection[str],
+    shallow: bool,
+) -> list[tuple[str, bool]]:
+    """The values from before a glue block that a change in place of `name`, which the block
+    itself assigned (`rows = [xs]` then `rows[0].append(0)`), reaches in Python: controller
+    names and module-level lists and dicts, each with whether the change reaches it as it is
+    (`ys = xs`) rather than something inside it. The block's other names (`assigned`) are
+    followed to what they hold in turn."""
+    reading = reading_functions(t)
+    found: dict[str, Kind] = {}
+    pending: list[tuple[str, Kind]] = [(name, Kind.SAME)]
+    seen: set[tuple[str, Kind]] = set()
+    while pending:
+        current, kind = pending.pop()
+        if (current, kind) in seen:
+            continue
+        seen.add((current, kind))
+        sites = _Sites(current, reading)
+        for statement in statements:
+            statement.visit(sites)
+        # `with open(p) as f`: what the context manager may hand out is taken to be what its
+        # expression reaches, not every value the block read (`f.write(...)` would export all)
+        for source, how in sites.held:
+            composed = _compose(kind, how)
+            if source in assigned and source != current:
+                pending.append((source, composed))
+            earlier = source in t.frame.env or _module_value(t, source) is not None
+            if earlier and source not in (current, name) and _shows(shallow, composed, True):
+                old = found.get(source)
+                found[source] = composed if old is None else _merge(old, composed)
+    return [(source, kind is Kind.SAME) for source, kind in found.items()]
+
+
 def _shows(change_shallow: bool, kind: Kind, changed_is_derived: bool) -> bool:
     """Whether a change of one value shows through another it is related to as `kind`."""
     if not change_shallow:
@@ -556,7 +595,7 @@ def _related(sharing: Sharing, changed: object, other: object, shallow: bool) ->
 
 def shallow_change(statement: cst.CSTNode, name: str) -> bool:
     """Whether `statement` changes only the object `name` holds, never one inside it:
-    `name.append(x)`, `name[k] = v`, `name += v`, `name.pop()`."""
+    `name.append(x)`, `name[k] = v`, `name += v`, `name.pop()` (not `name[k] += v`)."""
 
     class _Changes(cst.CSTVisitor):
         def __init__(self) -> None:
@@ -584,7 +623,10 @@ def shallow_change(statement: cst.CSTNode, name: str) -> bool:
             self._target(node.target)
 
         def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            self._target(node.target)
+            target = node.target
+            # `name[k] += v` adds to the object inside in place (`list.__iadd__`)
+            if isinstance(target, (cst.Subscript, cst.Attribute)) and name in _names(target.value):
+                self.deep = True
 
         def visit_Del(self, node: cst.Del) -> None:
             self._target(node.target)

@@ -767,3 +767,62 @@ def controller(a: int = 2, xs: list = []):
     )
     run.same()
     run.same(xs=[1, 2])
+
+
+# ---- family 1: a change in place inside one block of glue, through a value built there ---------
+
+
+def test_a_change_through_a_value_built_in_the_same_glue_reaches_the_value_it_holds(
+    tmp_path: Path,
+):
+    # Found by the differential tester (seed 213733876314104941376618947473698753923): `rows4`
+    # was only a pending write of the block, so the change to `xs` through it was lost.
+    body = """
+b = one(a)
+rows4 = [xs, xs + xs]
+rows4[0].append(0)
+held = {"k": ws, "n": b}
+held["k"] += [5]
+nested = {"in": [ys]}
+nested["in"][0][0:1] = [7]
+built = dict()
+built.update(first=zs)
+built["first"].sort()
+if a > 1:
+    again = [vs]
+    again[-1].reverse()
+results = []
+results.append(b)
+results.append([b])
+print(xs, ys, zs, ws, vs, rows4, held, nested, results)
+return a, xs, ys, zs, ws, vs, one(len(xs))
+"""
+    controller = """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(
+    a: int = 2, xs: list = [3, 1, 2], ys: list = [4, 5], zs: list = [9, 8], ws: list = [1],
+    vs: list = [1, 2]
+):
+"""
+    run = pipeline(tmp_path, controller + textwrap.indent(body.strip(), "    ") + "\n")
+    run.same()
+    run.same(a=1, xs=[0], ys=[[1]], zs=[], ws=[], vs=[6, 5])
+
+
+def test_a_change_in_an_if_of_glue_reaches_later_glue_and_steps(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = [3, 1, 2]):
+    if a > 1:
+        xs[0] = 5
+    d = {"k": xs}
+    for i in range(a):
+        d["k"][i] += 1
+    print(xs)
+    return xs, one(xs[0])
+""",
+    )
+    run.same()
+    run.same(a=1)
