@@ -66,8 +66,12 @@ def _compose(outer: Kind, inner: Kind) -> Kind:
         return inner
     if inner is Kind.SAME:
         return outer
-    if Kind.ANY in (outer, inner):
+    if outer is Kind.ANY:
         return Kind.ANY
+    if inner is Kind.ANY:
+        # Held inside `w` (`w = [r]`, `w = list(r)`), whatever part of `s` it is: a change of
+        # `w` itself does not reach it, as with TOP (`xs.append(v)` for `v` in LIMITS).
+        return Kind.TOP
     # Holding r (TOP) or r's items (INNER) shows exactly what r shows of s.
     return inner
 
@@ -170,6 +174,7 @@ _KEEPING_ITEMS = frozenset(["extend", "update"])
 _CHANGING_ONLY_RECEIVER = frozenset(
     ["clear", "discard", "pop", "popitem", "remove", "reverse", "sort"]
 )
+_NOT_CHANGING_ARGUMENTS = _KEEPING_ARGUMENT | _KEEPING_ITEMS | _CHANGING_ONLY_RECEIVER
 _SCALAR_NODES = (
     cst.BaseNumber,
     cst.BaseString,
@@ -228,7 +233,8 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
         for argument in expr.args:
             yield from _held(argument.value, _compose(context, kind))
         if kind is Kind.ANY:
-            yield expr.func.value, Kind.ANY  # a callable object may return what it keeps
+            # a callable object may return what it keeps
+            yield expr.func.value, _compose(context, Kind.ANY)
     elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
         method = expr.func.attr.value
         if method in _SCALAR_METHODS or dotted_name(expr.func.value) in FRESH_RESULT_MODULES:
@@ -237,12 +243,12 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
             yield from _held(expr.func.value, _compose(context, Kind.INNER))
             return
         for name in _names(expr):
-            yield name, Kind.ANY
+            yield name, _compose(context, Kind.ANY)
     elif isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
         yield from _held_by_comprehension(expr, context)
     else:  # a part of a value (`r[0]`, `r.a`), a lambda: anything it reaches
         for name in _names(expr):
-            yield name, Kind.ANY
+            yield name, _compose(context, Kind.ANY)
 
 
 def _held_by_comprehension(
@@ -325,6 +331,8 @@ class _Sites(cst.CSTVisitor):
             func.value in READING_FUNCTIONS or func.value in self.reading
         ):
             return
+        elif isinstance(func, cst.Attribute) and func.attr.value in _NOT_CHANGING_ARGUMENTS:
+            return  # `xs.append(v)` puts `v` into `xs`, it does not change `v`
         elif any(self.name in _names(a.value) for a in node.args):
             # A call that may change it may put anything it was given into it.
             self.held.extend((name, Kind.ANY) for name in _names(node))

@@ -207,6 +207,8 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
         return branches.bool_operation(t, expr, what)
     if isinstance(expr, cst.Subscript):
         item = item_of(t, expr)
+        if isinstance(item, Literal):
+            trace_sharing.record_folded(t, expr, item)  # `TABLE["a"]` is the module's list
         if item is not None:
             return item
     if not t.units(expr) and not any(k == "local" for k, _ in t.uses(expr, [])):
@@ -419,6 +421,8 @@ def accumulate_call(t: Context, call: cst.Call) -> bool:
     ):
         return False
     name = func.value.value
+    if name in t.graph.pending.writes:
+        return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
     if extended(container, ()) is None:
         return False
@@ -448,6 +452,8 @@ def accumulate_augmented(t: Context, small: cst.AugAssign) -> bool:
     if not (isinstance(small.target, cst.Name) and isinstance(small.operator, cst.AddAssign)):
         return False
     name = small.target.value
+    if name in t.graph.pending.writes:
+        return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
     if extended(container, ()) is None or t.frame.map is not None:
         return False
@@ -476,6 +482,8 @@ def accumulate_item(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
     ):
         return False
     name = target.value.value
+    if name in t.graph.pending.writes:
+        return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
     key = t.fold(target.slice[0].slice.value)
     if key is NOT_LITERAL:

@@ -826,3 +826,73 @@ def controller(a: int = 2, xs: list = [3, 1, 2]):
     )
     run.same()
     run.same(a=1)
+
+
+def test_a_change_through_a_receiver_computed_in_place_reaches_the_value(tmp_path: Path):
+    # `d.setdefault(k, xs)` and `(w := ys)` hand back the very list they were given; `[[]] * 2`
+    # holds one list twice (it was folded into a literal holding two).
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = [3, 1, 2], ys: list = [5], zs: list = [4]):
+    d = {}
+    d.setdefault("k", zs).append(a)
+    (w := ys).append(0)
+    twice = [[]] * 2
+    twice[0].append(1)
+    for v in LIMITS:
+        xs.append(v)
+    xs[0] = one(a)
+    print(xs, ys, zs, d, w, twice)
+    return xs, ys, zs, twice, LIMITS
+""".replace("@PipelineDecorator.pipeline", "LIMITS = [2, 1, 3]\n\n\n@PipelineDecorator.pipeline"),
+    )
+    run.same()
+    run.same(xs=[], ys=[[1]], zs=[])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "for k in TABLE:\n    TABLE[k].append(a)\nreturn TABLE",
+        "for k, v in TABLE.items():\n    v.append(a)\nreturn TABLE",
+        "vals = list(TABLE.values())\nvals[0].append(1)\nreturn TABLE",
+        "ws = [1]\nfor i in TABLE:\n    ws = TABLE[i]\nws.append(1)\nreturn TABLE",
+    ],
+)
+def test_a_change_reaching_a_module_level_value_through_glue_is_refused(tmp_path: Path, body: str):
+    source = (
+        STEPS
+        + 'TABLE = {"a": [1], "b": [2]}\n\n\n'
+        + '@PipelineDecorator.pipeline(name="p", project="t", version="1")\n'
+        + "def controller(a: int = 1):\n"
+        + textwrap.indent(body, "    ")
+        + "\n"
+    )
+    run = Differential(tmp_path, source)
+    assert run.refused_codes == ["PC606"]
+
+
+def test_appending_to_a_list_a_glue_only_if_rebound_appends_to_the_new_list(tmp_path: Path):
+    # The tracer folded `ws.append(2)` into the list it knew from before the `if`.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2):
+    ws = [1]
+    if a > 1:
+        ws = [a, a]
+    ws.append(2)
+    ws += [3]
+    table = {"k": 1}
+    if a > 1:
+        table = {"j": a}
+    table["k"] = 2
+    print(ws, table)
+    return ws, table, one(len(ws))
+""",
+    )
+    run.same()
+    run.same(a=0)
