@@ -48,6 +48,7 @@ __all__ = [
     "reading_functions",
     "reached_in_block",
     "record_glue",
+    "scalar_parameter",
     "shallow_change",
     "shared_through_glue",
 ]
@@ -425,6 +426,12 @@ def _leaves(
 
 
 _SCALAR_ANNOTATIONS = frozenset(["int", "float", "str", "bool", "bytes", "complex"])
+
+
+def scalar_parameter(t: Context, symbol: object) -> bool:
+    """Whether `symbol` is a controller parameter annotated or defaulted as a number or a
+    string: nothing in it changes in place (`count = a; count += 1` rebinds `count`)."""
+    return isinstance(symbol, ParamRef) and symbol.name in _scalar_parameters(t)
 
 
 def _scalar_parameters(t: Context) -> frozenset[str]:

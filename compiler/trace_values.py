@@ -542,6 +542,8 @@ def shared_with(t: Context, name: str, deep: bool = False) -> str | None:
         return None
     if isinstance(symbol, Literal) and not isinstance(symbol.value, (list, dict, set)):
         return None  # a number or a string: nothing to change in place
+    if trace_sharing.scalar_parameter(t, symbol):
+        return None
     for other, held in t.frame.env.items():
         if other == name or held is None or isinstance(held, Unavailable):
             continue

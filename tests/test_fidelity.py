@@ -896,3 +896,21 @@ def controller(a: int = 2):
     )
     run.same()
     run.same(a=0)
+
+
+def test_adding_to_a_second_name_of_a_number_parameter_runs(tmp_path: Path):
+    # Was refused (PC605): an `int` parameter has nothing to change in place.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = [3, 1, 2]):
+    count = a
+    count += 1
+    step = a
+    step += one(a)
+    print(count, step, a)
+    return count, step, a
+""",
+    )
+    run.same()
