@@ -127,6 +127,7 @@ def add_glue(
                 original,
                 _changes_inside(smalls),
                 trace_sharing.shallow_change(statement, changed),
+                trace_sharing.changes_one_item(statement, changed),
             )
         elif changed in t.source.global_bindings() and not _names_code(t, changed):
             t.reporter.report(

@@ -13,6 +13,9 @@ How a value relates to one it was built from decides which changes the other see
   `w`, shows; changing `w` itself (`w.pop()`) does not.
 - `INNER`: it may hold the objects inside it, not it (`w = list(r)`, `w = r + s`): a change of
   `r` itself (`r.pop()`) does not show; a change of something inside either does.
+- `NESTED`: it may hold the objects inside it, but never as its own items (`w = [list(r)]`,
+  `w = {"b": list(r)}`): besides what INNER keeps out, a change of one of `w`'s own items
+  (`w["b"].append(5)`) does not show.
 - `ANY`: it may be anything reachable from it (`w = r[0]`, `w = f(r)`): every change shows.
 """
 
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Kind",
     "Sharing",
+    "changes_one_item",
     "module_objects_changed",
     "module_values_changed",
     "record_folded",
@@ -58,6 +62,7 @@ class Kind(Enum):
     SAME = "same"
     TOP = "top"
     INNER = "inner"
+    NESTED = "nested"
     ANY = "any"
 
 
@@ -73,17 +78,25 @@ def _compose(outer: Kind, inner: Kind) -> Kind:
         # Held inside `w` (`w = [r]`, `w = list(r)`), whatever part of `s` it is: a change of
         # `w` itself does not reach it, as with TOP (`xs.append(v)` for `v` in LIMITS).
         return Kind.TOP
-    # Holding r (TOP) or r's items (INNER) shows exactly what r shows of s.
-    return inner
+    if inner is Kind.TOP:
+        return Kind.TOP  # r holds s, and w holds r or r's items: w holds s somewhere inside
+    if outer is Kind.INNER and inner is Kind.INNER:
+        return Kind.INNER  # `w = list(r)`, `r = list(s)`: s's items may be w's own items
+    # s's items are inside r below r's own items, or r's items inside w below w's own ones.
+    return Kind.NESTED
+
+
+# From the relation that lets the fewest changes through to the one that lets the most.
+_BY_REACH = (Kind.NESTED, Kind.INNER, Kind.TOP, Kind.ANY)
 
 
 def _merge(one: Kind, other: Kind) -> Kind:
     """A relation that may be either: every change either lets through shows."""
     if one is other:
         return one
-    if {one, other} == {Kind.TOP, Kind.INNER}:
-        return Kind.TOP
-    return Kind.ANY
+    if Kind.SAME in (one, other):
+        return Kind.ANY
+    return max(one, other, key=_BY_REACH.index)
 
 
 class Sharing:
@@ -270,7 +283,7 @@ def _held_by_comprehension(
             if name not in variables:
                 yield name, kind
                 continue
-            through = Kind.INNER if kind in (Kind.TOP, Kind.INNER) else Kind.ANY
+            through = Kind.INNER if kind in (Kind.TOP, Kind.INNER, Kind.NESTED) else Kind.ANY
             for values in looped:
                 yield from _held(values, through)
 
@@ -492,12 +505,31 @@ def record_glue(
         held[output] = found
     for output in outputs:
         derived = sharing.key(OutputRef(node, output))
+        # Outputs of one node share objects as their names did (`inner = list(files)`,
+        # `copied = {"b": inner}`): changing `copied["b"]` changes `inner`.
+        for sibling, kind in _siblings(output, held, given, Kind.SAME, set()):
+            sharing.add(derived, sharing.key(OutputRef(node, sibling)), kind)
         for source, kind in _resolve(t, output, held, given, Kind.SAME, set()):
             for leaf, leaf_kind in _leaves(t, source, kind):
                 leaf_key = sharing.key(leaf)
                 sharing.add(derived, leaf_key, leaf_kind)
                 for far, far_kind in list(sharing.sources(leaf_key).items()):
                     sharing.add(derived, far, _compose(leaf_kind, far_kind))
+
+
+def _siblings(
+    name: str,
+    held: Mapping[str, list[tuple[str, Kind]]],
+    given: Mapping[str, Binding],
+    kind: Kind,
+    seen: set[str],
+) -> Iterator[tuple[str, Kind]]:
+    """The node's other outputs `name` may hold, and how."""
+    for source, how in held.get(name, []):
+        if source in held and source != name and source not in seen:
+            composed = _compose(kind, how)
+            yield source, composed
+            yield from _siblings(source, held, given, composed, seen | {name})
 
 
 def _resolve(
@@ -558,26 +590,37 @@ def reached_in_block(
     return [(source, kind is Kind.SAME) for source, kind in found.items()]
 
 
-def _shows(change_shallow: bool, kind: Kind, changed_is_derived: bool) -> bool:
-    """Whether a change of one value shows through another it is related to as `kind`."""
+def _shows(
+    change_shallow: bool, kind: Kind, changed_is_derived: bool, item_only: bool = False
+) -> bool:
+    """Whether a change of one value shows through another it is related to as `kind`;
+    `item_only`: the change is of one of the value's own items, nothing inside that item."""
+    if item_only and changed_is_derived:
+        return kind is not Kind.NESTED
     if not change_shallow:
         return True
     if changed_is_derived:
         return kind in (Kind.SAME, Kind.ANY)
-    return kind is not Kind.INNER
+    return kind not in (Kind.INNER, Kind.NESTED)
 
 
-def shared_through_glue(t: Context, name: str, shallow: bool) -> str | None:
-    """Another controller name that would see a change in place of `name` in Python."""
+def shared_through_glue(
+    t: Context, name: str, shallow: bool, item_only: bool = False
+) -> str | None:
+    """Another controller name that would see a change in place of `name` in Python
+    (`item_only`: a change of one of its own items, `name["b"].append(5)`)."""
     symbol = t.frame.env.get(name)
     if symbol is None:
         return None
+    if not isinstance(symbol, OutputRef):
+        item_only = False  # the tracer's own list or dict: its items are values of their own
     sharing = t.sharing
     changed = [(sharing.key(leaf), kind) for leaf, kind in _leaves(t, symbol, Kind.SAME, shallow)]
     for key, _ in changed:
         for source, kind in sharing.sources(key).items():
-            if isinstance(source, tuple) and source[0] == "module" and _shows(shallow, kind, True):
-                return str(source[1])  # in Python the change reaches the module-level value
+            module = isinstance(source, tuple) and source[0] == "module"
+            if module and _shows(shallow, kind, True, item_only):
+                return str(source[1])  # type: ignore[index]  # in Python the change reaches the module-level value
     for other, held in t.frame.env.items():
         if other == name or held is None or type(held).__name__ == "Unavailable":
             continue
@@ -588,7 +631,7 @@ def shared_through_glue(t: Context, name: str, shallow: bool) -> str | None:
             for key, _ in changed:
                 if key == leaf_key:
                     continue  # the same symbol: the tracer's own aliasing check covers it
-                if _related(sharing, key, leaf_key, shallow):
+                if _related(sharing, key, leaf_key, shallow, item_only):
                     return other
     return None
 
@@ -598,14 +641,18 @@ def _user_name(t: Context, name: str) -> bool:
     return any(scope is not None and name in scope for scope in scopes)
 
 
-def _related(sharing: Sharing, changed: object, other: object, shallow: bool) -> bool:
+def _related(
+    sharing: Sharing, changed: object, other: object, shallow: bool, item_only: bool
+) -> bool:
     mine, theirs = sharing.sources(changed), sharing.sources(other)
-    if other in mine and _shows(shallow, mine[other], True):
+    if other in mine and _shows(shallow, mine[other], True, item_only):
         return True
     if changed in theirs and _shows(shallow, theirs[changed], False):
         return True
     # Both built from one value: a change shows if the changed one may be (part of) it.
-    return any(_shows(shallow, kind, True) for source, kind in mine.items() if source in theirs)
+    return any(
+        _shows(shallow, kind, True, item_only) for source, kind in mine.items() if source in theirs
+    )
 
 
 def shallow_change(statement: cst.CSTNode, name: str) -> bool:
@@ -649,3 +696,41 @@ def shallow_change(statement: cst.CSTNode, name: str) -> bool:
     finder = _Changes()
     statement.visit(finder)
     return not finder.deep
+
+
+_ITEM_METHODS = _NOT_CHANGING_ARGUMENTS
+
+
+def changes_one_item(statement: cst.CSTNode, name: str) -> bool:
+    """Whether `statement` changes one of `name`'s own items and nothing inside that item, nor
+    `name` elsewhere: `name[k].append(x)`, `name[k][j] = v`, `name[k] += v`, `del name[k][j]`."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    if sum(1 for found in _names(statement) if found == name) != 1:
+        return False
+    small = statement.body[0]
+
+    def _item(expr: cst.BaseExpression) -> bool:  # `name[k]`
+        return (
+            isinstance(expr, cst.Subscript)
+            and isinstance(expr.value, cst.Name)
+            and expr.value.value == name
+        )
+
+    def _inside_item(expr: cst.BaseExpression) -> bool:  # `name[k][j]`
+        return isinstance(expr, cst.Subscript) and _item(expr.value)
+
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        func = small.value.func
+        return (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in _ITEM_METHODS
+            and _item(func.value)
+        )
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        return _inside_item(small.targets[0].target)
+    if isinstance(small, cst.AugAssign):
+        return _item(small.target)
+    if isinstance(small, cst.Del):
+        return _inside_item(small.target)
+    return False

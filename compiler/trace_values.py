@@ -558,15 +558,18 @@ def refuse_shared_change(
     anchor: cst.CSTNode,
     deep: bool = False,
     shallow: bool | None = None,
+    item_only: bool = False,
 ) -> bool:
     """Report an in-place change of `name` (`deep`: of something inside it) that another name
     would not see; True if reported. `shallow`: whether the change reaches only the object
-    `name` holds (by default, when not `deep`)."""
+    `name` holds (by default, when not `deep`); `item_only`: only one of its own items."""
     other = shared_with(t, name, deep)
     if other is not None:
         t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
         return True
-    other = trace_sharing.shared_through_glue(t, name, not deep if shallow is None else shallow)
+    other = trace_sharing.shared_through_glue(
+        t, name, not deep if shallow is None else shallow, item_only
+    )
     if other is not None:
         t.reporter.report(rules.MUTATED_SHARED_VALUE, t.location(anchor), name=name, other=other)
         return True

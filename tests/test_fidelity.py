@@ -486,6 +486,12 @@ def controller(n: int = 1):
         'x = listing(1)\nd = {"k": LIMITS}\ny = listing(2)\nd["k"].append(5)\nreturn LIMITS',
         # changed by a module helper, through a name of its own
         'files = listing(n)\nd = {"b": files}\nx = listing(1)\ngrow(files)\nprint(d)',
+        # two names of one glue node: one holds the other's list
+        'files = listing(n)\ninner = list(files)\ncopied = {"b": inner}\nx = listing(1)\n'
+        'copied["b"].append(5)\nprint(inner)',
+        # a copy's items are the original's items
+        'files = nested(n)\ncopied = {"b": list(files)}\nx = listing(1)\n'
+        'copied["b"][0].append(5)\nprint(files)',
         # shared from an earlier node, changed again later
         'files = listing(n)\nd = {"b": files}\nfiles.pop(0)\nx = listing(1)\n'
         "files.append(7)\nprint(d)",
@@ -511,6 +517,8 @@ print(describe(other))
 files.pop(0)
 held.pop("a")
 copied["c"] = 5
+copied["b"].append(5)
+copied["b"] += [6]
 copied_limits = list(LIMITS)
 copied_limits.append(4)
 nested_limits = [LIMITS]
