@@ -503,11 +503,12 @@ def record_glue(
         if output in given:  # changed in place or kept when a branch did not assign it
             found.append((output, Kind.SAME))
         held[output] = found
+    rebound = _rebound(statements)
     for output in outputs:
         derived = sharing.key(OutputRef(node, output))
         # Outputs of one node share objects as their names did (`inner = list(files)`,
         # `copied = {"b": inner}`): changing `copied["b"]` changes `inner`.
-        for sibling, kind in _siblings(output, held, given, Kind.SAME, set()):
+        for sibling, kind in _siblings(output, held, given, rebound, Kind.SAME, set()):
             sharing.add(derived, sharing.key(OutputRef(node, sibling)), kind)
         for source, kind in _resolve(t, output, held, given, Kind.SAME, set()):
             for leaf, leaf_kind in _leaves(t, source, kind):
@@ -517,19 +518,67 @@ def record_glue(
                     sharing.add(derived, far, _compose(leaf_kind, far_kind))
 
 
+def _rebound(statements: Sequence[cst.BaseStatement]) -> set[str]:
+    """The names `statements` bind anew (assignment, `+=`, loop, `with`, `:=`)."""
+
+    class _Targets(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: set[str] = set()
+
+        def _add(self, target: cst.CSTNode) -> None:
+            if isinstance(target, cst.Name):
+                self.found.add(target.value)
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                for element in target.elements:
+                    self._add(element.value)
+            elif isinstance(target, cst.StarredElement):
+                self._add(target.value)
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self._add(node.target)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            self._add(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._add(node.target)
+
+        def visit_For(self, node: cst.For) -> None:
+            self._add(node.target)
+
+        def visit_AsName(self, node: cst.AsName) -> None:
+            self._add(node.name)
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            self._add(node.target)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+    finder = _Targets()
+    for statement in statements:
+        statement.visit(finder)
+    return finder.found
+
+
 def _siblings(
     name: str,
     held: Mapping[str, list[tuple[str, Kind]]],
     given: Mapping[str, Binding],
+    rebound: Collection[str],
     kind: Kind,
     seen: set[str],
 ) -> Iterator[tuple[str, Kind]]:
-    """The node's other outputs `name` may hold, and how."""
+    """The node's other outputs `name` may hold, and how (not an input the node hands on as it
+    got it: what `name` shares with that input is recorded as it is for any input)."""
     for source, how in held.get(name, []):
-        if source in held and source != name and source not in seen:
-            composed = _compose(kind, how)
-            yield source, composed
-            yield from _siblings(source, held, given, composed, seen | {name})
+        if source not in held or source == name or source in seen:
+            continue
+        if source in given and source not in rebound:
+            continue
+        composed = _compose(kind, how)
+        yield source, composed
+        yield from _siblings(source, held, given, rebound, composed, seen | {name})
 
 
 def _resolve(
