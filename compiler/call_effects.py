@@ -137,6 +137,12 @@ class _Finder(cst.CSTVisitor):
             method = func.attr.value
             if method in _READING_METHODS or dotted_name(func.value) in FRESH_RESULT_MODULES:
                 return
+            if _root(func.value) is None:
+                # The receiver is a value computed here (`d.setdefault(k, xs).append(1)`,
+                # `(w := xs).append(1)`): it may be any object its expression reaches.
+                for name in sorted(_target_names(func.value)):
+                    if name not in self.names:
+                        self.names.append(name)
             self._add(func.value)
             if method in _CHANGING_ONLY_RECEIVER:
                 return

@@ -101,7 +101,24 @@ def fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, IndexError):
         return NOT_LITERAL
     # NaN has no literal a manifest could carry (and is not equal to itself): left to the run.
-    return NOT_LITERAL if _has_nan(value) else value
+    if _has_nan(value):
+        return NOT_LITERAL
+    # `[[]] * 2` holds one list twice: a literal would hold two, and a change through one would
+    # not show through the other as it does in Python.
+    return NOT_LITERAL if _repeats_an_object(value, set()) else value
+
+
+def _repeats_an_object(value: Any, seen: set[int]) -> bool:
+    """Whether a list, dict or set appears twice inside `value` (the same object)."""
+    if isinstance(value, (list, dict, set)):
+        if id(value) in seen:
+            return True
+        seen.add(id(value))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_repeats_an_object(item, seen) for item in value)
+    if isinstance(value, dict):
+        return any(_repeats_an_object(item, seen) for item in value.values())
+    return False
 
 
 def _has_nan(value: Any) -> bool:

@@ -87,9 +87,12 @@ def add_glue(
             if name in t.frame.env and name not in pending.writes
         )
     body = statement.body if isinstance(statement, cst.SimpleStatementLine) else []
+    # The simple statements inside an `if` or a loop of glue change values as one outside does.
+    lines = _simple_lines(statement)
+    smalls = [small for line in lines for small in line.body]
     augmented = [  # `x += y` changes a list in place
         s.target.value
-        for s in body
+        for s in smalls
         if isinstance(s, cst.AugAssign) and isinstance(s.target, cst.Name)
     ]
     # `x += y` reads `x` too (the scope analysis records only its assignment).
@@ -111,14 +114,20 @@ def add_glue(
         and name in t.source.global_bindings()
         and isinstance(t.constant(name), (list, dict, set))
     ]
-    for changed in dict.fromkeys([*mutated_names(statement), *augmented, *called, *module_values]):
+    mutated = [name for line in lines for name in mutated_names(line)]
+    assigned = {*pending.writes, *t.writes(original)}
+    exported: list[str] = []
+    for changed in dict.fromkeys([*mutated, *augmented, *called, *module_values]):
+        if changed in assigned:
+            exported += _reached_in_block(t, changed, statement, original, assigned)
         if changed in t.frame.env:
             trace_values.refuse_shared_change(
                 t,
                 changed,
                 original,
-                _changes_inside(body),
+                _changes_inside(smalls),
                 trace_sharing.shallow_change(statement, changed),
+                trace_sharing.changes_one_item(statement, changed),
             )
         elif changed in t.source.global_bindings() and not _names_code(t, changed):
             t.reporter.report(
@@ -138,7 +147,7 @@ def add_glue(
         t.reporter.report(
             rules.MODULE_VALUE_CHANGED_BY_CALL, t.location(call), function=function, name=name
         )
-    for written in [*extra_writes, *t.writes(original), *mutated_names(statement), *called]:
+    for written in [*extra_writes, *t.writes(original), *mutated, *called, *exported]:
         if written not in pending.writes:
             pending.writes.append(written)
     finder = ImpureCallFinder()
@@ -154,6 +163,58 @@ def add_glue(
         pending.returns = True
     pending.statements.append(statement)
     pending.originals.append(original)
+
+
+def _simple_lines(statement: cst.BaseStatement) -> list[cst.SimpleStatementLine]:
+    """`statement` itself if it is a simple line, else the simple lines inside it (not those
+    of a function or class it defines: they run later, if ever)."""
+
+    class _Lines(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[cst.SimpleStatementLine] = []
+
+        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+            self.found.append(node)
+            return False
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+    finder = _Lines()
+    statement.visit(finder)
+    return finder.found
+
+
+def _reached_in_block(
+    t: Context,
+    changed: str,
+    statement: cst.BaseStatement,
+    original: cst.CSTNode,
+    assigned: set[str],
+) -> list[str]:
+    """For `changed`, assigned earlier in this glue block and now changed in place: refuse the
+    change where it reaches a module-level value or a value another name shares; return the
+    controller names it reaches, which the glue must hand on changed (`rows = [xs]` then
+    `rows[0].append(0)` changes `xs`)."""
+    pending = t.graph.pending
+    shallow = trace_sharing.shallow_change(statement, changed)
+    reached = trace_sharing.reached_in_block(
+        t, changed, [*pending.statements, statement], assigned, shallow
+    )
+    exported = []
+    for source, same in reached:
+        if source not in t.frame.env:
+            t.reporter.report(
+                rules.MUTATED_MODULE_VALUE, t.location(original), name=source, lower=source.lower()
+            )
+            continue
+        trace_values.refuse_shared_change(t, source, original, deep=not (same and shallow))
+        if _local(t, source):
+            exported.append(source)
+    return exported
 
 
 def _names_code(t: Context, name: str) -> bool:
@@ -178,8 +239,12 @@ def _changes_inside(body: Sequence[cst.BaseSmallStatement]) -> bool:
         targets: list[cst.BaseExpression] = []
         if isinstance(small, cst.Assign):
             targets = [t.target for t in small.targets]
-        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+        elif isinstance(small, cst.AnnAssign):
             targets = [small.target]
+        elif isinstance(small, cst.AugAssign) and isinstance(
+            small.target, (cst.Subscript, cst.Attribute)
+        ):
+            return True  # `bag[0] += [x]` adds to the list inside `bag` (`list.__iadd__`)
         for target in targets:
             if isinstance(target, (cst.Subscript, cst.Attribute)) and not isinstance(
                 target.value, cst.Name

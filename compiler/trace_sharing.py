@@ -13,12 +13,15 @@ How a value relates to one it was built from decides which changes the other see
   `w`, shows; changing `w` itself (`w.pop()`) does not.
 - `INNER`: it may hold the objects inside it, not it (`w = list(r)`, `w = r + s`): a change of
   `r` itself (`r.pop()`) does not show; a change of something inside either does.
+- `NESTED`: it may hold the objects inside it, but never as its own items (`w = [list(r)]`,
+  `w = {"b": list(r)}`): besides what INNER keeps out, a change of one of `w`'s own items
+  (`w["b"].append(5)`) does not show.
 - `ANY`: it may be anything reachable from it (`w = r[0]`, `w = f(r)`): every change shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -42,11 +45,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Kind",
     "Sharing",
+    "changes_one_item",
     "module_objects_changed",
     "module_values_changed",
     "record_folded",
     "reading_functions",
+    "reached_in_block",
     "record_glue",
+    "scalar_parameter",
     "shallow_change",
     "shared_through_glue",
 ]
@@ -56,6 +62,7 @@ class Kind(Enum):
     SAME = "same"
     TOP = "top"
     INNER = "inner"
+    NESTED = "nested"
     ANY = "any"
 
 
@@ -65,19 +72,31 @@ def _compose(outer: Kind, inner: Kind) -> Kind:
         return inner
     if inner is Kind.SAME:
         return outer
-    if Kind.ANY in (outer, inner):
+    if outer is Kind.ANY:
         return Kind.ANY
-    # Holding r (TOP) or r's items (INNER) shows exactly what r shows of s.
-    return inner
+    if inner is Kind.ANY:
+        # Held inside `w` (`w = [r]`, `w = list(r)`), whatever part of `s` it is: a change of
+        # `w` itself does not reach it, as with TOP (`xs.append(v)` for `v` in LIMITS).
+        return Kind.TOP
+    if inner is Kind.TOP:
+        return Kind.TOP  # r holds s, and w holds r or r's items: w holds s somewhere inside
+    if outer is Kind.INNER and inner is Kind.INNER:
+        return Kind.INNER  # `w = list(r)`, `r = list(s)`: s's items may be w's own items
+    # s's items are inside r below r's own items, or r's items inside w below w's own ones.
+    return Kind.NESTED
+
+
+# From the relation that lets the fewest changes through to the one that lets the most.
+_BY_REACH = (Kind.NESTED, Kind.INNER, Kind.TOP, Kind.ANY)
 
 
 def _merge(one: Kind, other: Kind) -> Kind:
     """A relation that may be either: every change either lets through shows."""
     if one is other:
         return one
-    if {one, other} == {Kind.TOP, Kind.INNER}:
-        return Kind.TOP
-    return Kind.ANY
+    if Kind.SAME in (one, other):
+        return Kind.ANY
+    return max(one, other, key=_BY_REACH.index)
 
 
 class Sharing:
@@ -169,6 +188,7 @@ _KEEPING_ITEMS = frozenset(["extend", "update"])
 _CHANGING_ONLY_RECEIVER = frozenset(
     ["clear", "discard", "pop", "popitem", "remove", "reverse", "sort"]
 )
+_NOT_CHANGING_ARGUMENTS = _KEEPING_ARGUMENT | _KEEPING_ITEMS | _CHANGING_ONLY_RECEIVER
 _SCALAR_NODES = (
     cst.BaseNumber,
     cst.BaseString,
@@ -227,7 +247,8 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
         for argument in expr.args:
             yield from _held(argument.value, _compose(context, kind))
         if kind is Kind.ANY:
-            yield expr.func.value, Kind.ANY  # a callable object may return what it keeps
+            # a callable object may return what it keeps
+            yield expr.func.value, _compose(context, Kind.ANY)
     elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
         method = expr.func.attr.value
         if method in _SCALAR_METHODS or dotted_name(expr.func.value) in FRESH_RESULT_MODULES:
@@ -236,12 +257,12 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
             yield from _held(expr.func.value, _compose(context, Kind.INNER))
             return
         for name in _names(expr):
-            yield name, Kind.ANY
+            yield name, _compose(context, Kind.ANY)
     elif isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
         yield from _held_by_comprehension(expr, context)
     else:  # a part of a value (`r[0]`, `r.a`), a lambda: anything it reaches
         for name in _names(expr):
-            yield name, Kind.ANY
+            yield name, _compose(context, Kind.ANY)
 
 
 def _held_by_comprehension(
@@ -262,7 +283,7 @@ def _held_by_comprehension(
             if name not in variables:
                 yield name, kind
                 continue
-            through = Kind.INNER if kind in (Kind.TOP, Kind.INNER) else Kind.ANY
+            through = Kind.INNER if kind in (Kind.TOP, Kind.INNER, Kind.NESTED) else Kind.ANY
             for values in looped:
                 yield from _held(values, through)
 
@@ -324,6 +345,8 @@ class _Sites(cst.CSTVisitor):
             func.value in READING_FUNCTIONS or func.value in self.reading
         ):
             return
+        elif isinstance(func, cst.Attribute) and func.attr.value in _NOT_CHANGING_ARGUMENTS:
+            return  # `xs.append(v)` puts `v` into `xs`, it does not change `v`
         elif any(self.name in _names(a.value) for a in node.args):
             # A call that may change it may put anything it was given into it.
             self.held.extend((name, Kind.ANY) for name in _names(node))
@@ -338,6 +361,7 @@ class _Sites(cst.CSTVisitor):
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None and self.name in _names(node.asname.name):
             self.unknown = True
+            self.held.extend((name, Kind.ANY) for name in _names(node.item))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -417,6 +441,12 @@ def _leaves(
 _SCALAR_ANNOTATIONS = frozenset(["int", "float", "str", "bool", "bytes", "complex"])
 
 
+def scalar_parameter(t: Context, symbol: object) -> bool:
+    """Whether `symbol` is a controller parameter annotated or defaulted as a number or a
+    string: nothing in it changes in place (`count = a; count += 1` rebinds `count`)."""
+    return isinstance(symbol, ParamRef) and symbol.name in _scalar_parameters(t)
+
+
 def _scalar_parameters(t: Context) -> frozenset[str]:
     """The controller's parameters annotated or defaulted as numbers or strings."""
     if t.sharing.scalar_parameters is None:
@@ -473,14 +503,82 @@ def record_glue(
         if output in given:  # changed in place or kept when a branch did not assign it
             found.append((output, Kind.SAME))
         held[output] = found
+    rebound = _rebound(statements)
     for output in outputs:
         derived = sharing.key(OutputRef(node, output))
+        # Outputs of one node share objects as their names did (`inner = list(files)`,
+        # `copied = {"b": inner}`): changing `copied["b"]` changes `inner`.
+        for sibling, kind in _siblings(output, held, given, rebound, Kind.SAME, set()):
+            sharing.add(derived, sharing.key(OutputRef(node, sibling)), kind)
         for source, kind in _resolve(t, output, held, given, Kind.SAME, set()):
             for leaf, leaf_kind in _leaves(t, source, kind):
                 leaf_key = sharing.key(leaf)
                 sharing.add(derived, leaf_key, leaf_kind)
                 for far, far_kind in list(sharing.sources(leaf_key).items()):
                     sharing.add(derived, far, _compose(leaf_kind, far_kind))
+
+
+def _rebound(statements: Sequence[cst.BaseStatement]) -> set[str]:
+    """The names `statements` bind anew (assignment, `+=`, loop, `with`, `:=`)."""
+
+    class _Targets(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: set[str] = set()
+
+        def _add(self, target: cst.CSTNode) -> None:
+            if isinstance(target, cst.Name):
+                self.found.add(target.value)
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                for element in target.elements:
+                    self._add(element.value)
+            elif isinstance(target, cst.StarredElement):
+                self._add(target.value)
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self._add(node.target)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            self._add(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._add(node.target)
+
+        def visit_For(self, node: cst.For) -> None:
+            self._add(node.target)
+
+        def visit_AsName(self, node: cst.AsName) -> None:
+            self._add(node.name)
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            self._add(node.target)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+    finder = _Targets()
+    for statement in statements:
+        statement.visit(finder)
+    return finder.found
+
+
+def _siblings(
+    name: str,
+    held: Mapping[str, list[tuple[str, Kind]]],
+    given: Mapping[str, Binding],
+    rebound: Collection[str],
+    kind: Kind,
+    seen: set[str],
+) -> Iterator[tuple[str, Kind]]:
+    """The node's other outputs `name` may hold, and how (not an input the node hands on as it
+    got it: what `name` shares with that input is recorded as it is for any input)."""
+    for source, how in held.get(name, []):
+        if source not in held or source == name or source in seen:
+            continue
+        if source in given and source not in rebound:
+            continue
+        composed = _compose(kind, how)
+        yield source, composed
+        yield from _siblings(source, held, given, rebound, composed, seen | {name})
 
 
 def _resolve(
@@ -504,29 +602,79 @@ def _resolve(
                 yield module_value, composed  # type: ignore[misc]
 
 
-def _shows(change_shallow: bool, kind: Kind, changed_is_derived: bool) -> bool:
-    """Whether a change of one value shows through another it is related to as `kind`."""
+def reached_in_block(
+    t: Context,
+    name: str,
+    statements: Sequence[cst.BaseStatement],
+    assigned: Collection[str],
+    shallow: bool,
+) -> list[tuple[str, bool]]:
+    """The values from before a glue block that a change in place of `name`, which the block
+    itself assigned (`rows = [xs]` then `rows[0].append(0)`), reaches in Python: controller
+    names and module-level lists and dicts, each with whether the change reaches it as it is
+    (`ys = xs`) rather than something inside it. The block's other names (`assigned`) are
+    followed to what they hold in turn."""
+    reading = reading_functions(t)
+    found: dict[str, Kind] = {}
+    pending: list[tuple[str, Kind]] = [(name, Kind.SAME)]
+    seen: set[tuple[str, Kind]] = set()
+    while pending:
+        current, kind = pending.pop()
+        if (current, kind) in seen:
+            continue
+        seen.add((current, kind))
+        sites = _Sites(current, reading)
+        for statement in statements:
+            statement.visit(sites)
+        # `with open(p) as f`: what the context manager may hand out is taken to be what its
+        # expression reaches, not every value the block read (`f.write(...)` would export all)
+        for source, how in sites.held:
+            composed = _compose(kind, how)
+            if source in assigned and source != current:
+                pending.append((source, composed))
+            earlier = source in t.frame.env or _module_value(t, source) is not None
+            if earlier and source not in (current, name) and _shows(shallow, composed, True):
+                old = found.get(source)
+                found[source] = composed if old is None else _merge(old, composed)
+    return [(source, kind is Kind.SAME) for source, kind in found.items()]
+
+
+def _shows(
+    change_shallow: bool, kind: Kind, changed_is_derived: bool, item_only: bool = False
+) -> bool:
+    """Whether a change of one value shows through another it is related to as `kind`;
+    `item_only`: the change is of one of the value's own items, nothing inside that item."""
+    if item_only and changed_is_derived:
+        return kind is not Kind.NESTED
     if not change_shallow:
         return True
     if changed_is_derived:
         return kind in (Kind.SAME, Kind.ANY)
-    return kind is not Kind.INNER
+    return kind not in (Kind.INNER, Kind.NESTED)
 
 
 def shared_through_glue(
-    t: Context, name: str, shallow: bool, still_read: Callable[[str], bool] = lambda _: True
+    t: Context,
+    name: str,
+    shallow: bool,
+    item_only: bool = False,
+    still_read: Callable[[str], bool] = lambda _: True,
 ) -> str | None:
     """Another controller name that would see a change in place of `name` in Python
-    (`still_read`: whether the controller may read a name again, so that it could tell)."""
+    (`item_only`: a change of one of its own items, `name["b"].append(5)`; `still_read`: whether
+    the controller may read a name again, so that it could tell)."""
     symbol = t.frame.env.get(name)
     if symbol is None:
         return None
+    if not isinstance(symbol, OutputRef):
+        item_only = False  # the tracer's own list or dict: its items are values of their own
     sharing = t.sharing
     changed = [(sharing.key(leaf), kind) for leaf, kind in _leaves(t, symbol, Kind.SAME, shallow)]
     for key, _ in changed:
         for source, kind in sharing.sources(key).items():
-            if isinstance(source, tuple) and source[0] == "module" and _shows(shallow, kind, True):
-                return str(source[1])  # in Python the change reaches the module-level value
+            module = isinstance(source, tuple) and source[0] == "module"
+            if module and _shows(shallow, kind, True, item_only):
+                return str(source[1])  # type: ignore[index]  # in Python the change reaches the module-level value
     for other, held in t.frame.env.items():
         if other == name or held is None or type(held).__name__ == "Unavailable":
             continue
@@ -539,7 +687,7 @@ def shared_through_glue(
             for key, _ in changed:
                 if key == leaf_key:
                     continue  # the same symbol: the tracer's own aliasing check covers it
-                if _related(sharing, key, leaf_key, shallow):
+                if _related(sharing, key, leaf_key, shallow, item_only):
                     return other
     return None
 
@@ -549,19 +697,23 @@ def _user_name(t: Context, name: str) -> bool:
     return any(scope is not None and name in scope for scope in scopes)
 
 
-def _related(sharing: Sharing, changed: object, other: object, shallow: bool) -> bool:
+def _related(
+    sharing: Sharing, changed: object, other: object, shallow: bool, item_only: bool
+) -> bool:
     mine, theirs = sharing.sources(changed), sharing.sources(other)
-    if other in mine and _shows(shallow, mine[other], True):
+    if other in mine and _shows(shallow, mine[other], True, item_only):
         return True
     if changed in theirs and _shows(shallow, theirs[changed], False):
         return True
     # Both built from one value: a change shows if the changed one may be (part of) it.
-    return any(_shows(shallow, kind, True) for source, kind in mine.items() if source in theirs)
+    return any(
+        _shows(shallow, kind, True, item_only) for source, kind in mine.items() if source in theirs
+    )
 
 
 def shallow_change(statement: cst.CSTNode, name: str) -> bool:
     """Whether `statement` changes only the object `name` holds, never one inside it:
-    `name.append(x)`, `name[k] = v`, `name += v`, `name.pop()`."""
+    `name.append(x)`, `name[k] = v`, `name += v`, `name.pop()` (not `name[k] += v`)."""
 
     class _Changes(cst.CSTVisitor):
         def __init__(self) -> None:
@@ -589,7 +741,10 @@ def shallow_change(statement: cst.CSTNode, name: str) -> bool:
             self._target(node.target)
 
         def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            self._target(node.target)
+            target = node.target
+            # `name[k] += v` adds to the object inside in place (`list.__iadd__`)
+            if isinstance(target, (cst.Subscript, cst.Attribute)) and name in _names(target.value):
+                self.deep = True
 
         def visit_Del(self, node: cst.Del) -> None:
             self._target(node.target)
@@ -597,3 +752,41 @@ def shallow_change(statement: cst.CSTNode, name: str) -> bool:
     finder = _Changes()
     statement.visit(finder)
     return not finder.deep
+
+
+_ITEM_METHODS = _NOT_CHANGING_ARGUMENTS
+
+
+def changes_one_item(statement: cst.CSTNode, name: str) -> bool:
+    """Whether `statement` changes one of `name`'s own items and nothing inside that item, nor
+    `name` elsewhere: `name[k].append(x)`, `name[k][j] = v`, `name[k] += v`, `del name[k][j]`."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    if sum(1 for found in _names(statement) if found == name) != 1:
+        return False
+    small = statement.body[0]
+
+    def _item(expr: cst.BaseExpression) -> bool:  # `name[k]`
+        return (
+            isinstance(expr, cst.Subscript)
+            and isinstance(expr.value, cst.Name)
+            and expr.value.value == name
+        )
+
+    def _inside_item(expr: cst.BaseExpression) -> bool:  # `name[k][j]`
+        return isinstance(expr, cst.Subscript) and _item(expr.value)
+
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        func = small.value.func
+        return (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in _ITEM_METHODS
+            and _item(func.value)
+        )
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        return _inside_item(small.targets[0].target)
+    if isinstance(small, cst.AugAssign):
+        return _item(small.target)
+    if isinstance(small, cst.Del):
+        return _inside_item(small.target)
+    return False

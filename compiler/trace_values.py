@@ -208,6 +208,8 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
         return branches.bool_operation(t, expr, what)
     if isinstance(expr, cst.Subscript):
         item = item_of(t, expr)
+        if isinstance(item, Literal):
+            trace_sharing.record_folded(t, expr, item)  # `TABLE["a"]` is the module's list
         if item is not None:
             return item
     if not t.units(expr) and not any(k == "local" for k, _ in t.uses(expr, [])):
@@ -420,6 +422,8 @@ def accumulate_call(t: Context, call: cst.Call) -> bool:
     ):
         return False
     name = func.value.value
+    if name in t.graph.pending.writes:
+        return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
     if extended(container, ()) is None:
         return False
@@ -449,6 +453,8 @@ def accumulate_augmented(t: Context, small: cst.AugAssign) -> bool:
     if not (isinstance(small.target, cst.Name) and isinstance(small.operator, cst.AddAssign)):
         return False
     name = small.target.value
+    if name in t.graph.pending.writes:
+        return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
     if extended(container, ()) is None or t.frame.map is not None:
         return False
@@ -477,6 +483,8 @@ def accumulate_item(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
     ):
         return False
     name = target.value.value
+    if name in t.graph.pending.writes:
+        return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
     key = t.fold(target.slice[0].slice.value)
     if key is NOT_LITERAL:
@@ -535,6 +543,8 @@ def shared_with(t: Context, name: str, deep: bool = False) -> str | None:
         return None
     if isinstance(symbol, Literal) and not isinstance(symbol.value, (list, dict, set)):
         return None  # a number or a string: nothing to change in place
+    if trace_sharing.scalar_parameter(t, symbol):
+        return None
     for other, held in t.frame.env.items():
         if other == name or held is None or isinstance(held, Unavailable):
             continue
@@ -549,10 +559,11 @@ def refuse_shared_change(
     anchor: cst.CSTNode,
     deep: bool = False,
     shallow: bool | None = None,
+    item_only: bool = False,
 ) -> bool:
     """Report an in-place change of `name` (`deep`: of something inside it) that another name
     would not see; True if reported. `shallow`: whether the change reaches only the object
-    `name` holds (by default, when not `deep`)."""
+    `name` holds (by default, when not `deep`); `item_only`: only one of its own items."""
     other = shared_with(t, name, deep)
     if other is not None:
         t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
@@ -561,6 +572,7 @@ def refuse_shared_change(
         t,
         name,
         not deep if shallow is None else shallow,
+        item_only,
         lambda other: may_read_after(t, anchor, other),
     )
     if other is not None:

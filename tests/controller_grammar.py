@@ -4,7 +4,8 @@ Every program shares one module (`PRELUDE`: pure steps with 0–3 arguments and 
 module-level constants) and differs in its controller: assignments of glue expressions
 (arithmetic, indexing, containers, comprehensions, `and`/`or`, conditional expressions,
 f-strings), dict literals and nested containers (dicts of lists, lists of lists) changed in
-place through either name (`.pop`, `.append`, `.update`, item assignment), step calls nested
+place through either name (`.pop`, `.append`, `.update`, item assignment, `+=` and slice
+assignment on an item), one object under two names (`x = y = [...]`, `[row] * 2`), step calls nested
 in glue or unpacked, aliases and changes in place (by method, by a module helper, by
 `random.Random(n).shuffle`), prints,
 asserts, `if`/`elif`/`else` decided at compile time or at run time, loops unrolled at compile
@@ -280,7 +281,7 @@ def _bind(names: list[str], name: str) -> None:
 def _simple(draw: Choices, scope: _Scope, pad: str) -> list[str]:
     kind = draw.pick(
         ["int", "int", "list", "unpack", "alias", "mutate", "mutate", "print", "augment"]
-        + ["assert", "dict", "nest", "change_nested", "change_nested", "maybe"]
+        + ["assert", "dict", "nest", "change_nested", "change_nested", "maybe", "share"]
     )
     if kind == "maybe" and scope.maybe:
         return [
@@ -303,6 +304,15 @@ def _simple(draw: Choices, scope: _Scope, pad: str) -> list[str]:
         return [f"{pad}{name} = [{rows}]"]
     if kind == "change_nested":
         return [pad + _change_nested(draw, scope)]
+    if kind == "share":
+        # One object under two names, or twice in one list (`[row] * 2`)
+        if draw.coin():
+            first, second = scope.fresh("same"), scope.fresh("same")
+            scope.lists += [first, second]
+            return [f"{pad}{first} = {second} = {_list(draw, scope, 1)}"]
+        name = scope.fresh("rows")
+        scope.nests.append(name)
+        return [f"{pad}{name} = [{_list(draw, scope, 1)}] * {draw.number(1, 3)}"]
     if kind == "int":
         value = _int(draw, scope, 0)
         name = _target(draw, scope.ints, "n", scope)
@@ -372,6 +382,9 @@ def _change_nested(draw: Choices, scope: _Scope) -> str:
             f'{table}.pop("{key}", None)',
             f'{table}.update({{"{key}": {_list(draw, scope, 1)}}})',
             f'{table}["{key}"] = {_list(draw, scope, 1)}',
+            f'{table}["{key}"] += [{value}]',
+            f'{table}["{key}"][0:1] = [{value}]',
+            f'{table}["{key}"].sort()',
         ]
     for rows in scope.nests:
         forms += [
@@ -379,6 +392,8 @@ def _change_nested(draw: Choices, scope: _Scope) -> str:
             f"{rows}[0].append({value})",
             f"{rows}.pop()",
             f"{rows}[-1].pop()",
+            f"{rows}[0] += [{value}]",
+            f"{rows}[-1].reverse()",
         ]
     return draw.pick(forms)
 

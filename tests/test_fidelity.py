@@ -486,6 +486,12 @@ def controller(n: int = 1):
         'x = listing(1)\nd = {"k": LIMITS}\ny = listing(2)\nd["k"].append(5)\nreturn LIMITS',
         # changed by a module helper, through a name of its own
         'files = listing(n)\nd = {"b": files}\nx = listing(1)\ngrow(files)\nprint(d)',
+        # two names of one glue node: one holds the other's list
+        'files = listing(n)\ninner = list(files)\ncopied = {"b": inner}\nx = listing(1)\n'
+        'copied["b"].append(5)\nprint(inner)',
+        # a copy's items are the original's items
+        'files = nested(n)\ncopied = {"b": list(files)}\nx = listing(1)\n'
+        'copied["b"][0].append(5)\nprint(files)',
         # shared from an earlier node, changed again later
         'files = listing(n)\nd = {"b": files}\nfiles.pop(0)\nx = listing(1)\n'
         "files.append(7)\nprint(d)",
@@ -511,6 +517,8 @@ print(describe(other))
 files.pop(0)
 held.pop("a")
 copied["c"] = 5
+copied["b"].append(5)
+copied["b"] += [6]
 copied_limits = list(LIMITS)
 copied_limits.append(4)
 nested_limits = [LIMITS]
@@ -767,3 +775,150 @@ def controller(a: int = 2, xs: list = []):
     )
     run.same()
     run.same(xs=[1, 2])
+
+
+# ---- family 1: a change in place inside one block of glue, through a value built there ---------
+
+
+def test_a_change_through_a_value_built_in_the_same_glue_reaches_the_value_it_holds(
+    tmp_path: Path,
+):
+    # Found by the differential tester (seed 213733876314104941376618947473698753923): `rows4`
+    # was only a pending write of the block, so the change to `xs` through it was lost.
+    body = """
+b = one(a)
+rows4 = [xs, xs + xs]
+rows4[0].append(0)
+held = {"k": ws, "n": b}
+held["k"] += [5]
+nested = {"in": [ys]}
+nested["in"][0][0:1] = [7]
+built = dict()
+built.update(first=zs)
+built["first"].sort()
+if a > 1:
+    again = [vs]
+    again[-1].reverse()
+results = []
+results.append(b)
+results.append([b])
+print(xs, ys, zs, ws, vs, rows4, held, nested, results)
+return a, xs, ys, zs, ws, vs, one(len(xs))
+"""
+    controller = """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(
+    a: int = 2, xs: list = [3, 1, 2], ys: list = [4, 5], zs: list = [9, 8], ws: list = [1],
+    vs: list = [1, 2]
+):
+"""
+    run = pipeline(tmp_path, controller + textwrap.indent(body.strip(), "    ") + "\n")
+    run.same()
+    run.same(a=1, xs=[0], ys=[[1]], zs=[], ws=[], vs=[6, 5])
+
+
+def test_a_change_in_an_if_of_glue_reaches_later_glue_and_steps(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = [3, 1, 2]):
+    if a > 1:
+        xs[0] = 5
+    d = {"k": xs}
+    for i in range(a):
+        d["k"][i] += 1
+    print(xs)
+    return xs, one(xs[0])
+""",
+    )
+    run.same()
+    run.same(a=1)
+
+
+def test_a_change_through_a_receiver_computed_in_place_reaches_the_value(tmp_path: Path):
+    # `d.setdefault(k, xs)` and `(w := ys)` hand back the very list they were given; `[[]] * 2`
+    # holds one list twice (it was folded into a literal holding two).
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = [3, 1, 2], ys: list = [5], zs: list = [4]):
+    d = {}
+    d.setdefault("k", zs).append(a)
+    (w := ys).append(0)
+    twice = [[]] * 2
+    twice[0].append(1)
+    for v in LIMITS:
+        xs.append(v)
+    xs[0] = one(a)
+    print(xs, ys, zs, d, w, twice)
+    return xs, ys, zs, twice, LIMITS
+""".replace("@PipelineDecorator.pipeline", "LIMITS = [2, 1, 3]\n\n\n@PipelineDecorator.pipeline"),
+    )
+    run.same()
+    run.same(xs=[], ys=[[1]], zs=[])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "for k in TABLE:\n    TABLE[k].append(a)\nreturn TABLE",
+        "for k, v in TABLE.items():\n    v.append(a)\nreturn TABLE",
+        "vals = list(TABLE.values())\nvals[0].append(1)\nreturn TABLE",
+        "ws = [1]\nfor i in TABLE:\n    ws = TABLE[i]\nws.append(1)\nreturn TABLE",
+    ],
+)
+def test_a_change_reaching_a_module_level_value_through_glue_is_refused(tmp_path: Path, body: str):
+    source = (
+        STEPS
+        + 'TABLE = {"a": [1], "b": [2]}\n\n\n'
+        + '@PipelineDecorator.pipeline(name="p", project="t", version="1")\n'
+        + "def controller(a: int = 1):\n"
+        + textwrap.indent(body, "    ")
+        + "\n"
+    )
+    run = Differential(tmp_path, source)
+    assert run.refused_codes == ["PC606"]
+
+
+def test_appending_to_a_list_a_glue_only_if_rebound_appends_to_the_new_list(tmp_path: Path):
+    # The tracer folded `ws.append(2)` into the list it knew from before the `if`.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2):
+    ws = [1]
+    if a > 1:
+        ws = [a, a]
+    ws.append(2)
+    ws += [3]
+    table = {"k": 1}
+    if a > 1:
+        table = {"j": a}
+    table["k"] = 2
+    print(ws, table)
+    return ws, table, one(len(ws))
+""",
+    )
+    run.same()
+    run.same(a=0)
+
+
+def test_adding_to_a_second_name_of_a_number_parameter_runs(tmp_path: Path):
+    # Was refused (PC605): an `int` parameter has nothing to change in place.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2, xs: list = [3, 1, 2]):
+    count = a
+    count += 1
+    step = a
+    step += one(a)
+    print(count, step, a)
+    return count, step, a
+""",
+    )
+    run.same()
