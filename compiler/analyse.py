@@ -26,6 +26,7 @@ from pipec.compiler.main_names import main_assignment
 from pipec.compiler.module_statements import (
     compound_effects,
     draws_on,
+    import_names,
     is_setup_line,
     keyword_of,
     main_setup_lines,
@@ -717,6 +718,7 @@ def collect_support(
         if parsed.main_block is not None
         else []
     )
+    main_imports = {name for line in main_setup for name in import_names(line)}
     for runs_first in [*(source.module.body[index] for index in sorted(chosen)), *main_setup]:
         for use in source.uses_within(source.extent(runs_first)):
             if use.scope is source.global_scope:
@@ -734,7 +736,11 @@ def collect_support(
                 and i not in after_main
                 and not _binds_from_inside(source.module.body[i], name)
             ]
-            in_main = parsed.main_index is not None and parsed.main_index in bindings.get(name, [])
+            in_main = (
+                parsed.main_index is not None
+                and parsed.main_index in bindings.get(name, [])
+                and name not in main_imports  # the carried import line binds it
+            )
             if in_main and parsed.main_block is not None:
                 # The block runs at module level before it calls the pipeline: its value wins.
                 carried = main_assignment(

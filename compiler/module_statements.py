@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from pipec.compiler.main_names import main_assignment
 from pipec.compiler.source import SourceModule
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "is_setup_line",
     "keyword_of",
     "launchers",
+    "import_names",
     "main_setup_lines",
     "printing_within",
     "registers_itself",
@@ -378,25 +380,129 @@ def registers_itself(
 def main_setup_lines(
     source: SourceModule, main_block: cst.If, pipeline_names: Collection[str]
 ) -> list[cst.SimpleStatementLine]:
-    """Setup lines under `if __name__ == "__main__":` that run before it calls the pipeline.
+    """Setup lines under `if __name__ == "__main__":` that run before it starts the pipeline,
+    with the block's import lines they read.
 
     `python pipeline.py` runs them before any step (`os.environ["MODE"] = "prod"`, then
-    `controller()`), so every script runs them, after the module's own statements.
+    `controller()`), so every script runs them, after the module's own statements. A line
+    that works on a value the block made at run time (`parser.add_argument(...)` after
+    `parser = argparse.ArgumentParser()`) is the block's own work, not setup of the process: it
+    stays out. A name the block binds to a value known at build time (`MODE = "prod"`) is
+    carried as that value (main_names), so a line reading it is setup like any other.
     """
     body = main_block.body
     if not isinstance(body, cst.IndentedBlock):
         return []
-    # `cli()` that calls `main()` that calls the pipeline starts it too: setup ends there.
+    # `cli()` that calls `main()` that calls the pipeline starts it too, and so does handing
+    # one of them to another function (`fire.Fire(main)`): setup ends there.
     starting = {*pipeline_names, *launchers(source, pipeline_names)}
-    found: list[cst.SimpleStatementLine] = []
+    setup: list[cst.SimpleStatementLine] = []
+    imports: dict[str, cst.SimpleStatementLine] = {}  # names the block's import lines bind
+    made: set[str] = set()  # names the block binds otherwise
     for statement in body.body:
-        if _calls_any(statement, starting):
+        read = _names_within(statement)
+        if read & starting:
             break
-        if isinstance(statement, cst.SimpleStatementLine) and is_setup_line(
-            source, statement, pipeline_names
+        if isinstance(statement, cst.SimpleStatementLine) and all(
+            isinstance(small, cst.Import | cst.ImportFrom) for small in statement.body
         ):
-            found.append(statement)
-    return found
+            imports.update(dict.fromkeys(import_names(statement), statement))
+            continue
+        if (
+            isinstance(statement, cst.SimpleStatementLine)
+            and all(
+                main_assignment(source, main_block, name, pipeline_names).code is not None
+                for name in read & made
+            )
+            and is_setup_line(source, statement, pipeline_names)
+        ):
+            setup.append(statement)
+        made |= _bound_within(statement)
+    needed = {
+        id(imports[name]) for line in setup for name in _names_within(line) if name in imports
+    }
+    return [
+        statement
+        for statement in body.body
+        if isinstance(statement, cst.SimpleStatementLine)
+        and (id(statement) in needed or any(statement is line for line in setup))
+    ]
+
+
+def import_names(statement: cst.SimpleStatementLine) -> set[str]:
+    """The names an import line binds (`import a.b` binds `a`)."""
+    names: set[str] = set()
+    for small in statement.body:
+        if isinstance(small, cst.Import | cst.ImportFrom) and not isinstance(
+            small.names, cst.ImportStar
+        ):
+            for alias in small.names:
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    names.add(alias.asname.name.value)
+                else:
+                    dotted: cst.BaseExpression = alias.name
+                    while isinstance(dotted, cst.Attribute):
+                        dotted = dotted.value
+                    if isinstance(dotted, cst.Name):
+                        names.add(dotted.value)
+    return names
+
+
+def _names_within(node: cst.CSTNode) -> set[str]:
+    """The variable names a node reads or binds: not attribute names nor keyword names."""
+
+    class _Names(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: set[str] = set()
+
+        def visit_Name(self, name: cst.Name) -> None:
+            self.found.add(name.value)
+
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            attribute.value.visit(self)
+            return False
+
+        def visit_Arg(self, arg: cst.Arg) -> bool:
+            arg.value.visit(self)
+            return False
+
+    finder = _Names()
+    node.visit(finder)
+    return finder.found
+
+
+def _bound_within(node: cst.CSTNode) -> set[str]:
+    """The names a statement assigns (targets of `=`, `+=`, `:=`, `for`, `with ... as`)."""
+
+    class _Targets(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: set[str] = set()
+
+        def _take(self, target: cst.BaseExpression) -> None:
+            self.found |= _names_within(target)
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self._take(node.target)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            self._take(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self._take(node.target)
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            self._take(node.target)
+
+        def visit_For(self, node: cst.For) -> None:
+            self._take(node.target)
+
+        def visit_AsName(self, node: cst.AsName) -> None:
+            if isinstance(node.name, cst.BaseExpression):
+                self._take(node.name)
+
+    finder = _Targets()
+    node.visit(finder)
+    return finder.found
 
 
 def launchers(source: SourceModule, names: Collection[str]) -> set[str]:
@@ -420,16 +526,3 @@ def launchers(source: SourceModule, names: Collection[str]) -> set[str]:
         if not more:
             return found
         found |= more
-
-
-def _calls_any(statement: cst.CSTNode, names: Collection[str]) -> bool:
-    class _Calls(cst.CSTVisitor):
-        found = False
-
-        def visit_Call(self, node: cst.Call) -> None:
-            if isinstance(node.func, cst.Name) and node.func.value in names:
-                self.found = True
-
-    finder = _Calls()
-    statement.visit(finder)
-    return finder.found

@@ -443,3 +443,63 @@ if __name__ == "__main__":
     compiled = run.compiled()
     assert compiled.stdout == as_script.stdout == "('prod', 2, 'prod!')\n"
     assert "after the run" not in (run.build_dir / "steps" / "step.py").read_text()
+
+
+MAIN_BLOCK_SHAPES = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def step(x):
+    import os
+
+    return x, os.environ.get("PIPEC_TEST_MAIN_IMPORT")
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(x: int = 2):
+    v = step(x)
+    print(v)
+    return v
+
+
+def launch(start):
+    start()
+
+
+def main():
+    controller()
+
+
+if __name__ == "__main__":
+    import os
+    import argparse
+
+    os.environ["PIPEC_TEST_MAIN_IMPORT"] = "set"
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--x", type=int, default=2)
+    args = parser.parse_args([])
+    launch(main)
+    os.environ["PIPEC_TEST_MAIN_IMPORT"] = "after the run"
+"""
+
+
+def test_the_main_block_carries_its_setup_and_imports_but_not_its_own_work(tmp_path: Path):
+    import subprocess
+    import sys
+
+    # `import os` inside the block is carried with the line that reads it; the block's own
+    # objects (`parser`, `args`) and what hands the pipeline to another function
+    # (`launch(main)`) stay out: no script parses arguments or starts the pipeline again.
+    run = Differential(tmp_path, MAIN_BLOCK_SHAPES)
+    as_script = subprocess.run(
+        [sys.executable, "pipeline.py"], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    compiled = run.compiled()
+    assert compiled.stdout == as_script.stdout == "(2, 'set')\n"
+    for script in (run.build_dir / "steps").glob("*.py"):
+        text = script.read_text()
+        assert '"--x"' not in text and "parse_args([])" not in text, script.name
+        assert "launch(main)" not in text, script.name
+    step = (run.build_dir / "steps" / "step.py").read_text()
+    assert 'os.environ["PIPEC_TEST_MAIN_IMPORT"] = "set"' in step
