@@ -208,6 +208,7 @@ class _Finder(cst.CSTVisitor):
         self.handles = handles
         self.entered = entered
         self.top = top
+        self.tolerating = 0  # inside `try:` bodies whose handlers catch FileExistsError
         self.found: LastingEffect | None = None
 
     # Code inside a definition runs when it is called, which visit_Call follows.
@@ -228,6 +229,17 @@ class _Finder(cst.CSTVisitor):
             return False
         return True
 
+    def visit_Try(self, node: cst.Try) -> bool:
+        # `try: os.mkdir(OUT)` / `except FileExistsError: pass` creates it only the first time.
+        tolerant = any(_catches_existing(self.source, handler) for handler in node.handlers)
+        self.tolerating += tolerant
+        node.body.visit(self)
+        self.tolerating -= tolerant
+        for part in (*node.handlers, node.orelse, node.finalbody):
+            if part is not None:
+                part.visit(self)
+        return False
+
     def visit_Assign(self, node: cst.Assign) -> bool:
         # `LOG = open(P, "a")` only opens the file; what is written to it is looked at apart.
         if self.top and isinstance(node.value, cst.Call) and _opens(self.source, node.value):
@@ -242,6 +254,8 @@ class _Finder(cst.CSTVisitor):
         if self.found is not None:
             return
         self.found = _effect_of(self.source, node) or self._writes_handle(node)
+        if self.found is not None and self.tolerating and self.found.does in _FAILS_IF_THERE:
+            self.found = None
         if self.found is None and isinstance(node.func, cst.Name):
             name = node.func.value
             if name in self.functions and name not in self.entered:
@@ -274,6 +288,28 @@ class _Finder(cst.CSTVisitor):
         if writes or prints:
             return LastingEffect(call, "appends to a file", _MOVE)
         return None
+
+
+_FAILS_IF_THERE = {
+    "creates a folder and fails if it exists",
+    "creates a file that must not exist yet",
+}
+_CATCHING_EXISTING = {
+    "builtins.FileExistsError",
+    "builtins.OSError",
+    "builtins.IOError",
+    "builtins.EnvironmentError",
+    "builtins.Exception",
+    "builtins.BaseException",
+}
+
+
+def _catches_existing(source: SourceModule, handler: cst.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    caught = handler.type.elements if isinstance(handler.type, cst.Tuple) else None
+    types = [e.value for e in caught] if caught is not None else [handler.type]
+    return any(source.qualified_names(t) & _CATCHING_EXISTING for t in types)
 
 
 def _opens(source: SourceModule, call: cst.Call) -> bool:
