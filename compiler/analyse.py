@@ -21,6 +21,7 @@ from pipec.compiler.call_effects import (
 )
 from pipec.compiler.constants import constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
+from pipec.compiler.lasting_effects import report_lasting_effects, report_prints_to_files
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.main_names import main_assignment
 from pipec.compiler.module_statements import (
@@ -782,6 +783,14 @@ def collect_support(
                     pending.append(use.name)
 
     _check_carried_compounds(source, chosen, pipeline_names, reporter)
+    report_lasting_effects(
+        source, [*(source.module.body[index] for index in sorted(chosen)), *main_setup], reporter
+    )
+    report_prints_to_files(
+        source,
+        [s for i, s in enumerate(source.module.body) if i not in skip and i not in after_main],
+        reporter,
+    )
 
     imports: list[str] = []
     definitions: list[str] = []

@@ -219,6 +219,23 @@ PRINT_INSIDE_MODULE_STATEMENT = Rule(
     "make it a `print(...)` statement of its own, which the scripts leave out like any "
     "module-level print, or print in the controller",
 )
+SETUP_WITH_LASTING_EFFECT = Rule(
+    "PC026",
+    "setup-with-lasting-effect",
+    _E,
+    "`{call}` {does}: the module-level statement at line {line} runs in every script of the "
+    "build (each step and the controller's code), where Python runs it once, so a compiled run "
+    "would do this once per script",
+    "{instead}",
+)
+MODULE_PRINT_TO_FILE = Rule(
+    "PC027",
+    "module-print-to-file",
+    _E,
+    "this module-level `print` writes to `{target}`: Python writes it once, when the file runs, "
+    "but module-level prints belong to no step, so no script of the build would write it",
+    "write it from the controller's body (its code runs once) or from the first step",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

@@ -35,6 +35,8 @@ CODES = {
     "PC023": "decorator-on-pipeline",
     "PC024": "code-after-main-not-carried",
     "PC025": "print-inside-module-statement",
+    "PC026": "setup-with-lasting-effect",
+    "PC027": "module-print-to-file",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",

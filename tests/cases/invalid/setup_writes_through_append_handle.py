@@ -1,0 +1,14 @@
+from pipec import PipelineDecorator
+
+LOG = open("run.log", "a")
+LOG.write("started\n")
+
+
+@PipelineDecorator.component(return_values=["v"])
+def step(x: int):
+    return x + 1
+
+
+@PipelineDecorator.pipeline(name="cases", project="cases", version="1")
+def controller(a: int = 1):
+    return step(a)
