@@ -115,3 +115,86 @@ def test_a_change_the_call_result_is_read_after_is_refused_naming_the_call(tmp_p
     )
     assert run.refused_codes == ["PC616"]
     assert "`make_trainer(args)`" in run.refusal.diagnostics[0].message  # type: ignore[union-attr]
+
+
+# The shape of a PyTorch Lightning training controller (refused with five PC611 before): an
+# argparse Namespace built in glue, two subsets of a step's output, calls into a library.
+LIGHTNING_LIBRARY = """
+class Trainer:
+    def __init__(self, args):
+        self.args = args
+
+    @classmethod
+    def from_argparse_args(cls, args):
+        return cls(args)
+
+    def fit(self, model, loaders):
+        model.fitted = len(loaders["train"])
+        loaders["train"].append([-1, -1])
+
+
+class Model:
+    def __init__(self, hparams):
+        self.hparams = hparams
+        self.fitted = 0
+
+
+def create_dataloaders(args, train_subset, valid_subset):
+    return {"train": train_subset, "valid": valid_subset, "bs": args.batch_size}
+"""
+
+LIGHTNING = """
+import argparse
+
+from pipec import PipelineDecorator
+from lightning_like import Model, Trainer, create_dataloaders
+
+
+@PipelineDecorator.component(return_values=["dataset"])
+def get_dataset(n):
+    return [[i, i % 2] for i in range(n)]
+
+
+@PipelineDecorator.component(return_values=["metrics"])
+def evaluate(fitted, train, valid):
+    return {"fitted": fitted, "train": len(train), "valid": len(valid)}
+
+
+@PipelineDecorator.pipeline(name="lightning", project="t", version="1")
+def controller(n: int = 10, epochs: int = 2):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch_size", type=int, default=4)
+    args = parser.parse_args([])
+    args.max_epochs = epochs
+    dataset = get_dataset(n)
+    split = int(len(dataset) * 0.8)
+    train_subset = dataset[:split]
+    valid_subset = dataset[split:]
+    loaders = create_dataloaders(args, train_subset, valid_subset)
+    trainer = Trainer.from_argparse_args(args)
+    hparams = vars(args)
+    model = Model(hparams)
+    trainer.fit(model, loaders)
+    metrics = evaluate(model.fitted, train_subset, valid_subset)
+    print(metrics, hparams)
+    return metrics
+"""
+
+
+def test_a_lightning_style_training_controller_runs_as_in_python(tmp_path: Path):
+    # `vars(args)` reads `args` alone: it no longer counts as a read of `parser` after the calls
+    # change `args`; the calls join the slices' glue block, so `fit` changes `train_subset` too.
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "lightning_like.py").write_text(LIGHTNING_LIBRARY, encoding="utf-8")
+    run = Differential(tmp_path, LIGHTNING)
+    plain, _ = run.same()
+    assert plain.stdout.startswith("{'fitted': 8, 'train': 9, 'valid': 2}")
+
+
+def test_vars_without_an_argument_still_reads_every_name(tmp_path: Path):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "lightning_like.py").write_text(LIGHTNING_LIBRARY, encoding="utf-8")
+    source = LIGHTNING.replace("print(metrics, hparams)", "print(metrics, len(vars()))")
+    run = Differential(tmp_path, source)
+    assert run.refusal is not None
+    assert set(run.refused_codes) == {"PC616"}
