@@ -39,7 +39,7 @@ def may_read_after(t: Context, anchor: cst.CSTNode, name: str) -> bool:
     body.visit(shape)
     resumes = min(shape.loops, key=_start, default=anchor_range)
     for use in t.source.uses_within(body_range):
-        if use.name in _READS_EVERY_LOCAL and use.builtin:
+        if use.name in _READS_EVERY_LOCAL and use.builtin and use.range not in shape.one_value:
             return True
         if use.name != name:
             continue
@@ -65,12 +65,19 @@ class _Shape(cst.CSTVisitor):
         self._anchor = anchor
         self.loops: list[CodeRange] = []
         self.deferred: list[CodeRange] = []
+        # `vars(args)` reads the one object it is given, not the locals `vars()` returns.
+        self.one_value: list[CodeRange] = []
 
     def visit_For(self, node: cst.For) -> None:
         self._loop(node)
 
     def visit_While(self, node: cst.While) -> None:
         self._loop(node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Name) and func.value == "vars" and node.args:
+            self.one_value.append(self._t.source.extent(func))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.deferred.append(self._t.source.extent(node))

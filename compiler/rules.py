@@ -903,6 +903,17 @@ MUTATED_SHARED_VALUE = Rule(
     "copy when building one from the other (`list(...)`, `dict(...)`, `copy.deepcopy(...)`), "
     "or make the change before `{other}` is built from it",
 )
+SHARED_BY_UNKNOWN_CALL = Rule(
+    "PC616",
+    "shared-by-unknown-call",
+    _E,
+    "`{name}` is changed in place while `{other}` may hold the same object or one inside it: "
+    "both went through `{call}` (line {line}), and pipec cannot see inside it (it may keep one "
+    "inside the other, or change what they share); the compiled controller gives each name its "
+    "own copy, so the change would not reach `{other}`",
+    "hand the call a copy (`copy.deepcopy({name})`), make the change before the call, or make "
+    "the call and the change inside one step",
+)
 MODULE_VALUE_CHANGED_BY_CALL = Rule(
     "PC612",
     "module-value-changed-by-call",

@@ -14,6 +14,7 @@ from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_inline as inline
 from pipec.compiler import trace_loops as loops
 from pipec.compiler.analyse import Component, ParameterKind
+from pipec.compiler.call_blame import relating_call
 from pipec.compiler.ir import StepNode
 from pipec.compiler.later_reads import may_read_after
 from pipec.compiler.literals import NOT_LITERAL
@@ -191,6 +192,10 @@ def _unbound_read(name: str) -> tuple[cst.BaseStatement, ...]:
 def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:
     """The value of `expr` when it is known without running controller code, else None."""
     if any(name in t.graph.pending.writes for _, name in t.uses(expr, [])):
+        if isinstance(expr, cst.Call) and not t.units(expr):
+            # A call glue must make reads what the queued glue computes: both go in one node,
+            # so objects they share stay shared, as in Python (`f(train, valid)` of two slices).
+            return None
         glue.flush(t)  # queued glue changes a name this reads: its value is the glue's output
     if isinstance(expr, cst.Name) and expr.value in t.frame.env:
         return t.frame.env[expr.value]
@@ -576,9 +581,28 @@ def refuse_shared_change(
         lambda other: may_read_after(t, anchor, other),
     )
     if other is not None:
-        t.reporter.report(rules.MUTATED_SHARED_VALUE, t.location(anchor), name=name, other=other)
+        call = relating_call(t, anchor, name, other)
+        if call is None:
+            t.reporter.report(
+                rules.MUTATED_SHARED_VALUE, t.location(anchor), name=name, other=other
+            )
+        else:
+            t.reporter.report(
+                rules.SHARED_BY_UNKNOWN_CALL,
+                t.location(anchor),
+                name=name,
+                other=other,
+                call=_short(t.source.code(call)),
+                line=t.location(call).line,
+            )
         return True
     return False
+
+
+def _short(code: str) -> str:
+    """A call's source on one line, cut to a length a message can quote."""
+    flat = " ".join(code.split())
+    return flat if len(flat) <= 60 else flat[:57] + "..."
 
 
 def _holds(outer: object, inner: object) -> bool:

@@ -473,6 +473,10 @@ def controller(n: int = 1):
         'files = listing(n)\nd = {"b": files}\nx = listing(1)\nd["b"].pop(0)\nprint(files)',
         # a part taken out by glue, changed later
         "rows = nested(n)\nfirst = rows[0]\nx = listing(1)\nfirst.append(9)\nprint(rows)",
+        # parts of the items: a step may return `[a, [a]]`, so `r[0]` of one item may be
+        # another item, and `rows[0].append(9)` then shows in `firsts` in Python
+        "rows = nested(n)\nfirsts = [r[0] for r in rows]\nx = listing(1)\nrows[0].append(9)\n"
+        "print(firsts)",
         # a copy holds the same inner lists
         "rows = nested(n)\ncopy = list(rows)\nx = listing(1)\ncopy[0].append(9)\nprint(rows)",
         # built under a run-time `if`

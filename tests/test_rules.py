@@ -135,6 +135,7 @@ CODES = {
     "PC613": "module-object-changed",
     "PC614": "star-import-trusted",
     "PC615": "left-out-of-all",
+    "PC616": "shared-by-unknown-call",
 }
 
 # Codes of rules pipec no longer needs (the construct is compiled now). Never given to another rule.
