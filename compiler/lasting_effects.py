@@ -19,6 +19,7 @@ import libcst as cst
 from pipec.compiler import rules
 from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.source import SourceModule
+from pipec.compiler.syntax import RunsWithStatement
 
 __all__ = [
     "LastingEffect",
@@ -194,7 +195,7 @@ def _append_handles(module: cst.Module) -> set[str]:
     return found
 
 
-class _Finder(cst.CSTVisitor):
+class _Finder(RunsWithStatement):
     def __init__(
         self,
         source: SourceModule,
@@ -210,16 +211,6 @@ class _Finder(cst.CSTVisitor):
         self.top = top
         self.tolerating = 0  # inside `try:` bodies whose handlers catch FileExistsError
         self.found: LastingEffect | None = None
-
-    # Code inside a definition runs when it is called, which visit_Call follows.
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def visit_If(self, node: cst.If) -> bool:
         # `if not os.path.exists(P): make(P)` does its work only the first time.
@@ -362,19 +353,10 @@ def report_lasting_effects(
         )
 
 
-class _PrintsToFiles(cst.CSTVisitor):
+class _PrintsToFiles(RunsWithStatement):
     def __init__(self, source: SourceModule) -> None:
         self.source = source
         self.found: list[tuple[cst.Call, cst.BaseExpression]] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         target = _keyword(node, "file")

@@ -18,6 +18,7 @@ import libcst as cst
 
 from pipec.compiler.main_names import main_assignment
 from pipec.compiler.source import SourceModule
+from pipec.compiler.syntax import RunsWithStatement
 
 __all__ = [
     "COMPOUND",
@@ -110,23 +111,13 @@ class CompoundEffects:
     sets_up: bool  # it calls something, or assigns to an item or attribute
 
 
-class _EffectFinder(cst.CSTVisitor):
+class _EffectFinder(RunsWithStatement):
     def __init__(self, source: SourceModule, pipeline_names: Collection[str]) -> None:
         self.source = source
         self.pipeline_names = pipeline_names
         self.prints: list[cst.Call] = []
         self.pipeline_calls: list[cst.Call] = []
         self.sets_up = False
-
-    # The bodies of functions and classes defined under the statement do not run with it.
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if any(_changes_something(small) for small in node.body):
@@ -253,22 +244,12 @@ def without_prints(statement: cst.BaseStatement) -> cst.BaseStatement:
     return changed
 
 
-class _PrintingFinder(cst.CSTVisitor):
+class _PrintingFinder(RunsWithStatement):
     """`print` where dropping the statement would change what the rest of it does."""
 
     def __init__(self, source: SourceModule) -> None:
         self.source = source
         self.found: list[cst.BaseExpression] = []
-
-    # What functions, classes and lambdas hold runs when they are called, in a step.
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def visit_Expr(self, node: cst.Expr) -> bool:
         # A `print(...)` statement is dropped whole; only its arguments could still print.
@@ -304,21 +285,12 @@ def printing_within(source: SourceModule, statement: cst.CSTNode) -> cst.BaseExp
     return finder.found[0] if finder.found else None
 
 
-class _CallRoots(cst.CSTVisitor):
+class _CallRoots(RunsWithStatement):
     """The modules and objects a statement calls into or assigns items of, by their first name."""
 
     def __init__(self, source: SourceModule) -> None:
         self.source = source
         self.roots: set[str] = set()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def visit_Call(self, node: cst.Call) -> None:
         self.add(node.func)

@@ -12,6 +12,7 @@ __all__ = [
     "PURE_BUILTINS",
     "ExitFinder",
     "ImpureCallFinder",
+    "RunsWithStatement",
     "Replacer",
     "UnitFinder",
     "contains",
@@ -123,6 +124,21 @@ class UnitFinder(cst.CSTVisitor):
             self.units.append(node)
             return False
         return True
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+class RunsWithStatement(cst.CSTVisitor):
+    """Visits the code a module-level statement runs when it runs, leaving out the bodies of
+    the functions and lambdas it defines (they run when called, if ever) and of its classes
+    (a class body does run at once; these checks leave it out, a known gap)."""
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
