@@ -3,8 +3,8 @@
 pipec runs this file's text with ``python -c`` (never by path, which would put pipec's own
 folder first on ``sys.path``, and never as an import of pipec, which would add pipec to
 every step's ``sys.modules``).  It uses only modules a fresh interpreter has already loaded
-(``os``, ``sys``, ``marshal``, ``_signal``, ``_thread``; and ``gc``, built in, taken out
-of ``sys.modules`` again), so a child starts with the modules a fresh ``python steps/x.py``
+(``os``, ``sys``, ``marshal``, ``_signal``, ``_thread``; and ``gc`` and ``select``, taken
+out of ``sys.modules`` again), so a child starts with the modules a fresh ``python steps/x.py``
 would have, plus the ones its script imports anyway.
 
 Protocol, over two pipes (each message is a 4-byte length and a ``marshal``-ed value; every
@@ -30,11 +30,13 @@ import _thread
 import gc
 import marshal
 import os
+import select
 import sys
 
-# `gc` is built in but not loaded at start: out of sys.modules again, a child's modules stay a
-# fresh interpreter's.
+# `gc` (built in) and `select` are not loaded at start: out of sys.modules again, a child's
+# modules stay a fresh interpreter's (a step that imports `select` gets it afresh).
 del sys.modules["gc"]
+del sys.modules["select"]
 
 _STDOUT, _STDERR = 1, 2
 
@@ -189,8 +191,13 @@ def _serve_as_template(control_fd: int, reply_fd: int) -> _Step | dict[str, obje
     _send(reply_fd, ("ready", imported))
     children = _Children(reply_fd)
     scripts = _Scripts()
+    # The C-level handler writes a byte here at every signal, whenever it comes: see _wait.
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    _signal.set_wakeup_fd(wake_write)
     _signal.signal(_signal.SIGCHLD, children.reap)
     while True:
+        _wait(control_fd, wake_read)
         request = _receive(control_fd)
         if not isinstance(request, dict):
             return None
@@ -221,6 +228,9 @@ def _serve_as_template(control_fd: int, reply_fd: int) -> _Step | dict[str, obje
             _send(reply_fd, ("error", number, f"fork failed: {exc}"))
             pid = -1
         if pid == 0:
+            _signal.set_wakeup_fd(-1)
+            os.close(wake_read)
+            os.close(wake_write)
             if pipes is None:
                 return request
             return request, (*pipes, control_fd, reply_fd), compiled
@@ -231,6 +241,23 @@ def _serve_as_template(control_fd: int, reply_fd: int) -> _Step | dict[str, obje
             children.requests[pid] = number
             _send(reply_fd, ("pid", number, pid))
         _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGCHLD})
+
+
+def _wait(control_fd: int, wake_fd: int) -> None:
+    """Until pipec writes a request, reaping children as they end.
+
+    A blocking read of the request pipe alone could miss a child's end: a SIGCHLD that comes
+    after the loop last ran signal handlers but before the read blocks interrupts nothing, so
+    its handler would run only once the next request arrives, and pipec, waiting for that
+    child's status, sends none.  The wakeup pipe is written at every signal, so `select`
+    returns and the handler runs (at the loop's next turn) whenever the signal came.
+    """
+    while True:
+        ready, _, _ = select.select([control_fd, wake_fd], [], [])
+        if wake_fd in ready:
+            os.read(wake_fd, 512)
+        if control_fd in ready:
+            return
 
 
 def _fork() -> int:
