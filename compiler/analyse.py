@@ -40,6 +40,7 @@ from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator
 from pipec.compiler.source import SourceModule
 from pipec.compiler.star_imports import StarImports
 from pipec.compiler.step_names import check_step_names
+from pipec.compiler.syntax import import_bound_name
 from pipec.compiler.trusted_stars import TrustedReads
 from pipec.literals import encode_literal
 
@@ -472,12 +473,6 @@ def _dotted(expr: cst.BaseExpression) -> str:
     raise TypeError(f"not a dotted name: {type(expr).__name__}")
 
 
-def _bound_name(alias: cst.ImportAlias) -> str:
-    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-        return alias.asname.name.value
-    return _dotted(alias.name).split(".")[0]
-
-
 def _prune_import(statement: cst.SimpleStatementLine, wanted: set[str]) -> cst.SimpleStatementLine:
     """Keep only the aliases whose bound names the script uses (unused imports fail ruff)."""
     small = statement.body[0]
@@ -485,7 +480,7 @@ def _prune_import(statement: cst.SimpleStatementLine, wanted: set[str]) -> cst.S
         small.names, cst.ImportStar
     ):
         return statement
-    names = [a for a in small.names if _bound_name(a) in wanted]
+    names = [a for a in small.names if import_bound_name(a) in wanted]
     if not names or len(names) == len(small.names):
         return statement
     names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)

@@ -15,7 +15,7 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from pipec.compiler.call_effects import READING_FUNCTIONS
-from pipec.compiler.syntax import within
+from pipec.compiler.syntax import names_in, within
 from pipec.compiler.trace_sharing import reading_functions
 
 if TYPE_CHECKING:
@@ -73,19 +73,6 @@ def _end(extent: CodeRange) -> tuple[int, int]:
     return (extent.end.line, extent.end.column)
 
 
-def _names(node: cst.CSTNode) -> set[str]:
-    class _All(cst.CSTVisitor):
-        def __init__(self) -> None:
-            self.found: set[str] = set()
-
-        def visit_Name(self, name: cst.Name) -> None:
-            self.found.add(name.value)
-
-    finder = _All()
-    node.visit(finder)
-    return finder.found
-
-
 class _Calls(cst.CSTVisitor):
     def __init__(self, t: Context, anchor: CodeRange, wanted: frozenset[str]) -> None:
         self._t = t
@@ -95,7 +82,7 @@ class _Calls(cst.CSTVisitor):
         self.found: cst.Call | None = None
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        self._bound.append(set().union(*(_names(target.target) for target in node.targets)))
+        self._bound.append(set().union(*(names_in(target.target) for target in node.targets)))
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         self._bound.pop()
@@ -113,9 +100,9 @@ class _Calls(cst.CSTVisitor):
             return
         if not self._unknown(node):
             return
-        handed = set().union(*(_names(argument.value) for argument in node.args))
+        handed = set().union(*(names_in(argument.value) for argument in node.args))
         if isinstance(node.func, cst.Attribute):
-            handed |= _names(node.func.value)
+            handed.update(names_in(node.func.value))
         if self._bound:
             handed |= self._bound[-1]
         if self._wanted <= handed:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 
 import libcst as cst
 
-from pipec.compiler.syntax import PURE_BUILTINS
+from pipec.compiler.syntax import PURE_BUILTINS, names_in
 
 __all__ = [
     "FRESH_RESULT_MODULES",
@@ -140,7 +140,7 @@ class _Finder(cst.CSTVisitor):
             if _root(func.value) is None:
                 # The receiver is a value computed here (`d.setdefault(k, xs).append(1)`,
                 # `(w := xs).append(1)`): it may be any object its expression reaches.
-                for name in sorted(_target_names(func.value)):
+                for name in sorted(set(names_in(func.value))):
                     if name not in self.names:
                         self.names.append(name)
             self._add(func.value)
@@ -253,7 +253,7 @@ class _Aliases(cst.CSTVisitor):
         if _is_copy(value) and isinstance(target, cst.Name):
             self.copies.add(target.value)
         else:
-            self.names |= _target_names(target)
+            self.names |= set(names_in(target))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -285,19 +285,6 @@ def _is_copy(value: cst.CSTNode) -> bool:
     return isinstance(value, cst.Call) and dotted_name(value.func) in _COPYING
 
 
-def _target_names(target: cst.CSTNode) -> set[str]:
-    class _Names(cst.CSTVisitor):
-        def __init__(self) -> None:
-            self.found: set[str] = set()
-
-        def visit_Name(self, name: cst.Name) -> None:
-            self.found.add(name.value)
-
-    finder = _Names()
-    target.visit(finder)
-    return finder.found
-
-
 def _module_values(module: cst.Module) -> set[str]:
     """Names the module binds by assignment (not by `import`, `def` or `class`)."""
     names: set[str] = set()
@@ -307,7 +294,7 @@ def _module_values(module: cst.Module) -> set[str]:
                 if isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
                     targets = small.targets if isinstance(small, cst.Assign) else [small]
                     for target in targets:
-                        names |= _target_names(target.target)
+                        names |= set(names_in(target.target))
     return names
 
 
@@ -318,7 +305,7 @@ def _plain_functions(module: cst.Module) -> dict[str, cst.FunctionDef]:
         for s in module.body
         if isinstance(s, cst.FunctionDef)
         and not s.asynchronous
-        and not any("PipelineDecorator" in _target_names(d.decorator) for d in s.decorators)
+        and not any("PipelineDecorator" in names_in(d.decorator) for d in s.decorators)
     }
 
 

@@ -18,7 +18,7 @@ import libcst as cst
 
 from pipec.compiler.main_names import main_assignment
 from pipec.compiler.source import SourceModule
-from pipec.compiler.syntax import RunsWithStatement
+from pipec.compiler.syntax import RunsWithStatement, import_bound_name
 
 __all__ = [
     "COMPOUND",
@@ -372,7 +372,7 @@ def main_setup_lines(
     imports: dict[str, cst.SimpleStatementLine] = {}  # names the block's import lines bind
     made: set[str] = set()  # names the block binds otherwise
     for statement in body.body:
-        read = _names_within(statement)
+        read = source.globals_read_within(source.extent(statement))
         if read & starting:
             break
         if isinstance(statement, cst.SimpleStatementLine) and all(
@@ -389,9 +389,12 @@ def main_setup_lines(
             and is_setup_line(source, statement, pipeline_names)
         ):
             setup.append(statement)
-        made |= _bound_within(statement)
+        made |= source.globals_bound_within(source.extent(statement))
     needed = {
-        id(imports[name]) for line in setup for name in _names_within(line) if name in imports
+        id(imports[name])
+        for line in setup
+        for name in source.globals_read_within(source.extent(line))
+        if name in imports
     }
     return [
         statement
@@ -402,90 +405,21 @@ def main_setup_lines(
 
 
 def import_names(statement: cst.SimpleStatementLine) -> set[str]:
-    """The names an import line binds (`import a.b` binds `a`)."""
-    names: set[str] = set()
-    for small in statement.body:
-        if isinstance(small, cst.Import | cst.ImportFrom) and not isinstance(
-            small.names, cst.ImportStar
-        ):
-            for alias in small.names:
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    names.add(alias.asname.name.value)
-                else:
-                    dotted: cst.BaseExpression = alias.name
-                    while isinstance(dotted, cst.Attribute):
-                        dotted = dotted.value
-                    if isinstance(dotted, cst.Name):
-                        names.add(dotted.value)
-    return names
-
-
-def _names_within(node: cst.CSTNode) -> set[str]:
-    """The variable names a node reads or binds: not attribute names nor keyword names."""
-
-    class _Names(cst.CSTVisitor):
-        def __init__(self) -> None:
-            self.found: set[str] = set()
-
-        def visit_Name(self, name: cst.Name) -> None:
-            self.found.add(name.value)
-
-        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
-            attribute.value.visit(self)
-            return False
-
-        def visit_Arg(self, arg: cst.Arg) -> bool:
-            arg.value.visit(self)
-            return False
-
-    finder = _Names()
-    node.visit(finder)
-    return finder.found
-
-
-def _bound_within(node: cst.CSTNode) -> set[str]:
-    """The names a statement assigns (targets of `=`, `+=`, `:=`, `for`, `with ... as`)."""
-
-    class _Targets(cst.CSTVisitor):
-        def __init__(self) -> None:
-            self.found: set[str] = set()
-
-        def _take(self, target: cst.BaseExpression) -> None:
-            self.found |= _names_within(target)
-
-        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-            self._take(node.target)
-
-        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-            self._take(node.target)
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            self._take(node.target)
-
-        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-            self._take(node.target)
-
-        def visit_For(self, node: cst.For) -> None:
-            self._take(node.target)
-
-        def visit_AsName(self, node: cst.AsName) -> None:
-            if isinstance(node.name, cst.BaseExpression):
-                self._take(node.name)
-
-    finder = _Targets()
-    node.visit(finder)
-    return finder.found
+    """The names an import line binds (`import a.b` binds `a`); a star import, none we know."""
+    return {
+        import_bound_name(alias)
+        for small in statement.body
+        if isinstance(small, cst.Import | cst.ImportFrom)
+        and not isinstance(small.names, cst.ImportStar)
+        for alias in small.names
+    }
 
 
 def launchers(source: SourceModule, names: Collection[str]) -> set[str]:
     """The module-level functions and classes that name one of `names`, directly or through
     one another (`def cli(): main()` with `def main(): controller()`), leaving `names` out."""
     uses = {
-        statement.name.value: {
-            use.name
-            for use in source.uses_within(source.extent(statement))
-            if use.scope is source.global_scope
-        }
+        statement.name.value: source.globals_read_within(source.extent(statement))
         for statement in source.module.body
         if isinstance(statement, cst.FunctionDef | cst.ClassDef)
         and statement.name.value not in names

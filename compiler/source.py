@@ -114,6 +114,20 @@ class SourceModule:
                 bindings[assignment.name].add(self.statement_index(node))
         return {name: sorted(indices) for name, indices in bindings.items()}
 
+    def globals_bound_within(self, where: CodeRange) -> set[str]:
+        """The module-level names the code at `where` assigns, imports or defines."""
+        return {
+            assignment.name
+            for assignment in self.global_scope.assignments
+            if (node := getattr(assignment, "node", None)) is not None
+            and node in self.positions
+            and _inside(self.extent(node), where)
+        }
+
+    def globals_read_within(self, where: CodeRange) -> set[str]:
+        """The module-level names the code at `where` reads."""
+        return {use.name for use in self.uses_within(where) if use.scope is self.global_scope}
+
     def uses_within(
         self, where: CodeRange, excluding: Iterable[CodeRange] = ()
     ) -> Iterator[NameUse]:

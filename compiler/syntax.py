@@ -17,6 +17,8 @@ __all__ = [
     "UnitFinder",
     "contains",
     "first_name",
+    "import_bound_name",
+    "names_in",
     "getattr_names",
     "is_docstring",
     "leading_comments",
@@ -315,3 +317,29 @@ def mutated_names(statement: cst.CSTNode) -> list[str]:
             if isinstance(base, cst.Name) and changed_in_place and base.value not in names:
                 names.append(base.value)
     return names
+
+
+def import_bound_name(alias: cst.ImportAlias) -> str:
+    """The name an import alias binds: `import a.b` binds `a`, `import a.b as c` binds `c`."""
+    if alias.asname is not None:
+        return cst.ensure_type(alias.asname.name, cst.Name).value
+    name: cst.BaseExpression = alias.name
+    while isinstance(name, cst.Attribute):
+        name = name.value
+    return cst.ensure_type(name, cst.Name).value
+
+
+def names_in(node: cst.CSTNode) -> list[str]:
+    """Every `Name` under `node`, in source order: variables, but also attribute and keyword
+    names (`a.b` gives `a` and `b`)."""
+
+    class _All(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[str] = []
+
+        def visit_Name(self, name: cst.Name) -> None:
+            self.found.append(name.value)
+
+    finder = _All()
+    node.visit(finder)
+    return finder.found

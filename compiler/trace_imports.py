@@ -6,6 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from pipec.compiler import rules
+from pipec.compiler.syntax import import_bound_name
 from pipec.compiler.trace_state import REPORTED, Context, Unavailable
 
 __all__ = ["controller_import", "hoisted_import"]
@@ -19,14 +20,14 @@ def controller_import(t: Context, small: cst.Import | cst.ImportFrom) -> None:
         # into scripts.
         t.reporter.report(rules.IMPORT_IN_CONTROLLER, t.location(small))
         for alias in small.names:
-            t.frame.env[_bound_name(alias)] = REPORTED  # later uses stay quiet
+            t.frame.env[import_bound_name(alias)] = REPORTED  # later uses stay quiet
         return
     for alias in small.names:
         alone = alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)
         line = cst.SimpleStatementLine(
             [small.with_changes(names=[alone], semicolon=cst.MaybeSentinel.DEFAULT)]
         )
-        bound = _bound_name(alias)
+        bound = import_bound_name(alias)
         t.imports[bound] = line
         t.frame.env[bound] = _marker(bound)
 
@@ -38,15 +39,6 @@ def hoisted_import(t: Context, name: str) -> cst.SimpleStatementLine | None:
     if line is None or t.frame.env.get(name) != _marker(name):
         return None
     return line
-
-
-def _bound_name(alias: cst.ImportAlias) -> str:
-    if alias.asname is not None:
-        return cst.ensure_type(alias.asname.name, cst.Name).value
-    name: cst.BaseExpression = alias.name
-    while isinstance(name, cst.Attribute):  # `import os.path` binds `os`
-        name = name.value
-    return cst.ensure_type(name, cst.Name).value
 
 
 def _marker(name: str) -> Unavailable:

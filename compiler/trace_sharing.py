@@ -36,6 +36,7 @@ from pipec.compiler.call_effects import (
     functions_that_only_read,
     module_objects,
 )
+from pipec.compiler.syntax import names_in
 from pipec.literals import Literal
 from pipec.manifest import Binding, Container, OutputRef, ParamRef, Select
 
@@ -198,19 +199,6 @@ _SCALAR_NODES = (
 )
 
 
-def _names(node: cst.CSTNode) -> Iterator[str]:
-    class _All(cst.CSTVisitor):
-        def __init__(self) -> None:
-            self.found: list[str] = []
-
-        def visit_Name(self, name: cst.Name) -> None:
-            self.found.append(name.value)
-
-    finder = _All()
-    node.visit(finder)
-    yield from finder.found
-
-
 def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]:
     """(name, kind) of each name whose object the value of `expr` may hold, seen from a value
     that relates to `expr`'s value as `context`."""
@@ -256,12 +244,12 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
         if method in _COPYING_METHODS and not expr.args:
             yield from _held(expr.func.value, _compose(context, Kind.INNER))
             return
-        for name in _names(expr):
+        for name in names_in(expr):
             yield name, _compose(context, Kind.ANY)
     elif isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
         yield from _held_by_comprehension(expr, context)
     else:  # a part of a value (`r[0]`, `r.a`), a lambda: anything it reaches
-        for name in _names(expr):
+        for name in names_in(expr):
             yield name, _compose(context, Kind.ANY)
 
 
@@ -274,7 +262,7 @@ def _held_by_comprehension(
     looped: list[cst.BaseExpression] = []
     loop: cst.CompFor | None = expr.for_in
     while loop is not None:
-        variables |= set(_names(loop.target))
+        variables |= set(names_in(loop.target))
         looped.append(loop.iter)
         loop = loop.inner_for_in
     elements = [expr.key, expr.value] if isinstance(expr, cst.DictComp) else [expr.elt]
@@ -311,8 +299,8 @@ class _Sites(cst.CSTVisitor):
         elif isinstance(target, (cst.Attribute, cst.Subscript)):
             if self._root(target) == self.name:
                 self.held.extend(_held(value, Kind.TOP))
-        elif self.name in _names(target):  # unpacking: the name gets a part of the value
-            self.held.extend((name, Kind.ANY) for name in _names(value))
+        elif self.name in names_in(target):  # unpacking: the name gets a part of the value
+            self.held.extend((name, Kind.ANY) for name in names_in(value))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -347,21 +335,21 @@ class _Sites(cst.CSTVisitor):
             return
         elif isinstance(func, cst.Attribute) and func.attr.value in _NOT_CHANGING_ARGUMENTS:
             return  # `xs.append(v)` puts `v` into `xs`, it does not change `v`
-        elif any(self.name in _names(a.value) for a in node.args):
+        elif any(self.name in names_in(a.value) for a in node.args):
             # A call that may change it may put anything it was given into it.
-            self.held.extend((name, Kind.ANY) for name in _names(node))
+            self.held.extend((name, Kind.ANY) for name in names_in(node))
 
     def visit_For(self, node: cst.For) -> None:
-        if self.name in _names(node.target):
-            self.held.extend((name, Kind.ANY) for name in _names(node.iter))
+        if self.name in names_in(node.target):
+            self.held.extend((name, Kind.ANY) for name in names_in(node.iter))
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._target(node.target, node.value)
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None and self.name in _names(node.asname.name):
+        if node.asname is not None and self.name in names_in(node.asname.name):
             self.unknown = True
-            self.held.extend((name, Kind.ANY) for name in _names(node.item))
+            self.held.extend((name, Kind.ANY) for name in names_in(node.item))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -724,16 +712,16 @@ def shallow_change(statement: cst.CSTNode, name: str) -> bool:
             if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
                 if func.value.value == name:
                     return
-            elif isinstance(func, cst.Attribute) and name in _names(func.value):
+            elif isinstance(func, cst.Attribute) and name in names_in(func.value):
                 self.deep = True  # `name[0].append(x)`
-            if any(name in _names(a.value) for a in node.args):
+            if any(name in names_in(a.value) for a in node.args):
                 self.deep = True  # `normalize(name)`
 
         def _target(self, target: cst.BaseExpression) -> None:
             if (
                 isinstance(target, (cst.Subscript, cst.Attribute))
                 and not isinstance(target.value, cst.Name)
-                and name in _names(target.value)
+                and name in names_in(target.value)
             ):
                 self.deep = True
 
@@ -743,7 +731,9 @@ def shallow_change(statement: cst.CSTNode, name: str) -> bool:
         def visit_AugAssign(self, node: cst.AugAssign) -> None:
             target = node.target
             # `name[k] += v` adds to the object inside in place (`list.__iadd__`)
-            if isinstance(target, (cst.Subscript, cst.Attribute)) and name in _names(target.value):
+            if isinstance(target, (cst.Subscript, cst.Attribute)) and name in names_in(
+                target.value
+            ):
                 self.deep = True
 
         def visit_Del(self, node: cst.Del) -> None:
@@ -762,7 +752,7 @@ def changes_one_item(statement: cst.CSTNode, name: str) -> bool:
     `name` elsewhere: `name[k].append(x)`, `name[k][j] = v`, `name[k] += v`, `del name[k][j]`."""
     if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
         return False
-    if sum(1 for found in _names(statement) if found == name) != 1:
+    if sum(1 for found in names_in(statement) if found == name) != 1:
         return False
     small = statement.body[0]
 

@@ -905,10 +905,10 @@ def _pipec_bound_names(statement: "object") -> "list[str]":
             names.append(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             names.append(node.rest)
-        elif isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp):
+        elif isinstance(
+            node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+        ):
             continue  # scopes of their own: their loop variables bind nothing at module level
-        elif isinstance(node, ast.GeneratorExp):
-            continue
         pending.extend(ast.iter_child_nodes(node))
     return names
 
