@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipec.value_methods import ValueMethods
+
 __all__ = [
     "DEFAULT_CACHE_MAX",
     "CacheEntryUse",
@@ -67,8 +69,8 @@ def format_size(size: int) -> str:
     return f"{value:.1f} TiB"
 
 
-@dataclass(frozen=True)
-class CacheEntryUse:
+@dataclass(frozen=True, eq=False, repr=False)
+class CacheEntryUse(ValueMethods):
     """One cache entry as the size limit sees it: how big, how recently used."""
 
     path: Path

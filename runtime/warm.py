@@ -31,6 +31,7 @@ from typing import IO
 
 from pipec.executor import LocalExecutor, OutputSink, StepProcess, StepTask, start_fresh_process
 from pipec.manifest import Manifest
+from pipec.value_methods import ValueMethods
 
 __all__ = ["WarmExecutor", "WarmStarts", "preloads", "same_interpreter", "warm_starts_possible"]
 
@@ -102,8 +103,8 @@ class _Pending:
     ended: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(frozen=True)
-class _Key:
+@dataclass(frozen=True, eq=False, repr=False)
+class _Key(ValueMethods):
     """What nodes must share to be forked from the same template."""
 
     python: str
