@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -182,6 +181,8 @@ class _Template:
         control_r, self.control = os.pipe()
         self.replies, reply_w = os.pipe()
         # stdout and stderr go to a file, whose size tells the template that an import wrote.
+        import tempfile  # only here: a run of a single node starts no template
+
         self.output = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the template
         try:
             # The run folder on its command line (children inherit it) lets a resume after a
