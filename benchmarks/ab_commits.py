@@ -34,7 +34,8 @@ PYTHON = sys.executable
 _PROBE = (
     "import json, resource, sys\n"
     "from pipec.compiler.cli import main\n"
-    "code = main(sys.argv[1:])\n"
+    "sys.argv[0] = 'pipec'\n"
+    "code = main()\n"
     "own = resource.getrusage(resource.RUSAGE_SELF)\n"
     "under = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
     "print(json.dumps([own.ru_utime + own.ru_stime, under.ru_utime + under.ru_stime]))\n"
