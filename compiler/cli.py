@@ -171,8 +171,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _parser(include_runtime: bool = True, only_run: bool = False) -> argparse.ArgumentParser:
     from pipec import __version__
+    from pipec.help_formatter import ArgumentParser
 
-    parser = argparse.ArgumentParser(
+    # Typed as argparse's class: the runtime's commands register on its subparsers.
+    parser: argparse.ArgumentParser = ArgumentParser(
         prog="pipec",
         description="Compile ClearML-style decorator pipelines into standalone scripts, and run them.",
     )

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -243,6 +242,8 @@ class StepCache:
                 if not entry.exists():
                     raise
         finally:
+            import shutil  # not at import: argparse no longer loads it for pipec
+
             shutil.rmtree(staging, ignore_errors=True)
         self._keep_within_limit(entry)
 
@@ -342,6 +343,8 @@ def _umask() -> int | None:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
+        import shutil  # not at import: argparse no longer loads it for pipec
+
         shutil.rmtree(path, ignore_errors=True)
     else:
         with contextlib.suppress(OSError):

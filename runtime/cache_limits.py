@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,5 +138,7 @@ def remove_entry(root: Path, entry: Path) -> bool:
         os.rename(entry, graveyard)
     except OSError:
         return False
+    import shutil  # not at import: argparse no longer loads it for pipec
+
     shutil.rmtree(graveyard, ignore_errors=True)
     return True
