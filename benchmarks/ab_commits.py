@@ -7,7 +7,8 @@ measured by running the commit before it and the commit with it in the same roun
 commit's ``runtime/``, ``compiler/`` and ``templates/`` are laid out as an installed ``pipec``
 package in a temporary folder (``git archive``) and put first on ``PYTHONPATH``, its bytecode
 cached, and every run reports the wall time and the CPU (user + sys) of the ``pipec run``
-process and of the processes under it: under load, CPU is the steadier figure.
+process and of the processes under it (as ``pipec`` sees them just before it exits), and of
+the whole tree to its end, pipec's exit included: under load, CPU is the steadier figure.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ PYTHON = sys.executable
 _PROBE = (
     "import json, resource, sys\n"
     "from pipec.compiler.cli import main\n"
-    "code = main(sys.argv[1:])\n"
+    "sys.argv[0] = 'pipec'\n"
+    "code = main()\n"
     "own = resource.getrusage(resource.RUSAGE_SELF)\n"
     "under = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
     "print(json.dumps([own.ru_utime + own.ru_stime, under.ru_utime + under.ru_stime]))\n"
@@ -64,14 +66,25 @@ def _package(commit: str, folder: Path) -> Path:
     return folder / "site"
 
 
-def _run(env: dict[str, str], *args: str) -> tuple[float, float, float]:
-    started = time.perf_counter()
-    done = subprocess.run([PYTHON, "-c", _PROBE, *args], env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"pipec {' '.join(args)} failed:\n{done.stderr}")
-    own, under = json.loads(done.stdout.strip().splitlines()[-1])
-    return wall, own, under
+def _run(env: dict[str, str], *args: str) -> tuple[float, float, float, float]:
+    """Wall time, pipec's CPU and its children's as pipec saw them before exiting, and the CPU
+    of the whole process tree to its end (pipec's exit included), as its parent sees it."""
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [PYTHON, "-c", _PROBE, *args], env=env, stdout=subprocess.PIPE, stderr=stderr
+        )
+        assert process.stdout is not None
+        stdout = process.stdout.read().decode()  # to its end: then reaped by wait4, not Popen
+        process.stdout.close()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            raise SystemExit(f"pipec {' '.join(args)} failed:\n{stderr.read().decode()}")
+    own, under = json.loads(stdout.strip().splitlines()[-1])
+    return wall, own, under, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -91,7 +104,7 @@ def main() -> int:
             source = write_pipeline(sources, name, fan_pipeline(width, 0.0))
             builds[name] = work / f"build-{name}"
             _run(envs[options.commits[-1]], "build", str(source), "-o", str(builds[name]))
-        found: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        found: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
         for round_number in range(options.rounds + 1):  # the first round warms up, untimed
             for commit, env in envs.items():
                 for case, (build, workers) in _CASES.items():
@@ -103,10 +116,15 @@ def main() -> int:
                         found.setdefault((case, commit), []).append(sample)
     load = os.getloadavg()[0]
     print(f"{options.rounds} rounds, medians; load average {load:.1f} at the end")
-    print(f"{'case':20} {'commit':12} {'wall':>9} {'pipec CPU':>10} {'under it':>9}")
+    print(
+        f"{'case':20} {'commit':12} {'wall':>9} {'pipec CPU':>10} {'under it':>9}"
+        f" {'all, to exit':>13}"
+    )
     for (case, commit), samples in found.items():
-        wall, own, under = (statistics.median(s[i] for s in samples) * 1000 for i in range(3))
-        print(f"{case:20} {commit[:12]:12} {wall:7.1f}ms {own:8.1f}ms {under:7.1f}ms")
+        wall, own, under, tree = (statistics.median(s[i] for s in samples) * 1000 for i in range(4))
+        print(
+            f"{case:20} {commit[:12]:12} {wall:7.1f}ms {own:8.1f}ms {under:7.1f}ms {tree:11.1f}ms"
+        )
     return 0
 
 

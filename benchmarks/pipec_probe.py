@@ -17,7 +17,10 @@ from pipec.compiler.cli import main
 
 
 def probe(report: str, argv: list[str]) -> int:
-    code: int = main(argv)
+    # As the console script calls it: arguments from sys.argv, so that main() acts as the
+    # program it is (see pipec.compiler.cli.main), not as a caller's function.
+    sys.argv = ["pipec", *argv]
+    code: int = main()
     usage = {
         "exit_code": code,
         "self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

@@ -60,10 +60,15 @@ def _environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _pipec(settings: Settings, *args: str, env: Mapping[str, str] | None = None) -> Sample:
+def _pipec(
+    settings: Settings,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    python: str = PYTHON,
+) -> Sample:
     """Run ``pipec ARGS`` as a process; its own peak RSS and its largest step's, apart."""
     report = _fresh(settings, "probe")
-    argv = [PYTHON, str(HERE / "pipec_probe.py"), str(report), *args]
+    argv = [python, str(HERE / "pipec_probe.py"), str(report), *args]
     sample = run_command(argv, env={**_environment(settings), **(env or {})})
     usage = json.loads(report.read_text(encoding="utf-8"))
     report.unlink()
@@ -85,11 +90,16 @@ def _build(settings: Settings, source: Path) -> Path:
 
 
 def _run(
-    settings: Settings, build: Path, *options: str, env: Mapping[str, str] | None = None
+    settings: Settings,
+    build: Path,
+    *options: str,
+    env: Mapping[str, str] | None = None,
+    python: str = PYTHON,
 ) -> Sample:
     """One ``pipec run`` with a run folder of its own, removed afterwards."""
     runs = _fresh(settings, "runs")
-    sample = _pipec(settings, "run", str(build), "--runs-dir", str(runs), *options, env=env)
+    argv = ("run", str(build), "--runs-dir", str(runs), *options)
+    sample = _pipec(settings, *argv, env=env, python=python)
     shutil.rmtree(runs)
     return sample
 
@@ -100,8 +110,38 @@ def _source(settings: Settings, name: str, text: str) -> Path:
     return write_pipeline(folder, name, text)
 
 
-def _floor() -> Sample:
-    return run_command([PYTHON, "-c", "pass"])
+def _floor(python: str = PYTHON) -> Sample:
+    return run_command([python, "-c", "pass"])
+
+
+def _regular_install(settings: Settings) -> str:
+    """The interpreter of a virtual environment where this checkout is installed as a plain
+    package, as a user's ``pip install pipec`` leaves it.
+
+    The benchmarks' own environment usually holds an editable install, whose finder (set up
+    by a ``.pth`` file) every Python process of that environment imports at start, the steps'
+    included: ``pathlib``, ``re``, ``urllib.parse`` and more.  Here ``pipec`` is copied into
+    site-packages, and the benchmarks' environment's packages (cloudpickle, ...) are put on
+    the path by a ``.pth`` line, which adds the folder without running the ``.pth`` files in it.
+    """
+    venv = settings.workdir / "regular-install"
+    subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    site = venv / "lib" / version / "site-packages"
+    package = site / "pipec"
+    shutil.copytree(settings.repository / "runtime", package)
+    shutil.copytree(settings.repository / "compiler", package / "compiler")
+    shutil.copytree(settings.repository / "templates", package / "templates")
+    for cache in list(package.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    ours = subprocess.run(
+        [PYTHON, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (site / "benchmark_dependencies.pth").write_text(ours + "\n", encoding="utf-8")
+    return str(venv / "bin" / "python")
 
 
 # -- build --------------------------------------------------------------------------------
@@ -150,11 +190,14 @@ def chain_suite(settings: Settings) -> list[Row]:
     chain = _build(settings, _source(settings, f"chain_{steps}", chain_pipeline(steps)))
     single = _build(settings, _source(settings, "chain_1", chain_pipeline(1)))
     sequential = ("--workers", "1", "--no-cache")
+    regular = _regular_install(settings)
     cases = {
         "floor": _floor,
         "chain": lambda: _run(settings, chain, *sequential),
         "single": lambda: _run(settings, single, *sequential),
         "chain cold": lambda: _run(settings, chain, *sequential, "--cold"),
+        "floor, regular": lambda: _floor(regular),
+        "single, regular": lambda: _run(settings, single, *sequential, python=regular),
     }
     found = _medians(interleave(cases, settings.repetitions, warm_up=True))
     floor = found["floor"].seconds
@@ -184,6 +227,12 @@ def chain_suite(settings: Settings) -> list[Row]:
             ratio=found["single"].seconds / floor,
             goal=Goal(5.0, "x"),
             checked=found["single"].seconds / floor,
+        ),
+        Row(
+            "run: 1-step pipeline, whole run, regular install (not editable)",
+            seconds(found["single, regular"].seconds),
+            f"python -c pass, same install: {seconds(found['floor, regular'].seconds)}",
+            ratio=found["single, regular"].seconds / found["floor, regular"].seconds,
         ),
         Row(
             f"run: each step after the first ({steps}-step minus 1-step)",

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 __all__ = ["is_leftover", "link_or_copy_atomic", "write_bytes_atomic", "write_json_atomic"]
@@ -50,6 +49,8 @@ def link_or_copy_atomic(source: Path, target: Path) -> None:
         try:
             os.link(source, tmp)
         except OSError:
+            import shutil  # not at import: argparse no longer loads it for pipec
+
             shutil.copyfile(source, tmp)
         os.replace(tmp, target)
     except BaseException:

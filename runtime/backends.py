@@ -23,6 +23,7 @@ from pipec.manifest import Manifest
 from pipec.record import InterpreterInfo
 from pipec.requirements_check import ProbeError, parse_requirement, probe_interpreter
 from pipec.store import ArtifactStore, LocalArtifactStore
+from pipec.value_methods import ValueMethods
 
 if TYPE_CHECKING:
     from pipec.dask_executor import DaskExecutor
@@ -183,8 +184,8 @@ def _queues(manifest: Manifest) -> Mapping[str, str | None]:
     return {node.name: node.queue or default for node in manifest.nodes}
 
 
-@dataclass(frozen=True)
-class StoreChoice:
+@dataclass(frozen=True, eq=False, repr=False)
+class StoreChoice(ValueMethods):
     """Where a run's artifacts live: the run folder (``url`` None) or a URL's file system."""
 
     url: str | None
@@ -238,8 +239,8 @@ def choose_store(requested: str | None, recorded: object = None) -> StoreChoice:
     return StoreChoice(requested.rstrip("/"))
 
 
-@dataclass(frozen=True)
-class EnvironmentChoice:
+@dataclass(frozen=True, eq=False, repr=False)
+class EnvironmentChoice(ValueMethods):
     """With ``--env venv``: each node's interpreter and what it has installed."""
 
     interpreters: Mapping[str, str]

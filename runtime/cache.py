@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pipec.cache_limits import cache_entries, evict_least_recently_used, touch_e
 from pipec.manifest import artifact_file_name
 from pipec.paths import PathEscape, inside
 from pipec.store import META_SUFFIX
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "CacheKeyParts",
@@ -44,8 +44,8 @@ __all__ = [
 KEY_VERSION = 1
 
 
-@dataclass(frozen=True)
-class CacheKeyParts:
+@dataclass(frozen=True, eq=False, repr=False)
+class CacheKeyParts(ValueMethods):
     """Everything a step's cache key is made of (hashed together by the cache)."""
 
     script_sha256: str
@@ -94,8 +94,8 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class CacheLookup:
+@dataclass(frozen=True, eq=False, repr=False)
+class CacheLookup(ValueMethods):
     """The outcome of a lookup: ``files`` on a hit; ``problem`` says why an entry that exists
     was not used (damaged and dropped, or unreadable for this user and left alone)."""
 
@@ -242,6 +242,8 @@ class StepCache:
                 if not entry.exists():
                     raise
         finally:
+            import shutil  # not at import: argparse no longer loads it for pipec
+
             shutil.rmtree(staging, ignore_errors=True)
         self._keep_within_limit(entry)
 
@@ -341,6 +343,8 @@ def _umask() -> int | None:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
+        import shutil  # not at import: argparse no longer loads it for pipec
+
         shutil.rmtree(path, ignore_errors=True)
     else:
         with contextlib.suppress(OSError):

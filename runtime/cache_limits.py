@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "DEFAULT_CACHE_MAX",
@@ -67,8 +68,8 @@ def format_size(size: int) -> str:
     return f"{value:.1f} TiB"
 
 
-@dataclass(frozen=True)
-class CacheEntryUse:
+@dataclass(frozen=True, eq=False, repr=False)
+class CacheEntryUse(ValueMethods):
     """One cache entry as the size limit sees it: how big, how recently used."""
 
     path: Path
@@ -137,5 +138,7 @@ def remove_entry(root: Path, entry: Path) -> bool:
         os.rename(entry, graveyard)
     except OSError:
         return False
+    import shutil  # not at import: argparse no longer loads it for pipec
+
     shutil.rmtree(graveyard, ignore_errors=True)
     return True

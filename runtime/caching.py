@@ -15,6 +15,7 @@ from pipec.record import ArtifactInfo, InterpreterInfo
 from pipec.requirements_check import parse_requirement
 from pipec.scheduler import split_instance
 from pipec.store import ArtifactStore, StoreError
+from pipec.value_methods import ValueMethods
 
 __all__ = ["CacheHit", "RunCache", "is_cacheable", "unit_cache_key"]
 
@@ -98,8 +99,8 @@ def _readable(spec: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class CacheHit:
+@dataclass(frozen=True, eq=False, repr=False)
+class CacheHit(ValueMethods):
     """A unit served from the cache: its outputs, now in the store, and what it printed."""
 
     outputs: Mapping[str, ArtifactInfo]

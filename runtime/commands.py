@@ -12,7 +12,6 @@ import dataclasses
 import errno
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -387,6 +386,8 @@ def _prepare(
         try:
             store, launcher = store_choice.open(run_dir, run_id)
         except BaseException:
+            import shutil  # not at import: argparse no longer loads it for pipec
+
             shutil.rmtree(run_dir, ignore_errors=True)  # no orphan run folder
             raise
         kept = frozenset()
@@ -465,6 +466,8 @@ def _start_record(run_dir: Path, run_id: str, record: RunRecord) -> None:
         write_record(run_dir, record)
     except (OSError, UsageError) as exc:
         _release(run_dir)
+        import shutil  # not at import: argparse no longer loads it for pipec
+
         shutil.rmtree(run_dir, ignore_errors=True)
         if isinstance(exc, UsageError):
             raise

@@ -51,6 +51,7 @@ from pipec.executor import (
     run_step_process,
     start_fresh_process,
 )
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "DEFAULT_QUEUE",
@@ -106,8 +107,8 @@ def connect(address: str) -> Any:
         ) from None
 
 
-@dataclass(frozen=True)
-class _Chunk:
+@dataclass(frozen=True, eq=False, repr=False)
+class _Chunk(ValueMethods):
     """One line a step wrote, as the worker sends it: which invocation, in which order."""
 
     invocation: str
@@ -116,8 +117,8 @@ class _Chunk:
     data: bytes
 
 
-@dataclass(frozen=True)
-class _WorkerOutcome:
+@dataclass(frozen=True, eq=False, repr=False)
+class _WorkerOutcome(ValueMethods):
     result: StepResult
     invocation: str  # the worker-side run of the task that produced this result
     chunks: int  # how many log events that invocation sent

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from pipec.environments import IN_USE_SUFFIX, MARKER
 from pipec.locks import held_alone
+from pipec.value_methods import ValueMethods
 
 __all__ = ["EnvironmentUse", "environment_uses", "remove_environment"]
 
 
-@dataclass(frozen=True)
-class EnvironmentUse:
+@dataclass(frozen=True, eq=False, repr=False)
+class EnvironmentUse(ValueMethods):
     path: Path
     size: int
     last_used: float  # the modification time of its marker, touched at every use

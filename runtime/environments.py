@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipec.manifest import Manifest
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "IN_USE_SUFFIX",
@@ -56,8 +57,8 @@ class EnvironmentError(Exception):  # noqa: A001 - pipec's own, always imported 
     """An environment could not be built (a user's mistake or the host's: exit 2)."""
 
 
-@dataclass(frozen=True)
-class EnvironmentOptions:
+@dataclass(frozen=True, eq=False, repr=False)
+class EnvironmentOptions(ValueMethods):
     root: Path  # <cache>/envs
     base_python: str  # the interpreter environments are made from
     base_version: str  # its version, e.g. 3.11.7

@@ -23,6 +23,8 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Protocol
 
+from pipec.value_methods import ValueMethods
+
 __all__ = [
     "drain_results",
     "Executor",
@@ -46,8 +48,8 @@ class Stream(Enum):
     STDERR = "stderr"
 
 
-@dataclass(frozen=True)
-class StepTask:
+@dataclass(frozen=True, eq=False, repr=False)
+class StepTask(ValueMethods):
     """One attempt of one node: the full command line and where its log goes."""
 
     node: str
@@ -59,8 +61,8 @@ class StepTask:
     preload: tuple[str, ...] = ()  # modules a warm start may import before the step starts
 
 
-@dataclass(frozen=True)
-class StepResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class StepResult(ValueMethods):
     """How one attempt of one node ended, with the end of its stderr."""
 
     node: str

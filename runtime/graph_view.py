@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pipec.manifest import EdgeKind, Manifest, NodeKind
 from pipec.record import NodeRecord, NodeState, RunRecord
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "STATE_COLOURS",
@@ -25,8 +26,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class GraphNode:
+@dataclass(frozen=True, eq=False, repr=False)
+class GraphNode(ValueMethods):
     """One node as the graph views draw it: its layer, parents and run state."""
 
     name: str
@@ -40,8 +41,8 @@ class GraphNode:
     line: int  # the node's line in the pipeline file
 
 
-@dataclass(frozen=True)
-class PipelineGraph:
+@dataclass(frozen=True, eq=False, repr=False)
+class PipelineGraph(ValueMethods):
     """A pipeline laid out in layers for `pipec show --graph` and report.html."""
 
     name: str

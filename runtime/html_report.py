@@ -10,7 +10,6 @@ pipec never unpickles anything to draw this page.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -95,8 +94,16 @@ def write_report(
     return path
 
 
+# What `html.escape(text, quote=True)` replaces, `&` first; the `html` module itself loads a
+# table of every named character reference, which a run's report never needs.
+_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"))
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    escaped = str(text)
+    for character, reference in _ESCAPES:
+        escaped = escaped.replace(character, reference)
+    return escaped
 
 
 def _summary(record: RunRecord, run_dir: Path) -> str:

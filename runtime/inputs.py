@@ -20,6 +20,7 @@ from pipec.manifest import (
 from pipec.record import ArtifactInfo, RunRecord
 from pipec.scheduler import instance_name
 from pipec.store import ArtifactStore
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "Artifact",
@@ -33,8 +34,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Artifact:
+@dataclass(frozen=True, eq=False, repr=False)
+class Artifact(ValueMethods):
     """An output file of a node (or an instance, or a map element)."""
 
     path: str  # as the store names it, for the script's command line
@@ -44,16 +45,16 @@ class Artifact:
     output: str
 
 
-@dataclass(frozen=True)
-class Value:
+@dataclass(frozen=True, eq=False, repr=False)
+class Value(ValueMethods):
     """An input passed on the command line as a Python literal."""
 
     source: str  # Python literal source, read by the script with ast.literal_eval
     value: object
 
 
-@dataclass(frozen=True)
-class Combined:
+@dataclass(frozen=True, eq=False, repr=False)
+class Combined(ValueMethods):
     """A list, tuple or dict that the script builds from an ``@FILE`` JSON description."""
 
     kind: str  # "list" | "tuple" | "dict"
@@ -137,8 +138,8 @@ class InputResolver:
         )
 
 
-@dataclass(frozen=True)
-class _Resolution:
+@dataclass(frozen=True, eq=False, repr=False)
+class _Resolution(ValueMethods):
     """What resolving the bindings of one unit needs to know."""
 
     parameters: Mapping[str, object]

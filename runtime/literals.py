@@ -10,6 +10,8 @@ import ast
 import math
 from dataclasses import dataclass
 
+from pipec.value_methods import ValueMethods
+
 __all__ = ["Literal", "LiteralError", "decode_literal", "encode_literal", "literal_source"]
 
 
@@ -17,8 +19,8 @@ class LiteralError(ValueError):
     """A literal that cannot be read."""
 
 
-@dataclass(frozen=True)
-class Literal:
+@dataclass(frozen=True, eq=False, repr=False)
+class Literal(ValueMethods):
     """A constant value and the Python source text that reproduces it."""
 
     value: object

@@ -20,6 +20,7 @@ from typing import TypeAlias
 from pipec.literals import Literal, LiteralError, decode_literal, encode_literal
 from pipec.paths import PathEscape, inside, unsafe_component
 from pipec.schema import load_manifest_schema, schema_errors
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "MANIFEST_NAME",
@@ -84,15 +85,15 @@ class ContainerKind(Enum):
     DICT = "dict"
 
 
-@dataclass(frozen=True)
-class ParamRef:
+@dataclass(frozen=True, eq=False, repr=False)
+class ParamRef(ValueMethods):
     """A binding to a pipeline parameter."""
 
     name: str
 
 
-@dataclass(frozen=True)
-class OutputRef:
+@dataclass(frozen=True, eq=False, repr=False)
+class OutputRef(ValueMethods):
     """A binding to one output of another node."""
 
     node: str
@@ -102,8 +103,8 @@ class OutputRef:
         return f"{self.node}.{self.output}"
 
 
-@dataclass(frozen=True)
-class Guard:
+@dataclass(frozen=True, eq=False, repr=False)
+class Guard(ValueMethods):
     """Holds when condition node ``node`` succeeded and decided ``value``."""
 
     node: str
@@ -113,8 +114,8 @@ class Guard:
         return f"{self.node} is {self.value}"
 
 
-@dataclass(frozen=True)
-class Container:
+@dataclass(frozen=True, eq=False, repr=False)
+class Container(ValueMethods):
     """A list, tuple or dict built at compile time; ``keys`` (reprs) only for a dict."""
 
     kind: ContainerKind
@@ -146,30 +147,30 @@ class Container:
         )
 
 
-@dataclass(frozen=True)
-class SelectOption:
+@dataclass(frozen=True, eq=False, repr=False)
+class SelectOption(ValueMethods):
     """One branch of a :class:`Select`: its guards and the binding it gives."""
 
     when: tuple[Guard, ...]
     binding: Binding
 
 
-@dataclass(frozen=True)
-class Select:
+@dataclass(frozen=True, eq=False, repr=False)
+class Select(ValueMethods):
     """The value of a name assigned in branches: the first option whose guards all hold."""
 
     options: tuple[SelectOption, ...]
 
 
-@dataclass(frozen=True)
-class ItemRef:
+@dataclass(frozen=True, eq=False, repr=False)
+class ItemRef(ValueMethods):
     """Inside a map body: this instance's element of map node ``map``."""
 
     map: str
 
 
-@dataclass(frozen=True)
-class Gather:
+@dataclass(frozen=True, eq=False, repr=False)
+class Gather(ValueMethods):
     """Outside a map: output ``output`` of every instance of body node ``node``, in order."""
 
     map: str
@@ -192,8 +193,8 @@ class Location:
         return f"{self.path}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
-class Parameter:
+@dataclass(frozen=True, eq=False, repr=False)
+class Parameter(ValueMethods):
     """A parameter of the pipeline function, with its default as a literal."""
 
     name: str
@@ -202,8 +203,8 @@ class Parameter:
     required: bool
 
 
-@dataclass(frozen=True)
-class Node:
+@dataclass(frozen=True, eq=False, repr=False)
+class Node(ValueMethods):
     """A step, a glue node, a condition or a map: its script and what it reads and writes."""
 
     name: str
@@ -228,8 +229,8 @@ class Node:
     imports: tuple[str, ...] = ()  # absolute imports of the script: what a warm start preloads
 
 
-@dataclass(frozen=True)
-class Edge:
+@dataclass(frozen=True, eq=False, repr=False)
+class Edge(ValueMethods):
     """A dependency between two nodes: data passed, or order only."""
 
     source: str
@@ -237,8 +238,8 @@ class Edge:
     kind: EdgeKind
 
 
-@dataclass(frozen=True)
-class Pipeline:
+@dataclass(frozen=True, eq=False, repr=False)
+class Pipeline(ValueMethods):
     """The decorated pipeline function: its name, options and place in the source."""
 
     name: str
@@ -251,8 +252,8 @@ class Pipeline:
     source: Location
 
 
-@dataclass(frozen=True)
-class Manifest:
+@dataclass(frozen=True, eq=False, repr=False)
+class Manifest(ValueMethods):
     """A build: the pipeline, its parameters and nodes in program order, edges and result.
 
     The compiler makes one and writes it with :func:`encode_manifest`; the runtime reads it

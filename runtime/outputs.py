@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pipec.manifest import Node, NodeKind
 from pipec.record import ArtifactInfo, NodeRecord
 from pipec.store import ArtifactStore, StoreError
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "WrittenOutputs",
@@ -19,8 +20,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class WrittenOutputs:
+@dataclass(frozen=True, eq=False, repr=False)
+class WrittenOutputs(ValueMethods):
     """What a finished unit wrote: its outputs, and a condition's decision or a map's elements."""
 
     outputs: Mapping[str, ArtifactInfo]

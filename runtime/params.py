@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pipec.manifest import Parameter
+from pipec.value_methods import ValueMethods
 
 __all__ = ["ParameterError", "TypeSpec", "parse_annotation", "resolve_parameters"]
 
@@ -21,8 +22,8 @@ class ParameterError(ValueError):
     """Bad ``--param`` values; the message lists each problem and how to fix it."""
 
 
-@dataclass(frozen=True)
-class TypeSpec:
+@dataclass(frozen=True, eq=False, repr=False)
+class TypeSpec(ValueMethods):
     """A parameter type: ``origin`` is a builtin type name, ``any``, ``none`` or ``union``."""
 
     origin: str

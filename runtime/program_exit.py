@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipec.executor import StepResult
+from pipec.value_methods import ValueMethods
 
 __all__ = ["GLUE_EXIT_STATUS", "ProgramExit", "program_exit"]
 
@@ -22,8 +23,8 @@ GLUE_EXIT_STATUS = 7
 _MARKER = "pipec-system-exit: "
 
 
-@dataclass(frozen=True)
-class ProgramExit:
+@dataclass(frozen=True, eq=False, repr=False)
+class ProgramExit(ValueMethods):
     """Where and how the controller called ``sys.exit``."""
 
     node: str  # the glue node (or its instance, in a map body)

@@ -18,6 +18,7 @@ from pathlib import Path
 from pipec.atomic import write_bytes_atomic, write_json_atomic
 from pipec.literals import LiteralError, decode_literal
 from pipec.program_exit import ProgramExit
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "RECORD_FORMAT",
@@ -65,8 +66,8 @@ class RunState(Enum):
     INTERRUPTED = "interrupted"
 
 
-@dataclass(frozen=True)
-class ArtifactInfo:
+@dataclass(frozen=True, eq=False, repr=False)
+class ArtifactInfo(ValueMethods):
     """An output file of a node: path (relative to the run folder), size, hash."""
 
     path: str
@@ -74,8 +75,8 @@ class ArtifactInfo:
     sha256: str
 
 
-@dataclass(frozen=True)
-class InterpreterInfo:
+@dataclass(frozen=True, eq=False, repr=False)
+class InterpreterInfo(ValueMethods):
     """The interpreter a run's steps run on."""
 
     executable: str
@@ -88,8 +89,8 @@ class InterpreterInfo:
         return ".".join(self.version.split(".")[:2])
 
 
-@dataclass(frozen=True)
-class NodeRecord:
+@dataclass(frozen=True, eq=False, repr=False)
+class NodeRecord(ValueMethods):
     """What happened to one node (or instance) in the run so far."""
 
     state: NodeState = NodeState.PENDING
@@ -109,8 +110,8 @@ class NodeRecord:
     warm: bool | None = None  # its last attempt was forked from a warm template; None: not run
 
 
-@dataclass(frozen=True)
-class RunRecord:
+@dataclass(frozen=True, eq=False, repr=False)
+class RunRecord(ValueMethods):
     """The whole of ``run.json``: the run, its options and every node's record."""
 
     run_id: str

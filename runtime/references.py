@@ -16,6 +16,7 @@ from pathlib import Path
 from pipec.manifest import MANIFEST_NAME
 from pipec.record import RECORD_NAME, read_record
 from pipec.runs import RunEntry, default_runs_dir, list_runs
+from pipec.value_methods import ValueMethods
 
 __all__ = ["RunReferenceError", "RunWords", "resolve_run", "split_run_words"]
 
@@ -24,8 +25,8 @@ class RunReferenceError(Exception):
     """The words do not name exactly one run; the message says what was found and what to type."""
 
 
-@dataclass(frozen=True)
-class RunWords:
+@dataclass(frozen=True, eq=False, repr=False)
+class RunWords(ValueMethods):
     target: str
     run_id: str | None
     rest: tuple[str, ...]

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipec.record import InterpreterInfo
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "Mismatch",
@@ -53,8 +54,8 @@ class ProbeError(Exception):
     """The interpreter could not be started or did not answer."""
 
 
-@dataclass(frozen=True)
-class Requirement:
+@dataclass(frozen=True, eq=False, repr=False)
+class Requirement(ValueMethods):
     """One line of a requirements file, parsed."""
 
     text: str
@@ -62,16 +63,16 @@ class Requirement:
     specifiers: tuple[tuple[str, str], ...]  # (operator, version)
 
 
-@dataclass(frozen=True)
-class ProbeResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class ProbeResult(ValueMethods):
     """An interpreter and the versions it has of the required distributions."""
 
     interpreter: InterpreterInfo
     installed: Mapping[str, str | None]  # normalized name -> version, None when absent
 
 
-@dataclass(frozen=True)
-class Mismatch:
+@dataclass(frozen=True, eq=False, repr=False)
+class Mismatch(ValueMethods):
     """A requirement of a node that the installed version does not meet."""
 
     node: str

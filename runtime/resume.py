@@ -16,6 +16,7 @@ from pipec.record import ArtifactInfo, NodeRecord, NodeState, RunRecord
 from pipec.record_keeping import with_instances
 from pipec.scheduler import instance_name, kept_on_resume, unit_dependencies
 from pipec.store import ArtifactStore, StoreError
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "KeptWork",
@@ -153,8 +154,8 @@ def _sha256_or_none(path: Path) -> str | None:
         return None
 
 
-@dataclass(frozen=True)
-class KeptWork:
+@dataclass(frozen=True, eq=False, repr=False)
+class KeptWork(ValueMethods):
     """What the kept conditions and maps had settled, for the scheduler and the inputs."""
 
     record: RunRecord  # kept maps succeeded again, with entries for their instances

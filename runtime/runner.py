@@ -40,6 +40,7 @@ from pipec.record_keeping import LiveRecord, with_instances
 from pipec.resume import KeptWork, element_ends, map_bodies, restore_kept
 from pipec.scheduler import Scheduler, split_instance
 from pipec.store import ArtifactStore, StoreError
+from pipec.value_methods import ValueMethods
 from pipec.warm import preloads
 
 __all__ = ["ExitCode", "PipelineRun", "RunOptions"]
@@ -59,8 +60,8 @@ _EXIT_CODES = {
 }
 
 
-@dataclass(frozen=True)
-class RunOptions:
+@dataclass(frozen=True, eq=False, repr=False)
+class RunOptions(ValueMethods):
     """How `pipec run` was asked to run: interpreters, workers, cache, retries."""
 
     python: str

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pipec.atomic import is_leftover
 from pipec.record import RECORD_NAME, RecordError, RunRecord, RunState, read_record
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "LOCK_NAME",
@@ -40,8 +41,8 @@ __all__ = [
 LOCK_NAME = "run.lock"
 
 
-@dataclass(frozen=True)
-class RunEntry:
+@dataclass(frozen=True, eq=False, repr=False)
+class RunEntry(ValueMethods):
     """A run folder and its record, as listings read them."""
 
     path: Path

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipec.manifest import Guard
+from pipec.value_methods import ValueMethods
 
 __all__ = [
     "FailureDecision",
@@ -58,16 +59,16 @@ def _fanout(map_name: str) -> str:
     return f"{map_name}[*]"
 
 
-@dataclass(frozen=True)
-class FailureDecision:
+@dataclass(frozen=True, eq=False, repr=False)
+class FailureDecision(ValueMethods):
     """What a final failure of ``node`` means: these nodes will not run; stop the others?"""
 
     skipped: tuple[str, ...]
     abort: bool
 
 
-@dataclass(frozen=True)
-class Skip:
+@dataclass(frozen=True, eq=False, repr=False)
+class Skip(ValueMethods):
     """A node that will not run because control flow went elsewhere, and why."""
 
     node: str

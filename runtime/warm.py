@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import IO
 
 from pipec.executor import LocalExecutor, OutputSink, StepProcess, StepTask, start_fresh_process
 from pipec.manifest import Manifest
+from pipec.value_methods import ValueMethods
 
 __all__ = ["WarmExecutor", "WarmStarts", "preloads", "same_interpreter", "warm_starts_possible"]
 
@@ -102,8 +102,8 @@ class _Pending:
     ended: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(frozen=True)
-class _Key:
+@dataclass(frozen=True, eq=False, repr=False)
+class _Key(ValueMethods):
     """What nodes must share to be forked from the same template."""
 
     python: str
@@ -181,6 +181,8 @@ class _Template:
         control_r, self.control = os.pipe()
         self.replies, reply_w = os.pipe()
         # stdout and stderr go to a file, whose size tells the template that an import wrote.
+        import tempfile  # only here: a run of a single node starts no template
+
         self.output = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the template
         try:
             # The run folder on its command line (children inherit it) lets a resume after a
