@@ -41,6 +41,7 @@ from pipec.compiler.source import SourceModule
 from pipec.compiler.star_imports import StarImports
 from pipec.compiler.step_names import check_step_names
 from pipec.compiler.syntax import import_bound_name
+from pipec.compiler.task_types import fold_task_type
 from pipec.compiler.trusted_stars import TrustedReads
 from pipec.literals import encode_literal
 
@@ -57,6 +58,7 @@ __all__ = [
     "read_options",
     "read_signature",
     "report_unknown_option",
+    "report_inert",
     "report_source_kept",
 ]
 
@@ -213,23 +215,32 @@ def read_options(
             )
             continue
         key = arg.keyword.value
+        value = constant_of(source, arg.value)
+        if key == "task_type" and value is NOT_LITERAL:
+            value = fold_task_type(source, arg.value, reporter)
         options[key] = OptionValue(
             source=source.code(arg.value),
             location=source.location(arg.value),
-            value=constant_of(source, arg.value),
+            value=value,
         )
     return options
 
 
-def report_source_kept(what: str, key: str, option: OptionValue, reporter: Reporter) -> None:
-    """One warning per option kind that cannot be folded, not one per step."""
-    reporter.report_once(
-        f"{what}-source:{key}",
+def report_source_kept(key: str, option: OptionValue, reporter: Reporter) -> None:
+    """One warning per option kind that cannot be folded, not one per step or decorator."""
+    reporter.report_grouped(
+        f"source:{key}",
         rules.OPTION_SOURCE_KEPT,
         option.location,
         key=key,
         source=_shorten(option.source),
     )
+
+
+def report_inert(key: str, rule: Rule, option: OptionValue, reporter: Reporter) -> None:
+    """One warning per option that needs a ClearML server, wherever it is set: the components'
+    rule when any step sets it (they are read first), the pipeline's when only the pipeline does."""
+    reporter.report_grouped(f"inert:{key}", rule, option.location, key=key)
 
 
 def _shorten(code: str) -> str:
@@ -924,9 +935,7 @@ def _check_component_options(options: Mapping[str, OptionValue], reporter: Repor
     """Warn about options that do nothing here, are unknown, or are kept as source text."""
     for key, option in options.items():
         if key in _COMPONENT_INERT:
-            reporter.report_once(
-                f"component:{key}", rules.INERT_COMPONENT_OPTION, option.location, key=key
-            )
+            report_inert(key, rules.INERT_COMPONENT_OPTION, option, reporter)
         elif key not in _COMPONENT_ACTED | _COMPONENT_METADATA:
             report_unknown_option(
                 "component",
@@ -939,7 +948,7 @@ def _check_component_options(options: Mapping[str, OptionValue], reporter: Repor
         elif not option.is_literal and (
             key in _COMPONENT_METADATA or key in _COMPONENT_DESCRIPTIVE
         ):
-            report_source_kept("component", key, option, reporter)
+            report_source_kept(key, option, reporter)
 
 
 def _return_values(options: Mapping[str, OptionValue], reporter: Reporter) -> tuple[str, ...]:

@@ -251,7 +251,7 @@ INERT_COMPONENT_OPTION = Rule(
     "PC102",
     "inert-component-option",
     _W,
-    "option `{key}` needs a ClearML server and does nothing in pipec",
+    "option `{key}` needs a ClearML server and does nothing in pipec{also}",
     "it is kept in the manifest; remove it to silence this warning",
 )
 OPTION_SOURCE_KEPT = Rule(
@@ -259,7 +259,7 @@ OPTION_SOURCE_KEPT = Rule(
     "option-source-kept",
     _W,
     "option `{key}` is computed when the file is imported; pipec keeps its source text "
-    "`{source}` and never runs it",
+    "`{source}` and never runs it{also}",
     "it only describes the run, so the build goes on; write a literal (or an expression over "
     "module-level constants) to have the value recorded",
 )
@@ -388,14 +388,22 @@ GENERATOR_STEP = Rule(
     "return a list instead of yielding: `return list(...)`",
 )
 
+UNKNOWN_TASK_TYPE = Rule(
+    "PC121",
+    "unknown-task-type",
+    _E,
+    "ClearML's `TaskTypes` has no member `{member}`{suggestion}",
+    "Python stops with AttributeError when it imports the file; the members are: {members}",
+)
+
 # ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------
 
 INERT_PIPELINE_OPTION = Rule(
     "PC151",
     "inert-pipeline-option",
     _W,
-    "pipeline option `{key}` does nothing in pipec",
-    "it is kept in the manifest",
+    "pipeline option `{key}` needs a ClearML server and does nothing in pipec{also}",
+    "it is kept in the manifest; remove it to silence this warning",
 )
 UNKNOWN_PIPELINE_OPTION = Rule(
     "PC152",

@@ -57,6 +57,7 @@ CODES = {
     "PC118": "project-module-not-found",
     "PC119": "per-process-module-value",
     "PC120": "generator-step",
+    "PC121": "unknown-task-type",
     "PC151": "inert-pipeline-option",
     "PC152": "unknown-pipeline-option",
     "PC153": "pipeline-option-not-text",
