@@ -131,15 +131,15 @@ CLEARML_SERVER_CALL = Rule(
     "PC015",
     "clearml-server-call",
     _W,
-    "`{call}(...)` talks to a ClearML server",
+    "`{call}(...)` talks to a ClearML server{carried}",
     "the script that runs it needs clearml installed and configured (clearml.conf) where it "
-    "runs; `pipec build --strict-clearml` refuses such calls",
+    "runs{move}; `pipec build --strict-clearml` refuses such calls",
 )
 CLEARML_SERVER_CALL_REFUSED = Rule(
     "PC016",
     "clearml-server-call-refused",
     _E,
-    "`{call}(...)` talks to a ClearML server, and --strict-clearml refuses it",
+    "`{call}(...)` talks to a ClearML server{carried}, and --strict-clearml refuses it",
     "keep ClearML calls out of the pipeline, or build without --strict-clearml",
 )
 NEWER_PYTHON_SYNTAX = Rule(
@@ -235,6 +235,27 @@ MODULE_PRINT_TO_FILE = Rule(
     "this module-level `print` writes to `{target}`: Python writes it once, when the file runs, "
     "but module-level prints belong to no step, so no script of the build would write it",
     "write it from the controller's body (its code runs once) or from the first step",
+)
+
+BOUND_AFTER_MAIN = Rule(
+    "PC028",
+    "bound-after-main",
+    _W,
+    "`{name}` is bound at line {line}, {where}: when the pipeline runs it is not defined yet "
+    "(NameError, as in Python)",
+    "move the line that binds `{name}` above {move_above}, so that it runs before the pipeline",
+)
+
+CLEARML_CALL_LEFT_OUT = Rule(
+    "PC029",
+    "clearml-call-left-out",
+    _W,
+    "`{call}(...)` is module-level code that talks to a ClearML server: Python runs it once, when "
+    "the file is imported, but it binds nothing a step or the controller reads, so no script of "
+    "the build runs it",
+    "a step that needs it (credentials, a task) must make the call itself, and needs clearml "
+    "installed and configured where it runs; in the controller's body it runs once, in the "
+    "controller's code",
 )
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
