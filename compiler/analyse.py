@@ -19,9 +19,14 @@ from pipec.compiler.call_effects import (
     functions_that_only_read,
     names_calls_may_change,
 )
-from pipec.compiler.constants import constant_of
+from pipec.compiler.constants import bindings_before_pipeline, constant_of
 from pipec.compiler.diagnostics import Location, Reporter, Rule
 from pipec.compiler.lasting_effects import report_lasting_effects, report_prints_to_files
+from pipec.compiler.late_bindings import (
+    LateBinding,
+    names_bound_after_main,
+    report_late_reads,
+)
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.main_names import main_assignment
 from pipec.compiler.module_statements import (
@@ -41,6 +46,7 @@ from pipec.compiler.source import SourceModule
 from pipec.compiler.star_imports import StarImports
 from pipec.compiler.step_names import check_step_names
 from pipec.compiler.syntax import import_bound_name
+from pipec.compiler.task_types import fold_task_type
 from pipec.compiler.trusted_stars import TrustedReads
 from pipec.literals import encode_literal
 
@@ -57,6 +63,7 @@ __all__ = [
     "read_options",
     "read_signature",
     "report_unknown_option",
+    "report_inert",
     "report_source_kept",
 ]
 
@@ -176,7 +183,7 @@ def literal_of(source: SourceModule, expr: cst.BaseExpression) -> Any:
     value = read_literal(source.code(expr))
     if value is not NOT_LITERAL or not isinstance(expr, cst.Name):
         return value
-    indices = source.global_bindings().get(expr.value, [])
+    indices = bindings_before_pipeline(source, expr.value)
     if len(indices) != 1:
         return NOT_LITERAL
     statement = source.module.body[indices[0]]
@@ -213,23 +220,32 @@ def read_options(
             )
             continue
         key = arg.keyword.value
+        value = constant_of(source, arg.value)
+        if key == "task_type" and value is NOT_LITERAL:
+            value = fold_task_type(source, arg.value, reporter)
         options[key] = OptionValue(
             source=source.code(arg.value),
             location=source.location(arg.value),
-            value=constant_of(source, arg.value),
+            value=value,
         )
     return options
 
 
-def report_source_kept(what: str, key: str, option: OptionValue, reporter: Reporter) -> None:
-    """One warning per option kind that cannot be folded, not one per step."""
-    reporter.report_once(
-        f"{what}-source:{key}",
+def report_source_kept(key: str, option: OptionValue, reporter: Reporter) -> None:
+    """One warning per option kind that cannot be folded, not one per step or decorator."""
+    reporter.report_grouped(
+        f"source:{key}",
         rules.OPTION_SOURCE_KEPT,
         option.location,
         key=key,
         source=_shorten(option.source),
     )
+
+
+def report_inert(key: str, rule: Rule, option: OptionValue, reporter: Reporter) -> None:
+    """One warning per option that needs a ClearML server, wherever it is set: the components'
+    rule when any step sets it (they are read first), the pipeline's when only the pipeline does."""
+    reporter.report_grouped(f"inert:{key}", rule, option.location, key=key)
 
 
 def _shorten(code: str) -> str:
@@ -663,11 +679,13 @@ def collect_support(
     own: Iterable[cst.CSTNode],
     reporter: Reporter,
     user: str,
+    readers: Iterable[cst.CSTNode] = (),
 ) -> Support:
     """The module-level statements that the names in `roots` need, transitively, in source order.
 
     `own` are the nodes whose code the script holds itself (the step function, glue statements):
-    the imports inside them count for the script's requirements.
+    the imports inside them count for the script's requirements. `readers` are the source's own
+    nodes for that code when `own` holds rewritten ones: where a late-bound name is read.
     """
     bindings = source.global_bindings()
     skip = {d.index for d in parsed.pipelines}
@@ -683,6 +701,12 @@ def collect_support(
     pending = sorted(set(roots))
     seen: set[str] = set()
     main_lines: dict[str, str] = {}  # `__main__` names the script carries -> their line
+    # Names Python binds only once the pipeline has run: after the `__main__` block, or in it
+    # after the pipeline call (found below, as the block's names are looked up).
+    late = {
+        name: LateBinding(source.location(source.module.body[bindings[name][0]]), False)
+        for name in names_bound_after_main(source, parsed.main_index)
+    }
     pipeline_names = {d.name for d in (*parsed.components, *parsed.pipelines)}
     # What the setup statements change, by root name, and the file's functions that change
     # module-level values: a statement that calls into either changes the process too.
@@ -742,7 +766,10 @@ def collect_support(
                 carried = main_assignment(
                     source, parsed.main_block, name, {d.name for d in parsed.pipelines}
                 )
-                if carried.code is None:
+                if carried.code is None and carried.after_call:
+                    if not indices:
+                        late[name] = LateBinding(carried.location, in_main_block=True)
+                elif carried.code is None:
                     reporter.report_once(
                         f"assigned-only-under-main:{name}",
                         rules.ASSIGNED_ONLY_UNDER_MAIN,
@@ -778,6 +805,9 @@ def collect_support(
                     pending.append(use.name)
 
     _check_carried_compounds(source, chosen, pipeline_names, reporter)
+    reading = [source.extent(node) for node in (*own, *readers) if node in source.positions]
+    reading += [source.extent(source.module.body[index]) for index in sorted(chosen)]
+    report_late_reads(source, late, reading, reporter)
     report_lasting_effects(
         source, [*(source.module.body[index] for index in sorted(chosen)), *main_setup], reporter
     )
@@ -876,9 +906,17 @@ def _component(
     }
     roots.update(helper_roots)
     stripped = _strip_component_decorators(source, function)
-    support = collect_support(source, parsed, roots, [stripped], reporter, f"step `{name}`")
+    # The function as written, whose positions are known; its decorators hold no imports.
+    support = collect_support(source, parsed, roots, [function], reporter, f"step `{name}`")
     check_step_names(
-        source, function, support.statements, stars, reporter, f"step `{name}`", trusted
+        source,
+        function,
+        support.statements,
+        stars,
+        reporter,
+        f"step `{name}`",
+        trusted,
+        names_bound_after_main(source, parsed.main_index),
     )
     return Component(
         function_name=name,
@@ -924,9 +962,7 @@ def _check_component_options(options: Mapping[str, OptionValue], reporter: Repor
     """Warn about options that do nothing here, are unknown, or are kept as source text."""
     for key, option in options.items():
         if key in _COMPONENT_INERT:
-            reporter.report_once(
-                f"component:{key}", rules.INERT_COMPONENT_OPTION, option.location, key=key
-            )
+            report_inert(key, rules.INERT_COMPONENT_OPTION, option, reporter)
         elif key not in _COMPONENT_ACTED | _COMPONENT_METADATA:
             report_unknown_option(
                 "component",
@@ -939,7 +975,7 @@ def _check_component_options(options: Mapping[str, OptionValue], reporter: Repor
         elif not option.is_literal and (
             key in _COMPONENT_METADATA or key in _COMPONENT_DESCRIPTIVE
         ):
-            report_source_kept("component", key, option, reporter)
+            report_source_kept(key, option, reporter)
 
 
 def _return_values(options: Mapping[str, OptionValue], reporter: Reporter) -> tuple[str, ...]:

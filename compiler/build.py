@@ -11,13 +11,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pipec.compiler.analyse import analyse_components
-from pipec.compiler.clearml_calls import report_server_calls
+from pipec.compiler.analyse import Component, analyse_components
+from pipec.compiler.clearml_calls import report_module_level_calls, report_server_calls
 from pipec.compiler.dag import stages
 from pipec.compiler.deep_stack import call_on_deep_stack
 from pipec.compiler.diagnostics import Diagnostic, Reporter, UserError
 from pipec.compiler.emit import emit_build, generator_name
-from pipec.compiler.ir import StepNode
+from pipec.compiler.ir import StepNode, Trace
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
 from pipec.compiler.lower import lower
 from pipec.compiler.parse import find_decorated
@@ -86,7 +86,7 @@ def _build(
     # One PC614 warning for the names steps and glue alike take on trust from installed packages.
     trusted = TrustedReads(stars.unread)
     components = analyse_components(parsed, reporter, stars, trusted)
-    report_server_calls(parsed, reporter, strict=strict_clearml)
+    module_level_calls = report_server_calls(parsed, reporter, strict=strict_clearml)
     if controller is None:
         trusted.report(reporter)
         raise UserError(reporter.diagnostics)
@@ -97,6 +97,9 @@ def _build(
     check_star_reads(stars, trace.star_reads, reporter, trusted)
     trusted.report(reporter)
     used = {n.component for n in trace.nodes if isinstance(n, StepNode)}
+    report_module_level_calls(
+        module_level_calls, _carriers(trace, components), reporter, strict=strict_clearml
+    )
     check_portable(info, components, used, source.location(controller.function), reporter)
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
@@ -122,3 +125,17 @@ def _build(
     )
     waves = stages(trace.graph, [node.name for node in trace.nodes])
     return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics, waves)
+
+
+def _carriers(trace: Trace, components: Mapping[str, Component]) -> dict[int, list[str]]:
+    """Module statement index -> the scripts that carry it (`step `train``, `controller code
+    `glue_1``), in program order."""
+    carriers: dict[int, list[str]] = {}
+    for node in trace.nodes:
+        if isinstance(node, StepNode):
+            statements, what = components[node.component].support.statements, "step"
+        else:
+            statements, what = node.support.statements, "controller code"
+        for index in statements:
+            carriers.setdefault(index, []).append(f"{what} `{node.name}`")
+    return carriers

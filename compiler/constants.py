@@ -13,9 +13,10 @@ import libcst as cst
 
 from pipec.compiler.fold import fold
 from pipec.compiler.literals import NOT_LITERAL
+from pipec.compiler.parse import main_index_of
 from pipec.compiler.source import SourceModule
 
-__all__ = ["constant_of", "module_constant"]
+__all__ = ["bindings_before_pipeline", "constant_of", "module_constant"]
 
 
 def constant_of(
@@ -42,7 +43,7 @@ def module_constant(source: SourceModule, name: str, seen: frozenset[str]) -> An
     """The value of the module-level `name` when one statement binds it to a foldable expression."""
     if name in seen:
         return NOT_LITERAL
-    indices = source.global_bindings().get(name, [])
+    indices = bindings_before_pipeline(source, name)
     if len(indices) != 1:
         return NOT_LITERAL
     statement = source.module.body[indices[0]]
@@ -55,6 +56,16 @@ def module_constant(source: SourceModule, name: str, seen: frozenset[str]) -> An
         return NOT_LITERAL
     inner = seen | {name}
     return fold(small.value, lambda other: module_constant(source, other, inner))
+
+
+def bindings_before_pipeline(source: SourceModule, name: str) -> list[int]:
+    """The top-level statements binding `name` that have run when `python FILE` calls the pipeline.
+
+    Code after the `__main__` block runs once the pipeline has returned: the pipeline reading the
+    name there gets NameError in Python, so such a binding gives no value to fold.
+    """
+    main = main_index_of(source)
+    return [i for i in source.global_bindings().get(name, []) if main is None or i <= main]
 
 
 def _assigns_only(small: cst.Assign | cst.AnnAssign, name: str) -> bool:

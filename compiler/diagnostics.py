@@ -105,6 +105,7 @@ class Reporter:
     def __init__(self) -> None:
         self._items: list[Diagnostic] = []
         self._warned_once: set[str] = set()
+        self._groups: dict[str, _Group] = {}
 
     def add(self, diagnostic: Diagnostic) -> None:
         if diagnostic not in self._items:
@@ -119,10 +120,47 @@ class Reporter:
             self._warned_once.add(key)
             self.report(rule, location, **fields)
 
+    def report_grouped(self, key: str, rule: Rule, location: Location, /, **fields: object) -> None:
+        """One diagnostic for all the places that share `key`, at the first of them and naming the
+        others in the rule's `{also}` field; the first report's rule and fields are the ones shown.
+        """
+        group = self._groups.get(key)
+        if group is None:
+            self._groups[key] = _Group(rule, location, fields, [])
+        elif location != group.location and location not in group.others:
+            group.others.append(location)
+
     @property
     def diagnostics(self) -> tuple[Diagnostic, ...]:
-        return tuple(self._items)
+        grouped = (g.rule.at(g.location, also=g.also(), **g.fields) for g in self._groups.values())
+        return (*self._items, *grouped)
 
     @property
     def has_errors(self) -> bool:
-        return any(d.is_error for d in self._items)
+        return any(d.is_error for d in self.diagnostics)
+
+
+@dataclass
+class _Group:
+    rule: Rule
+    location: Location
+    fields: dict[str, object]
+    others: list[Location]
+
+    def also(self) -> str:
+        """` (also at lines 20, 31 and 4 more)`: every other place, or the first few of many."""
+        lines = sorted({o.line for o in self.others if o.line != self.location.line})
+        if not lines:
+            return ""
+        shown = [str(n) for n in lines[:_PLACES_SHOWN]]
+        rest = len(lines) - len(shown)
+        if rest:
+            listed = f"{', '.join(shown)} and {rest} more"
+        elif len(shown) > 1:
+            listed = f"{', '.join(shown[:-1])} and {shown[-1]}"
+        else:
+            listed = shown[0]
+        return f" (also at line{'s' if len(lines) > 1 else ''} {listed})"
+
+
+_PLACES_SHOWN = 3  # more places than this are counted, not listed

@@ -30,6 +30,7 @@ class MainAssignment:
     location: Location
     code: str | None  # `NAME = <literal>`, or None when refused
     why: str = ""
+    after_call: bool = False  # assigned once, after the pipeline call: no step sees it in Python
 
 
 def main_assignment(
@@ -68,6 +69,7 @@ def main_assignment(
             location,
             None,
             "after the pipeline is called: in Python the steps would not have it either",
+            after_call=True,
         )
     if read_literal(source.code(value)) is not NOT_LITERAL:
         return MainAssignment(location, _line(source.code(holder)))

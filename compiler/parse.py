@@ -11,7 +11,14 @@ from pipec.compiler import rules
 from pipec.compiler.diagnostics import Diagnostic, Reporter
 from pipec.compiler.source import SourceModule
 
-__all__ = ["Decorated", "DecoratorKind", "ParsedFile", "decorator_kind", "find_decorated"]
+__all__ = [
+    "Decorated",
+    "DecoratorKind",
+    "ParsedFile",
+    "decorator_kind",
+    "find_decorated",
+    "main_index_of",
+]
 
 # Every import path under which ClearML (or pipec's drop-in) exposes the decorator class.
 _DECORATOR_MODULES = ("clearml", "clearml.automation", "clearml.automation.controller", "pipec")
@@ -92,6 +99,15 @@ class _NestedFinder(cst.CSTVisitor):
 
     def leave_If(self, original_node: cst.If) -> None:
         self.depth -= 1
+
+
+def main_index_of(source: SourceModule) -> int | None:
+    """Index in the module body of the (last) `if __name__ == "__main__":` block, if any."""
+    found = None
+    for index, statement in enumerate(source.module.body):
+        if _is_main_block(statement):
+            found = index
+    return found
 
 
 def _is_main_block(statement: cst.BaseStatement) -> bool:

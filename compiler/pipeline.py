@@ -18,6 +18,7 @@ from pipec.compiler.analyse import (
     decorator_name,
     read_options,
     read_signature,
+    report_inert,
     report_source_kept,
     report_unknown_option,
 )
@@ -330,9 +331,7 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
     options = read_options(source, controller, reporter)
     for key, option in options.items():
         if key in _PIPELINE_INERT:
-            reporter.report_once(
-                f"pipeline:{key}", rules.INERT_PIPELINE_OPTION, option.location, key=key
-            )
+            report_inert(key, rules.INERT_PIPELINE_OPTION, option, reporter)
         elif key not in _PIPELINE_KNOWN:
             report_unknown_option(
                 "pipeline",
@@ -349,7 +348,7 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
             return None
         if not option.is_literal:
             # Built at import time (a date, an environment variable): it only names the run.
-            report_source_kept("pipeline", key, option, reporter)
+            report_source_kept(key, option, reporter)
             return None
         if not isinstance(option.value, (str, int, float)):
             reporter.report(rules.PIPELINE_OPTION_NOT_TEXT, option.location, key=key)

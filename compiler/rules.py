@@ -131,15 +131,15 @@ CLEARML_SERVER_CALL = Rule(
     "PC015",
     "clearml-server-call",
     _W,
-    "`{call}(...)` talks to a ClearML server",
+    "`{call}(...)` talks to a ClearML server{carried}",
     "the script that runs it needs clearml installed and configured (clearml.conf) where it "
-    "runs; `pipec build --strict-clearml` refuses such calls",
+    "runs{move}; `pipec build --strict-clearml` refuses such calls",
 )
 CLEARML_SERVER_CALL_REFUSED = Rule(
     "PC016",
     "clearml-server-call-refused",
     _E,
-    "`{call}(...)` talks to a ClearML server, and --strict-clearml refuses it",
+    "`{call}(...)` talks to a ClearML server{carried}, and --strict-clearml refuses it",
     "keep ClearML calls out of the pipeline, or build without --strict-clearml",
 )
 NEWER_PYTHON_SYNTAX = Rule(
@@ -237,6 +237,27 @@ MODULE_PRINT_TO_FILE = Rule(
     "write it from the controller's body (its code runs once) or from the first step",
 )
 
+BOUND_AFTER_MAIN = Rule(
+    "PC028",
+    "bound-after-main",
+    _W,
+    "`{name}` is bound at line {line}, {where}: when the pipeline runs it is not defined yet "
+    "(NameError, as in Python)",
+    "move the line that binds `{name}` above {move_above}, so that it runs before the pipeline",
+)
+
+CLEARML_CALL_LEFT_OUT = Rule(
+    "PC029",
+    "clearml-call-left-out",
+    _W,
+    "`{call}(...)` is module-level code that talks to a ClearML server: Python runs it once, when "
+    "the file is imported, but it binds nothing a step or the controller reads, so no script of "
+    "the build runs it",
+    "a step that needs it (credentials, a task) must make the call itself, and needs clearml "
+    "installed and configured where it runs; in the controller's body it runs once, in the "
+    "controller's code",
+)
+
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 
 OPTION_NOT_LITERAL = Rule(
@@ -251,7 +272,7 @@ INERT_COMPONENT_OPTION = Rule(
     "PC102",
     "inert-component-option",
     _W,
-    "option `{key}` needs a ClearML server and does nothing in pipec",
+    "option `{key}` needs a ClearML server and does nothing in pipec{also}",
     "it is kept in the manifest; remove it to silence this warning",
 )
 OPTION_SOURCE_KEPT = Rule(
@@ -259,7 +280,7 @@ OPTION_SOURCE_KEPT = Rule(
     "option-source-kept",
     _W,
     "option `{key}` is computed when the file is imported; pipec keeps its source text "
-    "`{source}` and never runs it",
+    "`{source}` and never runs it{also}",
     "it only describes the run, so the build goes on; write a literal (or an expression over "
     "module-level constants) to have the value recorded",
 )
@@ -388,14 +409,22 @@ GENERATOR_STEP = Rule(
     "return a list instead of yielding: `return list(...)`",
 )
 
+UNKNOWN_TASK_TYPE = Rule(
+    "PC121",
+    "unknown-task-type",
+    _E,
+    "ClearML's `TaskTypes` has no member `{member}`{suggestion}",
+    "Python stops with AttributeError when it imports the file; the members are: {members}",
+)
+
 # ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------
 
 INERT_PIPELINE_OPTION = Rule(
     "PC151",
     "inert-pipeline-option",
     _W,
-    "pipeline option `{key}` does nothing in pipec",
-    "it is kept in the manifest",
+    "pipeline option `{key}` needs a ClearML server and does nothing in pipec{also}",
+    "it is kept in the manifest; remove it to silence this warning",
 )
 UNKNOWN_PIPELINE_OPTION = Rule(
     "PC152",

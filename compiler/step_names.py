@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -52,11 +52,13 @@ def check_step_names(
     reporter: Reporter,
     user: str,
     trusted: TrustedReads,
+    late: Collection[str] = (),
 ) -> None:
     """Report a name the step's script reads that nothing defines; record in `trusted` the
-    names only an installed package's star import could define."""
+    names only an installed package's star import could define. `late` names are bound after
+    the `__main__` block, which PC028 reports as the cause."""
     statements = [source.module.body[i] for i in carried]
-    _undefined(source, [function, *statements], stars, reporter, trusted)
+    _undefined(source, [function, *statements], stars, reporter, trusted, late)
     for statement in statements:
         _per_process(source, statement, reporter, user)
 
@@ -67,6 +69,7 @@ def _undefined(
     stars: StarImports,
     reporter: Reporter,
     trusted: TrustedReads,
+    late: Collection[str],
 ) -> None:
     for node in nodes:
         excluded: list[CodeRange] = []
@@ -78,6 +81,8 @@ def _undefined(
             ]
         for use in source.uses_within(source.extent(node), excluded):
             if use.scope is not None or use.builtin or use.name in _MODULE_NAMES:
+                continue
+            if use.name in late:
                 continue
             if stars.defines(use.name):
                 continue
@@ -103,8 +108,9 @@ def _undefined(
             if hiding is not None:
                 reporter.report(rules.LEFT_OUT_OF_ALL, location, name=use.name, module=hiding)
                 continue
-            visible = [*_visible(source, use.node), *stars.exported()]
-            close = difflib.get_close_matches(use.name, sorted(set(visible)), n=1, cutoff=0.75)
+            # A module-level read above the name's own binding must not suggest the name itself.
+            visible = {*_visible(source, use.node), *stars.exported()} - {use.name}
+            close = difflib.get_close_matches(use.name, sorted(visible), n=1, cutoff=0.75)
             reporter.report(
                 rules.UNDEFINED_NAME_IN_STEP,
                 location,

@@ -463,7 +463,9 @@ def add_node(
         if o in t.source.positions
     )
     own: list[cst.CSTNode] = list(statements) if expression is None else [expression]
-    support = collect_support(t.source, t.parsed, globals_read, own, t.reporter, "controller code")
+    support = collect_support(
+        t.source, t.parsed, globals_read, own, t.reporter, "controller code", originals
+    )
     end = t.source.extent(last) if last in t.source.positions else None
     location = t.location(first)
     for reached in support.components:
