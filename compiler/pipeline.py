@@ -24,6 +24,7 @@ from pipec.compiler.analyse import (
 from pipec.compiler.constants import constant_of
 from pipec.compiler.default_causes import why_default_unknown
 from pipec.compiler.diagnostics import Location, Reporter
+from pipec.compiler.file_defaults import BuildPlace, fold_file_default, holds_path
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.module_statements import main_setup_lines
 from pipec.compiler.no_pipeline import report_no_pipeline
@@ -54,6 +55,7 @@ class PipelineInfo:
     line: int
     column: int
     parameters: tuple[ParameterInfo, ...]
+    file_in_defaults: bool = False  # a default was folded with `__file__` known (file_defaults)
 
 
 _PIPELINE_INERT = {
@@ -324,7 +326,13 @@ def _refuse_other_decorators(
         )
 
 
-def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Reporter) -> PipelineInfo:
+def analyse_pipeline(
+    parsed: ParsedFile,
+    controller: Decorated,
+    reporter: Reporter,
+    place: BuildPlace | None = None,
+) -> PipelineInfo:
+    """`place`: where the file is built, to fold defaults built from `__file__` (none without)."""
     source = parsed.source
     _refuse_other_decorators(source, controller, reporter)
     options = read_options(source, controller, reporter)
@@ -368,6 +376,7 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
     main = _read_main_block(parsed, controller, names, reporter)
     default_queue = main.queue if main.queue is not None else text("default_queue")
     parameters: list[ParameterInfo] = []
+    file_in_defaults = False
     for parameter in signature:
         if parameter.name in main.overrides:
             parameters.append(
@@ -390,6 +399,20 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
             if param_node.default is not None
             else NOT_LITERAL
         )
+        if value is NOT_LITERAL and param_node.default is not None and place is not None:
+            folded = fold_file_default(source, param_node.default, place)
+            file_in_defaults |= folded.reads_file and folded.value is not NOT_LITERAL
+            if holds_path(folded.value):
+                parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
+                reporter.report(
+                    rules.PARAMETER_DEFAULT_IS_PATH,
+                    source.location(param_node.default),
+                    name=parameter.name,
+                    kind="pathlib.Path",
+                    code=source.code(param_node.default),
+                )
+                continue
+            value = folded.value
         if value is NOT_LITERAL:
             parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
             reporter.report(
@@ -414,4 +437,5 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
         line=location.line,
         column=location.column,
         parameters=tuple(parameters),
+        file_in_defaults=file_in_defaults,
     )
