@@ -50,7 +50,7 @@ _LEXICAL_METHODS: dict[str, Callable[..., Any]] = {
     "with_stem": PurePosixPath.with_stem,
     "as_posix": PurePosixPath.as_posix,
 }
-_PROPERTIES = frozenset({"parent", "name", "stem", "suffix"})
+_PROPERTIES = frozenset({"parent", "parents", "name", "stem", "suffix"})
 
 
 def _text(value: Any) -> Any:
@@ -94,7 +94,20 @@ def fold_file_default(
         value = folder.value(expr)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, IndexError):
         value = NOT_LITERAL
+    if value is not NOT_LITERAL and not _plain(value):
+        value = NOT_LITERAL  # `Path(__file__).parents` alone: no literal says what it is
     return FileDefault(value, folder.read_file)
+
+
+def _plain(value: Any) -> bool:
+    """Whether the value is made of what a literal holds, or of paths (refused by the caller)."""
+    if value is None or isinstance(value, (str, int, float, complex, bytes, PurePosixPath)):
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
 
 
 class _PathFolder:
@@ -122,7 +135,7 @@ class _PathFolder:
                 return NOT_LITERAL
             return left / right if isinstance(expr.operator, cst.Divide) else left + right
         if isinstance(expr, cst.Subscript):
-            return self._parents(expr)
+            return self._subscript(expr)
         if isinstance(expr, cst.FormattedString):
             return self._fstring(expr)
         if isinstance(expr, (cst.List, cst.Tuple)):
@@ -230,20 +243,15 @@ class _PathFolder:
             return path
         return NOT_LITERAL
 
-    def _parents(self, expr: cst.Subscript) -> Any:
-        value = expr.value
-        if (
-            len(expr.slice) != 1
-            or not isinstance(expr.slice[0].slice, cst.Index)
-            or not isinstance(value, cst.Attribute)
-            or value.attr.value != "parents"
-        ):
-            return fold(expr, self.lookup)
-        receiver = self.value(value.value)
-        index = self.value(expr.slice[0].slice.value)
-        if not isinstance(receiver, PurePosixPath) or not isinstance(index, int):
+    def _subscript(self, expr: cst.Subscript) -> Any:
+        """`parts[0]`, `Path(__file__).parents[1]`, `os.path.splitext(...)[0]`."""
+        if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
             return NOT_LITERAL
-        return receiver.parents[index]
+        container = self.value(expr.value)
+        key = self.value(expr.slice[0].slice.value)
+        if container is NOT_LITERAL or key is NOT_LITERAL:
+            return NOT_LITERAL
+        return container[key]
 
     def _fstring(self, expr: cst.FormattedString) -> Any:
         if "r" not in expr.prefix.lower() and any(

@@ -143,14 +143,20 @@ def _called_under_main(parsed: ParsedFile, names: set[str]) -> list[str]:
 class _MainCall:
     overrides: Mapping[str, Any]
     queue: str | None
+    reads_file: bool = False  # an argument was folded with `__file__` known
 
 
 def _read_main_block(
-    parsed: ParsedFile, controller: Decorated, parameter_names: list[str], reporter: Reporter
+    parsed: ParsedFile,
+    controller: Decorated,
+    parameter_names: list[str],
+    reporter: Reporter,
+    place: BuildPlace | None = None,
 ) -> _MainCall:
     source = parsed.source
     overrides: dict[str, Any] = {}
     queue: str | None = None
+    reads_file = False
     if parsed.main_block is None:
         return _MainCall(overrides, queue)
     body = parsed.main_block.body
@@ -214,12 +220,14 @@ def _read_main_block(
                     reporter.report(rules.PIPELINE_CALLED_TWICE, source.location(call))
                     continue
                 called = True
-                overrides = _bind_main_call(source, call, parameter_names, known, reporter)
+                overrides, reads_file = _bind_main_call(
+                    source, call, parameter_names, known, reporter, place
+                )
                 continue
             _ignored_in_main(source, small, reporter)
         if not isinstance(statement, cst.SimpleStatementLine):
             _ignored_in_main(source, statement, reporter)
-    return _MainCall(overrides, queue)
+    return _MainCall(overrides, queue, reads_file)
 
 
 def _constant_assignment(
@@ -274,8 +282,11 @@ def _bind_main_call(
     names: list[str],
     known: dict[str, Any],
     reporter: Reporter,
-) -> dict[str, Any]:
+    place: BuildPlace | None,
+) -> tuple[dict[str, Any], bool]:
+    """The arguments of the pipeline call, and whether one was folded with `__file__` known."""
     overrides: dict[str, Any] = {}
+    reads_file = False
     position = 0
     for arg in call.args:
         if arg.star:
@@ -302,13 +313,18 @@ def _bind_main_call(
                 )
                 continue
         value = constant_of(source, arg.value, known)
+        if value is NOT_LITERAL and place is not None:
+            folded = fold_file_default(source, arg.value, place)
+            if folded.value is not NOT_LITERAL and not holds_path(folded.value):
+                value = folded.value
+                reads_file |= folded.reads_file
         if value is NOT_LITERAL:
             reporter.report(
                 rules.PIPELINE_CALL_VALUE_NOT_LITERAL, source.location(arg.value), name=name
             )
             continue
         overrides[name] = value
-    return overrides
+    return overrides, reads_file
 
 
 def _refuse_other_decorators(
@@ -373,10 +389,10 @@ def analyse_pipeline(
             reporter.report(rules.BAD_ABORT_ON_FAILURE, abort.location)
     signature = read_signature(source, controller.function, reporter, "pipeline controller")
     names = [p.name for p in signature]
-    main = _read_main_block(parsed, controller, names, reporter)
+    main = _read_main_block(parsed, controller, names, reporter, place)
     default_queue = main.queue if main.queue is not None else text("default_queue")
     parameters: list[ParameterInfo] = []
-    file_in_defaults = False
+    file_in_defaults = main.reads_file
     for parameter in signature:
         if parameter.name in main.overrides:
             parameters.append(

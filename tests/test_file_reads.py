@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from differential import PIPEC, Differential
+from golden_build import build_file
 
 from pipec.compiler.diagnostics import UserError
+from pipec.compiler.requirements import StaticEnvironment
 
 pytestmark = pytest.mark.skipif(not PIPEC.exists(), reason="the pipec console script is missing")
 
@@ -337,3 +339,82 @@ def controller(folder: Path = Path(__file__).parent):
     assert error.hint.startswith(
         "wrap it in `str(...)`: `folder: str = str(Path(__file__).parent)`"
     )
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'str(Path(__file__).parents[1] / "data")',
+        'os.path.splitext(os.path.basename(__file__))[0] + "-out"',
+        'str(Path(__file__).with_suffix(".yaml"))',
+        'str(Path(__file__).parent.joinpath("a", "b"))',
+        'f"{Path(__file__).parent}/logs/{Path(__file__).stem}.txt"',
+        'os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "x"))',
+        "os.fspath(Path(__file__).absolute().with_name('cfg.toml'))",
+        'os.path.realpath(__file__) + "!"',
+        '[str(HERE / name) for name in ("a",)][0] if False else str(HERE / "b")',
+    ],
+)
+def test_a_folded_default_is_the_value_python_computes(tmp_path: Path, expression: str):
+    folds = "for name in" not in expression  # a comprehension is left to the run: refused
+    source = f"""
+import os
+from pathlib import Path
+
+from pipec import PipelineDecorator
+
+HERE = Path(__file__).parent
+
+
+@PipelineDecorator.component(return_values=["v"])
+def echo(v):
+    return v
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(value=({expression})):
+    return echo(value)
+"""
+    file = tmp_path / "pipeline.py"
+    file.write_text(source, encoding="utf-8")
+    expected = eval(  # the reference: Python itself, with `__file__` the built file's path
+        expression, {"__file__": str(file), "Path": Path, "os": os, "HERE": file.parent}
+    )
+    try:
+        built = build_file(file, "pipeline.py", StaticEnvironment({}))
+    except UserError as error:  # not folded: said at the default, never a different value
+        assert not folds, error
+        assert [d.code for d in error.diagnostics if d.is_error] == ["PC155"]
+        return
+    assert folds
+    (parameter,) = built.manifest.parameters
+    assert parameter.default is not None and parameter.default.value == expected
+
+
+def test_a_path_passed_to_the_pipeline_under_main_is_that_value(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        """
+import os
+
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def echo(v):
+    return v
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(config: str = "default.yaml"):
+    return echo(config)
+
+
+if __name__ == "__main__":
+    controller(config=os.path.join(os.path.dirname(__file__), "given.yaml"))
+""",
+    )
+    assert "PC161" not in _codes(run) and "PC150" in _codes(run)
+    manifest = json.loads((run.build_dir / "manifest.json").read_text(encoding="utf-8"))
+    (parameter,) = manifest["parameters"]
+    assert parameter["default"]["value"] == str(tmp_path / "given.yaml")
