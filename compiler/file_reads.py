@@ -15,8 +15,11 @@ its own path and `_MODULE_FILE`.
 
 from __future__ import annotations
 
+import ast
+import io
 import posixpath
 import re
+import tokenize
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -74,8 +77,10 @@ def pin_build(
     constant = _fresh_name(_PIPELINE_CONSTANT, text)
     display = posixpath.basename(place.path.replace("\\", "/"))
     line = f"{constant} = {place.path!r}  # `__file__` of {display} where it was built"
-    scripts = tuple(_pin_script(script, constant, line) for script in lowered.scripts)
-    home = _pin_support(lowered.home, constant, line) if lowered.home is not None else None
+    scripts, home = lowered.scripts, lowered.home
+    if _reads_file(text):  # every piece a script carries is a piece of this text
+        scripts = tuple(_pin_script(script, constant, line) for script in scripts)
+        home = _pin_support(home, constant, line) if home is not None else None
     local_files, module_read = _pin_local_files(lowered.local_files, module_folders)
     pinned = home is not lowered.home or any(
         new is not old for new, old in zip(scripts, lowered.scripts, strict=True)
@@ -235,20 +240,66 @@ def _pin_local_files(
         if folder is None or not relative.endswith(".py") or not _reads_file(text):
             pinned[path] = text
             continue
-        module = cst.parse_module(text)
+        constant = _fresh_name(_MODULE_CONSTANT, text)
+        origin = posixpath.join(folder.replace("\\", "/"), relative)
+        line = f"{constant} = {origin!r}  # `__file__` of {relative} where it was built"
+        try:
+            module = cst.parse_module(text)
+        except cst.ParserSyntaxError:
+            # Syntax newer than libcst knows (Python already accepted the file): Python's own
+            # tokenizer finds the reads.
+            rewritten, where = _pin_tokens(text, constant)
+            if where is not None:
+                pinned[path] = _with_line_after_header(rewritten, line)
+                first = first or Location(relative, where[0], where[1] + 1)
+            else:
+                pinned[path] = text
+            continue
         read = _first_read(module)
         if read is None:
             pinned[path] = text
             continue
-        constant = _fresh_name(_MODULE_CONSTANT, text)
-        origin = posixpath.join(folder.replace("\\", "/"), relative)
-        rewritten = module.visit(_PinReads(constant)).code
-        pinned[path] = _with_constant_line(
-            rewritten, f"{constant} = {origin!r}  # `__file__` of {relative} where it was built"
-        )
+        pinned[path] = _with_constant_line(module.visit(_PinReads(constant)).code, line)
         if first is None:
             first = _location_in(module, read, relative)
     return pinned, first
+
+
+def _pin_tokens(code: str, constant: str) -> tuple[str, tuple[int, int] | None]:
+    """`code` with each `__file__` name token (not after a `.`) replaced; the first one's place."""
+    lines = code.splitlines(keepends=True)
+    found: list[tuple[int, int]] = []
+    previous = ""
+    for token in tokenize.generate_tokens(io.StringIO(code).readline):
+        if token.type == tokenize.NAME and token.string == "__file__" and previous != ".":
+            found.append(token.start)
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+            previous = token.string
+    for row, column in reversed(found):  # right to left: earlier columns stay valid
+        text = lines[row - 1]
+        lines[row - 1] = text[:column] + constant + text[column + len("__file__") :]
+    return "".join(lines), (found[0] if found else None)
+
+
+def _with_line_after_header(code: str, line: str) -> str:
+    """`line` after the module's docstring and `__future__` imports, read with `ast`."""
+    body = ast.parse(code).body
+    after = 0
+    for index, statement in enumerate(body):
+        docstring = (
+            index == 0
+            and isinstance(statement, ast.Expr)
+            and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str)
+        )
+        future = isinstance(statement, ast.ImportFrom) and statement.module == "__future__"
+        if not (docstring or future):
+            break
+        after = statement.end_lineno or statement.lineno
+    lines = code.splitlines(keepends=True)
+    if after and not lines[after - 1].endswith("\n"):
+        lines[after - 1] += "\n"
+    return "".join([*lines[:after], line + "\n", *lines[after:]])
 
 
 def _location_in(module: cst.Module, node: cst.Name, path: str) -> Location:

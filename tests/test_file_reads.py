@@ -418,3 +418,18 @@ if __name__ == "__main__":
     manifest = json.loads((run.build_dir / "manifest.json").read_text(encoding="utf-8"))
     (parameter,) = manifest["parameters"]
     assert parameter["default"]["value"] == str(tmp_path / "given.yaml")
+
+
+def test_without_libcst_the_tokenizer_pins_a_local_module_after_its_header():
+    # The path a local module takes when its syntax is newer than libcst knows.
+    from pipec.compiler.file_reads import _pin_tokens, _with_line_after_header
+
+    code = (
+        '"""Doc."""\nfrom __future__ import annotations\nimport os\nX = (os.__file__, __file__)\n'
+    )
+    pinned, first = _pin_tokens(code, "_MODULE_FILE")
+    assert first == (4, 18)  # line, 0-based column
+    assert _with_line_after_header(pinned, "_MODULE_FILE = '/p/m.py'") == (
+        '"""Doc."""\nfrom __future__ import annotations\n'
+        "_MODULE_FILE = '/p/m.py'\nimport os\nX = (os.__file__, _MODULE_FILE)\n"
+    )
