@@ -17,6 +17,8 @@ from pipec.compiler.dag import stages
 from pipec.compiler.deep_stack import call_on_deep_stack
 from pipec.compiler.diagnostics import Diagnostic, Reporter, UserError
 from pipec.compiler.emit import emit_build, generator_name
+from pipec.compiler.file_defaults import BuildPlace
+from pipec.compiler.file_reads import pin_build, report_file_read
 from pipec.compiler.ir import StepNode, Trace
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
 from pipec.compiler.lower import lower
@@ -31,7 +33,7 @@ from pipec.compiler.trace import trace_controller
 from pipec.compiler.trusted_stars import TrustedReads
 from pipec.manifest import Manifest
 
-__all__ = ["BuildResult", "LocalModule", "ProjectFiles", "build", "pipeline_slug"]
+__all__ = ["BuildPlace", "BuildResult", "LocalModule", "ProjectFiles", "build", "pipeline_slug"]
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,24 @@ def build(
     regenerate: str | None = None,
     strict_clearml: bool = False,
     pins: str = "exact",
+    place: BuildPlace | None = None,
 ) -> BuildResult:
-    """Compile one pipeline file. Raises UserError with every diagnostic when the file is wrong."""
+    """Compile one pipeline file. Raises UserError with every diagnostic when the file is wrong.
+
+    `place` is where the file sits on this host: what `__file__` means in every script of the
+    build (docs/build-output.md). Without it, `path` as given stands for it.
+    """
     return call_on_deep_stack(
         lambda: _build(
-            text, path, environment, project, pipeline, regenerate, strict_clearml, pins
+            text,
+            path,
+            environment,
+            project,
+            pipeline,
+            regenerate,
+            strict_clearml,
+            pins,
+            place or BuildPlace(path),
         ),
         path,
     )
@@ -77,6 +92,7 @@ def _build(
     regenerate: str | None,
     strict_clearml: bool,
     pins: str,
+    place: BuildPlace,
 ) -> BuildResult:
     source = parse_source(text, path)
     reporter = Reporter()
@@ -90,7 +106,9 @@ def _build(
     if controller is None:
         trusted.report(reporter)
         raise UserError(reporter.diagnostics)
-    info = analyse_pipeline(parsed, controller, reporter)
+    info = analyse_pipeline(parsed, controller, reporter, place)
+    if info.file_in_defaults:  # said before any refusal: a default may be the refused one
+        report_file_read(source, reporter)
     trace = trace_controller(
         parsed, components, controller, tuple(p.name for p in info.parameters), reporter
     )
@@ -105,13 +123,14 @@ def _build(
         raise UserError(reporter.diagnostics)
 
     stem_of_path = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+    local = LocalIndex(project, reporter, stem_of_path)
     lowered = lower(
         info,
         components,
         trace,
         source_path=path,
         generator=generator_name(),
-        local=LocalIndex(project, reporter, stem_of_path),
+        local=local,
         environment=environment,
         project=project,
         reporter=reporter,
@@ -120,8 +139,22 @@ def _build(
     )
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
+    pinned = pin_build(
+        lowered,
+        source,
+        place,
+        reporter,
+        module_folders={
+            name: module.folder
+            for name, module in local.found.items()
+            if module is not None and module.folder is not None
+        },
+        file_in_defaults=info.file_in_defaults,
+    )
     files, manifest = emit_build(
-        lowered, regenerate=regenerate or f"pipec build {path}", source_text=text
+        pinned.lowered,
+        regenerate=regenerate or f"pipec build {path}",
+        source_text=pinned.source_text,
     )
     waves = stages(trace.graph, [node.name for node in trace.nodes])
     return BuildResult(pipeline_slug(info.name), files, manifest, reporter.diagnostics, waves)

@@ -22,7 +22,7 @@ from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
-    from pipec.compiler.build import BuildResult
+    from pipec.compiler.build import BuildPlace, BuildResult
 
 __all__ = ["main"]
 
@@ -86,6 +86,7 @@ def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
             regenerate=regenerate,
             strict_clearml=args.strict_clearml,
             pins=getattr(args, "pins", "exact"),
+            place=_place(path),
         )
     except UserError as error:
         print(format_all(error.diagnostics, {display: text}), file=sys.stderr)
@@ -98,6 +99,13 @@ def _compile(args: argparse.Namespace) -> tuple[BuildResult | None, int]:
     if result.diagnostics:
         print(format_all(result.diagnostics, {display: text}), file=sys.stderr)
     return result, 0
+
+
+def _place(path: Path) -> BuildPlace:
+    """Where the file is, as `__file__` names it when Python runs it from here (symlinks kept)."""
+    from pipec.compiler.build import BuildPlace
+
+    return BuildPlace(os.path.abspath(path), os.path.realpath(path))
 
 
 def _write_build(files: dict[str, bytes], out: Path) -> None:

@@ -30,7 +30,8 @@ def why_default_unknown(source: SourceModule, default: cst.BaseExpression) -> st
         node.visit(finder)
         if finder.file:
             return (
-                ": it is built from `__file__`, which names where the file sits when Python runs it"
+                ": it is built from `__file__` through an operation pipec does not fold (it folds "
+                "path arithmetic: `Path(__file__).parent / 'x'`, `os.path.join(...)`, `str(...)`)"
             )
         if finder.environment:
             return ": it reads an environment variable, which only the running process knows"

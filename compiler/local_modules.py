@@ -23,6 +23,9 @@ class LocalModule:
 
     name: str
     files: tuple[tuple[str, str], ...]  # (path relative to the pipeline's folder, text)
+    # The absolute folder the files were read from on the build host, when known: the
+    # `__file__` a copy of the module reads (docs/build-output.md).
+    folder: str | None = None
 
 
 class ProjectFiles(Protocol):

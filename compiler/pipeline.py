@@ -25,6 +25,7 @@ from pipec.compiler.analyse import (
 from pipec.compiler.constants import constant_of
 from pipec.compiler.default_causes import why_default_unknown
 from pipec.compiler.diagnostics import Location, Reporter
+from pipec.compiler.file_defaults import BuildPlace, fold_file_default, holds_path
 from pipec.compiler.literals import NOT_LITERAL, read_literal
 from pipec.compiler.module_statements import main_setup_lines
 from pipec.compiler.no_pipeline import report_no_pipeline
@@ -55,6 +56,7 @@ class PipelineInfo:
     line: int
     column: int
     parameters: tuple[ParameterInfo, ...]
+    file_in_defaults: bool = False  # a default was folded with `__file__` known (file_defaults)
 
 
 _PIPELINE_INERT = {
@@ -142,14 +144,20 @@ def _called_under_main(parsed: ParsedFile, names: set[str]) -> list[str]:
 class _MainCall:
     overrides: Mapping[str, Any]
     queue: str | None
+    reads_file: bool = False  # an argument was folded with `__file__` known
 
 
 def _read_main_block(
-    parsed: ParsedFile, controller: Decorated, parameter_names: list[str], reporter: Reporter
+    parsed: ParsedFile,
+    controller: Decorated,
+    parameter_names: list[str],
+    reporter: Reporter,
+    place: BuildPlace | None = None,
 ) -> _MainCall:
     source = parsed.source
     overrides: dict[str, Any] = {}
     queue: str | None = None
+    reads_file = False
     if parsed.main_block is None:
         return _MainCall(overrides, queue)
     body = parsed.main_block.body
@@ -213,12 +221,14 @@ def _read_main_block(
                     reporter.report(rules.PIPELINE_CALLED_TWICE, source.location(call))
                     continue
                 called = True
-                overrides = _bind_main_call(source, call, parameter_names, known, reporter)
+                overrides, reads_file = _bind_main_call(
+                    source, call, parameter_names, known, reporter, place
+                )
                 continue
             _ignored_in_main(source, small, reporter)
         if not isinstance(statement, cst.SimpleStatementLine):
             _ignored_in_main(source, statement, reporter)
-    return _MainCall(overrides, queue)
+    return _MainCall(overrides, queue, reads_file)
 
 
 def _constant_assignment(
@@ -273,8 +283,11 @@ def _bind_main_call(
     names: list[str],
     known: dict[str, Any],
     reporter: Reporter,
-) -> dict[str, Any]:
+    place: BuildPlace | None,
+) -> tuple[dict[str, Any], bool]:
+    """The arguments of the pipeline call, and whether one was folded with `__file__` known."""
     overrides: dict[str, Any] = {}
+    reads_file = False
     position = 0
     for arg in call.args:
         if arg.star:
@@ -301,13 +314,18 @@ def _bind_main_call(
                 )
                 continue
         value = constant_of(source, arg.value, known)
+        if value is NOT_LITERAL and place is not None:
+            folded = fold_file_default(source, arg.value, place)
+            if folded.value is not NOT_LITERAL and not holds_path(folded.value):
+                value = folded.value
+                reads_file |= folded.reads_file
         if value is NOT_LITERAL:
             reporter.report(
                 rules.PIPELINE_CALL_VALUE_NOT_LITERAL, source.location(arg.value), name=name
             )
             continue
         overrides[name] = value
-    return overrides
+    return overrides, reads_file
 
 
 def _refuse_other_decorators(
@@ -325,7 +343,13 @@ def _refuse_other_decorators(
         )
 
 
-def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Reporter) -> PipelineInfo:
+def analyse_pipeline(
+    parsed: ParsedFile,
+    controller: Decorated,
+    reporter: Reporter,
+    place: BuildPlace | None = None,
+) -> PipelineInfo:
+    """`place`: where the file is built, to fold defaults built from `__file__` (none without)."""
     source = parsed.source
     _refuse_other_decorators(source, controller, reporter)
     options = read_options(source, controller, reporter)
@@ -364,9 +388,10 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
             reporter.report(rules.BAD_ABORT_ON_FAILURE, abort.location)
     signature = read_signature(source, controller.function, reporter, "pipeline controller")
     names = [p.name for p in signature]
-    main = _read_main_block(parsed, controller, names, reporter)
+    main = _read_main_block(parsed, controller, names, reporter, place)
     default_queue = main.queue if main.queue is not None else text("default_queue")
     parameters: list[ParameterInfo] = []
+    file_in_defaults = main.reads_file
     for parameter in signature:
         if parameter.name in main.overrides:
             parameters.append(
@@ -389,6 +414,20 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
             if param_node.default is not None
             else NOT_LITERAL
         )
+        if value is NOT_LITERAL and param_node.default is not None and place is not None:
+            folded = fold_file_default(source, param_node.default, place)
+            file_in_defaults |= folded.reads_file and folded.value is not NOT_LITERAL
+            if holds_path(folded.value):
+                parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
+                reporter.report(
+                    rules.PARAMETER_DEFAULT_IS_PATH,
+                    source.location(param_node.default),
+                    name=parameter.name,
+                    kind="pathlib.Path",
+                    code=source.code(param_node.default),
+                )
+                continue
+            value = folded.value
         if value is NOT_LITERAL:
             parameters.append(ParameterInfo(parameter.name, parameter.annotation, None, False))
             reporter.report(
@@ -413,4 +452,5 @@ def analyse_pipeline(parsed: ParsedFile, controller: Decorated, reporter: Report
         line=location.line,
         column=location.column,
         parameters=tuple(parameters),
+        file_in_defaults=file_in_defaults,
     )

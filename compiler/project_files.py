@@ -55,7 +55,8 @@ class DirectoryProject:
     def _module_in(self, folder: Path, name: str) -> LocalModule | None:
         single = folder / f"{name}.py"
         if single.is_file() and single.resolve() != self.exclude:
-            return LocalModule(name, ((single.name, single.read_text(encoding="utf-8")),))
+            text = single.read_text(encoding="utf-8")
+            return LocalModule(name, ((single.name, text),), str(folder))
         package = folder / name
         if not package.is_dir():
             return None
@@ -68,7 +69,7 @@ class DirectoryProject:
                 continue
             files.append((relative.as_posix(), file.read_text(encoding="utf-8")))
         # A folder of modules without __init__.py is a namespace package: importable all the same.
-        return LocalModule(name, tuple(files)) if files else None
+        return LocalModule(name, tuple(files), str(folder)) if files else None
 
     def read_text(self, relative: str) -> str | None:
         path = self.root / relative

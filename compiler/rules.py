@@ -416,6 +416,16 @@ UNKNOWN_TASK_TYPE = Rule(
     "ClearML's `TaskTypes` has no member `{member}`{suggestion}",
     "Python stops with AttributeError when it imports the file; the members are: {members}",
 )
+FILE_READ_AT_BUILD_PATH = Rule(
+    "PC150",
+    "file-read-at-build-path",
+    _W,
+    "`__file__` is taken as the path where the file sits as it is built; a build run on "
+    "another host reads the same path there",
+    "to read or write elsewhere, make the path a pipeline parameter "
+    "(`def pipeline(data: str = str(DATA))`) and pass it at run time: "
+    "pipec run BUILD --param data=PATH",
+)
 
 # ---- PC15x: the pipeline's options and the `__main__` block ------------------------------------
 
@@ -496,6 +506,15 @@ PIPELINE_CALL_VALUE_NOT_LITERAL = Rule(
     _W,
     "the value passed for `{name}` is not a literal; the manifest keeps the function's default",
     "pass it at run time: pipec run BUILD --param {name}=VALUE",
+)
+
+PARAMETER_DEFAULT_IS_PATH = Rule(
+    "PC199",
+    "parameter-default-is-path",
+    _E,
+    "the default of pipeline parameter `{name}` would be a `{kind}` object, which the manifest "
+    "cannot hold: it keeps plain values (strings, numbers, lists, dicts)",
+    "wrap it in `str(...)`: `{name}: str = str({code})`, and make a Path of it where it is used",
 )
 
 # ---- PC2xx: statements of the controller --------------------------------------------------------

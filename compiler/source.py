@@ -256,6 +256,9 @@ def _collect_uses(
                 continue
             referents = list(access.referents)
             builtin = bool(referents) and all(isinstance(r.scope, BuiltinScope) for r in referents)
+            # Python defines `__file__` in every module it runs from a file; each script pipec
+            # writes reads the pipeline file's path in its place (compiler/file_reads.py).
+            builtin = builtin or (not referents and node.value == "__file__")
             owner = next(
                 (r.scope for r in referents if not isinstance(r.scope, BuiltinScope)), None
             )

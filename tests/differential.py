@@ -20,7 +20,7 @@ from typing import Any
 
 from golden_build import build_file, write_tree
 
-from pipec.compiler.diagnostics import UserError
+from pipec.compiler.diagnostics import Diagnostic, UserError
 from pipec.compiler.requirements import StaticEnvironment
 from pipec.literals import literal_source
 
@@ -70,11 +70,14 @@ class Differential:
         self.build_dir = folder / "build"
         self.run_options: list[str] = []  # extra `pipec run` options, e.g. ["--workers", "2"]
         self.refusal: UserError | None = None
+        self.diagnostics: tuple[Diagnostic, ...] = ()  # of the build, warnings included
         try:
             built = build_file(self.file, "pipeline.py", StaticEnvironment({}))
         except UserError as error:
             self.refusal = error
+            self.diagnostics = error.diagnostics
             return
+        self.diagnostics = built.diagnostics
         write_tree(built.files, self.build_dir)
         self.runs = 0
 

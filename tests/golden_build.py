@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from pipec.compiler.build import BuildResult, build
+from pipec.compiler.build import BuildPlace, BuildResult, build
 from pipec.compiler.cli import main as pipec_main
 from pipec.compiler.project_files import DirectoryProject
 from pipec.compiler.requirements import Environment, StaticEnvironment
@@ -55,6 +55,7 @@ def build_file(
         environment=environment,
         project=DirectoryProject(path.parent, path),
         pipeline=pipeline,
+        place=BuildPlace(str(path.absolute()), os.path.realpath(path)),
     )
 
 

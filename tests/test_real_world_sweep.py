@@ -281,7 +281,7 @@ def test_a_step_needs_the_packages_of_the_steps_whose_outputs_it_loads(tmp_path:
     assert requirements("measure_declared") == ["declared==1.0"]  # declared: kept as written
 
 
-# ---- a default built from `__file__` says so ---------------------------------------------------
+# ---- a default built from `__file__` folds with the built path, or says why not ---------------
 
 FILE_DEFAULT = """
 from pathlib import Path
@@ -290,6 +290,7 @@ from pipec import PipelineDecorator
 
 ROOT = Path(__file__).resolve().parent
 CONFIG = ROOT / "config.yaml"
+CACHE = ROOT.expanduser() / "cache"
 
 
 @PipelineDecorator.component(return_values=["v"])
@@ -303,13 +304,21 @@ def controller(config: str = str(CONFIG), retries: int = 2):
 """
 
 
-def test_a_default_built_from_file_names_that_as_the_cause(tmp_path: Path):
+def test_a_default_built_from_file_is_the_path_where_the_file_was_built(tmp_path: Path):
     run = Differential(tmp_path, FILE_DEFAULT)
-    assert run.refused_codes == ["PC155"]
+    plain, _ = run.same()
+    assert plain.result == str(tmp_path / "config.yaml")
+
+
+def test_a_default_built_from_file_through_an_unfolded_call_names_that_as_the_cause(
+    tmp_path: Path,
+):
+    run = Differential(tmp_path, FILE_DEFAULT.replace("str(CONFIG)", "str(CACHE)"))
     assert run.refusal is not None
-    (diagnostic,) = run.refusal.diagnostics
-    assert diagnostic.location.line == 15  # the `def controller(...)` line
+    (diagnostic,) = [d for d in run.refusal.diagnostics if d.code == "PC155"]
+    assert diagnostic.location.line == 16  # the `def controller(...)` line
     assert diagnostic.message == (
         "the default of pipeline parameter `config` is not known at compile time: it is built "
-        "from `__file__`, which names where the file sits when Python runs it"
+        "from `__file__` through an operation pipec does not fold (it folds path arithmetic: "
+        "`Path(__file__).parent / 'x'`, `os.path.join(...)`, `str(...)`)"
     )
