@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import libcst as cst
@@ -167,7 +168,15 @@ def _last_definitions(
     )
 
 
-def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
+def find_decorated(
+    source: SourceModule,
+    reporter: Reporter,
+    explained: Collection[cst.FunctionDef] = (),
+) -> ParsedFile:
+    """The file's components, pipelines and `__main__` block.
+
+    A nested definition in `explained` already has a diagnostic that names its true cause.
+    """
     components: list[Decorated] = []
     pipelines: list[Decorated] = []
     diagnostics: list[Diagnostic] = []
@@ -208,6 +217,8 @@ def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
     finder = _NestedFinder(source)
     source.module.visit(finder)
     for function, kind in finder.found:
+        if function in explained:
+            continue
         what = "component" if kind is DecoratorKind.COMPONENT else "pipeline controller"
         diagnostics.append(
             rules.NOT_AT_MODULE_LEVEL.at(

@@ -236,6 +236,14 @@ MODULE_PRINT_TO_FILE = Rule(
     "but module-level prints belong to no step, so no script of the build would write it",
     "write it from the controller's body (its code runs once) or from the first step",
 )
+ENCLOSED_PIPELINE = Rule(
+    "PC028",
+    "enclosed-pipeline",
+    _E,
+    "pipeline controller `{function}` is defined inside `{outer}`, {cause}",
+    "{fix}; or define `{function}` at module level, with a parameter (and its default) for each "
+    'value it reads from `{outer}`, and call it under `if __name__ == "__main__":`',
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

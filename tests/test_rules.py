@@ -37,6 +37,7 @@ CODES = {
     "PC025": "print-inside-module-statement",
     "PC026": "setup-with-lasting-effect",
     "PC027": "module-print-to-file",
+    "PC028": "enclosed-pipeline",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
