@@ -842,9 +842,9 @@ BREAK_UNDER_TEST_IN_RUNTIME_LOOP = Rule(
     _E,
     "`break` under a test decided at run time, inside a loop over a run-time value: the "
     "elements a fan-out runs are chosen before any of them runs",
-    "find where to stop before the loop (in a step, or in glue such as "
-    "`files = files[:stop]`) and loop over what is left; or skip single elements with "
-    "`if TEST: continue`",
+    "make `if TEST: break` the first statement of the body, its test reading only the element "
+    "and values set before the loop; or find where to stop before the loop (in a step, or in "
+    "glue such as `files = files[:stop]`) and loop over what is left",
 )
 STEP_IN_CASE_GUARD = Rule(
     "PC504",
