@@ -142,7 +142,7 @@ class _EntryCall:
     """How the `__main__` block calls the outer function: the calls, and the one statement."""
 
     calls: tuple[cst.Call, ...]
-    statement: cst.SimpleStatementLine | None  # `main()` alone on its line, when it is so
+    statement: cst.BaseSuite | cst.SimpleStatementLine | None  # `main()` alone, when it is so
     other_reads: tuple[cst.Name, ...]  # reads of the outer function's name elsewhere
 
 
@@ -163,15 +163,16 @@ def _entry_call(source: SourceModule, main_block: cst.If, name: str) -> _EntryCa
         return None
     statement = None
     body = main_block.body
-    if isinstance(body, cst.IndentedBlock):
-        for line in body.body:
-            if (
-                isinstance(line, cst.SimpleStatementLine)
-                and len(line.body) == 1
-                and isinstance(line.body[0], cst.Expr)
-                and line.body[0].value is finder.calls[0]
-            ):
-                statement = line
+    # `main()` alone on a line of the block, or alone after `if __name__ == "__main__":`
+    lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+    for line in lines:
+        if (
+            isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+            and len(line.body) == 1
+            and isinstance(line.body[0], cst.Expr)
+            and line.body[0].value is finder.calls[0]
+        ):
+            statement = line
     called = {id(c.func) for c in finder.calls}
     others = tuple(
         use.node

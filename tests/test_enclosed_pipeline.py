@@ -135,3 +135,36 @@ def test_the_option_warning_is_at_the_decorators_own_line(tmp_path: Path):
     assert lines[warning.location.line - 1][warning.location.column - 1 :].startswith(
         "args.source,"
     )
+
+
+def test_a_docstring_a_parameter_default_and_a_one_line_main_block(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        '''
+import os
+
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["out"])
+def double(x: int):
+    return x * 2
+
+
+def main():
+    """Runs the pipeline once."""
+    base = int(os.environ.get("DEMO_BASE", "3"))
+
+    @PipelineDecorator.pipeline(name="p", project="t", version="1")
+    def doubled(extra: int = 1):
+        text = """kept
+as written"""
+        print(double(base + extra), text)
+
+    doubled()
+
+
+if __name__ == "__main__": main()
+''',
+    )
+    assert _same_program(run) == "8 kept\nas written\n"
