@@ -24,7 +24,7 @@ import libcst as cst
 
 from pipec.compiler import rules
 from pipec.compiler.diagnostics import Diagnostic, Location
-from pipec.compiler.parse import DecoratorKind, decorator_kind
+from pipec.compiler.parse import DecoratorKind, decorator_kind, is_main_block
 from pipec.compiler.source import SourceModule
 
 __all__ = ["Lifting", "lift_enclosed_pipeline", "restore_locations"]
@@ -80,7 +80,7 @@ def _original(location: Location, lifting: Lifting) -> Location:
 def lift_enclosed_pipeline(source: SourceModule) -> Lifting:
     """Lift the pipeline that the function called by the `__main__` block defines and calls."""
     main_block = next(
-        (s for s in source.module.body if isinstance(s, cst.If) and _is_main_block(s)), None
+        (s for s in source.module.body if isinstance(s, cst.If) and is_main_block(s)), None
     )
     refusals: list[Diagnostic] = []
     explained: set[cst.FunctionDef] = set()
@@ -106,19 +106,6 @@ def lift_enclosed_pipeline(source: SourceModule) -> Lifting:
     if refusals or lifted is None:
         return Lifting(refusals=tuple(refusals), explained=frozenset(explained))
     return replace(lifted, explained=frozenset(explained))
-
-
-def _is_main_block(statement: cst.BaseStatement) -> bool:
-    if not isinstance(statement, cst.If) or not isinstance(statement.test, cst.Comparison):
-        return False
-    test = statement.test
-    sides = [test.left, *(c.comparator for c in test.comparisons)]
-    return (
-        len(test.comparisons) == 1
-        and isinstance(test.comparisons[0].operator, cst.Equal)
-        and any(isinstance(s, cst.Name) and s.value == "__name__" for s in sides)
-        and any(isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__" for s in sides)
-    )
 
 
 class _PipelineFinder(cst.CSTVisitor):

@@ -12,7 +12,14 @@ from pipec.compiler import rules
 from pipec.compiler.diagnostics import Diagnostic, Reporter
 from pipec.compiler.source import SourceModule
 
-__all__ = ["Decorated", "DecoratorKind", "ParsedFile", "decorator_kind", "find_decorated"]
+__all__ = [
+    "Decorated",
+    "DecoratorKind",
+    "ParsedFile",
+    "decorator_kind",
+    "find_decorated",
+    "is_main_block",
+]
 
 # Every import path under which ClearML (or pipec's drop-in) exposes the decorator class.
 _DECORATOR_MODULES = ("clearml", "clearml.automation", "clearml.automation.controller", "pipec")
@@ -95,7 +102,7 @@ class _NestedFinder(cst.CSTVisitor):
         self.depth -= 1
 
 
-def _is_main_block(statement: cst.BaseStatement) -> bool:
+def is_main_block(statement: cst.BaseStatement) -> bool:
     """`if __name__ == "__main__":`, either way round."""
     if not isinstance(statement, cst.If) or not isinstance(statement.test, cst.Comparison):
         return False
@@ -183,7 +190,7 @@ def find_decorated(
     main_block: cst.If | None = None
     main_index: int | None = None
     for index, statement in enumerate(source.module.body):
-        if _is_main_block(statement):
+        if is_main_block(statement):
             assert isinstance(statement, cst.If)
             main_block, main_index = statement, index
             continue
