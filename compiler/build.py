@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipec.compiler.analyse import Component, analyse_components
 from pipec.compiler.clearml_calls import report_module_level_calls, report_server_calls
@@ -17,6 +17,7 @@ from pipec.compiler.dag import stages
 from pipec.compiler.deep_stack import call_on_deep_stack
 from pipec.compiler.diagnostics import Diagnostic, Reporter, UserError
 from pipec.compiler.emit import emit_build, generator_name
+from pipec.compiler.enclosed_pipeline import Lifting, lift_enclosed_pipeline, restore_locations
 from pipec.compiler.file_defaults import BuildPlace
 from pipec.compiler.file_reads import pin_build, report_file_read
 from pipec.compiler.ir import StepNode, Trace
@@ -27,7 +28,7 @@ from pipec.compiler.pipeline import analyse_pipeline, select_pipeline
 from pipec.compiler.pipeline_module import home_support
 from pipec.compiler.portability import check_portable
 from pipec.compiler.requirements import Environment
-from pipec.compiler.source import parse_source
+from pipec.compiler.source import SourceModule, parse_source
 from pipec.compiler.star_imports import check_star_reads, read_star_imports
 from pipec.compiler.trace import trace_controller
 from pipec.compiler.trusted_stars import TrustedReads
@@ -95,8 +96,56 @@ def _build(
     place: BuildPlace,
 ) -> BuildResult:
     source = parse_source(text, path)
+    lifting = lift_enclosed_pipeline(source)
+    if lifting.text is None:
+        return _build_parsed(
+            source,
+            lifting,
+            text,
+            environment,
+            project,
+            pipeline,
+            regenerate,
+            strict_clearml,
+            pins,
+            place,
+        )
+    lifted = parse_source(lifting.text, path)
+    try:
+        result = _build_parsed(
+            lifted,
+            lifting,
+            text,
+            environment,
+            project,
+            pipeline,
+            regenerate,
+            strict_clearml,
+            pins,
+            place,
+        )
+    except UserError as error:
+        raise UserError(restore_locations(error.diagnostics, lifting)) from None
+    return replace(result, diagnostics=restore_locations(result.diagnostics, lifting))
+
+
+def _build_parsed(
+    source: SourceModule,
+    lifting: Lifting,
+    text: str,
+    environment: Environment,
+    project: ProjectFiles,
+    pipeline: str | None,
+    regenerate: str | None,
+    strict_clearml: bool,
+    pins: str,
+    place: BuildPlace,
+) -> BuildResult:
+    path = source.path
     reporter = Reporter()
-    parsed = find_decorated(source, reporter)
+    for refusal in lifting.refusals:
+        reporter.add(refusal)
+    parsed = find_decorated(source, reporter, explained=lifting.explained)
     controller = select_pipeline(parsed, pipeline, reporter)
     stars = read_star_imports(source, project, environment)
     # One PC614 warning for the names steps and glue alike take on trust from installed packages.

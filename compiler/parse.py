@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import libcst as cst
@@ -17,6 +18,7 @@ __all__ = [
     "ParsedFile",
     "decorator_kind",
     "find_decorated",
+    "is_main_block",
     "main_index_of",
 ]
 
@@ -100,17 +102,16 @@ class _NestedFinder(cst.CSTVisitor):
     def leave_If(self, original_node: cst.If) -> None:
         self.depth -= 1
 
-
 def main_index_of(source: SourceModule) -> int | None:
     """Index in the module body of the (last) `if __name__ == "__main__":` block, if any."""
     found = None
     for index, statement in enumerate(source.module.body):
-        if _is_main_block(statement):
+        if is_main_block(statement):
             found = index
     return found
 
 
-def _is_main_block(statement: cst.BaseStatement) -> bool:
+def is_main_block(statement: cst.BaseStatement) -> bool:
     """`if __name__ == "__main__":`, either way round."""
     if not isinstance(statement, cst.If) or not isinstance(statement.test, cst.Comparison):
         return False
@@ -183,14 +184,22 @@ def _last_definitions(
     )
 
 
-def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
+def find_decorated(
+    source: SourceModule,
+    reporter: Reporter,
+    explained: Collection[cst.FunctionDef] = (),
+) -> ParsedFile:
+    """The file's components, pipelines and `__main__` block.
+
+    A nested definition in `explained` already has a diagnostic that names its true cause.
+    """
     components: list[Decorated] = []
     pipelines: list[Decorated] = []
     diagnostics: list[Diagnostic] = []
     main_block: cst.If | None = None
     main_index: int | None = None
     for index, statement in enumerate(source.module.body):
-        if _is_main_block(statement):
+        if is_main_block(statement):
             assert isinstance(statement, cst.If)
             main_block, main_index = statement, index
             continue
@@ -224,6 +233,8 @@ def find_decorated(source: SourceModule, reporter: Reporter) -> ParsedFile:
     finder = _NestedFinder(source)
     source.module.visit(finder)
     for function, kind in finder.found:
+        if function in explained:
+            continue
         what = "component" if kind is DecoratorKind.COMPONENT else "pipeline controller"
         diagnostics.append(
             rules.NOT_AT_MODULE_LEVEL.at(

@@ -257,6 +257,14 @@ CLEARML_CALL_LEFT_OUT = Rule(
     "installed and configured where it runs; in the controller's body it runs once, in the "
     "controller's code",
 )
+ENCLOSED_PIPELINE = Rule(
+    "PC030",
+    "enclosed-pipeline",
+    _E,
+    "pipeline controller `{function}` is defined inside `{outer}`, {cause}",
+    "{fix}; or define `{function}` at module level, with a parameter (and its default) for each "
+    'value it reads from `{outer}`, and call it under `if __name__ == "__main__":`',
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 
@@ -882,9 +890,9 @@ BREAK_UNDER_TEST_IN_RUNTIME_LOOP = Rule(
     _E,
     "`break` under a test decided at run time, inside a loop over a run-time value: the "
     "elements a fan-out runs are chosen before any of them runs",
-    "find where to stop before the loop (in a step, or in glue such as "
-    "`files = files[:stop]`) and loop over what is left; or skip single elements with "
-    "`if TEST: continue`",
+    "make `if TEST: break` the first statement of the body, its test reading only the element "
+    "and values set before the loop; or find where to stop before the loop (in a step, or in "
+    "glue such as `files = files[:stop]`) and loop over what is left",
 )
 STEP_IN_CASE_GUARD = Rule(
     "PC504",

@@ -160,8 +160,21 @@ def map_loop(t: Context, node: cst.For) -> None:
         if map_(t, over, node.iter, node.target, lambda: statements.block(t, node.body)):
             map_loops.bind_last_element(t, node, over, before)
         return
-    if _fan_outs(t, node, node.body, over):
-        map_loops.bind_last_element(t, node, over, before)
+    stops = map_loops.leading_stops(node.body)
+    if not stops:
+        if _fan_outs(t, node, node.body, over):
+            map_loops.bind_last_element(t, node, over, before)
+        return
+    # `if TEST: break` first: Python runs the body for the elements before the first one TEST
+    # holds for, which a glue node finds before the fan-out; the loop's names then hold that
+    # element (or the last one, when none stopped the loop).
+    rest = node.body.body[len(stops) :]
+    cut = map_loops.stop_elements(t, over, node.target, stops, rest)
+    if cut is None:
+        return
+    kept, reached = cut
+    if not rest or _fan_outs(t, node, node.body.with_changes(body=rest), kept):
+        map_loops.bind_last_element(t, node, reached, before)
 
 
 def _fan_outs(t: Context, node: cst.For, body: cst.IndentedBlock, over: Binding) -> bool:

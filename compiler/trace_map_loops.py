@@ -29,10 +29,12 @@ __all__ = [
     "carry",
     "carrying_target",
     "leading_skips",
+    "leading_stops",
     "loop_target_names",
     "names_read_later",
     "segments",
     "skip_elements",
+    "stop_elements",
     "unpack_element",
 ]
 
@@ -84,6 +86,18 @@ def leading_skips(body: cst.BaseSuite) -> list[cst.If]:
     return found
 
 
+def leading_stops(body: cst.BaseSuite) -> list[cst.If]:
+    """The `if TEST: break` statements a loop body starts with (no `elif`/`else`)."""
+    if not isinstance(body, cst.IndentedBlock):
+        return []
+    found: list[cst.If] = []
+    for statement in body.body:
+        if not _is_exit(statement, cst.Break):
+            break
+        found.append(cst.ensure_type(statement, cst.If))
+    return found
+
+
 @dataclass(frozen=True)
 class Segment:
     """Skip tests, then the statements up to the next skip test (or the end of the body)."""
@@ -111,6 +125,10 @@ def segments(body: Sequence[cst.BaseStatement]) -> list[Segment]:
 
 
 def _is_skip(statement: cst.BaseStatement) -> bool:
+    return _is_exit(statement, cst.Continue)
+
+
+def _is_exit(statement: cst.BaseStatement, kind: type[cst.CSTNode]) -> bool:
     if not (isinstance(statement, cst.If) and statement.orelse is None):
         return False
     inner = statement.body
@@ -119,7 +137,7 @@ def _is_skip(statement: cst.BaseStatement) -> bool:
         if isinstance(inner, cst.IndentedBlock)
         else list(inner.body)
     )
-    return len(smalls) == 1 and isinstance(smalls[0], cst.Continue)
+    return len(smalls) == 1 and isinstance(smalls[0], kind)
 
 
 def names_read_later(
@@ -210,8 +228,37 @@ def skip_elements(
     fan-out then runs over. The tests read only the element, the `carried` names (each a list
     with one value per element, kept beside it) and names bound before the loop, which the rest
     of the body (`rest`) must not change: each test would see the change."""
-    if any(t.units(s.test) for s in skips):
-        t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skips[0]))
+    kept = _filter_elements(t, over, target, skips, rest, carried, stop=False)
+    return None if kept is None else kept[0]
+
+
+def stop_elements(
+    t: Context,
+    over: Binding,
+    target: cst.BaseAssignTargetExpression,
+    stops: Sequence[cst.If],
+    rest: Sequence[cst.BaseStatement],
+) -> tuple[Binding, Binding] | None:
+    """A glue node that cuts the elements at the first one an `if ...: break` at the top of the
+    body stops at: (the elements before it, which the fan-out runs over; those and the stopping
+    element, whose last one the loop's names hold after the loop, as in Python). The tests read
+    only the element and names bound before the loop, which `rest` must not change."""
+    return _filter_elements(t, over, target, stops, rest, (), stop=True)
+
+
+def _filter_elements(
+    t: Context,
+    over: Binding,
+    target: cst.BaseAssignTargetExpression,
+    tests: Sequence[cst.If],
+    rest: Sequence[cst.BaseStatement],
+    carried: Sequence[tuple[str, Binding]],
+    *,
+    stop: bool,
+) -> tuple[Binding, Binding] | None:
+    refusal = rules.BREAK_UNDER_TEST_IN_RUNTIME_LOOP if stop else rules.IF_IN_RUNTIME_LOOP
+    if any(t.units(s.test) for s in tests):
+        t.reporter.report(refusal, t.location(tests[0]))
         return None
     names = [n for n, _ in carried]
     target = carrying_target(target, names)
@@ -219,23 +266,30 @@ def skip_elements(
     changed = _changed_names(t, rest)
     reads: list[str] = []
     globals_read: set[str] = set()
-    for skip in skips:
-        uses = list(t.name_uses(skip.test, []))
+    for test in tests:
+        uses = list(t.name_uses(test.test, []))
         if any(use.value in changed and use.value not in targets for _, use in uses):
-            t.reporter.report(rules.IF_IN_RUNTIME_LOOP, t.location(skip))
+            t.reporter.report(refusal, t.location(test))
             return None
         if not glue.sort_reads(t, uses, targets, reads, globals_read):
             return None
     glue.flush(t)
     hoisted: list[cst.BaseStatement] = []
-    inputs = glue.read_bindings(t, reads, [], skips[0], hoisted)
+    inputs = glue.read_bindings(t, reads, [], tests[0], hoisted)
     if inputs is None:
         return None
     values, element, kept = t.temporary("values"), t.temporary("element"), t.temporary("kept")
+    reached = t.temporary("reached")
     columns = [t.temporary(f"{name}_values") for name in names]
     over_all: cst.BaseExpression = cst.Name(values)
     if carried:
         over_all = cst.Call(cst.Name("zip"), [cst.Arg(cst.Name(c)) for c in (values, *columns)])
+
+    def append(to: str) -> cst.SimpleStatementLine:
+        return _line(
+            cst.Expr(_call(cst.Attribute(cst.Name(to), cst.Name("append")), cst.Name(element)))
+        )
+
     loop = cst.For(
         target=cst.Name(element),
         iter=over_all,
@@ -244,33 +298,33 @@ def skip_elements(
                 _line(
                     cst.Assign([cst.AssignTarget(_without_parentheses(target))], cst.Name(element))
                 ),
-                *(s.with_changes(leading_lines=[]) for s in skips),
-                _line(
-                    cst.Expr(
-                        _call(cst.Attribute(cst.Name(kept), cst.Name("append")), cst.Name(element))
-                    )
-                ),
+                *([append(reached)] if stop else []),
+                *(s.with_changes(leading_lines=[]) for s in tests),
+                append(kept),
             ]
         ),
     )
-    start = _line(cst.Assign([cst.AssignTarget(cst.Name(kept))], cst.List([])))
+    starts = [
+        _line(cst.Assign([cst.AssignTarget(cst.Name(n))], cst.List([])))
+        for n in (kept, *([reached] if stop else []))
+    ]
     finder = ImpureCallFinder()
-    for skip in skips:
-        skip.test.visit(finder)
+    for test in tests:
+        test.test.visit(finder)
     name = t.numbered("glue")
     glue.add_node(
         t,
         name,
         NodeKind.GLUE,
-        (*hoisted, start, loop),
+        (*hoisted, *starts, loop),
         None,
         [*inputs, (values, over), *((c, b) for c, (_, b) in zip(columns, carried, strict=True))],
-        (kept,),
-        list(skips),
+        (kept, reached) if stop else (kept,),
+        list(tests),
         globals_read,
         finder.impure,
     )
-    return OutputRef(name, kept)
+    return OutputRef(name, kept), OutputRef(name, reached if stop else kept)
 
 
 def _changed_names(t: Context, statements: Sequence[cst.BaseStatement]) -> set[str]:

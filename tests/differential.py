@@ -69,6 +69,7 @@ class Differential:
         self.file.write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
         self.build_dir = folder / "build"
         self.run_options: list[str] = []  # extra `pipec run` options, e.g. ["--workers", "2"]
+        self.environment: dict[str, str] = {}  # variables set for both runs
         self.refusal: UserError | None = None
         self.diagnostics: tuple[Diagnostic, ...] = ()  # of the build, warnings included
         try:
@@ -95,7 +96,7 @@ class Differential:
             capture_output=True,
             text=True,
             cwd=self.folder,
-            env=_env(self.folder),
+            env=_env(self.folder) | self.environment,
             timeout=120,
         )
         ok = done.returncode == 0
@@ -103,6 +104,20 @@ class Differential:
         result = pickle.loads(target.read_bytes()) if ok and target.exists() else None
         error = "" if ok else _last_line(done.stderr)
         return Outcome(ok, done.stdout, error, result, done.stderr, done.returncode)
+
+    def as_program(self, *arguments: str) -> Outcome:
+        """`python pipeline.py ARGUMENTS`: the file run as a script, its `__main__` block and all."""
+        done = subprocess.run(
+            [sys.executable, str(self.file), *arguments],
+            capture_output=True,
+            text=True,
+            cwd=self.folder,
+            env=_env(self.folder) | self.environment,
+            timeout=120,
+        )
+        ok = done.returncode == 0
+        error = "" if ok else _last_line(done.stderr)
+        return Outcome(ok, done.stdout, error, None, done.stderr, done.returncode)
 
     def compiled(self, **params: object) -> Outcome:
         assert self.refusal is None, f"the build was refused:\n{self.refusal}"
@@ -116,7 +131,7 @@ class Differential:
             capture_output=True,
             text=True,
             cwd=self.folder,
-            env=_env(self.folder),
+            env=_env(self.folder) | self.environment,
             timeout=300,
         )
         # 2 (pipec refused the command) and 70 (a bug in pipec) are pipec's own; other statuses

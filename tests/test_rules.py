@@ -39,6 +39,7 @@ CODES = {
     "PC027": "module-print-to-file",
     "PC028": "bound-after-main",
     "PC029": "clearml-call-left-out",
+    "PC030": "enclosed-pipeline",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",

@@ -560,7 +560,7 @@ def _pipec_main(
     sys.exit (see `_pipec_program_exit`).
     """
     import sys
-    from builtins import Exception, SystemExit, int, isinstance, print  # noqa: UP029
+    from builtins import Exception, SystemExit, int, isinstance, list, print  # noqa: UP029
 
     read = _pipec_read_arguments(argv, description, parameters, required, outputs)
     if isinstance(read, int):
@@ -568,6 +568,10 @@ def _pipec_main(
     arguments, destinations = read
     if where is None:
         where = _PipecSourceMap(None, (), function.__name__, None, ())
+    # The user's code sees the command line of `python FILE` with no arguments, not pipec's
+    # options: an argparse parser in the controller or in a step reads its defaults.
+    script_argv = list(sys.argv)
+    sys.argv[:] = [where.source or sys.argv[0]]
     try:
         result = function(**arguments)
     except SystemExit as stop:
@@ -583,6 +587,8 @@ def _pipec_main(
     except Exception as error:  # noqa: BLE001 - any error of the user's code is told, then exit 1
         print(_pipec_traceback(error, where), end="", file=sys.stderr)
         return 1
+    finally:
+        sys.argv[:] = script_argv
     return _pipec_write_result(result, split, outputs, destinations, where)
 
 
