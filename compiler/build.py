@@ -97,20 +97,7 @@ def _build(
 ) -> BuildResult:
     source = parse_source(text, path)
     lifting = lift_enclosed_pipeline(source)
-    if lifting.text is None:
-        return _build_parsed(
-            source,
-            lifting,
-            text,
-            environment,
-            project,
-            pipeline,
-            regenerate,
-            strict_clearml,
-            pins,
-            place,
-        )
-    lifted = parse_source(lifting.text, path)
+    lifted = source if lifting.text is None else parse_source(lifting.text, path)
     try:
         result = _build_parsed(
             lifted,
@@ -125,7 +112,11 @@ def _build(
             place,
         )
     except UserError as error:
+        if lifting.text is None:
+            raise
         raise UserError(restore_locations(error.diagnostics, lifting)) from None
+    if lifting.text is None:
+        return result
     return replace(result, diagnostics=restore_locations(result.diagnostics, lifting))
 
 

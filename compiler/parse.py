@@ -102,6 +102,7 @@ class _NestedFinder(cst.CSTVisitor):
     def leave_If(self, original_node: cst.If) -> None:
         self.depth -= 1
 
+
 def main_index_of(source: SourceModule) -> int | None:
     """Index in the module body of the (last) `if __name__ == "__main__":` block, if any."""
     found = None
