@@ -17,6 +17,7 @@ from pipec.compiler.dag import stages
 from pipec.compiler.deep_stack import call_on_deep_stack
 from pipec.compiler.diagnostics import Diagnostic, Reporter, UserError
 from pipec.compiler.emit import emit_build, generator_name
+from pipec.compiler.import_kinds import ModulePlaces
 from pipec.compiler.ir import StepNode
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
 from pipec.compiler.lower import lower
@@ -92,7 +93,12 @@ def _build(
         raise UserError(reporter.diagnostics)
     info = analyse_pipeline(parsed, controller, reporter)
     trace = trace_controller(
-        parsed, components, controller, tuple(p.name for p in info.parameters), reporter
+        parsed,
+        components,
+        controller,
+        tuple(p.name for p in info.parameters),
+        reporter,
+        ModulePlaces(project, environment),
     )
     check_star_reads(stars, trace.star_reads, reporter, trusted)
     trusted.report(reporter)

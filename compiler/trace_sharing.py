@@ -36,6 +36,7 @@ from pipec.compiler.call_effects import (
     functions_that_only_read,
     module_objects,
 )
+from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.syntax import names_in
 from pipec.literals import Literal
 from pipec.manifest import Binding, Container, OutputRef, ParamRef, Select
@@ -244,13 +245,30 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
         if method in _COPYING_METHODS and not expr.args:
             yield from _held(expr.func.value, _compose(context, Kind.INNER))
             return
-        for name in names_in(expr):
+        for name in _reached_names(expr):
             yield name, _compose(context, Kind.ANY)
     elif isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
         yield from _held_by_comprehension(expr, context)
     else:  # a part of a value (`r[0]`, `r.a`), a lambda: anything it reaches
-        for name in names_in(expr):
+        for name in _reached_names(expr):
             yield name, _compose(context, Kind.ANY)
+
+
+def _reached_names(expr: cst.CSTNode) -> list[str]:
+    """Every name in `expr`, and `m.a` for each attribute read straight off a name (`m.a[0]`,
+    `m.a.b`): if `m` is a module, `m.a` is one of its values."""
+
+    class _Reads(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[str] = []
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if isinstance(node.value, cst.Name):
+                self.found.append(f"{node.value.value}.{node.attr.value}")
+
+    finder = _Reads()
+    expr.visit(finder)
+    return [*names_in(expr), *finder.found]
 
 
 def _held_by_comprehension(
@@ -300,7 +318,7 @@ class _Sites(cst.CSTVisitor):
             if self._root(target) == self.name:
                 self.held.extend(_held(value, Kind.TOP))
         elif self.name in names_in(target):  # unpacking: the name gets a part of the value
-            self.held.extend((name, Kind.ANY) for name in names_in(value))
+            self.held.extend((name, Kind.ANY) for name in _reached_names(value))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -337,11 +355,11 @@ class _Sites(cst.CSTVisitor):
             return  # `xs.append(v)` puts `v` into `xs`, it does not change `v`
         elif any(self.name in names_in(a.value) for a in node.args):
             # A call that may change it may put anything it was given into it.
-            self.held.extend((name, Kind.ANY) for name in names_in(node))
+            self.held.extend((name, Kind.ANY) for name in _reached_names(node))
 
     def visit_For(self, node: cst.For) -> None:
         if self.name in names_in(node.target):
-            self.held.extend((name, Kind.ANY) for name in names_in(node.iter))
+            self.held.extend((name, Kind.ANY) for name in _reached_names(node.iter))
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._target(node.target, node.value)
@@ -349,7 +367,7 @@ class _Sites(cst.CSTVisitor):
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None and self.name in names_in(node.asname.name):
             self.unknown = True
-            self.held.extend((name, Kind.ANY) for name in names_in(node.item))
+            self.held.extend((name, Kind.ANY) for name in _reached_names(node.item))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -455,7 +473,10 @@ def _scalar_parameters(t: Context) -> frozenset[str]:
 
 
 def _module_value(t: Context, name: str) -> tuple[str, str] | None:
-    """The stand-in for module-level list, dict or set `name`, if the controller reads it."""
+    """The stand-in for module-level list, dict or set `name`, if the controller reads it: one
+    of the pipeline file's, or of a local module it imports (`LIMITS`, `config.LIMITS`)."""
+    if mutable_module_value(t, name):
+        return ("module", name)
     if name in t.frame.env or name not in t.source.global_bindings():
         return None
     return ("module", name) if isinstance(t.constant(name), (list, dict, set)) else None
@@ -620,7 +641,12 @@ def reached_in_block(
             composed = _compose(kind, how)
             if source in assigned and source != current:
                 pending.append((source, composed))
-            earlier = source in t.frame.env or _module_value(t, source) is not None
+            # A module is imported afresh by every script: no copy of it to keep in step.
+            earlier = (
+                source in t.frame.env
+                and not holds_module(t, source)
+                or _module_value(t, source) is not None
+            )
             if earlier and source not in (current, name) and _shows(shallow, composed, True):
                 old = found.get(source)
                 found[source] = composed if old is None else _merge(old, composed)
@@ -652,8 +678,8 @@ def shared_through_glue(
     (`item_only`: a change of one of its own items, `name["b"].append(5)`; `still_read`: whether
     the controller may read a name again, so that it could tell)."""
     symbol = t.frame.env.get(name)
-    if symbol is None:
-        return None
+    if symbol is None or holds_module(t, name):
+        return None  # a module is imported afresh by every script, never copied
     if not isinstance(symbol, OutputRef):
         item_only = False  # the tracer's own list or dict: its items are values of their own
     sharing = t.sharing
@@ -666,7 +692,7 @@ def shared_through_glue(
     for other, held in t.frame.env.items():
         if other == name or held is None or type(held).__name__ == "Unavailable":
             continue
-        if not _user_name(t, other):
+        if not _user_name(t, other) or holds_module(t, other):
             continue  # a value the tracer made for a step call: the step already has its copy
         if not still_read(other):
             continue  # never read again: no run can tell the copies apart
