@@ -11,6 +11,8 @@ How a value relates to one it was built from decides which changes the other see
 - `SAME`: it may be that object itself (`w = r`, or `w` changed in place): every change shows.
 - `TOP`: it may hold that object inside it (`w = [r]`): a change of `r`, or of something inside
   `w`, shows; changing `w` itself (`w.pop()`) does not.
+- `DEEP`: it may hold that object inside it, but never as its own item (`w = [{"a": r}]`):
+  besides what TOP keeps out, a change of one of `w`'s own items (`w[0]["a"] = 5`) does not show.
 - `INNER`: it may hold the objects inside it, not it (`w = list(r)`, `w = r + s`): a change of
   `r` itself (`r.pop()`) does not show; a change of something inside either does.
 - `NESTED`: it may hold the objects inside it, but never as its own items (`w = [list(r)]`,
@@ -54,6 +56,7 @@ __all__ = [
     "reading_functions",
     "reached_in_block",
     "record_glue",
+    "same_object",
     "scalar_parameter",
     "shallow_change",
     "shared_through_glue",
@@ -63,6 +66,7 @@ __all__ = [
 class Kind(Enum):
     SAME = "same"
     TOP = "top"
+    DEEP = "deep"
     INNER = "inner"
     NESTED = "nested"
     ANY = "any"
@@ -79,17 +83,23 @@ def _compose(outer: Kind, inner: Kind) -> Kind:
     if inner is Kind.ANY:
         # Held inside `w` (`w = [r]`, `w = list(r)`), whatever part of `s` it is: a change of
         # `w` itself does not reach it, as with TOP (`xs.append(v)` for `v` in LIMITS).
-        return Kind.TOP
+        return Kind.DEEP if outer is Kind.DEEP else Kind.TOP
+    if inner is Kind.DEEP or outer is Kind.DEEP and inner is Kind.TOP:
+        return Kind.DEEP  # below one of w's own items at least
+    if outer is Kind.DEEP:
+        return Kind.NESTED  # s's items below w's own items; s itself is not in w
     if inner is Kind.TOP:
-        return Kind.TOP  # r holds s, and w holds r or r's items: w holds s somewhere inside
+        # r holds s, and w holds r's items (s may be one of w's own) or r itself (s is deeper)
+        return Kind.TOP if outer is Kind.INNER else Kind.DEEP
     if outer is Kind.INNER and inner is Kind.INNER:
         return Kind.INNER  # `w = list(r)`, `r = list(s)`: s's items may be w's own items
     # s's items are inside r below r's own items, or r's items inside w below w's own ones.
     return Kind.NESTED
 
 
-# From the relation that lets the fewest changes through to the one that lets the most.
-_BY_REACH = (Kind.NESTED, Kind.INNER, Kind.TOP, Kind.ANY)
+# From the relation that lets the fewest changes through to the one that lets the most (DEEP
+# and INNER each let through one the other keeps out: together they are TOP).
+_BY_REACH = (Kind.NESTED, Kind.INNER, Kind.DEEP, Kind.TOP, Kind.ANY)
 
 
 def _merge(one: Kind, other: Kind) -> Kind:
@@ -98,6 +108,8 @@ def _merge(one: Kind, other: Kind) -> Kind:
         return one
     if Kind.SAME in (one, other):
         return Kind.ANY
+    if {one, other} == {Kind.DEEP, Kind.INNER}:
+        return Kind.TOP
     return max(one, other, key=_BY_REACH.index)
 
 
@@ -289,7 +301,13 @@ def _held_by_comprehension(
             if name not in variables:
                 yield name, kind
                 continue
-            through = Kind.INNER if kind in (Kind.TOP, Kind.INNER, Kind.NESTED) else Kind.ANY
+            through = (
+                Kind.INNER
+                if kind in (Kind.TOP, Kind.INNER)
+                else Kind.NESTED
+                if kind in (Kind.DEEP, Kind.NESTED)
+                else Kind.ANY
+            )
             for values in looped:
                 yield from _held(values, through)
 
@@ -323,6 +341,14 @@ class _Sites(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             self._target(target.target, node.value)
+        # `x = y = []`: each name holds the very object the other does.
+        bound = [target.target for target in node.targets]
+        if len(bound) > 1 and any(self.name in names_in(one) for one in bound):
+            for one in bound:
+                if not isinstance(one, cst.Name):
+                    self.held.extend((name, Kind.ANY) for name in names_in(one))
+                elif one.value != self.name:
+                    self.held.append((one.value, Kind.SAME))
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._target(node.target, node.value)
@@ -659,7 +685,7 @@ def _shows(
     """Whether a change of one value shows through another it is related to as `kind`;
     `item_only`: the change is of one of the value's own items, nothing inside that item."""
     if item_only and changed_is_derived:
-        return kind is not Kind.NESTED
+        return kind not in (Kind.NESTED, Kind.DEEP)
     if not change_shallow:
         return True
     if changed_is_derived:
@@ -704,6 +730,15 @@ def shared_through_glue(
                 if _related(sharing, key, leaf_key, shallow, item_only):
                     return other
     return None
+
+
+def same_object(t: Context, name: str, other: str) -> bool:
+    """Whether glue bound `name` and `other` to the very same object (`x = y = []`)."""
+    symbol, held = t.frame.env.get(name), t.frame.env.get(other)
+    if symbol is None or held is None:
+        return False
+    mine, theirs = t.sharing.key(symbol), t.sharing.key(held)
+    return Kind.SAME in (t.sharing.sources(mine).get(theirs), t.sharing.sources(theirs).get(mine))
 
 
 def _user_name(t: Context, name: str) -> bool:

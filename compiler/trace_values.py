@@ -582,7 +582,9 @@ def refuse_shared_change(
     )
     if other is not None:
         call = relating_call(t, anchor, name, other)
-        if call is None:
+        if call is None and trace_sharing.same_object(t, name, other):
+            t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
+        elif call is None:
             t.reporter.report(
                 rules.MUTATED_SHARED_VALUE, t.location(anchor), name=name, other=other
             )

@@ -237,7 +237,13 @@ def controller(a: int = 1):
     ("body", "code"),
     [
         ("lst = make(a)\n    other = lst\n    other += [3]\n    print(other, lst)", "PC605"),
-        ("x = y = []\n    x.append(a)\n    print(y)", "PC605"),
+        ("x = y = []\n    v = make(a)\n    x.append(v)\n    print(y)", "PC605"),
+        ("x = y = {}\n    x['a'] = 1\n    v = make(a)\n    y['b'] = v\n    print(x)", "PC605"),
+        (  # a slot of a nested container another name holds
+            'first = make(a)\n    d = {"a": first}\n    w = [d]\n    v = make(a)\n'
+            '    w[0]["a"] = v\n    print(d)',
+            "PC605",
+        ),
         ("first = make(a)\n    bag = [first]\n    first.append(100)\n    print(bag)", "PC605"),
         ("CONST.sort()\n    print(CONST)", "PC606"),
         ("bump(CONST)\n    print(CONST)", "PC606"),
@@ -496,6 +502,9 @@ def controller(n: int = 1):
         # a copy's items are the original's items
         'files = nested(n)\ncopied = {"b": list(files)}\nx = listing(1)\n'
         'copied["b"][0].append(5)\nprint(files)',
+        # a slot of a dict that glue put inside another container, set through that one
+        'files = listing(n)\nd = {"a": files}\nw = [d] if n else []\nx = listing(1)\n'
+        'w[0]["a"] = 5\nprint(d)',
         # shared from an earlier node, changed again later
         'files = listing(n)\nd = {"b": files}\nfiles.pop(0)\nx = listing(1)\n'
         "files.append(7)\nprint(d)",
@@ -541,6 +550,42 @@ return copied, kept, other, LIMITS, copied_limits, nested_limits
     run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
     run.same()
     run.same(n=3)
+
+
+def test_one_list_under_two_names_runs_while_both_stay_in_one_glue_block(tmp_path: Path):
+    # `x = y = []` was refused (PC605) even with nothing between the change and the reads.
+    body = """
+rows = listing(n)
+x = y = []
+x.append(rows)
+p = q = {}
+q["k"] = len(x)
+print(x, y, p, q, x is y)
+return y, p
+"""
+    run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
+    plain, _ = run.same()
+    assert plain.stdout.endswith("True\n")
+    run.same(n=3)
+
+
+def test_rebinding_a_slot_of_a_nested_container_leaves_the_value_it_held_alone(tmp_path: Path):
+    # `w[0]["a"] = 5` changes the dict inside `w`, not `rows` it held: was refused (PC611).
+    body = """
+rows = listing(n)
+w = [{"a": rows}]
+v = {"k": [rows]}
+x = listing(1)
+w[0]["a"] = 5
+v["k"][0] = 6
+w[0]["b"] = x
+del v["k"][0]
+print(w, v, rows)
+return rows, w
+"""
+    run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
+    run.same()
+    run.same(n=4)
 
 
 # ---- family 10: a name unbound on some paths fails only where it is read ----------------------
