@@ -914,6 +914,16 @@ SHARED_BY_UNKNOWN_CALL = Rule(
     "hand the call a copy (`copy.deepcopy({name})`), make the change before the call, or make "
     "the call and the change inside one step",
 )
+MODULE_STATE_ACROSS_BLOCKS = Rule(
+    "PC698",
+    "module-state-across-blocks",
+    _E,
+    "`{call}` (line {line}) sets state that module `{module}` keeps in its process, and this "
+    "later block of controller code uses `{module}` again; each block of compiled controller "
+    "code runs in a process of its own, where `{module}` starts afresh without that state",
+    "make the call at module level (every script runs it), inside the step that needs it, or "
+    "in the same block as the code that depends on it (no step call between them)",
+)
 CLEARML_OBJECT_ACROSS_STEPS = Rule(
     "PC699",
     "clearml-object-across-steps",

@@ -12,6 +12,7 @@ from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import names_calls_may_change
 from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
+from pipec.compiler.module_state import check_module_state
 from pipec.compiler.syntax import (
     ImpureCallFinder,
     Replacer,
@@ -442,6 +443,7 @@ def flush(t: Context) -> str | None:
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
     trace_sharing.record_glue(t, name, pending.statements, inputs, pending.writes)
+    check_module_state(t, name, pending.originals)
     for written in maybe:
         flag = f"_pipec_bound_{written}"
         condition = t.numbered("if")

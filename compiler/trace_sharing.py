@@ -503,7 +503,7 @@ def _module_value(t: Context, name: str) -> tuple[str, str] | None:
     of the pipeline file's, or of a local module it imports (`LIMITS`, `config.LIMITS`)."""
     if mutable_module_value(t, name):
         return ("module", name)
-    if name in t.frame.env or name not in t.source.global_bindings():
+    if "." in name or name in t.frame.env or name not in t.source.global_bindings():
         return None
     return ("module", name) if isinstance(t.constant(name), (list, dict, set)) else None
 

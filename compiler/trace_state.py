@@ -177,6 +177,9 @@ class Context:
         # The names a controller `import` bound -> the marker each holds while still bound to it.
         self.import_markers: dict[str, Unavailable] = {}
         self.modules = modules  # where imported names lead: modules or values, read from disk
+        # A module a glue node set process state of (`random.seed(1)`) -> (that node, the
+        # call's text, its line): a later node reading the module would not see the state.
+        self.module_state: dict[str, tuple[str, str, int]] = {}
         # Module-level helpers that call steps (found on first use), and those being inlined.
         self.helpers: dict[str, cst.FunctionDef] | None = None
         self.inlining: list[str] = []

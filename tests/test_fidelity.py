@@ -971,3 +971,75 @@ def controller(a: int = 2, xs: list = [3, 1, 2]):
 """,
     )
     run.same()
+
+
+# ---- family 1: state a module keeps in its process, set by controller code -------------------
+
+
+def test_a_seed_set_in_the_block_that_draws_runs_as_in_python(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    import random
+
+    v = one(a)
+    random.seed(v)
+    picked = random.random()
+    print(picked)
+    return picked
+""",
+    )
+    run.same()
+
+
+@pytest.mark.parametrize(
+    ("head", "inside", "setter", "draw"),
+    [
+        ("import random", "", "random.seed(3)", "random.random()"),
+        ("import random as rnd", "", "rnd.seed(3)", "rnd.random()"),
+        ("from random import random, seed", "", "seed(3)", "random()"),
+        ("", "import random", "random.seed(3)", "random.random()"),
+        ("import numpy as np", "", "np.random.seed(3)", "np.random.rand()"),
+    ],
+)
+def test_a_seed_set_before_a_step_and_drawn_after_it_is_refused(
+    tmp_path: Path, head: str, inside: str, setter: str, draw: str
+):
+    # Was a silent difference (module-level import: each glue script seeds nothing) or a
+    # failure to pickle the module (an import in the controller).
+    run = pipeline(
+        tmp_path,
+        f"""
+{head}
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    {inside}
+    {setter}
+    v = one(a)
+    print({draw}, v)
+""",
+    )
+    assert run.refused_codes == ["PC698"]
+    (diagnostic,) = run.refusal.diagnostics  # type: ignore[union-attr]
+    assert f"`{setter}`" in diagnostic.message
+
+
+def test_other_parts_of_a_seeded_package_used_after_a_step_build(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+import numpy as np
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    np.random.seed(3)
+    v = one(a)
+    print(np.array([v]).sum())
+""",
+    )
+    assert run.refusal is None
