@@ -327,7 +327,7 @@ def fold_assign(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
         return False
     if len(targets) > 1 and _mutable(symbol):
         # `x = y = []`: one list under two names. Glue keeps it one object for as long as both
-        # names stay in its block; a later change through one name is refused (PC611).
+        # names stay in its block; a later change through one name is refused (PC605).
         return False
     if (
         any(isinstance(t, (cst.Tuple, cst.List)) for t in targets)
