@@ -1043,3 +1043,34 @@ def controller(a: int = 1):
 """,
     )
     assert run.refusal is None
+
+
+# ---- family 10 (found by the long fuzz profile, seed 9411): a return nested under run-time ifs -
+
+
+def test_code_after_an_if_whose_side_returned_on_some_paths_runs_only_where_python_goes_on(
+    tmp_path: Path,
+):
+    # The code after the outer `if` ran on every path: it printed where Python had returned,
+    # and read names bound only on the paths that went on ("no option of a select binding").
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2):
+    r = one(a)
+    if a > 1:
+        if r > 3:
+            return 3
+        print("went on", r)
+        n = r
+    else:
+        n = 0
+    if a > 5:
+        print(n)
+    print("after", a)
+    return one(r + n)
+""",
+    )
+    for a in (2, 3, 0, 9):
+        run.same(a=a)
