@@ -11,6 +11,7 @@ from pipec.compiler import rules, trace_values
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.literals import NOT_LITERAL
+from pipec.compiler.module_state import check_module_state
 from pipec.compiler.syntax import (
     COMPREHENSIONS,
     Replacer,
@@ -120,6 +121,7 @@ def condition_node(
         globals_read,
         False,
     )
+    check_module_state(t, name, [test])  # `if random.random() > 0.5:` after a seed and a step
     return name
 
 

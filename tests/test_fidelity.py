@@ -1028,6 +1028,27 @@ def controller(a: int = 1):
     assert f"`{setter}`" in diagnostic.message
 
 
+def test_a_seed_set_before_a_step_and_drawn_in_a_run_time_test_after_it_is_refused(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+import random
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    random.seed(a)
+    v = one(a)
+    if random.random() > 0.5:
+        v = one(v)
+    return v
+""",
+    )
+    assert run.refused_codes == ["PC698"]
+
+
 def test_other_parts_of_a_seeded_package_used_after_a_step_build(tmp_path: Path):
     run = pipeline(
         tmp_path,
