@@ -20,6 +20,7 @@ from pipec.compiler.emit import emit_build, generator_name
 from pipec.compiler.enclosed_pipeline import Lifting, lift_enclosed_pipeline, restore_locations
 from pipec.compiler.file_defaults import BuildPlace
 from pipec.compiler.file_reads import pin_build, report_file_read
+from pipec.compiler.import_kinds import ModulePlaces
 from pipec.compiler.ir import StepNode, Trace
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
 from pipec.compiler.lower import lower
@@ -150,7 +151,12 @@ def _build_parsed(
     if info.file_in_defaults:  # said before any refusal: a default may be the refused one
         report_file_read(source, reporter)
     trace = trace_controller(
-        parsed, components, controller, tuple(p.name for p in info.parameters), reporter
+        parsed,
+        components,
+        controller,
+        tuple(p.name for p in info.parameters),
+        reporter,
+        ModulePlaces(project, environment),
     )
     check_star_reads(stars, trace.star_reads, reporter, trusted)
     trusted.report(reporter)

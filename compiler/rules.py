@@ -970,6 +970,27 @@ SHARED_BY_UNKNOWN_CALL = Rule(
     "hand the call a copy (`copy.deepcopy({name})`), make the change before the call, or make "
     "the call and the change inside one step",
 )
+MODULE_STATE_ACROSS_BLOCKS = Rule(
+    "PC698",
+    "module-state-across-blocks",
+    _E,
+    "`{call}` (line {line}) sets state that module `{module}` keeps in its process, and this "
+    "later block of controller code uses `{module}` again; each block of compiled controller "
+    "code runs in a process of its own, where `{module}` starts afresh without that state",
+    "make the call at module level (every script runs it), inside the step that needs it, or "
+    "in the same block as the code that depends on it (no step call between them)",
+)
+CLEARML_OBJECT_ACROSS_STEPS = Rule(
+    "PC699",
+    "clearml-object-across-steps",
+    _E,
+    "`{name}` and `{other}` reach one ClearML client object (`{call}`, line {line}) that "
+    "controller code uses on both sides of a step call; each block of compiled controller code "
+    "runs in a process of its own and gets its own pickled copy, so they would no longer be one "
+    "Task or Logger talking to the server",
+    "do the ClearML reporting inside a step (`Logger.current_logger()` there), or keep every use "
+    "of `{name}` and `{other}` in one block of controller code, with no step call between them",
+)
 MODULE_VALUE_CHANGED_BY_CALL = Rule(
     "PC612",
     "module-value-changed-by-call",

@@ -19,6 +19,7 @@ from pipec.compiler import trace_statements
 from pipec.compiler.analyse import Component
 from pipec.compiler.dag import build_graph, prune_outputs
 from pipec.compiler.diagnostics import Reporter
+from pipec.compiler.import_kinds import ModulePlaces
 from pipec.compiler.ir import Trace
 from pipec.compiler.parse import Decorated, ParsedFile
 from pipec.compiler.trace_state import Context
@@ -32,8 +33,11 @@ def trace_controller(
     controller: Decorated,
     parameters: tuple[str, ...],
     reporter: Reporter,
+    modules: ModulePlaces | None = None,
 ) -> Trace:
-    context = Context(parsed, components, controller, parameters, reporter)
+    """`modules`: where imported names lead (a module is imported afresh by each script, never
+    a value two names share; a local module's list is); unknown without it."""
+    context = Context(parsed, components, controller, parameters, reporter, modules)
     result = trace_statements.run(context)
     nodes = prune_outputs(context.graph.nodes, result)
     star_reads = tuple(dict.fromkeys(context.star_reads.values()))

@@ -11,6 +11,7 @@ from pipec.compiler import rules, trace_values
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.literals import NOT_LITERAL
+from pipec.compiler.module_state import check_module_state
 from pipec.compiler.syntax import (
     COMPREHENSIONS,
     Replacer,
@@ -61,6 +62,7 @@ def if_(t: Context, node: cst.If) -> None:
         condition,
         lambda: statements.block(t, node.body),
         lambda: statements.block(t, node.orelse),
+        node,
     )
 
 
@@ -119,6 +121,7 @@ def condition_node(
         globals_read,
         False,
     )
+    check_module_state(t, name, [test])  # `if random.random() > 0.5:` after a seed and a step
     return name
 
 
@@ -154,9 +157,14 @@ def _walrus_assignments(t: Context, test: cst.BaseExpression) -> dict[cst.CSTNod
 
 
 def branches(
-    t: Context, condition: str, on_true: Callable[[], None], on_false: Callable[[], None]
+    t: Context,
+    condition: str,
+    on_true: Callable[[], None],
+    on_false: Callable[[], None],
+    anchor: cst.CSTNode | None = None,
 ) -> None:
-    """Trace both sides of a run-time decision, each in its own frame, then join the frames."""
+    """Trace both sides of a run-time decision, each in its own frame, then join the frames.
+    `anchor`: the statement deciding, where a node gating the code after it is placed."""
     outer = t.frame
     outcomes: list[Frame] = []
     for decision, trace in ((True, on_true), (False, on_false)):
@@ -165,6 +173,40 @@ def branches(
         glue.flush(t)
         outcomes.append(t.frame)
     t.frame = _join(outer, *outcomes)
+    true, false = outcomes
+    # A side that returned on some of its paths only (`if a: if b: return x`) goes on under
+    # guards of its own; the code after the `if` runs where either side went on, which one
+    # conjunction of guards cannot say: a condition node decides it.
+    partly = any(len(frame.guards) > len(outer.guards) + 1 for frame in outcomes)
+    if partly and not true.terminated and not false.terminated and anchor is not None:
+        _gate_on_paths_going_on(t, true.guards, false.guards, anchor)
+
+
+def _gate_on_paths_going_on(
+    t: Context, true: tuple[Guard, ...], false: tuple[Guard, ...], anchor: cst.CSTNode
+) -> None:
+    going_on = Select(
+        (
+            SelectOption(true, Literal.of(True)),
+            SelectOption(false, Literal.of(True)),
+            SelectOption(t.frame.guards, Literal.of(False)),  # it returned or raised
+        )
+    )
+    operand = t.temporary("_pipec_going_on")
+    gate = t.numbered("if")
+    glue.add_node(
+        t,
+        gate,
+        NodeKind.CONDITION,
+        (),
+        cst.Name(operand),
+        [(operand, going_on)],
+        ("decision",),
+        [anchor],
+        set(),
+        False,
+    )
+    t.frame = dataclasses.replace(t.frame, guards=(*t.frame.guards, Guard(gate, True)))
 
 
 def _join(outer: Frame, true: Frame, false: Frame) -> Frame:

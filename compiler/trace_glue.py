@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 
 import libcst as cst
 
@@ -10,7 +10,9 @@ from pipec.compiler import rules, trace_imports, trace_sharing, trace_values
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import names_calls_may_change
+from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
+from pipec.compiler.module_state import check_module_state
 from pipec.compiler.syntax import (
     ImpureCallFinder,
     Replacer,
@@ -115,6 +117,19 @@ def add_glue(
         and isinstance(t.constant(name), (list, dict, set))
     ]
     mutated = [name for line in lines for name in mutated_names(line)]
+    # A module is imported afresh by every script: it is no value to hand on. A change in
+    # place of a local module's list through it (`config.LIMITS.append(x)`) would stay in this
+    # script's copy.
+    for module in dict.fromkeys(name for name in mutated if holds_module(t, name)):
+        for reached in _module_values_changed(smalls, module):
+            if mutable_module_value(t, reached):
+                t.reporter.report(
+                    rules.MUTATED_MODULE_VALUE,
+                    t.location(original),
+                    name=reached,
+                    lower=_lower(reached),
+                )
+    mutated = [name for name in mutated if not holds_module(t, name)]
     assigned = {*pending.writes, *t.writes(original)}
     exported: list[str] = []
     for changed in dict.fromkeys([*mutated, *augmented, *called, *module_values]):
@@ -134,7 +149,7 @@ def add_glue(
                 rules.MUTATED_MODULE_VALUE,
                 t.location(original),
                 name=changed,
-                lower=changed.lower(),
+                lower=_lower(changed),
             )
     for target, name in trace_sharing.module_objects_changed(t, original):
         t.reporter.report(
@@ -208,13 +223,66 @@ def _reached_in_block(
     for source, same in reached:
         if source not in t.frame.env:
             t.reporter.report(
-                rules.MUTATED_MODULE_VALUE, t.location(original), name=source, lower=source.lower()
+                rules.MUTATED_MODULE_VALUE, t.location(original), name=source, lower=_lower(source)
             )
             continue
         trace_values.refuse_shared_change(t, source, original, deep=not (same and shallow))
         if _local(t, source):
             exported.append(source)
     return exported
+
+
+def _lower(name: str) -> str:
+    """A controller variable's name for a copy of module-level `name` (`config.LIMITS`)."""
+    return name.rpartition(".")[2].lower()
+
+
+# The methods of list, dict and set that change the object they are called on.
+_CHANGING_METHODS = frozenset(
+    [
+        "add",
+        "append",
+        "clear",
+        "discard",
+        "extend",
+        "insert",
+        "pop",
+        "popitem",
+        "remove",
+        "reverse",
+        "setdefault",
+        "sort",
+        "update",
+    ]
+)
+
+
+def _module_values_changed(smalls: Sequence[cst.BaseSmallStatement], module: str) -> Iterator[str]:
+    """`module.a` for each change in place of the value `module.a` holds: `module.a.append(x)`,
+    `module.a[k] = v`, `module.a[k] += v`, `del module.a[k]` (not `module.a = v`: PC613's)."""
+    for small in smalls:
+        targets: list[cst.BaseExpression] = []
+        called = False
+        if isinstance(small, cst.Assign):
+            targets = [target.target for target in small.targets]
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign, cst.Del)):
+            targets = [small.target]
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            func = small.value.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _CHANGING_METHODS:
+                targets, called = [func.value], True  # the object it is called on changes
+        for target in targets:
+            inner = target
+            while isinstance(inner, (cst.Subscript, cst.Attribute)):
+                value = inner.value
+                if (
+                    (called or inner is not target)
+                    and isinstance(inner, cst.Attribute)
+                    and isinstance(value, cst.Name)
+                    and value.value == module
+                ):
+                    yield f"{module}.{inner.attr.value}"
+                inner = value
 
 
 def _names_code(t: Context, name: str) -> bool:
@@ -375,6 +443,7 @@ def flush(t: Context) -> str | None:
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
     trace_sharing.record_glue(t, name, pending.statements, inputs, pending.writes)
+    check_module_state(t, name, pending.originals)
     for written in maybe:
         flag = f"_pipec_bound_{written}"
         condition = t.numbered("if")

@@ -29,7 +29,9 @@ def controller_import(t: Context, small: cst.Import | cst.ImportFrom) -> None:
         )
         bound = import_bound_name(alias)
         t.imports[bound] = line
-        t.frame.env[bound] = _marker(bound)
+        marker = _marker(bound)
+        t.frame.env[bound] = marker
+        t.import_markers[bound] = marker
 
 
 def hoisted_import(t: Context, name: str) -> cst.SimpleStatementLine | None:

@@ -106,7 +106,7 @@ def _runtime_cases(t: Context, subject: str, cases: list[cst.MatchCase]) -> None
         _bind_captures(t, subject, case)
         statements.block(t, case.body)
 
-    branches.branches(t, condition, taken, lambda: _runtime_cases(t, subject, rest))
+    branches.branches(t, condition, taken, lambda: _runtime_cases(t, subject, rest), case)
 
 
 def _condition_node(t: Context, subject: str, case: cst.MatchCase) -> str | None:

@@ -11,6 +11,8 @@ How a value relates to one it was built from decides which changes the other see
 - `SAME`: it may be that object itself (`w = r`, or `w` changed in place): every change shows.
 - `TOP`: it may hold that object inside it (`w = [r]`): a change of `r`, or of something inside
   `w`, shows; changing `w` itself (`w.pop()`) does not.
+- `DEEP`: it may hold that object inside it, but never as its own item (`w = [{"a": r}]`):
+  besides what TOP keeps out, a change of one of `w`'s own items (`w[0]["a"] = 5`) does not show.
 - `INNER`: it may hold the objects inside it, not it (`w = list(r)`, `w = r + s`): a change of
   `r` itself (`r.pop()`) does not show; a change of something inside either does.
 - `NESTED`: it may hold the objects inside it, but never as its own items (`w = [list(r)]`,
@@ -36,6 +38,7 @@ from pipec.compiler.call_effects import (
     functions_that_only_read,
     module_objects,
 )
+from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.syntax import names_in
 from pipec.literals import Literal
 from pipec.manifest import Binding, Container, OutputRef, ParamRef, Select
@@ -53,6 +56,7 @@ __all__ = [
     "reading_functions",
     "reached_in_block",
     "record_glue",
+    "same_object",
     "scalar_parameter",
     "shallow_change",
     "shared_through_glue",
@@ -62,6 +66,7 @@ __all__ = [
 class Kind(Enum):
     SAME = "same"
     TOP = "top"
+    DEEP = "deep"
     INNER = "inner"
     NESTED = "nested"
     ANY = "any"
@@ -78,17 +83,23 @@ def _compose(outer: Kind, inner: Kind) -> Kind:
     if inner is Kind.ANY:
         # Held inside `w` (`w = [r]`, `w = list(r)`), whatever part of `s` it is: a change of
         # `w` itself does not reach it, as with TOP (`xs.append(v)` for `v` in LIMITS).
-        return Kind.TOP
+        return Kind.DEEP if outer is Kind.DEEP else Kind.TOP
+    if inner is Kind.DEEP or outer is Kind.DEEP and inner is Kind.TOP:
+        return Kind.DEEP  # below one of w's own items at least
+    if outer is Kind.DEEP:
+        return Kind.NESTED  # s's items below w's own items; s itself is not in w
     if inner is Kind.TOP:
-        return Kind.TOP  # r holds s, and w holds r or r's items: w holds s somewhere inside
+        # r holds s, and w holds r's items (s may be one of w's own) or r itself (s is deeper)
+        return Kind.TOP if outer is Kind.INNER else Kind.DEEP
     if outer is Kind.INNER and inner is Kind.INNER:
         return Kind.INNER  # `w = list(r)`, `r = list(s)`: s's items may be w's own items
     # s's items are inside r below r's own items, or r's items inside w below w's own ones.
     return Kind.NESTED
 
 
-# From the relation that lets the fewest changes through to the one that lets the most.
-_BY_REACH = (Kind.NESTED, Kind.INNER, Kind.TOP, Kind.ANY)
+# From the relation that lets the fewest changes through to the one that lets the most (DEEP
+# and INNER each let through one the other keeps out: together they are TOP).
+_BY_REACH = (Kind.NESTED, Kind.INNER, Kind.DEEP, Kind.TOP, Kind.ANY)
 
 
 def _merge(one: Kind, other: Kind) -> Kind:
@@ -97,6 +108,8 @@ def _merge(one: Kind, other: Kind) -> Kind:
         return one
     if Kind.SAME in (one, other):
         return Kind.ANY
+    if {one, other} == {Kind.DEEP, Kind.INNER}:
+        return Kind.TOP
     return max(one, other, key=_BY_REACH.index)
 
 
@@ -244,13 +257,30 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
         if method in _COPYING_METHODS and not expr.args:
             yield from _held(expr.func.value, _compose(context, Kind.INNER))
             return
-        for name in names_in(expr):
+        for name in _reached_names(expr):
             yield name, _compose(context, Kind.ANY)
     elif isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
         yield from _held_by_comprehension(expr, context)
     else:  # a part of a value (`r[0]`, `r.a`), a lambda: anything it reaches
-        for name in names_in(expr):
+        for name in _reached_names(expr):
             yield name, _compose(context, Kind.ANY)
+
+
+def _reached_names(expr: cst.CSTNode) -> list[str]:
+    """Every name in `expr`, and `m.a` for each attribute read straight off a name (`m.a[0]`,
+    `m.a.b`): if `m` is a module, `m.a` is one of its values."""
+
+    class _Reads(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[str] = []
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if isinstance(node.value, cst.Name):
+                self.found.append(f"{node.value.value}.{node.attr.value}")
+
+    finder = _Reads()
+    expr.visit(finder)
+    return [*names_in(expr), *finder.found]
 
 
 def _held_by_comprehension(
@@ -271,7 +301,13 @@ def _held_by_comprehension(
             if name not in variables:
                 yield name, kind
                 continue
-            through = Kind.INNER if kind in (Kind.TOP, Kind.INNER, Kind.NESTED) else Kind.ANY
+            through = (
+                Kind.INNER
+                if kind in (Kind.TOP, Kind.INNER)
+                else Kind.NESTED
+                if kind in (Kind.DEEP, Kind.NESTED)
+                else Kind.ANY
+            )
             for values in looped:
                 yield from _held(values, through)
 
@@ -300,11 +336,19 @@ class _Sites(cst.CSTVisitor):
             if self._root(target) == self.name:
                 self.held.extend(_held(value, Kind.TOP))
         elif self.name in names_in(target):  # unpacking: the name gets a part of the value
-            self.held.extend((name, Kind.ANY) for name in names_in(value))
+            self.held.extend((name, Kind.ANY) for name in _reached_names(value))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             self._target(target.target, node.value)
+        # `x = y = []`: each name holds the very object the other does.
+        bound = [target.target for target in node.targets]
+        if len(bound) > 1 and any(self.name in names_in(one) for one in bound):
+            for one in bound:
+                if not isinstance(one, cst.Name):
+                    self.held.extend((name, Kind.ANY) for name in names_in(one))
+                elif one.value != self.name:
+                    self.held.append((one.value, Kind.SAME))
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._target(node.target, node.value)
@@ -337,11 +381,11 @@ class _Sites(cst.CSTVisitor):
             return  # `xs.append(v)` puts `v` into `xs`, it does not change `v`
         elif any(self.name in names_in(a.value) for a in node.args):
             # A call that may change it may put anything it was given into it.
-            self.held.extend((name, Kind.ANY) for name in names_in(node))
+            self.held.extend((name, Kind.ANY) for name in _reached_names(node))
 
     def visit_For(self, node: cst.For) -> None:
         if self.name in names_in(node.target):
-            self.held.extend((name, Kind.ANY) for name in names_in(node.iter))
+            self.held.extend((name, Kind.ANY) for name in _reached_names(node.iter))
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._target(node.target, node.value)
@@ -349,7 +393,7 @@ class _Sites(cst.CSTVisitor):
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None and self.name in names_in(node.asname.name):
             self.unknown = True
-            self.held.extend((name, Kind.ANY) for name in names_in(node.item))
+            self.held.extend((name, Kind.ANY) for name in _reached_names(node.item))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -455,8 +499,11 @@ def _scalar_parameters(t: Context) -> frozenset[str]:
 
 
 def _module_value(t: Context, name: str) -> tuple[str, str] | None:
-    """The stand-in for module-level list, dict or set `name`, if the controller reads it."""
-    if name in t.frame.env or name not in t.source.global_bindings():
+    """The stand-in for module-level list, dict or set `name`, if the controller reads it: one
+    of the pipeline file's, or of a local module it imports (`LIMITS`, `config.LIMITS`)."""
+    if mutable_module_value(t, name):
+        return ("module", name)
+    if "." in name or name in t.frame.env or name not in t.source.global_bindings():
         return None
     return ("module", name) if isinstance(t.constant(name), (list, dict, set)) else None
 
@@ -620,7 +667,12 @@ def reached_in_block(
             composed = _compose(kind, how)
             if source in assigned and source != current:
                 pending.append((source, composed))
-            earlier = source in t.frame.env or _module_value(t, source) is not None
+            # A module is imported afresh by every script: no copy of it to keep in step.
+            earlier = (
+                source in t.frame.env
+                and not holds_module(t, source)
+                or _module_value(t, source) is not None
+            )
             if earlier and source not in (current, name) and _shows(shallow, composed, True):
                 old = found.get(source)
                 found[source] = composed if old is None else _merge(old, composed)
@@ -633,7 +685,7 @@ def _shows(
     """Whether a change of one value shows through another it is related to as `kind`;
     `item_only`: the change is of one of the value's own items, nothing inside that item."""
     if item_only and changed_is_derived:
-        return kind is not Kind.NESTED
+        return kind not in (Kind.NESTED, Kind.DEEP)
     if not change_shallow:
         return True
     if changed_is_derived:
@@ -652,8 +704,8 @@ def shared_through_glue(
     (`item_only`: a change of one of its own items, `name["b"].append(5)`; `still_read`: whether
     the controller may read a name again, so that it could tell)."""
     symbol = t.frame.env.get(name)
-    if symbol is None:
-        return None
+    if symbol is None or holds_module(t, name):
+        return None  # a module is imported afresh by every script, never copied
     if not isinstance(symbol, OutputRef):
         item_only = False  # the tracer's own list or dict: its items are values of their own
     sharing = t.sharing
@@ -666,7 +718,7 @@ def shared_through_glue(
     for other, held in t.frame.env.items():
         if other == name or held is None or type(held).__name__ == "Unavailable":
             continue
-        if not _user_name(t, other):
+        if not _user_name(t, other) or holds_module(t, other):
             continue  # a value the tracer made for a step call: the step already has its copy
         if not still_read(other):
             continue  # never read again: no run can tell the copies apart
@@ -678,6 +730,15 @@ def shared_through_glue(
                 if _related(sharing, key, leaf_key, shallow, item_only):
                     return other
     return None
+
+
+def same_object(t: Context, name: str, other: str) -> bool:
+    """Whether glue bound `name` and `other` to the very same object (`x = y = []`)."""
+    symbol, held = t.frame.env.get(name), t.frame.env.get(other)
+    if symbol is None or held is None:
+        return False
+    mine, theirs = t.sharing.key(symbol), t.sharing.key(held)
+    return Kind.SAME in (t.sharing.sources(mine).get(theirs), t.sharing.sources(theirs).get(mine))
 
 
 def _user_name(t: Context, name: str) -> bool:

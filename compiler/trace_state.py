@@ -19,6 +19,7 @@ from libcst.metadata import CodeRange, Scope
 from pipec.compiler.analyse import Component, literal_of
 from pipec.compiler.diagnostics import Reporter, Rule
 from pipec.compiler.fold import fold
+from pipec.compiler.import_kinds import ModulePlaces
 from pipec.compiler.ir import Node
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parse import Decorated, ParsedFile
@@ -153,6 +154,7 @@ class Context:
         controller: Decorated,
         parameters: tuple[str, ...],
         reporter: Reporter,
+        modules: ModulePlaces | None = None,
     ) -> None:
         self.parsed = parsed
         self.source: SourceModule = parsed.source
@@ -172,6 +174,12 @@ class Context:
         self.inner_scopes: list[Scope | None] = []
         # Names bound by an `import` in the controller -> that import, alone on its line.
         self.imports: dict[str, cst.SimpleStatementLine] = {}
+        # The names a controller `import` bound -> the marker each holds while still bound to it.
+        self.import_markers: dict[str, Unavailable] = {}
+        self.modules = modules  # where imported names lead: modules or values, read from disk
+        # A module a glue node set process state of (`random.seed(1)`) -> (that node, the
+        # call's text, its line): a later node reading the module would not see the state.
+        self.module_state: dict[str, tuple[str, str, int]] = {}
         # Module-level helpers that call steps (found on first use), and those being inlined.
         self.helpers: dict[str, cst.FunctionDef] | None = None
         self.inlining: list[str] = []

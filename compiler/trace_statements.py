@@ -31,6 +31,7 @@ from pipec.compiler.trace_state import (
 )
 from pipec.manifest import (
     Binding,
+    Container,
     Literal,
     OutputRef,
     Select,
@@ -295,6 +296,13 @@ def assign(t: Context, target: cst.BaseExpression, symbol: Symbol, anchor: cst.C
     return all(assign(t, e.value, item, anchor) for e, item in zip(elements, items, strict=True))
 
 
+def _mutable(symbol: Symbol) -> bool:
+    """Whether `symbol` is a list, dict or set the tracer knows (one object in Python)."""
+    if isinstance(symbol, Literal):
+        return isinstance(symbol.value, (list, dict, set))
+    return isinstance(symbol, Container)
+
+
 def fold_assign(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
     """Assignments decided at compile time: step results, constants, aliases, containers."""
     targets = (
@@ -316,6 +324,10 @@ def fold_assign(t: Context, small: cst.Assign | cst.AnnAssign) -> bool:
     else:
         symbol = trace_values.structured(t, value, first_name(targets[0]))
     if symbol is None:
+        return False
+    if len(targets) > 1 and _mutable(symbol):
+        # `x = y = []`: one list under two names. Glue keeps it one object for as long as both
+        # names stay in its block; a later change through one name is refused (PC605).
         return False
     if (
         any(isinstance(t, (cst.Tuple, cst.List)) for t in targets)

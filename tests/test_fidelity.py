@@ -237,7 +237,13 @@ def controller(a: int = 1):
     ("body", "code"),
     [
         ("lst = make(a)\n    other = lst\n    other += [3]\n    print(other, lst)", "PC605"),
-        ("x = y = []\n    x.append(a)\n    print(y)", "PC605"),
+        ("x = y = []\n    v = make(a)\n    x.append(v)\n    print(y)", "PC605"),
+        ("x = y = {}\n    x['a'] = 1\n    v = make(a)\n    y['b'] = v\n    print(x)", "PC605"),
+        (  # a slot of a nested container another name holds
+            'first = make(a)\n    d = {"a": first}\n    w = [d]\n    v = make(a)\n'
+            '    w[0]["a"] = v\n    print(d)',
+            "PC605",
+        ),
         ("first = make(a)\n    bag = [first]\n    first.append(100)\n    print(bag)", "PC605"),
         ("CONST.sort()\n    print(CONST)", "PC606"),
         ("bump(CONST)\n    print(CONST)", "PC606"),
@@ -496,6 +502,9 @@ def controller(n: int = 1):
         # a copy's items are the original's items
         'files = nested(n)\ncopied = {"b": list(files)}\nx = listing(1)\n'
         'copied["b"][0].append(5)\nprint(files)',
+        # a slot of a dict that glue put inside another container, set through that one
+        'files = listing(n)\nd = {"a": files}\nw = [d] if n else []\nx = listing(1)\n'
+        'w[0]["a"] = 5\nprint(d)',
         # shared from an earlier node, changed again later
         'files = listing(n)\nd = {"b": files}\nfiles.pop(0)\nx = listing(1)\n'
         "files.append(7)\nprint(d)",
@@ -541,6 +550,42 @@ return copied, kept, other, LIMITS, copied_limits, nested_limits
     run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
     run.same()
     run.same(n=3)
+
+
+def test_one_list_under_two_names_runs_while_both_stay_in_one_glue_block(tmp_path: Path):
+    # `x = y = []` was refused (PC605) even with nothing between the change and the reads.
+    body = """
+rows = listing(n)
+x = y = []
+x.append(rows)
+p = q = {}
+q["k"] = len(x)
+print(x, y, p, q, x is y)
+return y, p
+"""
+    run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
+    plain, _ = run.same()
+    assert plain.stdout.endswith("True\n")
+    run.same(n=3)
+
+
+def test_rebinding_a_slot_of_a_nested_container_leaves_the_value_it_held_alone(tmp_path: Path):
+    # `w[0]["a"] = 5` changes the dict inside `w`, not `rows` it held: was refused (PC611).
+    body = """
+rows = listing(n)
+w = [{"a": rows}]
+v = {"k": [rows]}
+x = listing(1)
+w[0]["a"] = 5
+v["k"][0] = 6
+w[0]["b"] = x
+del v["k"][0]
+print(w, v, rows)
+return rows, w
+"""
+    run = Differential(tmp_path, _SHARING_STEPS + textwrap.indent(body.strip(), "    ") + "\n")
+    run.same()
+    run.same(n=4)
 
 
 # ---- family 10: a name unbound on some paths fails only where it is read ----------------------
@@ -926,3 +971,127 @@ def controller(a: int = 2, xs: list = [3, 1, 2]):
 """,
     )
     run.same()
+
+
+# ---- family 1: state a module keeps in its process, set by controller code -------------------
+
+
+def test_a_seed_set_in_the_block_that_draws_runs_as_in_python(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    import random
+
+    v = one(a)
+    random.seed(v)
+    picked = random.random()
+    print(picked)
+    return picked
+""",
+    )
+    run.same()
+
+
+@pytest.mark.parametrize(
+    ("head", "inside", "setter", "draw"),
+    [
+        ("import random", "", "random.seed(3)", "random.random()"),
+        ("import random as rnd", "", "rnd.seed(3)", "rnd.random()"),
+        ("from random import random, seed", "", "seed(3)", "random()"),
+        ("", "import random", "random.seed(3)", "random.random()"),
+        ("import numpy as np", "", "np.random.seed(3)", "np.random.rand()"),
+    ],
+)
+def test_a_seed_set_before_a_step_and_drawn_after_it_is_refused(
+    tmp_path: Path, head: str, inside: str, setter: str, draw: str
+):
+    # Was a silent difference (module-level import: each glue script seeds nothing) or a
+    # failure to pickle the module (an import in the controller).
+    run = pipeline(
+        tmp_path,
+        f"""
+{head}
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    {inside}
+    {setter}
+    v = one(a)
+    print({draw}, v)
+""",
+    )
+    assert run.refused_codes == ["PC698"]
+    (diagnostic,) = run.refusal.diagnostics  # type: ignore[union-attr]
+    assert f"`{setter}`" in diagnostic.message
+
+
+def test_a_seed_set_before_a_step_and_drawn_in_a_run_time_test_after_it_is_refused(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+import random
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    random.seed(a)
+    v = one(a)
+    if random.random() > 0.5:
+        v = one(v)
+    return v
+""",
+    )
+    assert run.refused_codes == ["PC698"]
+
+
+def test_other_parts_of_a_seeded_package_used_after_a_step_build(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+import numpy as np
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    np.random.seed(3)
+    v = one(a)
+    print(np.array([v]).sum())
+""",
+    )
+    assert run.refusal is None
+
+
+# ---- family 10 (found by the long fuzz profile, seed 9411): a return nested under run-time ifs -
+
+
+def test_code_after_an_if_whose_side_returned_on_some_paths_runs_only_where_python_goes_on(
+    tmp_path: Path,
+):
+    # The code after the outer `if` ran on every path: it printed where Python had returned,
+    # and read names bound only on the paths that went on ("no option of a select binding").
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2):
+    r = one(a)
+    if a > 1:
+        if r > 3:
+            return 3
+        print("went on", r)
+        n = r
+    else:
+        n = 0
+    if a > 5:
+        print(n)
+    print("after", a)
+    return one(r + n)
+""",
+    )
+    for a in (2, 3, 0, 9):
+        run.same(a=a)

@@ -142,6 +142,8 @@ CODES = {
     "PC614": "star-import-trusted",
     "PC615": "left-out-of-all",
     "PC616": "shared-by-unknown-call",
+    "PC698": "module-state-across-blocks",
+    "PC699": "clearml-object-across-steps",
 }
 
 # Codes of rules pipec no longer needs (the construct is compiled now). Never given to another rule.
@@ -160,7 +162,6 @@ WITHOUT_SNAPSHOT = {
     "PC010",  # star-parameters
     "PC011",  # positional-only-parameters
     "PC012",  # relative-import
-    "PC015",  # clearml-server-call
     "PC016",  # clearml-server-call-refused (needs --strict-clearml)
     "PC024",  # code-after-main-not-carried (a warning: its test is in test_real_world_sweep.py)
     "PC028",  # bound-after-main (a warning: its test is in test_late_bindings.py)

@@ -198,3 +198,52 @@ def test_vars_without_an_argument_still_reads_every_name(tmp_path: Path):
     run = Differential(tmp_path, source)
     assert run.refusal is not None
     assert set(run.refused_codes) == {"PC616"}
+
+
+# Real-world file 27's shape: a ClearML Task and its Logger kept in controller code.
+CLEARML_HEAD = """
+from clearml import Task
+
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["rows"])
+def load(n):
+    return list(range(n))
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4):
+    task = Task.create(project_name="t", task_name="fit")
+    logger = task.get_logger()
+"""
+
+
+def test_a_clearml_task_used_across_a_step_call_names_the_server_object(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        CLEARML_HEAD
+        + """
+    rows = load(n)
+    task.logger.report_text(f"{len(rows)} rows")
+    logger.report_single_value(name="rows", value=len(rows))
+""",
+    )
+    assert run.refused_codes == ["PC015", "PC699"]  # the warning at Task.create, the error
+    (diagnostic,) = [d for d in run.refusal.diagnostics if d.code == "PC699"]  # type: ignore[union-attr]
+    assert "ClearML client object (`Task.create(" in diagnostic.message
+    assert "do the ClearML reporting inside a step" in diagnostic.hint
+
+
+def test_a_clearml_task_used_in_one_block_of_controller_code_builds(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        CLEARML_HEAD
+        + """
+    task.logger.report_text("start")
+    logger.report_single_value(name="n", value=n)
+    rows = load(n)
+    return rows
+""",
+    )
+    assert run.refusal is None
