@@ -53,6 +53,7 @@ __all__ = [
     "module_objects_changed",
     "module_values_changed",
     "record_folded",
+    "record_grown",
     "reading_functions",
     "reached_in_block",
     "record_glue",
@@ -515,6 +516,28 @@ def record_folded(t: Context, expr: cst.BaseExpression, value: Literal) -> None:
         module_value = _module_value(t, name)
         if module_value is not None:
             t.sharing.add(t.sharing.key(value), module_value, kind)
+
+
+def record_grown(
+    t: Context,
+    before: object,
+    after: object,
+    added: cst.BaseExpression | None,
+    how: Kind,
+) -> None:
+    """A list the tracer grew at compile time (`rows.append(LIMITS)`, `rows += [...]`) holds
+    what it held before, and what `added` holds of module-level values, as `how` says (TOP:
+    one of its own items; INNER: its items are)."""
+    sharing = t.sharing
+    grown = sharing.key(after)
+    for source, kind in list(sharing.sources(sharing.key(before)).items()):
+        sharing.add(grown, source, kind)
+    if added is None:
+        return
+    for name, kind in _held(added, how):
+        module_value = _module_value(t, name)
+        if module_value is not None:
+            sharing.add(grown, module_value, kind)
 
 
 def record_glue(

@@ -449,8 +449,10 @@ def accumulate_call(t: Context, call: cst.Call) -> bool:
             return False
         extra_items = listed
     glue.flush(t)
-    grown = extended(container, extra_items)
+    grown = extended(container, extra_items, _names_an_object(t, extra_items))
     assert grown is not None  # checked above with no extra items
+    how = trace_sharing.Kind.TOP if func.attr.value == "append" else trace_sharing.Kind.INNER
+    trace_sharing.record_grown(t, container, grown, argument, how)
     t.frame.env[name] = grown
     return True
 
@@ -470,8 +472,9 @@ def accumulate_augmented(t: Context, small: cst.AugAssign) -> bool:
     if extra is None:
         return False
     glue.flush(t)
-    grown = extended(container, extra)
+    grown = extended(container, extra, _names_an_object(t, extra))
     assert grown is not None  # checked above with no extra items
+    trace_sharing.record_grown(t, container, grown, small.value, trace_sharing.Kind.INNER)
     t.frame.env[name] = grown
     return True
 
@@ -657,20 +660,39 @@ def list_items(symbol: Symbol | None) -> tuple[Binding, ...] | None:
     return None
 
 
-def extended(symbol: Symbol | None, extra: tuple[Binding, ...]) -> Binding | None:
-    """A list known at compile time with `extra` appended — in every branch it may come from."""
+def extended(
+    symbol: Symbol | None, extra: tuple[Binding, ...], keep: bool = False
+) -> Binding | None:
+    """A list known at compile time with `extra` appended — in every branch it may come from.
+
+    The tracer's list of symbols stays one (`keep`: a list of symbols even when every item is a
+    literal): an item that is another name's very symbol (`rows = [base]`, `rows.append(base)`)
+    is that name's object in Python, and a literal of its value would be a copy of it.
+    """
     items = list_items(symbol)
     if items is not None:
+        if keep or isinstance(symbol, Container):
+            return Container.of_list((*items, *extra))
         return make_list((*items, *extra))
     if isinstance(symbol, Select):
         options = []
         for option in symbol.options:
-            grown = extended(option.binding, extra)
+            grown = extended(option.binding, extra, keep)
             if grown is None:
                 return None
             options.append(SelectOption(option.when, grown))
         return Select(tuple(options))
     return None
+
+
+def _names_an_object(t: Context, items: tuple[Binding, ...]) -> bool:
+    """Whether one of `items` is the very list, dict or set a controller name holds."""
+    return any(
+        isinstance(item, Literal)
+        and isinstance(item.value, (list, dict, set))
+        and any(held is item for held in t.frame.env.values())
+        for item in items
+    )
 
 
 def make_list(items: tuple[Binding, ...]) -> Binding:

@@ -249,6 +249,23 @@ def controller(a: int = 1):
         ("bump(CONST)\n    print(CONST)", "PC606"),
         ("random.Random(a).shuffle(CONST)\n    print(make(CONST[0]))", "PC606"),
         ("lst = make(a)\n    other = lst\n    bump(other)\n    print(lst)", "PC605"),
+        # A list the tracer grows at compile time keeps holding the very object appended to it
+        # (it was folded into a literal copy, and each side then missed the other's change).
+        (
+            "base = [2, 1]\n    rows = []\n    rows.append(base)\n    base.append(7)\n    print(rows)",
+            "PC605",
+        ),
+        (
+            "base = [2, 1]\n    rows = [base]\n    rows.append(5)\n    rows[0].append(0)\n"
+            "    print(base)",
+            "PC605",
+        ),
+        (
+            "base = [2, 1]\n    rows = []\n    rows += [base]\n    base.append(7)\n    print(rows)",
+            "PC605",
+        ),
+        ("rows = [CONST]\n    rows.append(CONST)\n    rows[0].append(0)\n    print(rows)", "PC611"),
+        ("rows = []\n    rows.append(CONST)\n    rows[0].append(0)\n    print(CONST)", "PC611"),
     ],
 )
 def test_a_change_in_place_another_name_would_miss_is_refused(tmp_path: Path, body: str, code: str):
@@ -291,6 +308,26 @@ def controller(a: int = 1):
     ys.reverse()
     print(xs, ys, n, m)
     return ys
+""",
+    )
+    run.same()
+
+
+def test_a_list_grown_at_compile_time_with_another_names_object_runs_as_in_python(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    base = [2, a]
+    rows = [1]
+    rows.append(base)
+    rows += [base]
+    rows.append(one(a))
+    print(rows, base)
+    return rows
 """,
     )
     run.same()

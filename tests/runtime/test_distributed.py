@@ -263,8 +263,11 @@ def test_a_16_way_map_over_two_workers_and_an_s3_store_runs_like_a_local_run(
         assert f"[square[{index}]] squaring {index}" in on_dask.stderr
 
 
-def test_a_queue_runs_only_on_workers_with_that_resource(cluster: DaskCluster, tmp_path: Path):
+def test_a_queue_runs_only_on_workers_with_that_resource(
+    cluster: DaskCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     build = _build(tmp_path, ON_A_QUEUE)
+    monkeypatch.delenv("PIPEC_COLD", raising=False)  # warm first, whatever the suite's mode
     # --python names this interpreter as the tests' own path does (bin/python), the workers'
     # scripts as their first line does (bin/python3): the same interpreter, so warm starts.
     done = _run(
