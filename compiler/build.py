@@ -22,7 +22,7 @@ from pipec.compiler.file_defaults import BuildPlace
 from pipec.compiler.file_reads import pin_build, report_file_read
 from pipec.compiler.import_kinds import ModulePlaces
 from pipec.compiler.ir import StepNode, Trace
-from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles
+from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles, imports_of_source
 from pipec.compiler.lower import lower
 from pipec.compiler.parse import find_decorated
 from pipec.compiler.pipeline import analyse_pipeline, select_pipeline
@@ -169,7 +169,13 @@ def _build_parsed(
         raise UserError(reporter.diagnostics)
 
     stem_of_path = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
-    local = LocalIndex(project, reporter, stem_of_path)
+    local = LocalIndex(
+        project,
+        reporter,
+        stem_of_path,
+        wanted=imports_of_source(path, source.text),
+        installed=lambda name: bool(environment.distributions(name)),
+    )
     lowered = lower(
         info,
         components,

@@ -7,6 +7,8 @@ step's requirements. Local modules are read with `ast`, never imported.
 from __future__ import annotations
 
 import ast
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,7 +16,7 @@ from pipec.compiler import rules
 from pipec.compiler.diagnostics import Reporter
 from pipec.manifest import Location
 
-__all__ = ["LocalIndex", "LocalModule", "ProjectFiles"]
+__all__ = ["LocalIndex", "LocalModule", "ProjectFiles", "imports_of_source"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,14 @@ class ProjectFiles(Protocol):
     def read_text(self, relative: str) -> str | None: ...
 
     def repository_file(self, name: str) -> tuple[str, str] | None: ...
+
+
+def imports_of_source(path: str, text: str) -> frozenset[str]:
+    """Absolute imports of the pipeline file itself, or none if `ast` cannot read it."""
+    try:
+        return frozenset(_imports_of_file(path, text))
+    except SyntaxError:
+        return frozenset()
 
 
 def _imports_of_file(path: str, text: str) -> set[str]:
@@ -62,9 +72,17 @@ class LocalIndex:
     found: dict[str, LocalModule | None] = field(default_factory=dict)
     imports: dict[str, set[str]] = field(default_factory=dict)
 
+    # Every dotted import of the pipeline file, and whether a distribution installed where pipec
+    # builds provides a top-level name: both can show that a folder without `__init__.py` is not
+    # the module the file imports.
+    wanted: frozenset[str] = frozenset()
+    installed: Callable[[str], bool] = lambda _name: False
+
     def lookup(self, name: str) -> LocalModule | None:
         if name not in self.found:
             module = None if name == self.self_name else self.project.local_module(name)
+            if module is not None and self._loses_to_a_package(module):
+                module = None
             self.found[name] = module
             if module is not None:
                 modules: set[str] = set()
@@ -80,6 +98,26 @@ class LocalIndex:
                             )
                 self.imports[name] = modules
         return self.found[name]
+
+    def _loses_to_a_package(self, module: LocalModule) -> bool:
+        """Whether Python would import something else than `module`, a folder of modules with
+        no `__init__.py` (a namespace package): a regular package or module of the same name
+        anywhere on the path wins over it, so an installed one does; and a namespace package
+        holds only its files, so a file importing `name.sub` that it lacks means another one."""
+        name = module.name
+        paths = {relative for relative, _ in module.files}
+        if f"{name}.py" in paths or f"{name}/__init__.py" in paths:
+            return False
+        if name in sys.stdlib_module_names or self.installed(name):
+            return True
+        for dotted in self.wanted:
+            top, _, rest = dotted.partition(".")
+            if top != name or not rest:
+                continue
+            sub = f"{name}/{rest.partition('.')[0]}"
+            if f"{sub}.py" not in paths and not any(p.startswith(sub + "/") for p in paths):
+                return True
+        return False
 
     def closure(self, modules: set[str]) -> tuple[set[str], set[str]]:
         """(local module names needed, all absolute imports including those of the local modules)."""

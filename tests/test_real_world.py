@@ -15,6 +15,7 @@ from golden_build import build_file, write_tree
 
 from pipec.compiler.build import BuildResult
 from pipec.compiler.diagnostics import UserError
+from pipec.compiler.requirements import StaticEnvironment
 
 
 def _write(tmp_path: Path, text: str, name: str = "pipeline.py") -> Path:
@@ -276,6 +277,50 @@ def test_project_modules_are_found_up_to_the_root_and_never_mapped(tmp_path):
     assert b"utils" not in every and b"config" not in every
     project = [d for d in result.diagnostics if d.code == "PC118"]
     assert sorted(d.message.split("`")[1] for d in project) == ["config", "utils"]  # once each
+
+
+NAMESPACE_LOOK_ALIKES = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["y"])
+def fit(x):
+    import logging
+
+    import lightning_lib as pl
+    from lightning_lib.callbacks import Checkpoint
+    import plotting
+
+    logging.getLogger("fit").info("fitting")
+    return pl, Checkpoint, plotting, x
+
+
+@PipelineDecorator.pipeline(name="p", project="p", version="1")
+def controller(x: int = 2):
+    return fit(x)
+"""
+
+
+def test_a_folder_without_init_is_not_the_package_python_imports_instead(tmp_path):
+    # A repository often keeps example scripts in folders named after the library they show
+    # (`lightning_lib/`, `logging/`), with no __init__.py: namespace packages, which Python
+    # uses only when no regular package of that name is found. An installed library, a
+    # standard-library module, or a submodule the folder lacks means the import is not the folder.
+    root = tmp_path / "project"
+    source = _write(tmp_path, NAMESPACE_LOOK_ALIKES, name="pipelines/pipeline.py")
+    (root / ".git").mkdir()
+    for folder in ("lightning_lib", "logging", "plotting"):
+        (root / folder).mkdir()
+        (root / folder / "example.py").write_text("print('an example script')\n")
+    result = _build(source)
+    copied = sorted(k for k in result.files if k.startswith("steps/") and "/" in k[6:])
+    assert copied == ["steps/plotting/example.py"]  # a namespace folder nothing else provides
+    requirements = result.files["requirements/fit.txt"].decode()
+    assert "lightning_lib" in requirements and "plotting" not in requirements
+    installed = StaticEnvironment({"plotting": {"plotting-dist": ("1.0", ("plotting",))}})
+    result = _build(source, environment=installed)
+    assert not any(k.startswith("steps/plotting/") for k in result.files)
+    assert "plotting-dist==1.0" in result.files["requirements/fit.txt"].decode()
 
 
 # ---- 4. controller signatures and defaults ---------------------------------------------------
