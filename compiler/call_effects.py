@@ -16,6 +16,7 @@ import libcst as cst
 from pipec.compiler.syntax import PURE_BUILTINS, names_in
 
 __all__ = [
+    "CHANGING_ONLY_RECEIVER",
     "FRESH_RESULT_MODULES",
     "READING_FUNCTIONS",
     "assigned_into",
@@ -29,8 +30,9 @@ __all__ = [
 # Builtins that never change their arguments (print only writes them out).
 READING_FUNCTIONS = PURE_BUILTINS | {"print", "ascii", "callable", "getattr", "hasattr", "id"}
 
-# Methods that change only the object they are called on, never their arguments.
-_CHANGING_ONLY_RECEIVER = frozenset(
+# Methods of list, dict and set that change only the object they are called on, never their
+# arguments.
+CHANGING_ONLY_RECEIVER = frozenset(
     [
         "add",
         "append",
@@ -144,7 +146,7 @@ class _Finder(cst.CSTVisitor):
                     if name not in self.names:
                         self.names.append(name)
             self._add(func.value)
-            if method in _CHANGING_ONLY_RECEIVER:
+            if method in CHANGING_ONLY_RECEIVER:
                 return
         for argument in node.args:
             self._add(argument.value)
@@ -194,7 +196,7 @@ class _Changes(cst.CSTVisitor):
             self.changes = True
         func = node.func
         if isinstance(func, cst.Attribute) and any(n in self.copies for n in finder.names):
-            receiver_only = func.attr.value in _CHANGING_ONLY_RECEIVER
+            receiver_only = func.attr.value in CHANGING_ONLY_RECEIVER
             if not (receiver_only and isinstance(func.value, cst.Name)):
                 self.changes = True
         elif any(name in self.copies for name in finder.names):

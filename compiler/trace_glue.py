@@ -9,7 +9,7 @@ import libcst as cst
 from pipec.compiler import rules, trace_imports, trace_sharing, trace_values
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
-from pipec.compiler.call_effects import names_calls_may_change
+from pipec.compiler.call_effects import CHANGING_ONLY_RECEIVER, names_calls_may_change
 from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
 from pipec.compiler.module_state import check_module_state
@@ -237,26 +237,6 @@ def _lower(name: str) -> str:
     return name.rpartition(".")[2].lower()
 
 
-# The methods of list, dict and set that change the object they are called on.
-_CHANGING_METHODS = frozenset(
-    [
-        "add",
-        "append",
-        "clear",
-        "discard",
-        "extend",
-        "insert",
-        "pop",
-        "popitem",
-        "remove",
-        "reverse",
-        "setdefault",
-        "sort",
-        "update",
-    ]
-)
-
-
 def _module_values_changed(smalls: Sequence[cst.BaseSmallStatement], module: str) -> Iterator[str]:
     """`module.a` for each change in place of the value `module.a` holds: `module.a.append(x)`,
     `module.a[k] = v`, `module.a[k] += v`, `del module.a[k]` (not `module.a = v`: PC613's)."""
@@ -269,7 +249,7 @@ def _module_values_changed(smalls: Sequence[cst.BaseSmallStatement], module: str
             targets = [small.target]
         elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             func = small.value.func
-            if isinstance(func, cst.Attribute) and func.attr.value in _CHANGING_METHODS:
+            if isinstance(func, cst.Attribute) and func.attr.value in CHANGING_ONLY_RECEIVER:
                 targets, called = [func.value], True  # the object it is called on changes
         for target in targets:
             inner = target
