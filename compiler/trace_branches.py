@@ -230,7 +230,13 @@ def if_expression(t: Context, expr: cst.IfExp, what: str) -> Symbol | None:
     """`a(x) if test else b(x)`: a constant test picks one side; a run-time one branches."""
     decided = t.fold(expr.test)
     if decided is not NOT_LITERAL:
-        return trace_values.structured(t, expr.body if decided else expr.orelse, what)
+        chosen = expr.body if decided else expr.orelse
+        symbol = trace_values.structured(t, chosen, what)
+        if symbol is None and not t.units(chosen):
+            # A side without steps that is no compile-time value (`0 if not xs else 1`): a glue
+            # node computes it, as when it stands alone.
+            return trace_values.bind(t, chosen, what)
+        return symbol
     if t.frame.map is not None:
         t.reporter.report(rules.CONDITIONAL_STEP_IN_RUNTIME_LOOP, t.location(expr))
         return None

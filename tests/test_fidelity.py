@@ -1132,3 +1132,26 @@ def controller(a: int = 2):
     )
     for a in (2, 3, 0, 9):
         run.same(a=a)
+
+
+def test_a_constant_test_picks_a_side_that_glue_computes(tmp_path: Path):
+    # `one(0) if DEBUG else (...)`: the test folds, and the side Python evaluates has no step
+    # and no compile-time value; it was left without a value (the run ended with "no option of
+    # a select binding holds"). A glue node computes it.
+    run = Differential(
+        tmp_path,
+        STEPS.replace(
+            "from pipec import PipelineDecorator",
+            "from pipec import PipelineDecorator\n\nDEBUG = False",
+        )
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1, xs: list = [3, 1, 2]):
+    n = one(0) if DEBUG else (len(xs) if xs else -1)
+    m = one(a) if not DEBUG else 0
+    print(n, m)
+    return n
+""",
+    )
+    run.same()
+    run.same(xs=[])
