@@ -45,7 +45,7 @@ from pipec.compiler.parse import Decorated, DecoratorKind, ParsedFile, decorator
 from pipec.compiler.source import SourceModule
 from pipec.compiler.star_imports import StarImports
 from pipec.compiler.step_names import check_step_names
-from pipec.compiler.syntax import import_bound_name
+from pipec.compiler.syntax import import_bound_name, quoted_code
 from pipec.compiler.task_types import fold_task_type
 from pipec.compiler.trusted_stars import TrustedReads
 from pipec.literals import encode_literal
@@ -238,7 +238,7 @@ def report_source_kept(key: str, option: OptionValue, reporter: Reporter) -> Non
         rules.OPTION_SOURCE_KEPT,
         option.location,
         key=key,
-        source=_shorten(option.source),
+        source=quoted_code(option.source),
     )
 
 
@@ -246,11 +246,6 @@ def report_inert(key: str, rule: Rule, option: OptionValue, reporter: Reporter) 
     """One warning per option that needs a ClearML server, wherever it is set: the components'
     rule when any step sets it (they are read first), the pipeline's when only the pipeline does."""
     reporter.report_grouped(f"inert:{key}", rule, option.location, key=key)
-
-
-def _shorten(code: str) -> str:
-    text = " ".join(code.split())
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # What ClearML's other pipeline API (PipelineController and its add_function_step) calls an

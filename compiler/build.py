@@ -112,12 +112,8 @@ def _build(
             pins,
             place,
         )
-    except UserError as error:
-        if lifting.text is None:
-            raise
+    except UserError as error:  # back at the user's lines (unchanged when nothing was lifted)
         raise UserError(restore_locations(error.diagnostics, lifting)) from None
-    if lifting.text is None:
-        return result
     return replace(result, diagnostics=restore_locations(result.diagnostics, lifting))
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from pipec.compiler.call_effects import READING_FUNCTIONS
+from pipec.compiler.call_effects import CHANGING_ONLY_RECEIVER, READING_FUNCTIONS
 from pipec.compiler.syntax import names_in, within
 from pipec.compiler.trace_sharing import reading_functions
 
@@ -25,27 +25,7 @@ __all__ = ["relating_call"]
 
 # Builtins and methods whose effect on their arguments pipec knows: never the call to blame.
 _KNOWN_CALLS = frozenset(["list", "dict", "set", "tuple", "frozenset", "sorted", "reversed"])
-_KNOWN_METHODS = frozenset(
-    [
-        "add",
-        "append",
-        "clear",
-        "copy",
-        "discard",
-        "extend",
-        "insert",
-        "items",
-        "keys",
-        "pop",
-        "popitem",
-        "remove",
-        "reverse",
-        "setdefault",
-        "sort",
-        "update",
-        "values",
-    ]
-)
+_KNOWN_METHODS = CHANGING_ONLY_RECEIVER | frozenset(["copy", "items", "keys", "values"])
 
 
 def relating_call(t: Context, anchor: cst.CSTNode, name: str, other: str) -> cst.Call | None:

@@ -26,6 +26,7 @@ from pipec.compiler import rules
 from pipec.compiler.diagnostics import Diagnostic, Location
 from pipec.compiler.parse import DecoratorKind, decorator_kind, is_main_block
 from pipec.compiler.source import SourceModule
+from pipec.compiler.syntax import within
 
 __all__ = ["Lifting", "lift_enclosed_pipeline", "restore_locations"]
 
@@ -581,11 +582,7 @@ def _has_parameters(params: cst.Parameters) -> bool:
 
 
 def _inside(source: SourceModule, inner: cst.CSTNode, outer: cst.CSTNode) -> bool:
-    a, b = source.positions[inner], source.extent(outer)
-    return (b.start.line, b.start.column) <= (a.start.line, a.start.column) and (
-        a.end.line,
-        a.end.column,
-    ) <= (b.end.line, b.end.column)
+    return within(source.positions[inner], source.extent(outer))
 
 
 def _one_line_parameters(code: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from pipec.compiler import rules
+from pipec.compiler.syntax import quoted_code
 
 if TYPE_CHECKING:
     from pipec.compiler.trace_state import Context
@@ -68,8 +69,7 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
                 )
     for call in reads.calls:
         for setter in sorted(t.source.qualified_names(call.func) & _STATE_SETTERS.keys()):
-            flat = " ".join(t.source.code(call).split())
-            short = flat if len(flat) <= 50 else flat[:47] + "..."
+            short = quoted_code(t.source.code(call), limit=50)
             t.module_state[_STATE_SETTERS[setter]] = (node, short, t.location(call).line)
 
 

@@ -343,3 +343,9 @@ def names_in(node: cst.CSTNode) -> list[str]:
     finder = _All()
     node.visit(finder)
     return finder.found
+
+
+def quoted_code(code: str, limit: int = 60) -> str:
+    """Source code on one line, cut to a length a message can quote."""
+    flat = " ".join(code.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

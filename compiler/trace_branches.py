@@ -24,6 +24,7 @@ from pipec.compiler.trace_state import (
     Unavailable,
 )
 from pipec.manifest import (
+    Binding,
     Guard,
     Literal,
     NodeKind,
@@ -192,21 +193,27 @@ def _gate_on_paths_going_on(
             SelectOption(t.frame.guards, Literal.of(False)),  # it returned or raised
         )
     )
-    operand = t.temporary("_pipec_going_on")
-    gate = t.numbered("if")
+    gate = _decide_on(t, going_on, "_pipec_going_on", anchor)
+    t.frame = dataclasses.replace(t.frame, guards=(*t.frame.guards, Guard(gate, True)))
+
+
+def _decide_on(t: Context, value: Binding, what: str, anchor: cst.CSTNode) -> str:
+    """A condition node deciding on the truth of an already bound `value`."""
+    operand = t.temporary(what)
+    condition = t.numbered("if")
     glue.add_node(
         t,
-        gate,
+        condition,
         NodeKind.CONDITION,
         (),
         cst.Name(operand),
-        [(operand, going_on)],
+        [(operand, value)],
         ("decision",),
         [anchor],
         set(),
         False,
     )
-    t.frame = dataclasses.replace(t.frame, guards=(*t.frame.guards, Guard(gate, True)))
+    return condition
 
 
 def _join(outer: Frame, true: Frame, false: Frame) -> Frame:
@@ -272,20 +279,7 @@ def bool_operation(t: Context, expr: cst.BooleanOperation, what: str) -> Symbol 
         reaches_right = bool(left.value) == is_and
         return trace_values.structured(t, expr.right, what) if reaches_right else left
     glue.flush(t)
-    operand = t.temporary(what)
-    condition = t.numbered("if")
-    glue.add_node(
-        t,
-        condition,
-        NodeKind.CONDITION,
-        (),
-        cst.Name(operand),
-        [(operand, left)],
-        ("decision",),
-        [expr],
-        set(),
-        False,
-    )
+    condition = _decide_on(t, left, what, expr)
     temp = t.temporary(what)
 
     def left_side() -> None:

@@ -20,9 +20,7 @@ from pipec.compiler.ir import StepNode
 from pipec.compiler.later_reads import may_read_after
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parent_causes import report_parent_not_called
-from pipec.compiler.syntax import (
-    COMPREHENSIONS,
-)
+from pipec.compiler.syntax import COMPREHENSIONS, quoted_code
 from pipec.compiler.trace_state import (
     UNBOUND,
     Context,
@@ -601,7 +599,7 @@ def refuse_shared_change(
                 t.location(anchor),
                 name=name,
                 other=other,
-                call=_short(t.source.code(call)),
+                call=quoted_code(t.source.code(call)),
                 line=t.location(call).line,
             )
         return True
@@ -619,16 +617,10 @@ def _clearml_object(t: Context, anchor: cst.CSTNode, name: str, other: str) -> b
         t.location(anchor),
         name=name,
         other=other,
-        call=_short(t.source.code(origin)),
+        call=quoted_code(t.source.code(origin)),
         line=t.location(origin).line,
     )
     return True
-
-
-def _short(code: str) -> str:
-    """A call's source on one line, cut to a length a message can quote."""
-    flat = " ".join(code.split())
-    return flat if len(flat) <= 60 else flat[:57] + "..."
 
 
 def _holds(outer: object, inner: object) -> bool:
