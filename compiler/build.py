@@ -21,6 +21,7 @@ from pipec.compiler.enclosed_pipeline import Lifting, lift_enclosed_pipeline, re
 from pipec.compiler.file_defaults import BuildPlace
 from pipec.compiler.file_reads import pin_build, report_file_read
 from pipec.compiler.import_kinds import ModulePlaces
+from pipec.compiler.import_order import reads_before_binding
 from pipec.compiler.ir import StepNode, Trace
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles, imports_of_source
 from pipec.compiler.lower import lower
@@ -97,6 +98,9 @@ def _build(
     place: BuildPlace,
 ) -> BuildResult:
     source = parse_source(text, path)
+    too_early = reads_before_binding(source)  # Python could not even import the file
+    if too_early:
+        raise UserError(too_early)
     lifting = lift_enclosed_pipeline(source)
     lifted = source if lifting.text is None else parse_source(lifting.text, path)
     try:

@@ -265,6 +265,14 @@ ENCLOSED_PIPELINE = Rule(
     "{fix}; or define `{function}` at module level, with a parameter (and its default) for each "
     'value it reads from `{outer}`, and call it under `if __name__ == "__main__":`',
 )
+READ_BEFORE_BOUND = Rule(
+    "PC031",
+    "read-before-bound",
+    _E,
+    "`{name}` is read while the file is imported, but Python binds it only at line {line}: "
+    "running the file stops here with NameError, before any step runs",
+    "move the line that binds `{name}` (line {line}) above line {read_line}",
+)
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 

@@ -84,23 +84,34 @@ def test_the_compiled_run_fails_with_the_same_name_error_as_python_running_the_f
     assert "NameError: name 'FACTOR' is not defined" in compiled.stderr
 
 
-def test_a_carried_module_statement_and_the_controller_reading_a_late_name_are_warned(
-    tmp_path: Path,
-):
-    source = LATE.replace(
-        "def scale(v):\n    return v * FACTOR\n",
-        "SCALED = [FACTOR]\n\n\ndef scale(v):\n    return v * SCALED[0]\n",
-    ).replace("    return two(one(x))", "    y = x + OFFSET\n    return two(one(y))")
+def test_the_controller_reading_a_late_name_is_warned(tmp_path: Path):
+    source = LATE.replace("    return two(one(x))", "    y = x + OFFSET\n    return two(one(y))")
     source += "\n\nOFFSET = 5\n"
     code, stderr = _check(tmp_path, source)
     assert code == 0
     warned = [line for line in stderr.splitlines() if "warning[" in line]
     assert [line.split(": warning")[0] for line in warned] == [
-        "pipeline.py:4:11",  # SCALED = [FACTOR], carried into step `one`
-        "pipeline.py:18:16",  # LIMIT in step `two`
-        "pipeline.py:23:13",  # OFFSET in the controller's code
+        "pipeline.py:5:16",  # FACTOR in the helper carried into step `one`
+        "pipeline.py:15:16",  # LIMIT in step `two`
+        "pipeline.py:20:13",  # OFFSET in the controller's code
     ]
-    assert "`OFFSET` is bound at line 34, after the `__main__` block" in warned[2]
+    assert "`OFFSET` is bound at line 31, after the `__main__` block" in warned[2]
+
+
+def test_a_module_statement_reading_a_late_name_is_refused_as_python_cannot_import_it(
+    tmp_path: Path,
+):
+    # Python runs `SCALED = [FACTOR]` as it imports the file, long before the `__main__` block
+    source = LATE.replace(
+        "def scale(v):\n    return v * FACTOR\n",
+        "SCALED = [FACTOR]\n\n\ndef scale(v):\n    return v * SCALED[0]\n",
+    )
+    code, stderr = _check(tmp_path, source)
+    assert code == 2
+    assert stderr.startswith(
+        "pipeline.py:4:11: error[PC031]: `FACTOR` is read while the file is imported, but Python "
+        "binds it only at line 30"
+    )
 
 
 def test_a_name_also_bound_before_the_main_block_is_not_warned(tmp_path: Path):
