@@ -43,6 +43,23 @@ _STATE_SETTERS = {
     "torch.use_deterministic_algorithms": "torch",
     "warnings.filterwarnings": "warnings",
     "warnings.simplefilter": "warnings",
+    "decimal.setcontext": "decimal",
+    "locale.setlocale": "locale",
+    "matplotlib.rc": "matplotlib",
+    "matplotlib.use": "matplotlib",
+    "numpy.random.set_state": "numpy.random",
+    "numpy.seterr": "numpy",
+    "socket.setdefaulttimeout": "socket",
+    "torch.set_num_threads": "torch",
+    "torch.set_printoptions": "torch",
+}
+# Modules any call of which may draw on or configure state the process keeps: pyplot's current
+# figure and axes (`plt.figure()`, `plt.plot(xs)`, `sns.histplot(df)` draw on them, `plt.savefig`
+# writes them) -> the part of the package that state belongs to.
+_IMPLICIT_STATE = {
+    "matplotlib.pyplot": "matplotlib.pyplot",
+    "pylab": "matplotlib.pyplot",
+    "seaborn": "matplotlib.pyplot",
 }
 
 
@@ -54,7 +71,8 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
     for original in originals:
         original.visit(reads)
     for read in reads.found:
-        for qualified in sorted(_imported(t, read)):
+        for name in sorted(_imported(t, read)):
+            qualified = _implicit_part(name) or name
             for part, (setter_node, text, line) in list(t.module_state.items()):
                 inside = qualified == part or qualified.startswith(part + ".")
                 if setter_node == node or not (inside or part.startswith(qualified + ".")):
@@ -68,9 +86,21 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
                     line=line,
                 )
     for call in reads.calls:
-        for setter in sorted(t.source.qualified_names(call.func) & _STATE_SETTERS.keys()):
+        called = t.source.qualified_names(call.func)
+        parts = {_STATE_SETTERS[setter] for setter in called & _STATE_SETTERS.keys()}
+        parts |= {state for qualified in called if (state := _implicit_part(qualified))}
+        for part in sorted(parts):
             short = quoted_code(t.source.code(call), limit=50)
-            t.module_state[_STATE_SETTERS[setter]] = (node, short, t.location(call).line)
+            t.module_state[part] = (node, short, t.location(call).line)
+
+
+def _implicit_part(qualified: str) -> str | None:
+    """The state a name of a module in `_IMPLICIT_STATE` belongs to (`seaborn.histplot` ->
+    `matplotlib.pyplot`); None for other names."""
+    for module, part in _IMPLICIT_STATE.items():
+        if qualified == module or qualified.startswith(module + "."):
+            return part
+    return None
 
 
 def _imported(t: Context, read: cst.BaseExpression) -> set[str]:

@@ -1039,6 +1039,16 @@ def controller(a: int = 1):
         ("from random import random, seed", "", "seed(3)", "random()"),
         ("", "import random", "random.seed(3)", "random.random()"),
         ("import numpy as np", "", "np.random.seed(3)", "np.random.rand()"),
+        # pyplot keeps the current figure in its process: drawn before the step, saved after it
+        ("import matplotlib.pyplot as plt", "", 'plt.title("a")', "plt.gca().get_title()"),
+        ("from matplotlib import pyplot as plt", "", "plt.plot([1, 2])", 'plt.savefig("f.png")'),
+        (
+            "import matplotlib.pyplot as plt",
+            "import seaborn as sns",
+            "sns.lineplot(x=[1])",
+            "plt.gcf()",
+        ),
+        ("import matplotlib", "", 'matplotlib.use("Agg")', "matplotlib.get_backend()"),
     ],
 )
 def test_a_seed_set_before_a_step_and_drawn_after_it_is_refused(
@@ -1098,6 +1108,25 @@ def controller(a: int = 1):
     np.random.seed(3)
     v = one(a)
     print(np.array([v]).sum())
+""",
+    )
+    assert run.refusal is None
+
+
+def test_a_figure_drawn_and_saved_in_one_block_builds(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+import matplotlib.pyplot as plt
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 1):
+    v = one(a)
+    plt.plot([v, v + 1])
+    plt.savefig("plot.png")
+    w = one(v)
+    print(w)
 """,
     )
     assert run.refusal is None
