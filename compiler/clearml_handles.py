@@ -27,6 +27,7 @@ from pipec.compiler import rules
 from pipec.compiler.syntax import names_in, quoted_code
 from pipec.compiler.trace_sharing import Kind
 from pipec.compiler.trace_state import Unavailable
+from pipec.manifest import Guard
 
 if TYPE_CHECKING:
     from pipec.compiler.trace_state import Context, Symbol
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CarriedLogger",
     "clearml_origin",
+    "holds_logger",
     "keep_loggers",
     "loggers_at_end",
     "rederived",
@@ -60,6 +62,10 @@ class CarriedLogger:
     task_symbol: Symbol | None  # the Task's value then: that Task while it is this, or SAME
     line: str  # the user's own statement, run again first thing in each later block
     value: cst.BaseExpression  # where the Logger was taken (`task.get_logger()`)
+    # The run-time decisions and the map it was taken under: code that runs on other paths
+    # (after the `if`) would take it again where Python has none.
+    guards: tuple[Guard, ...] = ()
+    map: str | None = None
 
 
 def clearml_origin(t: Context, name: str) -> cst.Call | None:
@@ -183,16 +189,53 @@ def loggers_at_end(
         if carried is not None and t.frame.env.get(name) is carried.marker:
             found[name] = carried
     for original in originals:
-        taken = _taken(t, original)
+        taken = [_taken(t, original)]
+        if isinstance(original, cst.BaseCompoundStatement):
+            taken = [_on_some_paths_only(t, inner) for inner in _inner_assignments(original)]
+        named = {entry.name: entry for entry in taken if entry is not None}
         for bound in t.writes(original):
-            if taken is None or bound != taken.name:
+            if bound not in named:
                 found.pop(bound, None)
             for name, entry in list(found.items()):
                 if entry.task == bound and name != bound:
                     found[name] = _Taken(name, entry.value, None, *_stale(name, bound))
-        if taken is not None:
-            found[taken.name] = taken
+        found.update(named)
     return found
+
+
+def _inner_assignments(statement: cst.BaseCompoundStatement) -> list[cst.CSTNode]:
+    """The assignments inside `statement` that bind a controller name."""
+
+    class _Assignments(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[cst.CSTNode] = []
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            self.found.append(node)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            self.found.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+    finder = _Assignments()
+    statement.visit(finder)
+    return finder.found
+
+
+def _on_some_paths_only(t: Context, inner: cst.CSTNode) -> _Taken | None:
+    """A Logger taken inside an `if` or a loop of controller code: never taken again."""
+    taken = _taken(t, inner)
+    if taken is None:
+        return None
+    return _Taken(taken.name, taken.value, None, *_on_some_paths(taken.name, taken.task))
 
 
 def keep_loggers(t: Context, found: Mapping[str, CarriedLogger | _Taken]) -> None:
@@ -211,6 +254,10 @@ def rederived(t: Context, name: str) -> CarriedLogger | None:
     carried = t.loggers.get(name)
     if carried is None or carried.task is None or t.frame.env.get(name) is not carried.marker:
         return None
+    guards = t.frame.guards
+    if guards[: len(carried.guards)] != carried.guards or carried.map not in (None, t.frame.map):
+        _refuse(t, name, carried, *_on_some_paths(name, carried.task))
+        return None
     now = t.frame.env.get(carried.task)
     if now is not None and (
         now is carried.task_symbol
@@ -218,12 +265,19 @@ def rederived(t: Context, name: str) -> CarriedLogger | None:
         is Kind.SAME
     ):
         return carried
-    cause, fix = _stale(name, carried.task)
-    stale = _Taken(name, carried.value, None, cause, fix)
-    marker = _marker(t, stale)
-    t.loggers[name] = CarriedLogger(marker, None, None, "", carried.value)
-    t.frame.env[name] = marker
+    _refuse(t, name, carried, *_stale(name, carried.task))
     return None
+
+
+def holds_logger(t: Context, name: str) -> bool:
+    """Whether controller name `name` holds a ClearML Logger (so `del name` only unbinds it)."""
+    symbol = t.frame.env.get(name)
+    return isinstance(symbol, Unavailable) and symbol.rule is rules.CLEARML_OBJECT_ACROSS_STEPS
+
+
+def _refuse(t: Context, name: str, carried: CarriedLogger, cause: str, fix: str) -> None:
+    """On this path, from here on, `name` is refused where it is read, for `cause`."""
+    t.frame.env[name] = _marker(t, _Taken(name, carried.value, None, cause, fix))
 
 
 def _taken(t: Context, original: cst.CSTNode) -> _Taken | None:
@@ -313,12 +367,25 @@ def _stale(name: str, task: str) -> tuple[str, str]:
     )
 
 
+def _on_some_paths(name: str, task: str | None) -> tuple[str, str]:
+    return (
+        f"and a Logger does not pickle; `{name}` is taken only on some paths (inside an `if`, "
+        "a loop, a `with` or a `try`), so code after it cannot tell whether to take it again",
+        f"take it on every path, before the `if` or the loop (`{name} = {task or 'task'}"
+        f".get_logger()` right after the Task is made); or {_REPORT_IN_STEP}",
+    )
+
+
 def _carried(t: Context, taken: _Taken) -> CarriedLogger:
     marker = _marker(t, taken)
     if taken.task is None:
         return CarriedLogger(marker, None, None, "", taken.value)
     line = f"{taken.name} = {t.source.code(taken.value).strip()}"
-    return CarriedLogger(marker, taken.task, t.frame.env.get(taken.task), line, taken.value)
+    task_symbol = t.frame.env.get(taken.task)
+    frame = t.frame
+    return CarriedLogger(
+        marker, taken.task, task_symbol, line, taken.value, frame.guards, frame.map
+    )
 
 
 def _marker(t: Context, taken: _Taken) -> Unavailable:

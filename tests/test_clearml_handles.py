@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from differential import Differential
 
 STAND_IN = '''
@@ -347,3 +348,63 @@ def controller(n: int = 4):
     assert refused.code == "PC699"
     assert "as a step's argument" in refused.message
     assert "pass `task` and take its Logger in the step" in refused.hint
+
+
+SOME_PATHS = {
+    "glue": """
+    if flag:
+        logger = task.get_logger()
+    rows, labels = load(n)
+""",
+    "run-time": """
+    rows, labels = load(n)
+    if len(rows) > 2:
+        logger = task.get_logger()
+    score = fit(rows, labels)
+""",
+}
+
+
+@pytest.mark.parametrize("where", sorted(SOME_PATHS))
+def test_a_logger_taken_on_some_paths_only_is_refused_after_them(tmp_path: Path, where: str):
+    source = (
+        STEPS
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4, flag: bool = True):
+    task = Task.create(project_name="t", task_name="fit")
+"""
+        + SOME_PATHS[where]
+        + """
+    logger.report_text("after")
+    return n
+"""
+    )
+    run = _with_clearml(tmp_path, source)
+    assert run.refusal is not None
+    (refused,) = [d for d in run.refusal.diagnostics if d.severity.name == "ERROR"]
+    assert refused.code == "PC699"
+    assert "`logger` is taken only on some paths" in refused.message
+
+
+def test_a_deleted_logger_is_unbound_as_in_python(tmp_path: Path):
+    source = (
+        STEPS
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4):
+    task = Task.create(project_name="t", task_name="fit")
+    logger = task.get_logger()
+    rows, labels = load(n)
+    logger.report_text("loaded")
+    del logger
+    score = fit(rows, labels)
+    print(score)
+    logger.report_text("after")
+    return score
+"""
+    )
+    run = _with_clearml(tmp_path, source)
+    assert run.refusal is None, run.refusal
+    plain, _ = run.same()
+    assert not plain.ok and "UnboundLocalError" in plain.error
