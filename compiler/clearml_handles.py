@@ -40,6 +40,7 @@ __all__ = [
     "loggers_at_end",
     "rederived",
     "report_shared",
+    "unpickling_modules",
 ]
 
 _TASK_CONSTRUCTORS = frozenset(
@@ -278,6 +279,13 @@ def holds_logger(t: Context, name: str) -> bool:
 def _refuse(t: Context, name: str, carried: CarriedLogger, cause: str, fix: str) -> None:
     """On this path, from here on, `name` is refused where it is read, for `cause`."""
     t.frame.env[name] = _marker(t, _Taken(name, carried.value, None, cause, fix))
+
+
+def unpickling_modules(t: Context, inputs: Sequence[str]) -> tuple[str, ...]:
+    """The modules a node that reads `inputs` needs to load them: `clearml` for a Task, which
+    a copy only finds again through clearml (the other packages of its producer are added for
+    every input; clearml is not, as most of what a ClearML call returns is plain data)."""
+    return ("clearml",) if any(_holds_only_a_task(t, name) for name in inputs) else ()
 
 
 def _taken(t: Context, original: cst.CSTNode) -> _Taken | None:

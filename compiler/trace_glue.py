@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 
 import libcst as cst
@@ -540,6 +541,11 @@ def add_node(
     support = collect_support(
         t.source, t.parsed, globals_read, own, t.reporter, "controller code", originals
     )
+    unpickling = clearml_handles.unpickling_modules(t, [name for name, _ in inputs])
+    if unpickling:
+        support = dataclasses.replace(
+            support, modules=tuple(sorted({*support.modules, *unpickling}))
+        )
     end = t.source.extent(last) if last in t.source.positions else None
     location = t.location(first)
     for reached in support.components:

@@ -223,6 +223,14 @@ def test_a_later_block_takes_the_logger_again_from_the_carried_task(tmp_path: Pa
     assert "    logger = task.get_logger()  # taken again: a Logger does not pickle\n" in script
     assert "--input task=PATH" in script
     assert "--input logger" not in script
+    # Loading the Task needs clearml where the script runs, though the script imports nothing.
+    (stem,) = [
+        path.stem
+        for path in (run.build_dir / "steps").glob("glue_*.py")
+        if path.read_text(encoding="utf-8") == script
+    ]
+    requirements = (run.build_dir / "requirements" / f"{stem}.txt").read_text(encoding="utf-8")
+    assert "\nclearml" in requirements
     first = _script(run, "Task.create(")
     assert "'logger'" not in first.split("def _pipec_glue_1", 1)[1].split("\n\n", 1)[0]
 
