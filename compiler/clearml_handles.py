@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CarriedLogger",
-    "clearml_origin",
     "holds_logger",
     "keep_loggers",
     "loggers_at_end",
@@ -69,7 +68,7 @@ class CarriedLogger:
     map: str | None = None
 
 
-def clearml_origin(t: Context, name: str) -> cst.Call | None:
+def _clearml_origin(t: Context, name: str) -> cst.Call | None:
     """The ClearML client call a controller name's value comes from (`Task.create(...)` for
     `logger = task.get_logger()` too), if every assignment of the name builds it from one."""
     assignments = _assignments(t.controller.function.body)
@@ -150,7 +149,7 @@ def report_shared(t: Context, anchor: cst.CSTNode, name: str, other: str) -> boo
     """Report a change in place of `name` that `other` would not see as one of a ClearML client
     object the two names reach, if it is one: that, not copying, is what the user has to change.
     True if reported."""
-    origin = clearml_origin(t, name) or clearml_origin(t, other)
+    origin = _clearml_origin(t, name) or _clearml_origin(t, other)
     if origin is None:
         return False
     t.reporter.report(
@@ -317,7 +316,7 @@ def _taken(t: Context, original: cst.CSTNode) -> _Taken | None:
     if isinstance(receiver, cst.Name) and _holds_only_a_task(t, receiver.value):
         return _Taken(name, value, receiver.value, "", "")
     if _clearml_call(t, receiver) is None and (
-        not isinstance(receiver, cst.Name) or clearml_origin(t, receiver.value) is None
+        not isinstance(receiver, cst.Name) or _clearml_origin(t, receiver.value) is None
     ):
         return None  # a `logger` attribute of something else
     return _Taken(
@@ -349,17 +348,20 @@ def _logger_receiver(value: cst.BaseExpression) -> cst.BaseExpression | None:
 def _holds_only_a_task(t: Context, name: str) -> bool:
     """Whether every binding of controller name `name` is `name = Task.create(...)` (or
     `Task.init`, `Task.get_task`, `Task.current_task`)."""
-    values = _assignments(t.controller.function.body).get(name, [])
-    scope = t.controller_scope
-    bindings = [a for a in scope.assignments if a.name == name] if scope is not None else []
-    return (
-        bool(values)
-        and len(values) == len(bindings)
-        and all(
-            isinstance(value, cst.Call) and _names(t, value.func) & _TASK_CONSTRUCTORS
-            for value in values
+    if t.task_names is None:
+        scope = t.controller_scope
+        every = [a.name for a in scope.assignments] if scope is not None else []
+        t.task_names = frozenset(
+            bound
+            for bound, values in _assignments(t.controller.function.body).items()
+            if values
+            and len(values) == every.count(bound)
+            and all(
+                isinstance(value, cst.Call) and _names(t, value.func) & _TASK_CONSTRUCTORS
+                for value in values
+            )
         )
-    )
+    return name in t.task_names
 
 
 def _names(t: Context, node: cst.CSTNode) -> frozenset[str]:

@@ -181,6 +181,7 @@ class Context:
         self.import_markers: dict[str, Unavailable] = {}
         # Names that held a ClearML Logger -> where it came from (see clearml_handles).
         self.loggers: dict[str, CarriedLogger] = {}
+        self.task_names: frozenset[str] | None = None  # names only ever bound to a Task
         self.modules = modules  # where imported names lead: modules or values, read from disk
         # A module a glue node set process state of (`random.seed(1)`) -> (that node, the
         # call's text, its line): a later node reading the module would not see the state.
