@@ -992,12 +992,11 @@ CLEARML_OBJECT_ACROSS_STEPS = Rule(
     "PC699",
     "clearml-object-across-steps",
     _E,
-    "`{name}` and `{other}` reach one ClearML client object (`{call}`, line {line}) that "
-    "controller code uses on both sides of a step call; each block of compiled controller code "
-    "runs in a process of its own and gets its own pickled copy, so they would no longer be one "
-    "Task or Logger talking to the server",
-    "do the ClearML reporting inside a step (`Logger.current_logger()` there), or keep every use "
-    "of `{name}` and `{other}` in one block of controller code, with no step call between them",
+    # A Task may cross (it pickles by id and comes back as the same server task), and a Logger
+    # taken from a Task kept in a name is taken again from it; these are the cases left.
+    "{held} (`{call}`, line {line}), used {where}; each block of compiled controller code runs "
+    "in a process of its own, {cause}",
+    "{fix}",
 )
 MODULE_VALUE_CHANGED_BY_CALL = Rule(
     "PC612",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 
 import libcst as cst
 
-from pipec.compiler import rules, trace_imports, trace_sharing, trace_values
+from pipec.compiler import clearml_handles, rules, trace_imports, trace_sharing, trace_values
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import CHANGING_ONLY_RECEIVER, names_calls_may_change
@@ -345,10 +346,20 @@ def read_bindings(
     statement that unbinds them there (without it, reading one fails on those paths)."""
     inputs: list[tuple[str, Binding]] = []
     ok = True
+    derived: list[cst.BaseStatement] = []
+    taken_from: list[str] = []
     for read in dict.fromkeys(reads):
         line = trace_imports.hoisted_import(t, read) if hoisted is not None else None
         if line is not None:
             hoisted.append(line)  # type: ignore[union-attr]
+            continue
+        logger = clearml_handles.rederived(t, read) if hoisted is not None else None
+        if logger is not None and logger.task is not None:
+            # A Logger does not pickle: the node reads its Task and takes it again from that.
+            derived.append(
+                cst.parse_statement(f"{logger.line}  # taken again: a Logger does not pickle\n")
+            )
+            taken_from.append(logger.task)
             continue
         symbol = t.frame.env.get(read)
         if symbol is None and read in writes:
@@ -375,6 +386,15 @@ def read_bindings(
             ok = False
         else:
             inputs.append((read, binding))
+    for task in dict.fromkeys(taken_from):
+        if all(name != task for name, _ in inputs):
+            binding = trace_values.binding_of(t, t.frame.env.get(task), anchor, task)
+            if binding is None:
+                ok = False
+            else:
+                inputs.append((task, binding))
+    if hoisted is not None:
+        hoisted.extend(derived)
     return inputs if ok else None
 
 
@@ -403,8 +423,13 @@ def flush(t: Context) -> str | None:
         if t.frame.map is None and not pending.returns
         else []
     )
+    loggers = clearml_handles.loggers_at_end(t, pending.originals, pending.writes)
+    maybe = [w for w in maybe if w not in loggers]
     checks = [_bound_check(w) for w in maybe]
-    outputs = [*pending.writes, *(f"_pipec_bound_{w}" for w in maybe)]
+    outputs = [
+        *(w for w in pending.writes if w not in loggers),
+        *(f"_pipec_bound_{w}" for w in maybe),
+    ]
     if pending.returns:
         outputs.append(RETURN_OUTPUT)
     name = t.numbered("glue")
@@ -423,6 +448,7 @@ def flush(t: Context) -> str | None:
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
     trace_sharing.record_glue(t, name, pending.statements, inputs, pending.writes)
+    clearml_handles.keep_loggers(t, loggers)
     check_module_state(t, name, pending.originals)
     for written in maybe:
         flag = f"_pipec_bound_{written}"
@@ -515,6 +541,11 @@ def add_node(
     support = collect_support(
         t.source, t.parsed, globals_read, own, t.reporter, "controller code", originals
     )
+    unpickling = clearml_handles.unpickling_modules(t, [name for name, _ in inputs])
+    if unpickling:
+        support = dataclasses.replace(
+            support, modules=tuple(sorted({*support.modules, *unpickling}))
+        )
     end = t.source.extent(last) if last in t.source.positions else None
     location = t.location(first)
     for reached in support.components:

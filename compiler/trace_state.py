@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 from libcst.metadata import CodeRange, Scope
@@ -38,6 +38,9 @@ from pipec.manifest import (
     ParamRef,
     SelectOption,
 )
+
+if TYPE_CHECKING:
+    from pipec.compiler.clearml_handles import CarriedLogger
 
 __all__ = [
     "REPORTED",
@@ -176,6 +179,9 @@ class Context:
         self.imports: dict[str, cst.SimpleStatementLine] = {}
         # The names a controller `import` bound -> the marker each holds while still bound to it.
         self.import_markers: dict[str, Unavailable] = {}
+        # Names that held a ClearML Logger -> where it came from (see clearml_handles).
+        self.loggers: dict[str, CarriedLogger] = {}
+        self.task_names: frozenset[str] | None = None  # names only ever bound to a Task
         self.modules = modules  # where imported names lead: modules or values, read from disk
         # A module a glue node set process state of (`random.seed(1)`) -> (that node, the
         # call's text, its line): a later node reading the module would not see the state.

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from pipec.compiler import local_shadows, rules, trace_values
+from pipec.compiler import clearml_handles, local_shadows, rules, trace_values
 from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_imports as imports
@@ -205,8 +205,13 @@ def delete(t: Context, small: cst.Del, line: cst.SimpleStatementLine) -> None:
     for name in names:
         if name.value in t.graph.pending.writes:
             glue.flush(t)
-        # Deleting a name that is not bound raises, as reading it would.
-        if trace_values.binding_of(t, t.frame.env.get(name.value), name, name.value) is None:
+        # Deleting a name that is not bound raises, as reading it would. A Logger is never
+        # handed on (clearml_handles): deleting it only unbinds it.
+        symbol = t.frame.env.get(name.value)
+        if (
+            not clearml_handles.holds_logger(t, name.value)
+            and trace_values.binding_of(t, symbol, name, name.value) is None
+        ):
             return
         t.frame.env[name.value] = OutputRef(UNBOUND, name.value)
 

@@ -15,7 +15,7 @@ from pipec.compiler import trace_inline as inline
 from pipec.compiler import trace_loops as loops
 from pipec.compiler.analyse import Component, ParameterKind
 from pipec.compiler.call_blame import relating_call
-from pipec.compiler.clearml_handles import clearml_origin
+from pipec.compiler.clearml_handles import report_shared
 from pipec.compiler.ir import StepNode
 from pipec.compiler.later_reads import may_read_after
 from pipec.compiler.literals import NOT_LITERAL
@@ -573,7 +573,7 @@ def refuse_shared_change(
     `name` holds (by default, when not `deep`); `item_only`: only one of its own items."""
     other = shared_with(t, name, deep)
     if other is not None:
-        if not _clearml_object(t, anchor, name, other):
+        if not report_shared(t, anchor, name, other):
             t.reporter.report(rules.MUTATED_ALIAS, t.location(anchor), name=name, other=other)
         return True
     other = trace_sharing.shared_through_glue(
@@ -584,7 +584,7 @@ def refuse_shared_change(
         lambda other: may_read_after(t, anchor, other),
     )
     if other is not None:
-        if _clearml_object(t, anchor, name, other):
+        if report_shared(t, anchor, name, other):
             return True
         call = relating_call(t, anchor, name, other)
         if call is None and trace_sharing.same_object(t, name, other):
@@ -604,23 +604,6 @@ def refuse_shared_change(
             )
         return True
     return False
-
-
-def _clearml_object(t: Context, anchor: cst.CSTNode, name: str, other: str) -> bool:
-    """Report the change as one of a ClearML client object (a Task or Logger the two names
-    reach) if it is one: that, not copying, is what the user has to change. True if reported."""
-    origin = clearml_origin(t, name) or clearml_origin(t, other)
-    if origin is None:
-        return False
-    t.reporter.report(
-        rules.CLEARML_OBJECT_ACROSS_STEPS,
-        t.location(anchor),
-        name=name,
-        other=other,
-        call=quoted_code(t.source.code(origin)),
-        line=t.location(origin).line,
-    )
-    return True
 
 
 def _holds(outer: object, inner: object) -> bool:

@@ -219,18 +219,24 @@ def controller(n: int = 4):
 """
 
 
-def test_a_clearml_task_used_across_a_step_call_names_the_server_object(tmp_path: Path):
+def test_two_names_for_one_clearml_task_across_a_step_call_name_the_server_object(
+    tmp_path: Path,
+):
+    # One name for the Task crosses (it pickles by id) and its Logger is taken again from it
+    # (tests/test_clearml_handles.py); two names for one Task changed on both sides do not.
     run = Differential(
         tmp_path,
         CLEARML_HEAD
         + """
+    alias = task
     rows = load(n)
     task.logger.report_text(f"{len(rows)} rows")
-    logger.report_single_value(name="rows", value=len(rows))
+    alias.get_logger().report_single_value(name="rows", value=len(rows))
 """,
     )
-    assert run.refused_codes == ["PC015", "PC699"]  # the warning at Task.create, the error
-    (diagnostic,) = [d for d in run.refusal.diagnostics if d.code == "PC699"]  # type: ignore[union-attr]
+    # The warning at Task.create, then an error at each change, through either name.
+    assert run.refused_codes == ["PC015", "PC699", "PC699"]
+    diagnostic = next(d for d in run.refusal.diagnostics if d.code == "PC699")  # type: ignore[union-attr]
     assert "ClearML client object (`Task.create(" in diagnostic.message
     assert "do the ClearML reporting inside a step" in diagnostic.hint
 

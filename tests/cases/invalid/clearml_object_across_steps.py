@@ -18,7 +18,7 @@ def controller(n: int = 4):
     run = Task.create(project_name="t", task_name="fit")
     reporter = run.get_logger()
     rows = load(n)
-    run.logger.report_text(f"{len(rows)} rows")
+    run = Task.create(project_name="t", task_name="again")
     score = fit(rows)
     reporter.report_single_value(name="score", value=score)
     return score

@@ -1,0 +1,23 @@
+from clearml import Logger, Task
+
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["rows"])
+def load(n):
+    return list(range(n))
+
+
+@PipelineDecorator.component(return_values=["score"])
+def fit(rows):
+    return sum(rows) / len(rows)
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4):
+    Task.init(project_name="t", task_name="fit")
+    reporter = Logger.current_logger()
+    rows = load(n)
+    score = fit(rows)
+    reporter.report_single_value(name="score", value=score)
+    return score
