@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from pipec.compiler import rules
+from pipec.compiler.module_aliases import qualified_through_aliases
 from pipec.compiler.syntax import quoted_code
 
 if TYPE_CHECKING:
@@ -68,19 +69,21 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
                     line=line,
                 )
     for call in reads.calls:
-        for setter in sorted(t.source.qualified_names(call.func) & _STATE_SETTERS.keys()):
+        called = t.source.qualified_names(call.func) | qualified_through_aliases(t, call.func)
+        for setter in sorted(called & _STATE_SETTERS.keys()):
             short = quoted_code(t.source.code(call), limit=50)
             t.module_state[_STATE_SETTERS[setter]] = (node, short, t.location(call).line)
 
 
 def _imported(t: Context, read: cst.BaseExpression) -> set[str]:
     """What an imported name or dotted name read here is (`numpy.random.rand` for
-    `np.random.rand`); nothing for the controller's own names."""
+    `np.random.rand`, `random.random` for `r.random` after `r = random`); nothing for the
+    controller's other names."""
     return {
         qualified
         for qualified in t.source.qualified_names(read)
         if "<locals>" not in qualified and not qualified.startswith("builtins.")
-    }
+    } | qualified_through_aliases(t, read)
 
 
 class _Reads(cst.CSTVisitor):
