@@ -64,7 +64,8 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
                 t.reporter.report(
                     rules.MODULE_STATE_ACROSS_BLOCKS,
                     t.location(read),
-                    module=t.source.code(read).strip(),
+                    module=part,
+                    read=t.source.code(read).strip(),
                     call=text,
                     line=line,
                 )

@@ -975,8 +975,8 @@ MODULE_STATE_ACROSS_BLOCKS = Rule(
     "module-state-across-blocks",
     _E,
     "`{call}` (line {line}) sets state that module `{module}` keeps in its process, and this "
-    "later block of controller code uses `{module}` again; each block of compiled controller "
-    "code runs in a process of its own, where `{module}` starts afresh without that state",
+    "later block of controller code reads `{read}`; each block of compiled controller code "
+    "runs in a process of its own, where `{module}` starts afresh without that state",
     "make the call at module level (every script runs it), inside the step that needs it, or "
     "in the same block as the code that depends on it (no step call between them)",
 )
