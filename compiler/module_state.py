@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from pipec.compiler import rules
+from pipec.compiler.module_aliases import qualified_through_aliases
 from pipec.compiler.syntax import quoted_code
 
 if TYPE_CHECKING:
@@ -81,12 +82,13 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
                 t.reporter.report(
                     rules.MODULE_STATE_ACROSS_BLOCKS,
                     t.location(read),
-                    module=t.source.code(read).strip(),
+                    module=part,
+                    read=t.source.code(read).strip(),
                     call=text,
                     line=line,
                 )
     for call in reads.calls:
-        called = t.source.qualified_names(call.func)
+        called = t.source.qualified_names(call.func) | qualified_through_aliases(t, call.func)
         parts = {_STATE_SETTERS[setter] for setter in called & _STATE_SETTERS.keys()}
         parts |= {state for qualified in called if (state := _implicit_part(qualified))}
         for part in sorted(parts):
@@ -105,12 +107,13 @@ def _implicit_part(qualified: str) -> str | None:
 
 def _imported(t: Context, read: cst.BaseExpression) -> set[str]:
     """What an imported name or dotted name read here is (`numpy.random.rand` for
-    `np.random.rand`); nothing for the controller's own names."""
+    `np.random.rand`, `random.random` for `r.random` after `r = random`); nothing for the
+    controller's other names."""
     return {
         qualified
         for qualified in t.source.qualified_names(read)
         if "<locals>" not in qualified and not qualified.startswith("builtins.")
-    }
+    } | qualified_through_aliases(t, read)
 
 
 class _Reads(cst.CSTVisitor):

@@ -187,12 +187,42 @@ def _only_prints(line: cst.SimpleStatementLine) -> bool:
 
 
 def _is_print(small: cst.BaseSmallStatement) -> bool:
-    return (
-        isinstance(small, cst.Expr)
-        and isinstance(small.value, cst.Call)
-        and isinstance(small.value.func, cst.Name)
-        and small.value.func.value == "print"
-    )
+    """`print(...)`, or a call that only writes a log record (`log.info(...)`,
+    `logger.warning(...)`, `warnings.warn(...)`): output of the module, printed once by Python."""
+    if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+        return False
+    func = small.value.func
+    if isinstance(func, cst.Name):
+        return func.value == "print"
+    return _logging_receiver(small) not in (None, "logging")
+
+
+# The methods of a logger (and `warnings.warn`) that write a record and change nothing else.
+_LOG_OUTPUT = frozenset(
+    ["critical", "debug", "error", "exception", "info", "log", "warn", "warning"]
+)
+
+
+def _logging_receiver(small: cst.BaseSmallStatement) -> str | None:
+    """`log` for `log.info(...)`: the name a logging call is made on, if `small` is one."""
+    if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+        return None
+    func = small.value.func
+    if (
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.attr.value in _LOG_OUTPUT
+    ):
+        return func.value.value
+    return None
+
+
+def _without_output(small: cst.BaseSmallStatement) -> cst.BaseSmallStatement:
+    """`logging.info(...)` minus its output: the module's functions also give the root logger
+    its default handler when it has none, which decides what later `basicConfig` calls do."""
+    if _logging_receiver(small) == "logging":
+        return cst.Expr(cst.parse_expression("logging.basicConfig()"))
+    return small
 
 
 class _PrintsDropped(cst.CSTTransformer):
@@ -205,7 +235,7 @@ class _PrintsDropped(cst.CSTTransformer):
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
-        kept = [small for small in updated_node.body if not _is_print(small)]
+        kept = [_without_output(small) for small in updated_node.body if not _is_print(small)]
         if not kept:
             return cst.RemoveFromParent()
         return updated_node.with_changes(body=_last_without_semicolon(kept))
@@ -213,7 +243,9 @@ class _PrintsDropped(cst.CSTTransformer):
     def leave_SimpleStatementSuite(
         self, original_node: cst.SimpleStatementSuite, updated_node: cst.SimpleStatementSuite
     ) -> cst.SimpleStatementSuite:
-        kept = [small for small in updated_node.body if not _is_print(small)] or [cst.Pass()]
+        kept = [_without_output(small) for small in updated_node.body if not _is_print(small)] or [
+            cst.Pass()
+        ]
         return updated_node.with_changes(body=_last_without_semicolon(kept))
 
     def leave_IndentedBlock(

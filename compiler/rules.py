@@ -983,10 +983,20 @@ MODULE_STATE_ACROSS_BLOCKS = Rule(
     "module-state-across-blocks",
     _E,
     "`{call}` (line {line}) sets state that module `{module}` keeps in its process, and this "
-    "later block of controller code uses `{module}` again; each block of compiled controller "
-    "code runs in a process of its own, where `{module}` starts afresh without that state",
+    "later block of controller code reads `{read}`; each block of compiled controller code "
+    "runs in a process of its own, where `{module}` starts afresh without that state",
     "make the call at module level (every script runs it), inside the step that needs it, or "
     "in the same block as the code that depends on it (no step call between them)",
+)
+SHARED_STEP_ARGUMENTS = Rule(
+    "PC617",
+    "shared-step-arguments",
+    _E,
+    "two arguments of `{step}` reach one object (`{first}` and `{second}`); each argument "
+    "reaches the step on its own, as a copy, so the step would see two objects where Python "
+    "passes one",
+    "pass the object once (`{step}(pair)` with `pair = ({first}, {second})`, unpacked in the "
+    "step), or make one argument a copy (`copy.deepcopy(...)`)",
 )
 CLEARML_OBJECT_ACROSS_STEPS = Rule(
     "PC699",

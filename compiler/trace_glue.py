@@ -7,13 +7,21 @@ from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 
 import libcst as cst
 
-from pipec.compiler import clearml_handles, rules, trace_imports, trace_sharing, trace_values
+from pipec.compiler import (
+    clearml_handles,
+    module_aliases,
+    rules,
+    trace_imports,
+    trace_sharing,
+    trace_values,
+)
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import CHANGING_ONLY_RECEIVER, names_calls_may_change
 from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
 from pipec.compiler.module_state import check_module_state
+from pipec.compiler.shared_inputs import share_inputs
 from pipec.compiler.syntax import (
     ImpureCallFinder,
     Replacer,
@@ -152,13 +160,18 @@ def add_glue(
                 name=changed,
                 lower=_lower(changed),
             )
-    for target, name in trace_sharing.module_objects_changed(t, original):
+    for target, name in [
+        *trace_sharing.module_objects_changed(t, original),
+        *module_aliases.changed_through_alias(t, original),
+    ]:
         t.reporter.report(
             rules.MODULE_OBJECT_CHANGED,
             t.location(target),
             target=t.source.code(target).strip(),
             name=name,
         )
+    for call, changed, name in module_aliases.changed_by_method(t, original):
+        t.reporter.report(rules.MODULE_OBJECT_CHANGED, t.location(call), target=changed, name=name)
     for call, function, name in trace_sharing.module_values_changed(t, original):
         t.reporter.report(
             rules.MODULE_VALUE_CHANGED_BY_CALL, t.location(call), function=function, name=name
@@ -531,6 +544,9 @@ def add_node(
 ) -> None:
     after = list(t.frame.last_effects) if effects and t.frame.map is None else []
     after = ordering(t, after, inputs)
+    if kind is not NodeKind.MAP:  # a map's iterable is an expression with no statements
+        sharing = share_inputs(inputs, "_pipec_shared_")
+        inputs, statements = sharing.inputs, (*sharing.prelude, *statements)
     first, last = originals[0], originals[-1]
     code = "".join(
         t.source.code(o) if isinstance(o, cst.BaseStatement) else t.source.code(o) + "\n"

@@ -6,10 +6,11 @@ from __future__ import annotations
 import libcst as cst
 
 from pipec.compiler import rules
+from pipec.compiler.module_aliases import alias_import
 from pipec.compiler.syntax import import_bound_name
 from pipec.compiler.trace_state import REPORTED, Context, Unavailable
 
-__all__ = ["controller_import", "hoisted_import"]
+__all__ = ["alias_assignment", "controller_import", "hoisted_import"]
 
 
 def controller_import(t: Context, small: cst.Import | cst.ImportFrom) -> None:
@@ -32,6 +33,25 @@ def controller_import(t: Context, small: cst.Import | cst.ImportFrom) -> None:
         marker = _marker(bound)
         t.frame.env[bound] = marker
         t.import_markers[bound] = marker
+
+
+def alias_assignment(t: Context, small: cst.Assign) -> bool:
+    """`env = os.environ` binds a module's object, as `from os import environ as env` would:
+    each block of controller code that reads `env` binds it so again (the object cannot be
+    handed from one process to the next). True if `small` was traced so."""
+    if len(small.targets) != 1 or not isinstance(small.targets[0].target, cst.Name):
+        return False
+    if t.frame.guards or t.frame.map is not None:
+        return False  # bound only on some paths: glue binds it where Python would
+    name = small.targets[0].target.value
+    line = alias_import(t, name)
+    if line is None:
+        return False
+    t.imports[name] = line
+    marker = _marker(name)
+    t.frame.env[name] = marker
+    t.import_markers[name] = marker
+    return True
 
 
 def hoisted_import(t: Context, name: str) -> cst.SimpleStatementLine | None:

@@ -51,6 +51,7 @@ __all__ = [
     "Sharing",
     "changes_one_item",
     "module_objects_changed",
+    "holds_module_value_twice",
     "module_values_changed",
     "record_folded",
     "record_grown",
@@ -507,6 +508,14 @@ def _module_value(t: Context, name: str) -> tuple[str, str] | None:
     if "." in name or name in t.frame.env or name not in t.source.global_bindings():
         return None
     return ("module", name) if isinstance(t.constant(name), (list, dict, set)) else None
+
+
+def holds_module_value_twice(t: Context, expr: cst.BaseExpression) -> bool:
+    """Whether `expr` may hold one module-level list, dict or set in two places
+    (`[DEFAULTS, DEFAULTS]`): folded to a literal, it would hold two copies."""
+    itself = (Kind.SAME, Kind.TOP, Kind.DEEP, Kind.ANY)
+    names = [name for name, kind in _held(expr, Kind.SAME) if kind in itself]
+    return any(names.count(name) > 1 and _module_value(t, name) for name in set(names))
 
 
 def record_folded(t: Context, expr: cst.BaseExpression, value: Literal) -> None:

@@ -186,6 +186,8 @@ class Context:
         # A module a glue node set process state of (`random.seed(1)`) -> (that node, the
         # call's text, its line): a later node reading the module would not see the state.
         self.module_state: dict[str, tuple[str, str, int]] = {}
+        # Controller names that stand for a module's object (`env = os.environ`), found once.
+        self.module_aliases: dict[str, str] | None = None
         # Module-level helpers that call steps (found on first use), and those being inlined.
         self.helpers: dict[str, cst.FunctionDef] | None = None
         self.inlining: list[str] = []

@@ -156,6 +156,8 @@ def small_statement(
     if isinstance(small, (cst.Import, cst.ImportFrom)):
         imports.controller_import(t, small)
         return
+    if isinstance(small, cst.Assign) and imports.alias_assignment(t, small):
+        return
     if isinstance(small, cst.Del):
         delete(t, small, line)
         return

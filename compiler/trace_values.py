@@ -20,6 +20,7 @@ from pipec.compiler.ir import StepNode
 from pipec.compiler.later_reads import may_read_after
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.parent_causes import report_parent_not_called
+from pipec.compiler.shared_inputs import holds_one_object_twice, share_inputs, shared_across
 from pipec.compiler.syntax import COMPREHENSIONS, quoted_code
 from pipec.compiler.trace_state import (
     UNBOUND,
@@ -218,6 +219,12 @@ def structured(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None
             return item
     if not t.units(expr) and not any(k == "local" for k, _ in t.uses(expr, [])):
         value = t.fold(expr)
+        if value is not NOT_LITERAL and (
+            holds_one_object_twice(value) or trace_sharing.holds_module_value_twice(t, expr)
+        ):
+            # `[DEFAULTS, DEFAULTS]`: a literal would write two copies; glue builds it from
+            # the module's own object, as Python does.
+            return None
         if value is not NOT_LITERAL:
             literal = Literal.of(value)
             trace_sharing.record_folded(t, expr, literal)
@@ -315,6 +322,7 @@ def step_call(t: Context, call: cst.Call) -> OutputRef | TupleResult | Literal |
         stand_in = tuple(OutputRef("<invalid>", o) for o in component.return_values)
         return stand_in[0] if len(stand_in) == 1 else TupleResult(stand_in, name)
     glue.flush(t)
+    inputs = _one_pickle_per_shared_argument(t, call, name, inputs)
     node_name = t.unique(component.step_name)
     after = glue.ordering(t, parents(t, component), inputs)
     t.graph.nodes.append(
@@ -332,6 +340,47 @@ def step_call(t: Context, call: cst.Call) -> OutputRef | TupleResult | Literal |
     if not outputs:  # return_values=[]: ClearML hands the controller no value
         return Literal.of(None)
     return outputs[0] if len(outputs) == 1 else TupleResult(outputs, name)
+
+
+def _one_pickle_per_shared_argument(
+    t: Context, call: cst.Call, step: str, inputs: list[tuple[str, Binding]]
+) -> list[tuple[str, Binding]]:
+    """The step's inputs, with an argument that holds one object twice (`f([base, base])`) built
+    by a glue node, whose single pickle keeps it one object; two arguments that reach one
+    object cannot be kept so and are refused."""
+    across = shared_across(
+        [binding for _, binding in inputs], lambda part: trace_sharing.scalar_parameter(t, part)
+    )
+    if across is not None:
+        t.reporter.report(
+            rules.SHARED_STEP_ARGUMENTS,
+            t.location(call),
+            step=step,
+            first=inputs[across[0]][0],
+            second=inputs[across[1]][0],
+        )
+        return inputs
+    built: list[tuple[str, Binding]] = []
+    for parameter, binding in inputs:
+        sharing = share_inputs([(parameter, binding)], "_pipec_shared_")
+        if not sharing.prelude:
+            built.append((parameter, binding))
+            continue
+        node = t.numbered("glue")
+        glue.add_node(
+            t,
+            node,
+            NodeKind.GLUE,
+            tuple(sharing.prelude),
+            None,
+            sharing.inputs,
+            (parameter,),
+            [call],
+            set(),
+            False,
+        )
+        built.append((parameter, OutputRef(node, parameter)))
+    return built
 
 
 def bind_arguments(

@@ -5,7 +5,8 @@ module-level constants) and differs in its controller: assignments of glue expre
 (arithmetic, indexing, containers, comprehensions, `and`/`or`, conditional expressions,
 f-strings), dict literals and nested containers (dicts of lists, lists of lists) changed in
 place through either name (`.pop`, `.append`, `.update`, item assignment, `+=` and slice
-assignment on an item), one object under two names (`x = y = [...]`, `[row] * 2`), step calls nested
+assignment on an item), one object under two names (`x = y = [...]`, `[row] * 2`, `[row, row]`
+and its `is` test), a name for `os.environ` read or changed, step calls nested
 in glue or unpacked, aliases and changes in place (by method, by a module helper, by
 `random.Random(n).shuffle`), prints,
 asserts, `if`/`elif`/`else` decided at compile time or at run time, loops unrolled at compile
@@ -38,7 +39,8 @@ T = TypeVar("T")
 STEPS_IN_SHORT_CIRCUITS = True
 ELEMENT_EXPRESSIONS = True
 
-PRELUDE = """import random
+PRELUDE = """import os
+import random
 
 from pipec import PipelineDecorator
 
@@ -305,14 +307,18 @@ def _simple(draw: Choices, scope: _Scope, pad: str) -> list[str]:
     if kind == "change_nested":
         return [pad + _change_nested(draw, scope)]
     if kind == "share":
-        # One object under two names, or twice in one list (`[row] * 2`)
-        if draw.coin():
+        # One object under two names, or twice in one list (`[row] * 2`, `[row, row]`)
+        form = draw.pick(["names", "times", "twice"])
+        if form == "names":
             first, second = scope.fresh("same"), scope.fresh("same")
             scope.lists += [first, second]
             return [f"{pad}{first} = {second} = {_list(draw, scope, 1)}"]
         name = scope.fresh("rows")
         scope.nests.append(name)
-        return [f"{pad}{name} = [{_list(draw, scope, 1)}] * {draw.number(1, 3)}"]
+        if form == "times":
+            return [f"{pad}{name} = [{_list(draw, scope, 1)}] * {draw.number(1, 3)}"]
+        row = draw.pick(scope.lists)
+        return [f"{pad}{name} = [{row}, {row}]", f"{pad}print({name}[0] is {name}[-1])"]
     if kind == "int":
         value = _int(draw, scope, 0)
         name = _target(draw, scope.ints, "n", scope)
@@ -334,6 +340,17 @@ def _simple(draw: Choices, scope: _Scope, pad: str) -> list[str]:
             call = f"order({args})"
         scope.ints.extend(names)
         return [f"{pad}{', '.join(names)} = {call}"]
+    if kind == "alias" and draw.number(0, 3) == 0:
+        # A name for an object a module keeps, read or changed in place (refused: PC613)
+        name = scope.fresh("env")
+        use = draw.pick(
+            [
+                f'print({name}.get("PIPEC_FUZZ_UNSET"), "PATH" in {name})',
+                f'{name}["PIPEC_FUZZ"] = str({_int(draw, scope, 1)})',
+                f'{name}.setdefault("PIPEC_FUZZ", "set")',
+            ]
+        )
+        return [f"{pad}{name} = os.environ", pad + use]
     if kind == "alias":
         name = scope.fresh("alias")
         source = draw.pick(scope.lists)

@@ -143,6 +143,7 @@ CODES = {
     "PC614": "star-import-trusted",
     "PC615": "left-out-of-all",
     "PC616": "shared-by-unknown-call",
+    "PC617": "shared-step-arguments",
     "PC698": "module-state-across-blocks",
     "PC699": "clearml-object-across-steps",
 }

@@ -41,10 +41,12 @@ class _PipecVersionError(_pipec_builtins.Exception):
     """An input pickled by another Python or cloudpickle version."""
 
 
-def _pipec_load(path: "str") -> "object":
+def _pipec_load(path: "str", loaded: "dict[str, object] | None" = None) -> "object":
     """Unpickle one input, refusing files written by another Python or cloudpickle.
 
     `@FILE` names a JSON file that combines several inputs into a list, tuple or dict.
+    `loaded` keeps what this script has read by path: one artifact passed twice (`f(n, n)`,
+    `[n, n]`) is one object in Python, and so it is here.
     """
     import os
     import sys
@@ -54,7 +56,9 @@ def _pipec_load(path: "str") -> "object":
         import json
 
         with open(path[1:], encoding="utf-8") as spec_file:
-            return _pipec_combine(json.load(spec_file))
+            return _pipec_combine(json.load(spec_file), loaded)
+    if loaded is not None and path in loaded:
+        return loaded[path]
     meta_path = path + ".meta.json"
     if os.path.exists(meta_path):
         meta = _pipec_read_meta(meta_path)
@@ -81,24 +85,29 @@ def _pipec_load(path: "str") -> "object":
     except ImportError:
         from pickle import load
     with open(path, "rb") as data_file:
-        return load(data_file)
+        value = load(data_file)
+    if loaded is not None:
+        loaded[path] = value
+    return value
 
 
-def _pipec_combine(spec: "object") -> "object":
+def _pipec_combine(spec: "object", loaded: "dict[str, object] | None" = None) -> "object":
     """The value an @FILE entry describes: {"path"}, {"literal"}, {"list"}, {"tuple"} or {"dict"}."""
     from builtins import ValueError, dict, isinstance, tuple  # noqa: UP029
 
     if isinstance(spec, dict):
         if "path" in spec:
-            return _pipec_load(spec["path"])
+            return _pipec_load(spec["path"], loaded)
         if "literal" in spec:
             return _pipec_literal(spec["literal"])
         if "list" in spec:
-            return [_pipec_combine(entry) for entry in spec["list"]]
+            return [_pipec_combine(entry, loaded) for entry in spec["list"]]
         if "tuple" in spec:
-            return tuple(_pipec_combine(entry) for entry in spec["tuple"])
+            return tuple(_pipec_combine(entry, loaded) for entry in spec["tuple"])
         if "dict" in spec:
-            return {_pipec_literal(key): _pipec_combine(entry) for key, entry in spec["dict"]}
+            return {
+                _pipec_literal(key): _pipec_combine(entry, loaded) for key, entry in spec["dict"]
+            }
     raise ValueError(f"unknown input entry: {spec!r}")
 
 
@@ -660,10 +669,11 @@ def _pipec_read_arguments(
         return name, rest
 
     arguments: dict[str, object] = {}
+    loaded: dict[str, object] = {}
     try:
         for item in found["--input"]:
             name, path = pair(item, parameters, "input")
-            arguments[name] = _pipec_load(path)
+            arguments[name] = _pipec_load(path, loaded)
     except _PipecVersionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
