@@ -29,6 +29,7 @@ from pipec.compiler.pipeline import analyse_pipeline, select_pipeline
 from pipec.compiler.pipeline_module import home_support
 from pipec.compiler.portability import check_portable
 from pipec.compiler.requirements import Environment
+from pipec.compiler.reserved_names import check_reserved_names
 from pipec.compiler.source import SourceModule, parse_source
 from pipec.compiler.star_imports import check_star_reads, read_star_imports
 from pipec.compiler.trace import trace_controller
@@ -134,6 +135,7 @@ def _build_parsed(
     for refusal in lifting.refusals:
         reporter.add(refusal)
     parsed = find_decorated(source, reporter, explained=lifting.explained)
+    check_reserved_names(source, reporter)
     controller = select_pipeline(parsed, pipeline, reporter)
     stars = read_star_imports(source, project, environment)
     # One PC614 warning for the names steps and glue alike take on trust from installed packages.

@@ -266,6 +266,16 @@ ENCLOSED_PIPELINE = Rule(
     'value it reads from `{outer}`, and call it under `if __name__ == "__main__":`',
 )
 
+RESERVED_NAME = Rule(
+    "PC031",
+    "reserved-name",
+    _E,
+    "`{name}` starts with `{prefix}`, which pipec keeps for the code it writes into every script "
+    "of the build: the script's own `{prefix}...` definitions would replace this one, and the "
+    "step or glue that reads it would get pipec's instead",
+    "rename `{name}` (for example to `{suggestion}`)",
+)
+
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 
 OPTION_NOT_LITERAL = Rule(

@@ -40,6 +40,7 @@ CODES = {
     "PC028": "bound-after-main",
     "PC029": "clearml-call-left-out",
     "PC030": "enclosed-pipeline",
+    "PC031": "reserved-name",
     "PC101": "option-not-literal",
     "PC102": "inert-component-option",
     "PC103": "option-source-kept",
