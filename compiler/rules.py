@@ -427,6 +427,15 @@ GENERATOR_STEP = Rule(
     "return a list instead of yielding: `return list(...)`",
 )
 
+GENERATOR_RETURNED = Rule(
+    "PC149",
+    "generator-returned",
+    _E,
+    "step `{step}` returns a generator expression: a generator cannot be pickled, so its result "
+    "cannot be handed to another process (in Python the caller would iterate it)",
+    "return a list instead: `return [... for ...]` or `return list(...)`",
+)
+
 UNKNOWN_TASK_TYPE = Rule(
     "PC121",
     "unknown-task-type",

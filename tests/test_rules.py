@@ -62,6 +62,7 @@ CODES = {
     "PC119": "per-process-module-value",
     "PC120": "generator-step",
     "PC121": "unknown-task-type",
+    "PC149": "generator-returned",
     "PC150": "file-read-at-build-path",
     "PC151": "inert-pipeline-option",
     "PC152": "unknown-pipeline-option",
