@@ -32,6 +32,7 @@ from pipec.compiler.requirements import Environment
 from pipec.compiler.reserved_names import check_reserved_names
 from pipec.compiler.source import SourceModule, parse_source
 from pipec.compiler.star_imports import check_star_reads, read_star_imports
+from pipec.compiler.step_globals import check_step_globals
 from pipec.compiler.trace import trace_controller
 from pipec.compiler.trusted_stars import TrustedReads
 from pipec.manifest import Manifest
@@ -163,6 +164,7 @@ def _build_parsed(
         module_level_calls, _carriers(trace, components), reporter, strict=strict_clearml
     )
     check_portable(info, components, used, source.location(controller.function), reporter)
+    check_step_globals(source, components, trace, reporter)
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
 

@@ -427,6 +427,16 @@ GENERATOR_STEP = Rule(
     "return a list instead of yielding: `return list(...)`",
 )
 
+STEP_REBINDS_GLOBAL = Rule(
+    "PC148",
+    "step-rebinds-global",
+    _E,
+    "step `{step}` assigns the module-level `{name}` (`global {name}`), and {reader}: in Python "
+    "the new value stays for what runs later in the same process, but each step runs in a "
+    "process of its own, so the change would reach nothing outside this one call",
+    "return the new value from `{step}` and pass it on as an argument; keep `global` for a value "
+    "only this one call reads",
+)
 GENERATOR_RETURNED = Rule(
     "PC149",
     "generator-returned",
