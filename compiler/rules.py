@@ -427,15 +427,15 @@ GENERATOR_STEP = Rule(
     "return a list instead of yielding: `return list(...)`",
 )
 
-STEP_REBINDS_GLOBAL = Rule(
+STEP_CHANGES_MODULE_VALUE = Rule(
     "PC148",
-    "step-rebinds-global",
+    "step-changes-module-value",
     _E,
-    "step `{step}` assigns the module-level `{name}` (`global {name}`), and {reader}: in Python "
-    "the new value stays for what runs later in the same process, but each step runs in a "
-    "process of its own, so the change would reach nothing outside this one call",
-    "return the new value from `{step}` and pass it on as an argument; keep `global` for a value "
-    "only this one call reads",
+    "step `{step}` {change}, and {reader}: in Python the change stays for what runs later in the "
+    "same process, but each step runs in a process of its own, so it would reach nothing outside "
+    "this one call",
+    "return the new value from `{step}` and pass it on as an argument; change a module-level "
+    "value only when nothing but this one call reads it",
 )
 GENERATOR_RETURNED = Rule(
     "PC149",

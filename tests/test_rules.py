@@ -62,7 +62,7 @@ CODES = {
     "PC119": "per-process-module-value",
     "PC120": "generator-step",
     "PC121": "unknown-task-type",
-    "PC148": "step-rebinds-global",
+    "PC148": "step-changes-module-value",
     "PC149": "generator-returned",
     "PC150": "file-read-at-build-path",
     "PC151": "inert-pipeline-option",
