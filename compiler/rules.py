@@ -886,6 +886,17 @@ UNSUPPORTED_GATHER = Rule(
     "start with `{name} = []` before the loop and append once per iteration",
 )
 
+LAZY_STEP_GENERATOR = Rule(
+    "PC499",
+    "lazy-step-generator",
+    _E,
+    "this generator expression calls step `{step}` lazily: Python runs each call only when "
+    "{consumer} asks for the next value{stops}, but a compiled controller runs every call "
+    "before anything reads the values",
+    "write a list comprehension (`[{step}(...) for ...]`), which runs every call in Python too, "
+    "or a `for` loop that calls the step and stops with `break`",
+)
+
 # ---- PC5xx: branches ----------------------------------------------------------------------------
 
 IF_IN_RUNTIME_LOOP = Rule(

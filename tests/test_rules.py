@@ -124,6 +124,7 @@ CODES = {
     "PC417": "break-in-runtime-loop",
     "PC418": "return-in-runtime-loop",
     "PC419": "unsupported-gather",
+    "PC499": "lazy-step-generator",
     "PC501": "if-in-runtime-loop",
     "PC502": "conditional-step-in-runtime-loop",
     "PC503": "match-in-runtime-loop",
