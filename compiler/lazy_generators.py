@@ -17,7 +17,7 @@ from pipec.compiler import rules
 from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.source import SourceModule
 
-__all__ = ["check_lazy_generators"]
+__all__ = ["check_generator_controller", "check_lazy_generators"]
 
 # Builtins that take every value of the iterable they are given, whatever the values are.
 _EXHAUSTING = frozenset(
@@ -112,3 +112,22 @@ def _consumer(holder: cst.CSTNode | None, generator: cst.GeneratorExp) -> str | 
     if isinstance(holder, cst.Call):
         return "the function it is passed to"
     return "the code that reads it"
+
+
+def check_generator_controller(
+    source: SourceModule, controller: cst.FunctionDef, reporter: Reporter
+) -> None:
+    """Report a controller with `yield` of its own: Python would run nothing of it."""
+    found: list[cst.CSTNode] = []
+
+    class _Yields(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, cst.Yield):
+                found.append(node)
+            return not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
+
+    controller.body.visit(_Yields())
+    if found:
+        reporter.report(
+            rules.GENERATOR_CONTROLLER, source.location(found[0]), function=controller.name.value
+        )

@@ -267,13 +267,22 @@ ENCLOSED_PIPELINE = Rule(
 )
 
 RESERVED_NAME = Rule(
-    "PC031",
+    "PC099",
     "reserved-name",
     _E,
     "`{name}` starts with `{prefix}`, which pipec keeps for the code it writes into every script "
     "of the build: the script's own `{prefix}...` definitions would replace this one, and the "
     "step or glue that reads it would get pipec's instead",
     "rename `{name}` (for example to `{suggestion}`)",
+)
+
+GENERATOR_CONTROLLER = Rule(
+    "PC098",
+    "generator-controller",
+    _E,
+    "pipeline controller `{function}` is a generator function (it uses `yield`): calling it in "
+    "Python runs none of its body, only builds a generator",
+    "return the pipeline's result with `return` instead of yielding values",
 )
 
 # ---- PC1xx: component options, return values and requirements ----------------------------------
