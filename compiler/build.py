@@ -23,6 +23,7 @@ from pipec.compiler.file_reads import pin_build, report_file_read
 from pipec.compiler.import_kinds import ModulePlaces
 from pipec.compiler.import_order import reads_before_binding
 from pipec.compiler.ir import StepNode, Trace
+from pipec.compiler.lazy_generators import check_generator_controller, check_lazy_generators
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles, imports_of_source
 from pipec.compiler.lower import lower
 from pipec.compiler.parse import find_decorated
@@ -30,8 +31,10 @@ from pipec.compiler.pipeline import analyse_pipeline, select_pipeline
 from pipec.compiler.pipeline_module import home_support
 from pipec.compiler.portability import check_portable
 from pipec.compiler.requirements import Environment
+from pipec.compiler.reserved_names import check_reserved_names
 from pipec.compiler.source import SourceModule, parse_source
 from pipec.compiler.star_imports import check_star_reads, read_star_imports
+from pipec.compiler.step_globals import check_step_globals
 from pipec.compiler.trace import trace_controller
 from pipec.compiler.trusted_stars import TrustedReads
 from pipec.manifest import Manifest
@@ -138,6 +141,7 @@ def _build_parsed(
     for refusal in lifting.refusals:
         reporter.add(refusal)
     parsed = find_decorated(source, reporter, explained=lifting.explained)
+    check_reserved_names(source, reporter)
     controller = select_pipeline(parsed, pipeline, reporter)
     stars = read_star_imports(source, project, environment)
     # One PC614 warning for the names steps and glue alike take on trust from installed packages.
@@ -148,6 +152,8 @@ def _build_parsed(
         trusted.report(reporter)
         raise UserError(reporter.diagnostics)
     info = analyse_pipeline(parsed, controller, reporter, place)
+    check_generator_controller(source, controller.function, reporter)
+    check_lazy_generators(source, controller.function, components, reporter)
     if info.file_in_defaults:  # said before any refusal: a default may be the refused one
         report_file_read(source, reporter)
     trace = trace_controller(
@@ -165,6 +171,7 @@ def _build_parsed(
         module_level_calls, _carriers(trace, components), reporter, strict=strict_clearml
     )
     check_portable(info, components, used, source.location(controller.function), reporter)
+    check_step_globals(source, components, trace, reporter)
     if reporter.has_errors:
         raise UserError(reporter.diagnostics)
 

@@ -274,6 +274,25 @@ READ_BEFORE_BOUND = Rule(
     "move the line that binds `{name}` (line {line}) above line {read_line}",
 )
 
+RESERVED_NAME = Rule(
+    "PC099",
+    "reserved-name",
+    _E,
+    "`{name}` starts with `{prefix}`, which pipec keeps for the code it writes into every script "
+    "of the build: the script's own `{prefix}...` definitions would replace this one, and the "
+    "step or glue that reads it would get pipec's instead",
+    "rename `{name}` (for example to `{suggestion}`)",
+)
+
+GENERATOR_CONTROLLER = Rule(
+    "PC098",
+    "generator-controller",
+    _E,
+    "pipeline controller `{function}` is a generator function (it uses `yield`): calling it in "
+    "Python runs none of its body, only builds a generator",
+    "return the pipeline's result with `return` instead of yielding values",
+)
+
 # ---- PC1xx: component options, return values and requirements ----------------------------------
 
 OPTION_NOT_LITERAL = Rule(
@@ -423,6 +442,25 @@ GENERATOR_STEP = Rule(
     _E,
     "step `{step}` is a generator function: its result cannot be handed to another process",
     "return a list instead of yielding: `return list(...)`",
+)
+
+STEP_CHANGES_MODULE_VALUE = Rule(
+    "PC148",
+    "step-changes-module-value",
+    _E,
+    "step `{step}` {change}, and {reader}: in Python the change stays for what runs later in the "
+    "same process, but each step runs in a process of its own, so it would reach nothing outside "
+    "this one call",
+    "return the new value from `{step}` and pass it on as an argument; change a module-level "
+    "value only when nothing but this one call reads it",
+)
+GENERATOR_RETURNED = Rule(
+    "PC149",
+    "generator-returned",
+    _E,
+    "step `{step}` returns a generator expression: a generator cannot be pickled, so its result "
+    "cannot be handed to another process (in Python the caller would iterate it)",
+    "return a list instead: `return [... for ...]` or `return list(...)`",
 )
 
 UNKNOWN_TASK_TYPE = Rule(
@@ -863,6 +901,17 @@ UNSUPPORTED_GATHER = Rule(
     _E,
     "`{name}.{method}(...)` inside a loop over a run-time value",
     "start with `{name} = []` before the loop and append once per iteration",
+)
+
+LAZY_STEP_GENERATOR = Rule(
+    "PC499",
+    "lazy-step-generator",
+    _E,
+    "this generator expression calls step `{step}` lazily: Python runs each call only when "
+    "{consumer} asks for the next value{stops}, but a compiled controller runs every call "
+    "before anything reads the values",
+    "write a list comprehension (`[{step}(...) for ...]`), which runs every call in Python too, "
+    "or a `for` loop that calls the step and stops with `break`",
 )
 
 # ---- PC5xx: branches ----------------------------------------------------------------------------

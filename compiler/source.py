@@ -16,6 +16,7 @@ import libcst as cst
 from libcst.metadata import (
     BuiltinScope,
     CodeRange,
+    ComprehensionScope,
     ExpressionContext,
     ExpressionContextProvider,
     GlobalScope,
@@ -264,6 +265,10 @@ def _collect_uses(
             )
             if not referents and node.value in captured:
                 owner = _binding_scope(access.scope, node.value)
+            elif not referents and isinstance(access.scope, ComprehensionScope):
+                # libcst finds no assignment for a later `for` clause's target read in that
+                # clause's `if` (`[y for x in a for y in b if y > x]`): Python binds it there.
+                owner = _comprehension_binding(access.scope, node.value)
             found.append(NameUse(node.value, node, positions[node], owner, builtin))
     found.sort(key=lambda u: (u.range.start.line, u.range.start.column))
     return iter(found)
@@ -277,6 +282,15 @@ def _binding_scope(scope: Scope, name: str) -> Scope | None:
         if scope.parent is scope:
             return None
         scope = scope.parent
+
+
+def _comprehension_binding(scope: Scope, name: str) -> Scope | None:
+    """The comprehension, from `scope` out through enclosing ones, whose `for` targets bind `name`."""
+    while isinstance(scope, ComprehensionScope):
+        if name in scope.assignments:
+            return scope
+        scope = scope.parent
+    return None
 
 
 def _leading_name(node: cst.CSTNode) -> cst.Name | None:

@@ -97,10 +97,11 @@ class UnitFinder(cst.CSTVisitor):
         return True
 
     def _visit_whole(self, node: cst.BaseExpression) -> bool:
+        # Never descend after the check: it has looked at everything inside, and looking again
+        # at each level of nested conditional expressions would double the work per level.
         if self._contains_step(node):
             self.units.append(node)
-            return False
-        return True
+        return False
 
     def visit_ListComp(self, node: cst.ListComp) -> bool:
         return self._visit_whole(node)
@@ -124,8 +125,9 @@ class UnitFinder(cst.CSTVisitor):
         node.right.visit(inner)
         if inner.units:
             self.units.append(node)
-            return False
-        return True
+        else:  # the right side holds no unit: only the left one is left to search
+            node.left.visit(self)
+        return False
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False

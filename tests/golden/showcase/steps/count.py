@@ -526,6 +526,10 @@ def _pipec_traceback(
         shown = frames(current.__traceback__) if current.__traceback__ is not None else []
         head = ["Traceback (most recent call last):\n"] if shown else []
         only = traceback.format_exception_only(type(current), current)
+        if type(current).__module__ == "_pipec_pipeline" and only:
+            # A class of the pipeline file, moved to its importable home (_pipec_make_home):
+            # Python names the classes of the program it runs without their module.
+            only[0] = only[0].removeprefix("_pipec_pipeline.")
         blocks.append("".join(head + shown + only))
         if current.__cause__ is not None:
             current = current.__cause__
