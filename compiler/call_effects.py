@@ -17,6 +17,7 @@ from pipec.compiler.syntax import PURE_BUILTINS, names_in
 
 __all__ = [
     "CHANGING_ONLY_RECEIVER",
+    "changed_places",
     "FRESH_RESULT_MODULES",
     "READING_FUNCTIONS",
     "assigned_into",
@@ -500,3 +501,19 @@ def _called_names(function: cst.FunctionDef) -> set[str]:
     finder = _Finder()
     function.body.visit(finder)
     return finder.found
+
+
+def changed_places(
+    small: cst.BaseSmallStatement,
+) -> tuple[list[cst.BaseExpression], list[cst.BaseExpression]]:
+    """What a statement may change: its assignment targets (`x[k] = v`, `x.a += v`, `del x[k]`),
+    and the objects a method that changes only its receiver is called on (`x.append(v)`)."""
+    if isinstance(small, cst.Assign):
+        return [t.target for t in small.targets], []
+    if isinstance(small, (cst.AugAssign, cst.AnnAssign, cst.Del)):
+        return [small.target], []
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        func = small.value.func
+        if isinstance(func, cst.Attribute) and func.attr.value in CHANGING_ONLY_RECEIVER:
+            return [], [func.value]
+    return [], []

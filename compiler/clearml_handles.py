@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from pipec.compiler import rules
-from pipec.compiler.syntax import names_in, quoted_code
+from pipec.compiler.syntax import RunsWithStatement, names_in, quoted_code
 from pipec.compiler.trace_sharing import Kind
 from pipec.compiler.trace_state import Unavailable
 from pipec.manifest import Guard
@@ -206,7 +206,7 @@ def loggers_at_end(
 def _inner_assignments(statement: cst.BaseCompoundStatement) -> list[cst.CSTNode]:
     """The assignments inside `statement` that bind a controller name."""
 
-    class _Assignments(cst.CSTVisitor):
+    class _Assignments(RunsWithStatement):  # not inside the functions and classes it defines
         def __init__(self) -> None:
             self.found: list[cst.CSTNode] = []
 
@@ -215,15 +215,6 @@ def _inner_assignments(statement: cst.BaseCompoundStatement) -> list[cst.CSTNode
 
         def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
             self.found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
 
     finder = _Assignments()
     statement.visit(finder)

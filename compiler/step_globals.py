@@ -20,7 +20,7 @@ from libcst.metadata import CodeRange, ImportAssignment
 
 from pipec.compiler import rules
 from pipec.compiler.analyse import Component
-from pipec.compiler.call_effects import CHANGING_ONLY_RECEIVER
+from pipec.compiler.call_effects import changed_places
 from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.ir import StepNode, Trace
 from pipec.compiler.source import SourceModule
@@ -111,16 +111,7 @@ def _own_statements(function: cst.FunctionDef) -> list[cst.BaseSmallStatement]:
 
 def _changed_in_place(small: cst.BaseSmallStatement) -> list[cst.Name]:
     """The names whose value `x[k] = v`, `x.a += v`, `del x[k]` or `x.append(v)` changes."""
-    targets: list[cst.BaseExpression] = []
-    receivers: list[cst.BaseExpression] = []  # whose own value a method changes
-    if isinstance(small, cst.Assign):
-        targets = [t.target for t in small.targets]
-    elif isinstance(small, (cst.AugAssign, cst.AnnAssign, cst.Del)):
-        targets = [small.target]
-    elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-        func = small.value.func
-        if isinstance(func, cst.Attribute) and func.attr.value in CHANGING_ONLY_RECEIVER:
-            receivers = [func.value]
+    targets, receivers = changed_places(small)
     bases: list[cst.Name] = []
     for target in targets:
         base = target

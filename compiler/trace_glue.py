@@ -17,7 +17,7 @@ from pipec.compiler import (
 )
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
-from pipec.compiler.call_effects import CHANGING_ONLY_RECEIVER, names_calls_may_change
+from pipec.compiler.call_effects import changed_places, names_calls_may_change
 from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
 from pipec.compiler.module_state import check_module_state
@@ -255,17 +255,9 @@ def _module_values_changed(smalls: Sequence[cst.BaseSmallStatement], module: str
     """`module.a` for each change in place of the value `module.a` holds: `module.a.append(x)`,
     `module.a[k] = v`, `module.a[k] += v`, `del module.a[k]` (not `module.a = v`: PC613's)."""
     for small in smalls:
-        targets: list[cst.BaseExpression] = []
-        called = False
-        if isinstance(small, cst.Assign):
-            targets = [target.target for target in small.targets]
-        elif isinstance(small, (cst.AugAssign, cst.AnnAssign, cst.Del)):
-            targets = [small.target]
-        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-            func = small.value.func
-            if isinstance(func, cst.Attribute) and func.attr.value in CHANGING_ONLY_RECEIVER:
-                targets, called = [func.value], True  # the object it is called on changes
-        for target in targets:
+        targets, receivers = changed_places(small)
+        called = bool(receivers)  # the object the method is called on changes
+        for target in targets or receivers:
             inner = target
             while isinstance(inner, (cst.Subscript, cst.Attribute)):
                 value = inner.value
