@@ -29,7 +29,13 @@ from pipec.manifest import (
     SelectOption,
 )
 
-__all__ = ["SharedInputs", "holds_one_object_twice", "share_inputs", "shared_across"]
+__all__ = [
+    "SharedInputs",
+    "holds_one_object_twice",
+    "rebuilds_branches",
+    "share_inputs",
+    "shared_across",
+]
 
 _MUTABLE = (list, dict, set, bytearray)
 
@@ -95,6 +101,13 @@ def _always_there(binding: Binding) -> bool:
     if isinstance(binding, Container):
         return all(_always_there(item) for item in binding.items)
     return isinstance(binding, (Literal, ParamRef))
+
+
+def rebuilds_branches(select: Select) -> bool:
+    """Whether a node that takes `select` with another input sharing one of its objects
+    builds it in its own code (each value a branch may give can be read), so that the
+    object stays one; otherwise `select` is read as a copy."""
+    return all(_always_there(option.binding) for option in select.options)
 
 
 def holds_one_object_twice(value: object) -> bool:

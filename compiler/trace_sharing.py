@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Kind",
     "Sharing",
+    "block_sources",
+    "held_names",
+    "module_value",
+    "related",
     "changes_one_item",
     "module_objects_changed",
     "holds_module_value_twice",
@@ -873,3 +877,49 @@ def changes_one_item(statement: cst.CSTNode, name: str) -> bool:
     if isinstance(small, cst.Del):
         return _inside_item(small.target)
     return False
+
+
+def held_names(expr: cst.BaseExpression) -> list[str]:
+    """The names whose object the value of `expr` may be or hold (`m.a` for an attribute read
+    straight off a name)."""
+    return list(dict.fromkeys(name for name, _ in _held(expr, Kind.SAME)))
+
+
+def block_sources(
+    t: Context, name: str, statements: Sequence[cst.BaseStatement], given: Collection[str]
+) -> list[str]:
+    """The names from outside a node's code (its inputs, module-level names) whose objects
+    `name` may be or hold after `statements`, following the names they assign in turn."""
+    reading = reading_functions(t)
+    assigned = _rebound(statements)
+    found: list[str] = []
+    pending = [name]
+    seen: set[str] = set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current in given or current not in assigned:
+            found.append(current)  # an input may also keep its value where a branch did not run
+        if current not in assigned:
+            continue
+        sites = _Sites(current, reading)
+        for statement in statements:
+            statement.visit(sites)
+        pending.extend(source for source, _ in sites.held)
+        if sites.unknown:
+            pending.extend(given)
+    return found
+
+
+def related(t: Context, one: object, other: object) -> bool:
+    """Whether two values' keys may share an object because controller code built one from the
+    other, or both from a third value (a module-level one included)."""
+    mine, theirs = t.sharing.sources(one), t.sharing.sources(other)
+    return other in mine or one in theirs or any(source in theirs for source in mine)
+
+
+def module_value(t: Context, name: str) -> object | None:
+    """The key of module-level list, dict or set `name`, if the controller reads one."""
+    return _module_value(t, name)
