@@ -258,3 +258,27 @@ def controller(flag: bool = True):
     plain, _ = run.same()
     assert plain.stdout.count("True") == 14
     run.same(flag=False)
+
+
+def test_a_module_function_testing_the_identity_of_its_arguments_is_such_a_test(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+def same(a, b):
+    return a is b
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(flag: bool = True):
+    base = [1]
+    x = [0]
+    if flag:
+        x = base
+    print(same(x, base), same(x, x))
+    n = one(1)
+    print(same(x, base), same(b=n, a=n), x in (base,))
+""",
+    )
+    assert _codes_and_lines(run) == [("PC618", 13)]
