@@ -2,11 +2,11 @@
 `id(a) == id(b)` where Python may find one object and the node holds two copies.
 
 A node reads each input on its own, and only what `shared_inputs` rebuilds stays one object:
-a value a glue node handed on (`if flag: x = base`, then a step call), a module-level list
-folded into a literal (`rows = [EMPTY]`, `x = TABLE["a"]`) or a branch value holding a step's
-output (`[base, one(1)] if flag else [base]`) reaches a later node as a copy of its own. Such
-a test is refused at its line (PC618); one whose operand is a singleton, a class, an enum
-member or `type(...)`, or whose values were made by the same node, keeps building.
+a value a glue node handed on (`if flag: x = base`, then a step call) and a module-level list
+folded into a literal (`rows = [EMPTY]`, `x = TABLE["a"]`) reach a later node as copies of
+their own. Such a test is refused at its line (PC618); one whose operand is a singleton, a
+class, an enum member, `type(...)` or a new value (`[x]`), or whose values were made by the
+same node or rebuilt by it, keeps building.
 """
 
 from __future__ import annotations

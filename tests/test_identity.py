@@ -208,18 +208,48 @@ def controller():
     assert _codes_and_lines(run) == [("PC618", 8), ("PC618", 11), ("PC618", 12)]
 
 
-def test_a_branch_value_holding_a_step_output_and_a_shared_list_is_refused(tmp_path: Path):
+def test_a_branch_value_holding_a_step_output_and_a_shared_list_keeps_the_list(tmp_path: Path):
     run = pipeline(
         tmp_path,
         """
 @PipelineDecorator.pipeline(name="p", project="t", version="1")
-def controller(flag: bool = True):
+def controller(flag: bool = True, other: bool = True):
     base = [1]
     x = [base, one(1)] if flag else [base]
     print(x[0] is base)
+    if flag:
+        y = [base, one(2)]
+    else:
+        y = [base]
+    z = ([base, one(4)] if other else [base]) if flag else [base, [2]]
+    n = one(3)
+    print(x[0] is base, y[0] is base, z[0] is base, x[-1], n)
+    return x
 """,
     )
-    assert _codes_and_lines(run) == [("PC618", 5)]
+    plain, _ = run.same()
+    assert plain.stdout == "True\nTrue True True [1] [3]\n"
+    run.same(flag=False)
+    run.same(other=False)
+
+
+def test_identity_of_values_that_share_no_object_in_python_builds(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+LIMITS = [2, 1]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(xs: list = [3]):
+    xs.extend(xs + LIMITS)
+    rows = [xs]
+    n = one(1)
+    print(xs is LIMITS, rows is xs, [xs] is xs, n)
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout == "False False False [1]\n"
 
 
 def test_identity_tests_that_hold_in_a_compiled_run_keep_building(tmp_path: Path):
