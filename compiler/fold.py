@@ -43,6 +43,10 @@ _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 
+def _identity_known(left: object, right: object) -> bool:
+    return any(value is None or isinstance(value, bool) for value in (left, right))
+
+
 def _range(*args: int) -> list[int]:
     values = range(*args)
     if len(values) > MAX_UNROLL:
@@ -203,6 +207,13 @@ def _fold(expr: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
             function = _COMPARE.get(type(target.operator))
             right = _fold(target.comparator, lookup)
             if function is None or right is NOT_LITERAL:
+                return NOT_LITERAL
+            if isinstance(target.operator, (cst.Is, cst.IsNot)) and not _identity_known(
+                left, right
+            ):
+                # Folded values are the build's own copies (`rows = [EMPTY]` holds a copy of
+                # EMPTY here), and whether two equal numbers or strings are one object is
+                # CPython's choice: only a singleton's identity is the same at run time.
                 return NOT_LITERAL
             if not function(left, right):
                 return False

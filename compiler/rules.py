@@ -1047,6 +1047,16 @@ SHARED_STEP_ARGUMENTS = Rule(
     "pass the object once (`{step}(pair)` with `pair = ({first}, {second})`, unpacked in the "
     "step), or make one argument a copy (`copy.deepcopy(...)`)",
 )
+IDENTITY_OF_COPIES = Rule(
+    "PC618",
+    "identity-of-copies",
+    _E,
+    "`{test}` tests whether two values are one object, and in Python they may be (controller "
+    "code built one from the other, or from a module-level value); the compiled controller "
+    "hands each value on as a copy of its own, so the test would answer differently",
+    "compare with `==`, or make the identity test inside a step, or in the same block of "
+    "controller code that gave the values (no step call between them)",
+)
 CLEARML_OBJECT_ACROSS_STEPS = Rule(
     "PC699",
     "clearml-object-across-steps",

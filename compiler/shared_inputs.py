@@ -29,9 +29,16 @@ from pipec.manifest import (
     SelectOption,
 )
 
-__all__ = ["SharedInputs", "holds_one_object_twice", "share_inputs", "shared_across"]
+__all__ = [
+    "SharedInputs",
+    "holds_one_object_twice",
+    "rebuilds_branches",
+    "share_inputs",
+    "shared_across",
+]
 
 _MUTABLE = (list, dict, set, bytearray)
+_UNBOUND = "<unbound>"  # the node of a name's value on a path that left it unbound
 
 
 @dataclass
@@ -97,6 +104,23 @@ def _always_there(binding: Binding) -> bool:
     return isinstance(binding, (Literal, ParamRef))
 
 
+def rebuilds_branches(select: Select) -> bool:
+    """Whether a node that takes `select` with another input sharing one of its objects
+    builds it in its own code, so that the object stays one; otherwise `select` is read as a
+    copy. It can when every object the branches may give that could be shared can be read
+    whichever branch ran (a constant, a parameter); a step's output a branch holds
+    (`[base, one(1)] if flag else [base]`) is read only where its branch ran."""
+    return not any(
+        isinstance(option.binding, OutputRef) and option.binding.node == _UNBOUND
+        for option in select.options
+    ) and all(
+        _always_there(part)
+        for option in select.options
+        for part in _parts(option.binding)
+        if _identity(part) is not None and not isinstance(part, (Container, Select))
+    )
+
+
 def holds_one_object_twice(value: object) -> bool:
     """Whether a value folded at compile time holds one list, dict or set in two places (a
     literal of it would make two)."""
@@ -151,6 +175,9 @@ class _Sharing:
         self.numbers = itertools.count(1)
         self.inputs: list[tuple[str, Binding]] = []
         self.prelude: list[cst.BaseStatement] = []
+        self.branches: list[
+            tuple[Select, int]
+        ] = []  # the branch values being built, outermost first
 
     def rewrite(self, inputs: Sequence[tuple[str, Binding]]) -> SharedInputs:
         rebuilt: list[tuple[str, str]] = []
@@ -188,12 +215,19 @@ class _Sharing:
                 SelectOption(option.when, Literal.of(index))
                 for index, option in enumerate(binding.options)
             )
-            self.inputs.append((which, Select(indices)))
-            values = [self._render(option.binding) for option in binding.options]
+            # Where an outer branch skipped this value, any index builds a value nobody reads.
+            self.inputs.append((which, self._where_its_branch_ran(Select(indices), 0)))
+            values = []
+            for index in range(len(binding.options)):
+                self.branches.append((binding, index))
+                try:
+                    values.append(self._render(binding.options[index].binding))
+                finally:
+                    self.branches.pop()
             code = f"{self._tuple(values)}[{which}]"
         elif not isinstance(binding, Container) or not self._holds_shared(binding):
             name = self._fresh()
-            self.inputs.append((name, binding))
+            self.inputs.append((name, self._where_its_branch_ran(binding)))
             if key in self.shared:
                 self.names[key] = name
             return name
@@ -208,10 +242,22 @@ class _Sharing:
 
     def _open(self, select: Select) -> bool:
         """Whether the node can build `select` itself: it holds a shared object, and every
-        value it may give can be read whichever branch ran."""
-        return self._holds_shared(select) and all(
-            _always_there(option.binding) for option in select.options
-        )
+        shared object it may give can be read whichever branch ran."""
+        return self._holds_shared(select) and rebuilds_branches(select)
+
+    def _where_its_branch_ran(self, binding: Binding, absent: object = None) -> Binding:
+        """`binding`, read only where the branches it is part of ran (`absent` elsewhere): a
+        step's output a skipped branch would have given is not there to read."""
+        if _always_there(binding):
+            return binding
+        for select, index in reversed(self.branches):
+            binding = Select(
+                tuple(
+                    SelectOption(option.when, binding if at == index else Literal.of(absent))
+                    for at, option in enumerate(select.options)
+                )
+            )
+        return binding
 
     def _container(self, binding: Container) -> str:
         items = [self._render(item) for item in binding.items]

@@ -18,6 +18,7 @@ from pipec.compiler import (
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import changed_places, names_calls_may_change
+from pipec.compiler.identity_copies import refuse_identity_of_copies
 from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
 from pipec.compiler.module_state import check_module_state
@@ -536,6 +537,7 @@ def add_node(
 ) -> None:
     after = list(t.frame.last_effects) if effects and t.frame.map is None else []
     after = ordering(t, after, inputs)
+    refuse_identity_of_copies(t, statements, expression, inputs, originals)
     if kind is not NodeKind.MAP:  # a map's iterable is an expression with no statements
         sharing = share_inputs(inputs, "_pipec_shared_")
         inputs, statements = sharing.inputs, (*sharing.prelude, *statements)

@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Kind",
     "Sharing",
+    "block_sources",
+    "compose",
+    "held_names",
+    "module_value",
+    "related",
     "changes_one_item",
     "module_objects_changed",
     "holds_module_value_twice",
@@ -873,3 +878,67 @@ def changes_one_item(statement: cst.CSTNode, name: str) -> bool:
     if isinstance(small, cst.Del):
         return _inside_item(small.target)
     return False
+
+
+def held_names(expr: cst.BaseExpression) -> list[tuple[str, Kind]]:
+    """The names whose object the value of `expr` may be or hold, with how the value relates
+    to each (`m.a` for an attribute read straight off a name)."""
+    return list(dict.fromkeys(_held(expr, Kind.SAME)))
+
+
+def block_sources(
+    t: Context,
+    name: str,
+    kind: Kind,
+    statements: Sequence[cst.BaseStatement],
+    given: Collection[str],
+) -> list[tuple[str, Kind]]:
+    """The names from outside a node's code (its inputs, module-level names) whose objects a
+    value relating to `name` as `kind` may be or hold after `statements`, following the names
+    they assign in turn."""
+    reading = reading_functions(t)
+    assigned = _rebound(statements)
+    found: list[tuple[str, Kind]] = []
+    pending = [(name, kind)]
+    seen: set[tuple[str, Kind]] = set()
+    while pending:
+        current, how = pending.pop()
+        if (current, how) in seen:
+            continue
+        seen.add((current, how))
+        if current in given or current not in assigned:
+            found.append((current, how))  # an input may keep its value where a branch did not run
+        if current not in assigned:
+            continue
+        sites = _Sites(current, reading)
+        for statement in statements:
+            statement.visit(sites)
+        pending.extend((source, _compose(how, held)) for source, held in sites.held)
+        if sites.unknown:
+            pending.extend((source, Kind.ANY) for source in given)
+    return found
+
+
+def related(t: Context, one: object, other: object, loose: bool) -> bool:
+    """Whether `one` may be `other` in Python because controller code built one from the other
+    or both from a third value (a module-level one included); `loose`: whether either may be
+    anything inside it, not just itself."""
+    mine, theirs = t.sharing.sources(one), t.sharing.sources(other)
+    itself = (Kind.SAME, Kind.ANY)
+    if loose:
+        return other in mine or one in theirs or any(source in theirs for source in mine)
+    return (
+        mine.get(other) in itself
+        or theirs.get(one) in itself
+        or any(kind in itself and theirs.get(source) in itself for source, kind in mine.items())
+    )
+
+
+def module_value(t: Context, name: str) -> object | None:
+    """The key of module-level list, dict or set `name`, if the controller reads one."""
+    return _module_value(t, name)
+
+
+def compose(outer: Kind, inner: Kind) -> Kind:
+    """How `w` relates to `s` when it relates to `r` as `outer` and `r` to `s` as `inner`."""
+    return _compose(outer, inner)

@@ -41,6 +41,7 @@ from pipec.manifest import (
 
 if TYPE_CHECKING:
     from pipec.compiler.clearml_handles import CarriedLogger
+    from pipec.compiler.identity_copies import IdentityHelper
 
 __all__ = [
     "REPORTED",
@@ -188,6 +189,8 @@ class Context:
         self.module_state: dict[str, tuple[str, str, int]] = {}
         # Controller names that stand for a module's object (`env = os.environ`), found once.
         self.module_aliases: dict[str, str] | None = None
+        # Module-level functions that test the identity of their parameters (found once).
+        self.identity_helpers: dict[str, IdentityHelper] | None = None
         # Module-level helpers that call steps (found on first use), and those being inlined.
         self.helpers: dict[str, cst.FunctionDef] | None = None
         self.inlining: list[str] = []

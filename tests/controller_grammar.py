@@ -284,7 +284,13 @@ def _simple(draw: Choices, scope: _Scope, pad: str) -> list[str]:
     kind = draw.pick(
         ["int", "int", "list", "unpack", "alias", "mutate", "mutate", "print", "augment"]
         + ["assert", "dict", "nest", "change_nested", "change_nested", "maybe", "share"]
+        + ["identity"]
     )
+    if kind == "identity":
+        # Two names that may be one object (an alias, a branch's pick, a value a step call
+        # split from its source): the compiled run answers as Python does or refuses (PC618).
+        first, second = draw.pick(scope.lists), draw.pick([*scope.lists, "LIMITS"])
+        return [f"{pad}print({first} is {second}, {first} is not {second})"]
     if kind == "maybe" and scope.maybe:
         return [
             f"{pad}if {_condition(draw, scope, 0)}:",
@@ -308,7 +314,13 @@ def _simple(draw: Choices, scope: _Scope, pad: str) -> list[str]:
         return [pad + _change_nested(draw, scope)]
     if kind == "share":
         # One object under two names, or twice in one list (`[row] * 2`, `[row, row]`)
-        form = draw.pick(["names", "times", "twice"])
+        form = draw.pick(["names", "times", "twice", "either"])
+        if form == "either":
+            first, second = draw.pick(scope.lists), draw.pick(scope.lists)
+            name = scope.fresh("either")
+            scope.lists.append(name)
+            test = _condition(draw, scope, 0)
+            return [f"{pad}{name} = {first} if {test} else {second}"]
         if form == "names":
             first, second = scope.fresh("same"), scope.fresh("same")
             scope.lists += [first, second]

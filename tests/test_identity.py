@@ -156,3 +156,159 @@ def controller(p: int = 1):
     plain, _ = run.same()
     assert plain.stdout == "True True [1]\n"
     run.same(p=-1)
+
+
+def _codes_and_lines(run: Differential) -> list[tuple[str, int]]:
+    """Each refusal's code and its line within the controller's text."""
+    assert run.refusal is not None
+    return [(d.code, d.location.line - STEPS.count("\n")) for d in run.refusal.diagnostics]
+
+
+def test_a_value_a_glue_branch_handed_on_is_refused_in_an_identity_test(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(flag: bool = True):
+    base = [1]
+    x = [0]
+    if flag:
+        x = base
+    n = one(1)
+    print(x is base, n)
+    print(id(x) == id(base), x is not base)
+""",
+    )
+    assert _codes_and_lines(run) == [("PC618", 8), ("PC618", 9), ("PC618", 9)]
+    assert run.refusal is not None
+    assert "compare with `==`" in run.refusal.diagnostics[0].hint
+
+
+def test_a_module_level_value_folded_into_a_value_is_refused_in_an_identity_test(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+EMPTY = []
+TABLE = {"a": [1]}
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller():
+    rows = [EMPTY]
+    print(rows[0] is EMPTY)
+    x = TABLE["a"]
+    n = one(1)
+    print(x is TABLE["a"], n)
+    if rows[0] is EMPTY:
+        print("same")
+""",
+    )
+    assert _codes_and_lines(run) == [("PC618", 8), ("PC618", 11), ("PC618", 12)]
+
+
+def test_a_branch_value_holding_a_step_output_and_a_shared_list_keeps_the_list(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(flag: bool = True, other: bool = True):
+    base = [1]
+    x = [base, one(1)] if flag else [base]
+    print(x[0] is base)
+    if flag:
+        y = [base, one(2)]
+    else:
+        y = [base]
+    z = ([base, one(4)] if other else [base]) if flag else [base, [2]]
+    n = one(3)
+    print(x[0] is base, y[0] is base, z[0] is base, x[-1], n)
+    return x
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout == "True\nTrue True True [1] [3]\n"
+    run.same(flag=False)
+    run.same(other=False)
+
+
+def test_identity_of_values_that_share_no_object_in_python_builds(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+LIMITS = [2, 1]
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(xs: list = [3]):
+    xs.extend(xs + LIMITS)
+    rows = [xs]
+    n = one(1)
+    print(xs is LIMITS, rows is xs, [xs] is xs, n)
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout == "False False False [1]\n"
+
+
+def test_identity_tests_that_hold_in_a_compiled_run_keep_building(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+from enum import Enum
+
+EMPTY = []
+TABLE = {"a": [1]}
+
+
+class Mode(Enum):
+    FAST = 1
+    SLOW = 2
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(flag: bool = True):
+    base = [1]
+    x = [0]
+    if flag:
+        x = base
+    print(x is base, id(x) == id(base), x is not base)
+    rows = [EMPTY]
+    print(EMPTY is EMPTY, TABLE["a"] is TABLE["a"], rows[0] is rows[0], rows[0] == EMPTY)
+    mode = Mode.FAST if flag else Mode.SLOW
+    n = one(1)
+    m = n
+    nothing = None if flag else 1
+    print(m is n, type(n) is list, n is not None, flag is True, nothing is None)
+    print(mode is Mode.FAST, type(mode) is Mode, x in [base], [base].index(x))
+    return n
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout.count("True") == 14
+    run.same(flag=False)
+
+
+def test_a_module_function_testing_the_identity_of_its_arguments_is_such_a_test(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+def same(a, b):
+    return a is b
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(flag: bool = True):
+    base = [1]
+    x = [0]
+    if flag:
+        x = base
+    print(same(x, base), same(x, x))
+    n = one(1)
+    print(same(x, base), same(b=n, a=n), x in (base,))
+""",
+    )
+    assert _codes_and_lines(run) == [("PC618", 13)]

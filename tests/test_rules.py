@@ -149,6 +149,7 @@ CODES = {
     "PC615": "left-out-of-all",
     "PC616": "shared-by-unknown-call",
     "PC617": "shared-step-arguments",
+    "PC618": "identity-of-copies",
     "PC698": "module-state-across-blocks",
     "PC699": "clearml-object-across-steps",
 }

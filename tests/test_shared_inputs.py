@@ -7,7 +7,7 @@ import libcst as cst
 
 from pipec.compiler.shared_inputs import holds_one_object_twice, share_inputs, shared_across
 from pipec.literals import Literal
-from pipec.manifest import Container, OutputRef, ParamRef
+from pipec.manifest import Container, Guard, OutputRef, ParamRef, Select, SelectOption
 
 
 def _code(statements: list[cst.BaseStatement]) -> str:
@@ -47,3 +47,17 @@ def test_a_folded_value_holding_one_list_twice() -> None:
     row = [0]
     assert holds_one_object_twice([row, row]) and holds_one_object_twice({"a": (row, row)})
     assert not holds_one_object_twice([[0], [0]]) and not holds_one_object_twice((1, 1))
+
+
+def test_a_branch_value_holding_a_step_output_reads_it_only_where_its_branch_ran() -> None:
+    base, n = Literal.of([1]), OutputRef("one", "n")
+    ran, skipped = (Guard("if_1", True),), (Guard("if_1", False),)
+    picked = Select((SelectOption(ran, Container.of_list((base, n))), SelectOption(skipped, base)))
+    shared = share_inputs([("x", picked), ("base", base)], "_s")
+    inputs = dict(shared.inputs)
+    assert inputs["base"] is base
+    assert inputs["_s1"] == Select(
+        (SelectOption(ran, Literal.of(0)), SelectOption(skipped, Literal.of(1)))
+    )
+    assert inputs["_s2"] == Select((SelectOption(ran, n), SelectOption(skipped, Literal.of(None))))
+    assert _code(shared.prelude) == "x = ([base, _s2], base)[_s1]\n"
