@@ -25,6 +25,7 @@ from pipec.compiler import rules
 from pipec.compiler.diagnostics import Diagnostic
 from pipec.compiler.parse import DecoratorKind, decorator_kind, is_main_block
 from pipec.compiler.source import SourceModule
+from pipec.compiler.syntax import contains
 
 __all__ = ["reads_before_binding"]
 
@@ -176,7 +177,7 @@ def _statement_reads(
     elif isinstance(statement, cst.Expr):
         yield from _marked(_expression(statement.value), False)
     elif isinstance(statement, cst.Assign):
-        binds = not _has_walrus(statement.value)
+        binds = not contains(statement.value, cst.NamedExpr)
         yield from _marked(_expression(statement.value), binds)
         for target in statement.targets:
             yield from _marked(_target_reads(target.target), binds)
@@ -236,20 +237,6 @@ def _target_reads(target: cst.BaseExpression) -> Iterator[cst.Name]:
             yield from _target_reads(element.value)
     elif isinstance(target, cst.StarredElement):
         yield from _target_reads(target.value)
-
-
-def _has_walrus(node: cst.CSTNode) -> bool:
-    finder = _WalrusFinder()
-    node.visit(finder)
-    return finder.found
-
-
-class _WalrusFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self.found = True
 
 
 def _expression(node: cst.BaseExpression) -> Iterator[cst.Name]:
