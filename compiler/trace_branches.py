@@ -248,7 +248,10 @@ def if_expression(t: Context, expr: cst.IfExp, what: str) -> Symbol | None:
         t.reporter.report(rules.CONDITIONAL_STEP_IN_RUNTIME_LOOP, t.location(expr))
         return None
     glue.flush(t)
-    condition = condition_node(t, expr.test)
+    assigned = _walrus_assignments(t, expr.test)  # `f(k) if (k := g(x)) else 0`
+    if assigned is None:
+        return None
+    condition = condition_node(t, expr.test, assigned)
     if condition is None:
         return None
     temp = t.temporary(what)

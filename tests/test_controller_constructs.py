@@ -272,6 +272,24 @@ def controller(x: int = 3):
     run.same(x=1)
 
 
+def test_walrus_in_the_test_of_a_conditional_expression_around_a_step(tmp_path: Path):
+    # The name the test binds is read by the side that runs and after the expression (this was
+    # refused as "`k` is used before it is assigned").
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    r = process(k) if (k := len(files)) > 1 else k - 1
+    print(k, r)
+    return r
+""",
+    )
+    run.same()
+    run.same(n=1)
+
+
 # ---- issue 10 item 7: plain helpers that call steps are compiled into the controller --------
 
 
