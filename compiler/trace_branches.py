@@ -316,12 +316,27 @@ def _merge(
         if isinstance(a, Unavailable) or isinstance(b, Unavailable):
             merged[name] = a if isinstance(a, Unavailable) else b  # type: ignore[assignment]
             continue
-        options = tuple(
-            SelectOption(
-                guards,
-                OutputRef(UNBOUND, name) if symbol is None else trace_values.as_binding(symbol),
+        options: list[SelectOption] = []
+        for guards, symbol in ((guards_a, a), (guards_b, b)):
+            binding = (
+                OutputRef(UNBOUND, name) if symbol is None else trace_values.as_binding(symbol)
             )
-            for guards, symbol in ((guards_a, a), (guards_b, b))
-        )
-        merged[name] = Select(options)
+            options.extend(_flattened(guards, binding))
+        merged[name] = Select(tuple(options))
     return merged
+
+
+def _flattened(guards: tuple[Guard, ...], binding: Binding) -> list[SelectOption]:
+    """`binding` under `guards`, a choice it makes itself lifted into options of their own.
+
+    A run-time `if` in a loop of n steps (`if x != q: xs.append(one(x))`) chooses the value
+    after it from the value before it: nested, the choice would be n levels deep. The first
+    option whose guards all hold is taken, so the inner options with the outer guards added
+    choose the same.
+    """
+    if not isinstance(binding, Select):
+        return [SelectOption(guards, binding)]
+    return [
+        SelectOption(tuple(dict.fromkeys((*guards, *option.when))), option.binding)
+        for option in binding.options
+    ]

@@ -478,7 +478,7 @@ def accumulate_call(t: Context, call: cst.Call) -> bool:
     if name in t.graph.pending.writes:
         return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
-    if extended(container, ()) is None:
+    if extended(container, ()) is None or _many_choices(container):
         return False
     if t.frame.map is None and refuse_shared_change(t, name, call):
         return True
@@ -511,7 +511,7 @@ def accumulate_augmented(t: Context, small: cst.AugAssign) -> bool:
     if name in t.graph.pending.writes:
         return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
-    if extended(container, ()) is None or t.frame.map is not None:
+    if extended(container, ()) is None or _many_choices(container) or t.frame.map is not None:
         return False
     if refuse_shared_change(t, name, small):
         return True
@@ -707,6 +707,25 @@ def extended(
             options.append(SelectOption(option.when, grown))
         return Select(tuple(options))
     return None
+
+
+# A list grown under run-time `if`s is one choice per path through them: past this many, glue
+# grows it at run time instead, and the build stays linear in the number of `if`s.
+_MAX_CHOICES = 8
+
+
+def _many_choices(symbol: Symbol | None) -> bool:
+    """Whether `symbol` chooses between more than _MAX_CHOICES values."""
+    pending, leaves = [symbol], 0
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Select):
+            pending.extend(option.binding for option in current.options)
+        else:
+            leaves += 1
+            if leaves > _MAX_CHOICES:
+                return True
+    return False
 
 
 def _names_an_object(t: Context, items: tuple[Binding, ...]) -> bool:
