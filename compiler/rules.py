@@ -807,7 +807,8 @@ RUNTIME_COMPREHENSION_FILTER = Rule(
     "runtime-comprehension-filter",
     _E,
     "a comprehension filter decided at run time around a step call",
-    "filter the values before the comprehension",
+    "write it as a `for` loop, whose `if` runs at run time: "
+    "`results = []`, `for x in values:`, `if test:`, `results.append(step(x))`",
 )
 NESTED_RUNTIME_COMPREHENSION = Rule(
     "PC407",
