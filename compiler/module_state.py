@@ -21,7 +21,7 @@ from pipec.compiler.syntax import quoted_code
 if TYPE_CHECKING:
     from pipec.compiler.trace_state import Context
 
-__all__ = ["check_module_state"]
+__all__ = ["check_module_state", "check_step_state"]
 
 # Functions whose effect is state their module keeps for the rest of the process -> the part of
 # the package whose later use may depend on it.
@@ -54,6 +54,28 @@ _STATE_SETTERS = {
     "torch.set_num_threads": "torch",
     "torch.set_printoptions": "torch",
 }
+# Modules that draw numbers from one generator they keep, so that every draw changes what the
+# next one gives -> their functions that make no draw from it.
+_STREAMS = {
+    "random": frozenset({"Random", "SystemRandom", "seed", "getstate", "setstate"}),
+    "numpy.random": frozenset(
+        {
+            "BitGenerator",
+            "Generator",
+            "MT19937",
+            "PCG64",
+            "PCG64DXSM",
+            "Philox",
+            "RandomState",
+            "SFC64",
+            "SeedSequence",
+            "default_rng",
+            "get_state",
+            "seed",
+            "set_state",
+        }
+    ),
+}
 # Modules any call of which may draw on or configure state the process keeps: pyplot's current
 # figure and axes (`plt.figure()`, `plt.plot(xs)`, `sns.histplot(df)` draw on them, `plt.savefig`
 # writes them) -> the part of the package that state belongs to.
@@ -71,9 +93,14 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
     reads = _Reads()
     for original in originals:
         original.visit(reads)
+    seeded = _set_at_import(t) | t.module_state.keys()
+    draws: list[tuple[str, cst.BaseExpression]] = []
     for read in reads.found:
         for name in sorted(_imported(t, read)):
-            qualified = _implicit_part(name) or name
+            qualified = _state_read(name)
+            stream = _drawn_stream(name)
+            if stream is not None and stream in seeded:
+                draws.append((stream, read))
             for part, (setter_node, text, line) in list(t.module_state.items()):
                 inside = qualified == part or qualified.startswith(part + ".")
                 if setter_node == node or not (inside or part.startswith(qualified + ".")):
@@ -94,6 +121,177 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
         for part in sorted(parts):
             short = quoted_code(t.source.code(call), limit=50)
             t.module_state[part] = (node, short, t.location(call).line)
+    # A draw from a seeded generator (`random.random()` after `random.seed(3)`) changes what
+    # the next draw gives, in whichever node it is.
+    for stream, read in draws:
+        short = quoted_code(t.source.code(read), limit=50)
+        t.module_state[stream] = (node, short, t.location(read).line)
+
+
+def check_step_state(t: Context, node: str, function_name: str, call: cst.Call) -> None:
+    """Refuse step node `node` (a call of `function_name` at `call`) reading process state an
+    earlier node changed, and record the state it changes itself for the nodes after it.
+
+    A step script starts from what the file's module-level code leaves, as every script does:
+    `random.seed(3)` at module level, then one step that draws, is Python's answer. A seed set in
+    controller code or in another step, and the draws another step or block made from a seeded
+    generator, are not there: in Python the step goes on from them.
+    """
+    functions = _functions_called(t.source.module, function_name)
+    if not functions:
+        return
+    reads = _Reads()
+    for function in functions:
+        function.visit(reads)
+    changes = _StateChanges(t)
+    for function in functions:
+        function.visit(changes)
+    seeded = _set_at_import(t) | t.module_state.keys()
+    own = {_STATE_SETTERS[q] for c in reads.calls for q in _called(t, c) & _STATE_SETTERS.keys()}
+    own |= {part for part, _ in changes.found}
+    draws: list[tuple[str, cst.BaseExpression]] = []
+    for read in reads.found:
+        for name in sorted(_step_imported(t, read)):
+            qualified = _state_read(name)
+            stream = _drawn_stream(name)
+            if stream is not None and stream in seeded:
+                draws.append((stream, read))
+            for part, (setter_node, text, line) in list(t.module_state.items()):
+                inside = qualified == part or qualified.startswith(part + ".")
+                if setter_node == node or part in own:
+                    continue
+                if not (inside or part.startswith(qualified + ".")):
+                    continue
+                del t.module_state[part]  # one error per change
+                t.reporter.report(
+                    rules.STEP_READS_PROCESS_STATE,
+                    t.source.location(read),
+                    module=part,
+                    read=quoted_code(t.source.code(read), limit=50),
+                    call=text,
+                    line=line,
+                    step=function_name,
+                    called=t.location(call).line,
+                )
+    if t.frame.map is not None:
+        for stream, read in draws:
+            if stream not in own:
+                t.reporter.report(
+                    rules.STEP_DRAWS_IN_RUNTIME_LOOP,
+                    t.source.location(read),
+                    module=stream,
+                    read=quoted_code(t.source.code(read), limit=50),
+                    step=function_name,
+                    called=t.location(call).line,
+                )
+                break
+    # What this step leaves changed, for the nodes after it.
+    for found in reads.calls:
+        for part in sorted({_STATE_SETTERS[q] for q in _called(t, found) & _STATE_SETTERS.keys()}):
+            short = quoted_code(t.source.code(found), limit=50)
+            t.module_state[part] = (node, short, t.source.location(found).line)
+    for part, where in changes.found:
+        short = quoted_code(t.source.code(where), limit=50)
+        t.module_state[part] = (node, short, t.source.location(where).line)
+    for stream, read in draws:
+        short = quoted_code(t.source.code(read), limit=50)
+        t.module_state[stream] = (node, short, t.source.location(read).line)
+
+
+def _functions_called(module: cst.Module, name: str) -> list[cst.FunctionDef]:
+    """The module-level function `name` and the module-level functions it calls, transitively
+    (by plain name: `helper(x)`)."""
+    functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+    found: dict[str, cst.FunctionDef] = {}
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        function = functions.get(current)
+        if function is None or current in found:
+            continue
+        found[current] = function
+        calls = _Reads()
+        function.body.visit(calls)
+        pending.extend(c.func.value for c in calls.calls if isinstance(c.func, cst.Name))
+    return list(found.values())
+
+
+def _called(t: Context, call: cst.Call) -> set[str]:
+    return set(t.source.qualified_names(call.func))
+
+
+def _step_imported(t: Context, read: cst.BaseExpression) -> set[str]:
+    return {
+        qualified
+        for qualified in t.source.qualified_names(read)
+        if "<locals>" not in qualified and not qualified.startswith("builtins.")
+    }
+
+
+def _state_read(qualified: str) -> str:
+    """The state a read of `qualified` depends on: `os.getenv` reads `os.environ`."""
+    if qualified in ("os.getenv", "os.getenvb", "os.environb"):
+        return "os.environ"
+    return _implicit_part(qualified) or qualified
+
+
+def _drawn_stream(qualified: str) -> str | None:
+    """The module whose generator a call of `qualified` draws from (`random.randint` ->
+    `random`); None for functions that make no draw (`random.Random`, `np.random.default_rng`)."""
+    module, _, function = qualified.rpartition(".")
+    not_draws = _STREAMS.get(module)
+    if not_draws is None or function in not_draws or function.startswith("_"):
+        return None
+    return module
+
+
+def _set_at_import(t: Context) -> set[str]:
+    """The parts of modules whose state the file's module-level code sets (`random.seed(3)`)."""
+    if t.state_set_at_import is None:
+        finder = _Reads()
+        for statement in t.source.module.body:
+            if not isinstance(statement, cst.FunctionDef | cst.ClassDef):
+                statement.visit(finder)
+        t.state_set_at_import = frozenset(
+            _STATE_SETTERS[q] for c in finder.calls for q in _called(t, c) & _STATE_SETTERS.keys()
+        )
+    return set(t.state_set_at_import)
+
+
+class _StateChanges(cst.CSTVisitor):
+    """Changes to `os.environ` (`os.environ[k] = v`, `del os.environ[k]`, `.update(...)`)."""
+
+    _METHODS = ("update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__")
+
+    def __init__(self, t: Context) -> None:
+        self.t = t
+        self.found: list[tuple[str, cst.CSTNode]] = []
+
+    def _environ(self, node: cst.BaseExpression) -> bool:
+        return "os.environ" in self.t.source.qualified_names(node)
+
+    def _subscripted(self, target: cst.BaseExpression) -> bool:
+        return isinstance(target, cst.Subscript) and self._environ(target.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if any(self._subscripted(target.target) for target in node.targets):
+            self.found.append(("os.environ", node))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if self._subscripted(node.target):
+            self.found.append(("os.environ", node))
+
+    def visit_Del(self, node: cst.Del) -> None:
+        if self._subscripted(node.target):
+            self.found.append(("os.environ", node))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in self._METHODS:
+            if self._environ(func.value):
+                self.found.append(("os.environ", node))
+        elif {"os.putenv", "os.unsetenv"} & self.t.source.qualified_names(func):
+            self.found.append(("os.environ", node))
 
 
 def _implicit_part(qualified: str) -> str | None:

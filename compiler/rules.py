@@ -1038,6 +1038,29 @@ MODULE_STATE_ACROSS_BLOCKS = Rule(
     "make the call at module level (every script runs it), inside the step that needs it, or "
     "in the same block as the code that depends on it (no step call between them)",
 )
+STEP_READS_PROCESS_STATE = Rule(
+    "PC697",
+    "step-reads-process-state",
+    _E,
+    "`{call}` (line {line}) changes state that `{module}` keeps in its process, and step "
+    "`{step}` (called at line {called}) then reads it with `{read}`: in Python the step goes on "
+    "from that state, but it runs in a process of its own, where `{module}` starts as the "
+    "file's module-level code leaves it",
+    "pass what the step needs as an argument and set it inside the step (a seed: "
+    "`random.Random(seed)`, `np.random.default_rng(seed)`; a setting: `os.environ[...]` in the "
+    "step that reads it), or set it once at module level, where every script runs it",
+)
+STEP_DRAWS_IN_RUNTIME_LOOP = Rule(
+    "PC696",
+    "step-draws-in-runtime-loop",
+    _E,
+    "step `{step}` draws from the generator `{module}` keeps (`{read}`) and is called in a loop "
+    "over a run-time value (line {called}): in Python each call goes on from the numbers the "
+    "one before drew, but each compiled call runs in a process of its own and starts from the "
+    "module-level seed again",
+    "give the step its own generator seeded from an argument: "
+    "`np.random.default_rng(seed + i)`, `random.Random(seed + i)`",
+)
 SHARED_STEP_ARGUMENTS = Rule(
     "PC617",
     "shared-step-arguments",

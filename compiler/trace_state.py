@@ -187,6 +187,8 @@ class Context:
         # A module a glue node set process state of (`random.seed(1)`) -> (that node, the
         # call's text, its line): a later node reading the module would not see the state.
         self.module_state: dict[str, tuple[str, str, int]] = {}
+        # The modules whose state the file's module-level code sets (found once).
+        self.state_set_at_import: frozenset[str] | None = None
         # Controller names that stand for a module's object (`env = os.environ`), found once.
         self.module_aliases: dict[str, str] | None = None
         # Module-level functions that test the identity of their parameters (found once).

@@ -19,6 +19,7 @@ from pipec.compiler.clearml_handles import report_shared
 from pipec.compiler.ir import StepNode
 from pipec.compiler.later_reads import may_read_after
 from pipec.compiler.literals import NOT_LITERAL
+from pipec.compiler.module_state import check_step_state
 from pipec.compiler.parent_causes import report_parent_not_called
 from pipec.compiler.shared_inputs import holds_one_object_twice, share_inputs, shared_across
 from pipec.compiler.syntax import COMPREHENSIONS, quoted_code
@@ -324,6 +325,7 @@ def step_call(t: Context, call: cst.Call) -> OutputRef | TupleResult | Literal |
     glue.flush(t)
     inputs = _one_pickle_per_shared_argument(t, call, name, inputs)
     node_name = t.unique(component.step_name)
+    check_step_state(t, node_name, component.function_name, call)
     after = glue.ordering(t, parents(t, component), inputs)
     t.graph.nodes.append(
         StepNode(
