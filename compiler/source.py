@@ -56,6 +56,9 @@ class SourceModule:
     scopes: dict[cst.CSTNode, Scope | None]
     raw_qualified_names: Mapping[cst.CSTNode, object]
     uses: tuple[NameUse, ...]
+    # Walrus targets inside comprehensions, by the scope Python binds them in (see
+    # `_walrus_bindings`): id(scope) -> [(name, target)].
+    lifted: Mapping[int, list[tuple[str, cst.Name]]] = field(default_factory=dict)
     _starts: list[tuple[int, int]] = field(default_factory=list)
     _bindings: dict[str, list[int]] | None = None
 
@@ -94,6 +97,11 @@ class SourceModule:
     def index_at(self, where: CodeRange) -> int:
         key = (where.start.line, where.start.column)
         return bisect.bisect_right(self._starts, key) - 1
+
+    def walrus_bindings(self, scope: Scope) -> list[tuple[str, cst.Name]]:
+        """The names walrus expressions inside comprehensions bind in `scope`
+        (`[last := f(x) for x in xs]` binds `last` in the function around it)."""
+        return self.lifted.get(id(scope), [])
 
     @property
     def global_scope(self) -> GlobalScope:
@@ -176,6 +184,7 @@ def parse_source(text: str, path: str) -> SourceModule:
     resolved = wrapper.resolve_many([PositionProvider, ScopeProvider, QualifiedNameProvider])
     positions = cast("dict[cst.CSTNode, CodeRange]", dict(resolved[PositionProvider]))
     scopes = cast("dict[cst.CSTNode, Scope | None]", dict(resolved[ScopeProvider]))
+    lifted = _walrus_bindings(module, scopes)
     return SourceModule(
         path=path,
         text=text,
@@ -183,8 +192,38 @@ def parse_source(text: str, path: str) -> SourceModule:
         positions=positions,
         scopes=scopes,
         raw_qualified_names=resolved[QualifiedNameProvider],
-        uses=tuple(_collect_uses(scopes, positions, captured)),
+        uses=tuple(_collect_uses(scopes, positions, captured, lifted)),
+        lifted=lifted,
     )
+
+
+def _walrus_bindings(
+    module: cst.Module, scopes: Mapping[cst.CSTNode, Scope | None]
+) -> dict[int, list[tuple[str, cst.Name]]]:
+    """A walrus inside a comprehension binds its name in the nearest enclosing scope that is
+    not a comprehension (PEP 572); libcst records it in the comprehension. By that scope's id:
+    each such name and its target."""
+
+    class _Targets(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[cst.Name] = []
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            if isinstance(node.target, cst.Name):
+                self.found.append(node.target)
+
+    targets = _Targets()
+    module.visit(targets)
+    lifted: dict[int, list[tuple[str, cst.Name]]] = defaultdict(list)
+    for target in targets.found:
+        scope = scopes.get(target)
+        if not isinstance(scope, ComprehensionScope):
+            continue
+        owner: Scope = scope
+        while isinstance(owner, ComprehensionScope) and owner.parent is not owner:
+            owner = owner.parent
+        lifted[id(owner)].append((target.value, target))
+    return dict(lifted)
 
 
 def _mark_pattern_captures(wrapper: MetadataWrapper) -> frozenset[str]:
@@ -247,6 +286,7 @@ def _collect_uses(
     scopes: dict[cst.CSTNode, Scope | None],
     positions: dict[cst.CSTNode, CodeRange],
     captured: frozenset[str],
+    lifted: Mapping[int, list[tuple[str, cst.Name]]],
 ) -> Iterator[NameUse]:
     unique = list({id(s): s for s in scopes.values() if s is not None}.values())
     found: list[NameUse] = []
@@ -269,6 +309,8 @@ def _collect_uses(
                 # libcst finds no assignment for a later `for` clause's target read in that
                 # clause's `if` (`[y for x in a for y in b if y > x]`): Python binds it there.
                 owner = _comprehension_binding(access.scope, node.value)
+            if owner is None and not referents:
+                owner = _walrus_scope(access.scope, node.value, lifted)
             found.append(NameUse(node.value, node, positions[node], owner, builtin))
     found.sort(key=lambda u: (u.range.start.line, u.range.start.column))
     return iter(found)
@@ -278,6 +320,18 @@ def _binding_scope(scope: Scope, name: str) -> Scope | None:
     """The nearest scope, from `scope` outwards, that assigns `name`."""
     while True:
         if name in scope.assignments:
+            return scope
+        if scope.parent is scope:
+            return None
+        scope = scope.parent
+
+
+def _walrus_scope(
+    scope: Scope, name: str, lifted: Mapping[int, list[tuple[str, cst.Name]]]
+) -> Scope | None:
+    """The nearest scope, from `scope` outwards, that a comprehension's walrus binds `name` in."""
+    while True:
+        if any(bound == name for bound, _ in lifted.get(id(scope), ())):
             return scope
         if scope.parent is scope:
             return None

@@ -10,6 +10,7 @@ from typing import Any
 import libcst as cst
 
 from pipec.compiler import rules, trace_values
+from pipec.compiler import trace_branches as branches
 from pipec.compiler import trace_glue as glue
 from pipec.compiler import trace_map_loops as map_loops
 from pipec.compiler import trace_statements as statements
@@ -17,6 +18,7 @@ from pipec.compiler.fold import MAX_UNROLL
 from pipec.compiler.literals import NOT_LITERAL
 from pipec.compiler.syntax import (
     COMPREHENSIONS,
+    contains,
     names_of,
 )
 from pipec.compiler.trace_state import (
@@ -315,18 +317,30 @@ def comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | N
         return map_comprehension(t, expr, what)
     results: list[Binding] | dict[Any, Binding] = {} if isinstance(expr, cst.DictComp) else []
     saved = dict(t.frame.env)
+    filtered = _Filtered(len(t.graph.nodes))
     with _inside(t, expr):
-        comprehension_clause(t, expr, clause, values, results, what)
+        comprehension_clause(t, expr, clause, values, results, what, filtered)
     for name in names_of(clause.target):
         if name in saved:
             t.frame.env[name] = saved[name]
         else:
             t.frame.env.pop(name, None)
+    if filtered.temp is not None:
+        return t.frame.env.pop(filtered.temp, None)
     return (
         trace_values.make_dict(results)
         if isinstance(results, dict)
         else trace_values.make_list(tuple(results))
     )
+
+
+@dataclasses.dataclass
+class _Filtered:
+    """A list comprehension some of whose values a run-time filter decides: from the first such
+    value on, the list so far is the controller value `temp`, grown on the paths that keep one."""
+
+    first_node: int  # the nodes from this index on are the comprehension's own
+    temp: str | None = None
 
 
 def comprehension_clause(
@@ -336,6 +350,7 @@ def comprehension_clause(
     values: list[Symbol],
     results: list[Binding] | dict[Any, Binding],
     what: str,
+    filtered: _Filtered | None = None,
 ) -> None:
     for value in values:
         glue.flush(t)
@@ -343,13 +358,24 @@ def comprehension_clause(
             t.reporter.report(rules.COMPREHENSION_VALUES_NOT_UNPACKABLE, t.location(clause.target))
             return
         keep = True
+        tests: list[cst.CompIf] = []  # decided at run time, in order
         for condition in clause.ifs:
             decided = t.fold(condition.test)
             if decided is NOT_LITERAL:
-                t.reporter.report(rules.RUNTIME_COMPREHENSION_FILTER, t.location(condition))
+                tests.append(condition)
+                continue
+            if not decided and tests:
+                # Python still runs the tests before it: one run-time test would do here.
+                t.reporter.report(rules.RUNTIME_COMPREHENSION_FILTER, t.location(tests[0]))
                 return
             keep = keep and bool(decided)
+            if not keep:
+                break
         if not keep:
+            continue
+        if tests or (filtered is not None and filtered.temp is not None):
+            if not _filter_at_run_time(t, expr, clause, tests, results, what, filtered):
+                return
             continue
         if clause.inner_for_in is not None:
             inner = iteration(t, clause.inner_for_in.iter)
@@ -372,6 +398,112 @@ def comprehension_clause(
             item = trace_values.bind(t, expr.elt, what)
             if item is not None and isinstance(results, list):
                 results.append(item)
+
+
+def _filter_at_run_time(
+    t: Context,
+    expr: cst.ListComp | cst.DictComp | cst.GeneratorExp | cst.SetComp,
+    clause: cst.CompFor,
+    tests: list[cst.CompIf],
+    results: list[Binding] | dict[Any, Binding],
+    what: str,
+    filtered: _Filtered | None,
+) -> bool:
+    """`[step(x) for x in VALUES if test(x)]` with a test decided at run time: a condition node
+    for each test, the value made and kept only on the path where they all pass, as the same
+    `for` loop with an `if` would. False after an error."""
+    anchor = tests[0] if tests else clause
+    if (
+        filtered is None
+        or not isinstance(expr, cst.ListComp | cst.GeneratorExp)
+        or clause.inner_for_in is not None
+        or t.frame.map is not None
+        or not isinstance(results, list)
+        or any(contains(test.test, cst.NamedExpr) for test in tests)
+    ):
+        t.reporter.report(rules.RUNTIME_COMPREHENSION_FILTER, t.location(anchor))
+        return False
+    if filtered.temp is None:
+        filtered.temp = t.temporary(what)
+        t.frame.env[filtered.temp] = trace_values.make_list(tuple(results))
+    temp = filtered.temp
+    if not _settled(t, temp, expr, filtered.first_node):
+        t.reporter.report(rules.RUNTIME_COMPREHENSION_FILTER, t.location(anchor))
+        return False
+    failed = False
+
+    def passed(remaining: list[cst.CompIf]) -> None:
+        nonlocal failed
+        if remaining:
+            condition = branches.condition_node(t, remaining[0].test)
+            if condition is None:
+                failed = True
+                return
+            branches.branches(t, condition, lambda: passed(remaining[1:]), lambda: None)
+            return
+        item = trace_values.bind(t, expr.elt, what)
+        if item is None:
+            failed = True
+            return
+        current = t.frame.env[temp]
+        grown = trace_values.extended(current, (item,))
+        if grown is not None:
+            t.frame.env[temp] = grown
+        elif not _own_values(t, [item], filtered.first_node):
+            t.reporter.report(rules.RUNTIME_COMPREHENSION_FILTER, t.location(anchor))
+            failed = True
+        else:
+            value = f"{temp}_value"
+            _glue(t, temp, f"{temp} = [*{temp}, {value}]", [(value, item)], expr)
+
+    passed(tests)
+    return not failed
+
+
+def _settled(t: Context, temp: str, anchor: cst.CSTNode, first_node: int) -> bool:
+    """Controller value `temp` made one value again when it chooses between many (one per
+    path through the filters so far), so that the build grows with the values, not the paths.
+    A glue node picks it at run time, which copies the list: only values the comprehension made
+    itself (its nodes' outputs, numbers, strings) may be in it. False when one is not."""
+    current = t.frame.env[temp]
+    if not trace_values.many_choices(current):
+        return True
+    if not _own_values(t, trace_values.leaf_items(current), first_node):
+        return False
+    _glue(t, temp, f"{temp} = list({temp})", [], anchor)
+    return True
+
+
+def _own_values(t: Context, items: list[Binding], first_node: int) -> bool:
+    own = {node.name for node in t.graph.nodes[first_node:]}
+    return all(
+        isinstance(item, OutputRef)
+        and item.node in own
+        or isinstance(item, Literal)
+        and not isinstance(item.value, (list, dict, set))
+        for item in items
+    )
+
+
+def _glue(
+    t: Context, temp: str, code: str, more: list[tuple[str, Binding]], anchor: cst.CSTNode
+) -> None:
+    """A glue node running `code` on controller value `temp` (and `more`), which it hands on."""
+    node = t.numbered("glue")
+    current = trace_values.as_binding(t.frame.env[temp])
+    glue.add_node(
+        t,
+        node,
+        NodeKind.GLUE,
+        (cst.parse_statement(code),),
+        None,
+        [(temp, current), *more],
+        (temp,),
+        [anchor],
+        set(),
+        False,
+    )
+    t.frame.env[temp] = OutputRef(node, temp)
 
 
 def map_comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:

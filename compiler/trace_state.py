@@ -297,12 +297,16 @@ class Context:
         where = self.source.extent(node)
         names: list[str] = []
         inner = [s for s in self.inner_scopes if s is not None]
-        for assignment in [*scope.assignments, *(a for s in inner for a in s.assignments)]:
-            target = getattr(assignment, "node", None)
+        bound = [
+            (a.name, getattr(a, "node", None))
+            for a in [*scope.assignments, *(a for s in inner for a in s.assignments)]
+        ]
+        bound += [b for s in [scope, *inner] for b in self.source.walrus_bindings(s)]
+        for name, target in bound:
             if target is None or target not in self.source.positions:
                 continue
-            if within(self.source.positions[target], where) and assignment.name not in names:
-                names.append(assignment.name)
+            if within(self.source.positions[target], where) and name not in names:
+                names.append(name)
         return names
 
     def location(self, node: cst.CSTNode) -> Location:

@@ -55,9 +55,11 @@ __all__ = [
     "gather",
     "is_sequence",
     "item_of",
+    "leaf_items",
     "list_items",
     "make_dict",
     "make_list",
+    "many_choices",
     "parents",
     "refuse_shared_change",
     "shared_with",
@@ -268,7 +270,11 @@ def bind(t: Context, expr: cst.BaseExpression, what: str, in_map: bool = False) 
             return binding
     # Anything else is computed by a glue node of its own.
     temp = t.temporary(what)
-    assign = cst.Assign(targets=[cst.AssignTarget(cst.Name(temp))], value=expr)
+    value = expr
+    if isinstance(expr, cst.NamedExpr) and not expr.lpar:
+        # `[last := f(x) for x in xs]`: a walrus needs its parentheses as an assigned value.
+        value = expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    assign = cst.Assign(targets=[cst.AssignTarget(cst.Name(temp))], value=value)
     glue.flush(t)
     glue.glue_statement(t, assign, expr, extra_writes=[temp])
     glue.flush(t)
@@ -480,7 +486,7 @@ def accumulate_call(t: Context, call: cst.Call) -> bool:
     if name in t.graph.pending.writes:
         return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
-    if extended(container, ()) is None or _many_choices(container):
+    if extended(container, ()) is None or many_choices(container):
         return False
     if t.frame.map is None and refuse_shared_change(t, name, call):
         return True
@@ -513,7 +519,7 @@ def accumulate_augmented(t: Context, small: cst.AugAssign) -> bool:
     if name in t.graph.pending.writes:
         return False  # queued glue gives it its value: the tracer's own is out of date
     container = t.frame.env.get(name)
-    if extended(container, ()) is None or _many_choices(container) or t.frame.map is not None:
+    if extended(container, ()) is None or many_choices(container) or t.frame.map is not None:
         return False
     if refuse_shared_change(t, name, small):
         return True
@@ -716,7 +722,17 @@ def extended(
 _MAX_CHOICES = 8
 
 
-def _many_choices(symbol: Symbol | None) -> bool:
+def leaf_items(symbol: Symbol | None) -> list[Binding]:
+    """The items of the list `symbol` holds on every path (a list, or a choice of lists)."""
+    items = list_items(symbol)
+    if items is not None:
+        return list(items)
+    if isinstance(symbol, Select):
+        return [item for option in symbol.options for item in leaf_items(option.binding)]
+    return []
+
+
+def many_choices(symbol: Symbol | None) -> bool:
     """Whether `symbol` chooses between more than _MAX_CHOICES values."""
     pending, leaves = [symbol], 0
     while pending:

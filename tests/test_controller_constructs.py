@@ -385,3 +385,73 @@ def controller(skip: int = 3):
     assert (run.build_dir / "manifest.json").stat().st_size < 2_000_000
     run.same()
     run.same(skip=0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Controller code alone, over a step's output: the walrus binds in the controller.
+        "files = listing(n)\n    sizes = [(last := f['size']) for f in files]\n    print(sizes, last)",
+        "files = listing(n)\n    if any((hit := f)['size'] > 1 for f in files):\n"
+        "        print('hit', hit)",
+        # Around step calls in a comprehension unrolled at build time.
+        "out = [last := process(i) for i in range(3)]\n    print(out, last)",
+        "total = ''\n    out = [(total := total + process(i)) for i in range(3)]\n    print(out, total)",
+    ],
+)
+def test_a_walrus_in_a_comprehension_binds_the_name_in_the_controller(tmp_path: Path, body: str):
+    # PEP 572: the name belongs to the function around the comprehension. It was refused as
+    # "name `last` is not defined".
+    run = pipeline(
+        tmp_path,
+        f"""
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    {body}
+""",
+    )
+    assert run.refusal is None, run.refusal
+    run.same()
+    run.same(n=1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "out = [process(i) for i in range(3) if i != n]\n    print(out)",
+        # Two run-time tests, and enough values that the paths through them would be thousands.
+        "out = [process(i) for i in range(12) if i % 3 != n if i > n]\n    print(out)",
+        # A test on a step's output, a constant test beside it, a generator summed.
+        "files = listing(n)\n    out = [process(i) for i in [1, 2, 3, 4] if i > 1 if i != len(files)]\n"
+        "    print(out, sum(len(process(i)) for i in range(4) if i < len(files)))",
+    ],
+)
+def test_a_comprehension_filter_decided_at_run_time_keeps_the_values_it_passes(
+    tmp_path: Path, body: str
+):
+    # It was refused (PC406); the same loop written as a `for` with an `if` built.
+    run = pipeline(
+        tmp_path,
+        f"""
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 1):
+    {body}
+""",
+    )
+    assert run.refusal is None, run.refusal
+    assert (run.build_dir / "manifest.json").stat().st_size < 2_000_000
+    run.same()
+    run.same(n=0)
+    run.same(n=3)
+
+
+def test_a_dict_comprehension_filter_decided_at_run_time_is_still_refused(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 1):
+    return {i: process(i) for i in range(3) if i != n}
+""",
+    )
+    assert run.refused_codes == ["PC406"]
