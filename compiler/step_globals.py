@@ -19,33 +19,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import CodeRange
 
 from pipec.compiler import rules
 from pipec.compiler.analyse import Component
-from pipec.compiler.call_effects import changed_places
 from pipec.compiler.code_reach import Function, Program, Region, Unit
 from pipec.compiler.diagnostics import Reporter
 from pipec.compiler.ir import StepNode, Trace
 from pipec.compiler.local_modules import LocalModule
 from pipec.compiler.source import SourceModule
-from pipec.compiler.syntax import quoted_code, within
+from pipec.compiler.value_changes import SELF, Change, changes_of
 
 __all__ = ["check_step_globals"]
-
-_SELF = "self"  # a method's change to its own object: a module-level value's, if it is one
-
-
-@dataclass(frozen=True)
-class _Change:
-    anchor: cst.CSTNode
-    unit: Unit
-    name: str  # the module-level name in `unit`, or _SELF
-    code: str
-    declared: bool  # by `global NAME`, not by a change in place
 
 
 def check_step_globals(
@@ -74,20 +60,22 @@ def check_step_globals(
         own = program.function(program.main, function, None)
         found: list[tuple[cst.CSTNode, Unit, str, str]] = [
             (c.anchor, c.unit, c.name, _own_change(c))
-            for c in _changes(program, own, own_only=True)
+            for c in changes_of(program, own, own_only=True)
         ]
         start = Region(program.main, function, own, step)
         for target, chain, begins, _, held in _reached(program, [start], {id(function)}):
-            for change in _changes(program, target, own_only=False):
+            for change in changes_of(program, target, own_only=False):
                 unit, name = change.unit, change.name
-                if name == _SELF:
+                if name == SELF:
                     if held is None:
                         continue
                     unit, name = target.unit, held
                 where = _line_of(change.unit, change.anchor, program.main)
                 label = unit.label(name)
-                text = f"changes the module-level `{label}` through {_chain(chain)} (`{change.code}`, {where})"
-                found.append((begins, unit, name, text))
+                if change.passed_to is not None:
+                    chain = (*chain, change.passed_to)
+                how = f"through {_chain(chain)} (`{change.code}`, {where})"
+                found.append((begins, unit, name, f"changes the module-level `{label}` {how}"))
         readers: _Readers | None = None
         reported: set[tuple[int, str]] = set()
         for anchor, unit, name, change_text in found:
@@ -113,10 +101,12 @@ def check_step_globals(
             )
 
 
-def _own_change(change: _Change) -> str:
+def _own_change(change: Change) -> str:
     label = change.unit.label(change.name)
     if change.declared:
         return f"assigns the module-level `{label}` (`global {change.name}`)"
+    if change.passed_to is not None:
+        return f"changes the module-level `{label}` through `{change.passed_to}` (`{change.code}`)"
     return f"changes the module-level `{label}` (`{change.code}`)"
 
 
@@ -189,77 +179,3 @@ def _function_named(source: SourceModule, name: str) -> cst.FunctionDef | None:
         (s for s in source.module.body if isinstance(s, cst.FunctionDef) and s.name.value == name),
         None,
     )
-
-
-def _changes(program: Program, function: Function, own_only: bool) -> Iterator[_Change]:
-    """What `function` does to module-level values, in source order. `own_only`: leave out the
-    statements of functions and lambdas nested in it."""
-    unit = function.unit
-    extent = unit.source.extent(function.node)
-    for statement in _statements(function.node, own_only):
-        if isinstance(statement, cst.Global):
-            for item in statement.names:
-                name = item.name.value
-                if _assigned_within(unit.source, name, extent):
-                    yield _Change(statement, unit, name, f"global {name}", True)
-            continue
-        targets, receivers = changed_places(statement)
-        changed = [t.value for t in targets if isinstance(t, (cst.Subscript, cst.Attribute))]
-        for expression in [*changed, *receivers]:
-            value = _value_of(program, function, expression)
-            if value is not None:
-                code = quoted_code(unit.source.code(statement))
-                yield _Change(statement, value[0], value[1], code, False)
-
-
-def _value_of(
-    program: Program, function: Function, expression: cst.BaseExpression
-) -> tuple[Unit, str] | None:
-    """The module-level value whose object `expression` reaches into, if any: `SEEN` for
-    `SEEN[0]`, `mylib.REGISTRY` for `mylib.REGISTRY["k"]`, the class for `cls.count`."""
-    chain = [expression]
-    while isinstance(chain[-1], (cst.Subscript, cst.Attribute)):
-        chain.append(chain[-1].value)
-    for part in reversed(chain):
-        for unit, parts in program.resolve(function.unit, part):
-            return unit, parts[0]
-    base = chain[-1]
-    if isinstance(base, cst.Name) and base.value == function.first_parameter:
-        owner = function.owner
-        assert owner is not None
-        if any(
-            isinstance(d.decorator, cst.Name) and d.decorator.value == "classmethod"
-            for d in function.node.decorators
-        ):
-            return function.unit, owner.name.value
-        return function.unit, _SELF
-    return None
-
-
-def _statements(function: cst.FunctionDef, own_only: bool) -> list[cst.BaseSmallStatement]:
-    """The function's small statements, less (if `own_only`) those of nested functions,
-    classes and lambdas."""
-    found: list[cst.BaseSmallStatement] = []
-
-    class _Finder(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            if own_only and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                return node is function
-            if isinstance(node, cst.BaseSmallStatement):
-                found.append(node)
-            return True
-
-    function.visit(_Finder())
-    return found
-
-
-def _assigned_within(source: SourceModule, name: str, extent: CodeRange) -> bool:
-    for assignment in source.global_scope.assignments[name]:
-        node = getattr(assignment, "node", None)
-        if (
-            isinstance(node, cst.CSTNode)
-            and node in source.positions
-            and within(source.positions[node], extent)
-        ):
-            return True
-    return False

@@ -36,6 +36,11 @@ def looked_up(k):
     return TABLE.get(k, 0) + len(SEEN)
 
 
+def put(store, v):
+    store.append(v)
+    return len(store)
+
+
 def with_copy(v):
     data = list(SEEN)
     data.append(v)
@@ -108,6 +113,18 @@ def one(v):
 """,
         "print(one(1), one(2))\n    return 0",
     ),
+    # copies of a module value, changed by the step or by a helper it passes them to
+    "copies": (
+        """
+@PipelineDecorator.component(return_values=["n"])
+def one(v):
+    mine = SEEN[:]
+    mine.append(v)
+    theirs = SEEN.copy()
+    return put(theirs, v) + put(list(SEEN), v) + put([], v) + len(mine)
+""",
+        "print(one(1), one(2), SEEN)\n    return 0",
+    ),
     # a step called once whose helper changes a value nothing else reads
     "once-unread": (
         """
@@ -170,6 +187,39 @@ def one(v):
 """,
         "n = one(a)\n    print(len(BAG.items))\n    return n",
         "`BAG`",
+    ),
+    # a name of the step's own for the module value
+    "alias": (
+        """
+@PipelineDecorator.component(return_values=["n"])
+def one(v):
+    data = SEEN
+    data.append(v)
+    return len(data)
+""",
+        "return one(1) + one(2)",
+        "(`data.append(v)`)",
+    ),
+    # a change made by a method's result: `pop` in an assignment
+    "pop": (
+        """
+@PipelineDecorator.component(return_values=["n"])
+def one(v):
+    last = TABLE.pop("a", v)
+    return last
+""",
+        "n = one(a)\n    print(TABLE)\n    return n",
+        '`TABLE` (`last = TABLE.pop("a", v)`)',
+    ),
+    # the module value passed to a helper that changes its parameter
+    "argument": (
+        """
+@PipelineDecorator.component(return_values=["n"])
+def one(v):
+    return put(SEEN, v)
+""",
+        "return one(1) + one(2)",
+        "`SEEN` through `put` (`return put(SEEN, v)`)",
     ),
     # a helper called through functools.partial
     "partial": (
