@@ -22,7 +22,7 @@ import libcst as cst
 from libcst.metadata import ImportAssignment
 
 from pipec.compiler.diagnostics import UserError
-from pipec.compiler.local_modules import LocalModule
+from pipec.compiler.local_modules import LocalModule, imports_of_source
 from pipec.compiler.source import SourceModule, parse_source
 
 __all__ = ["Function", "Program", "Reference", "Region", "Unit"]
@@ -76,6 +76,9 @@ class Reference:
     receiver: str | None = None
     on_self: bool = False
     guessed: bool = False  # by the method's name alone: the receiver's class is not known
+    # Named by a decorator of top-level code: what runs then is the decorator's own body, not
+    # the wrapper it defines (that runs when the decorated function is called).
+    applied: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +89,7 @@ class Region:
     node: cst.CSTNode
     function: Function | None  # None for module-level code
     label: str
+    shallow: bool = False  # leave out the functions and lambdas nested in the function
 
 
 def _decorated(function: cst.FunctionDef, name: str) -> bool:
@@ -101,13 +105,17 @@ class Program:
         self._local_module = local_module
         self.main = _unit(None, source)
         self._units: dict[str, Unit | None] = {}
+        # Only what some code pipec reads imports is looked up: the build's list of local
+        # modules is the one the scripts need, not every name a qualified name starts with.
+        self._imported = {m.split(".")[0] for m in imports_of_source(source.path, source.text)}
         self._functions: dict[int, Function] = {}
 
     def unit(self, dotted: str) -> Unit | None:
         """The local module `dotted` (`mylib`, `pkg.sub`), parsed, or None."""
         if dotted not in self._units:
             self._units[dotted] = None
-            module = self._local_module(dotted.split(".")[0])
+            top = dotted.split(".")[0]
+            module = self._local_module(top) if top in self._imported else None
             if module is not None:
                 base = dotted.replace(".", "/")
                 files = dict(module.files)
@@ -118,6 +126,9 @@ class Program:
                         except UserError:  # the build reports it where it copies the module
                             break
                         self._units[dotted] = _unit(dotted, parsed)
+                        self._imported |= {
+                            m.split(".")[0] for m in imports_of_source(relative, parsed.text)
+                        }
                         break
         return self._units[dotted]
 
@@ -199,12 +210,12 @@ class Program:
 
     def reach(
         self, starts: list[Region], stop: set[int]
-    ) -> dict[tuple[int, str | None], tuple[Function, tuple[str, ...], cst.CSTNode, Unit]]:
+    ) -> dict[tuple[int, str | None, bool], tuple[Function, tuple[str, ...], cst.CSTNode, Unit]]:
         """Every (function, module-level value it runs on as `self`) `starts` may run, with the
         chain of titles that leads there, the reference in the start region that begins it and
         the start's module; functions whose node id is in `stop` are not entered."""
         reached: dict[
-            tuple[int, str | None], tuple[Function, tuple[str, ...], cst.CSTNode, Unit]
+            tuple[int, str | None, bool], tuple[Function, tuple[str, ...], cst.CSTNode, Unit]
         ] = {}
         pending: list[tuple[Region, tuple[str, ...], cst.CSTNode | None, str | None]] = [
             (start, (start.label,), None, None) for start in starts
@@ -216,14 +227,20 @@ class Program:
                 if id(target.node) in stop:
                     continue
                 held = reference.receiver or (receiver if reference.on_self else None)
-                key = (id(target.node), held)
+                key = (id(target.node), held, reference.applied)
                 if key in reached:
                     continue
                 begins = first if first is not None else reference.node
                 reached[key] = (target, (*chain, target.title), begins, region.unit)
                 pending.append(
                     (
-                        Region(target.unit, target.node, target, target.title),
+                        Region(
+                            target.unit,
+                            target.node,
+                            target,
+                            target.title,
+                            shallow=reference.applied,
+                        ),
                         reached[key][1],
                         begins,
                         held,
@@ -303,14 +320,20 @@ def _visit_region(region: Region, visitor: _RegionVisitor) -> None:
 class _RegionVisitor(cst.CSTVisitor):
     def __init__(self, region: Region) -> None:
         self.region = region
+        self.applying = False  # within a decorator of top-level code
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         if self.region.function is None:  # top-level code: a function's body runs only if called
+            self.applying = True
             for decorator in node.decorators:
                 decorator.visit(self)
+            self.applying = False
             node.params.visit(self)
             return False
-        return True
+        return not self.region.shallow
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return not self.region.shallow
 
 
 class _Denoted(_RegionVisitor):
@@ -362,7 +385,9 @@ class _References(_RegionVisitor):
         guessed: bool = False,
     ) -> None:
         for target in targets:
-            self.found.append(Reference(node, target, receiver, on_self, guessed))
+            self.found.append(
+                Reference(node, target, receiver, on_self, guessed, applied=self.applying)
+            )
 
     def visit_Name(self, node: cst.Name) -> None:
         for unit, parts in self.program.resolve(self.unit, node):

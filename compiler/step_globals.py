@@ -122,7 +122,7 @@ def _line_of(unit: Unit, node: cst.CSTNode, main: Unit) -> str:
 def _reached(
     program: Program, starts: list[Region], stop: set[int]
 ) -> Iterator[tuple[Function, tuple[str, ...], cst.CSTNode, Unit, str | None]]:
-    for (_, held), (target, chain, begins, unit) in program.reach(starts, stop).items():
+    for (_, held, _), (target, chain, begins, unit) in program.reach(starts, stop).items():
         yield target, chain, begins, unit, held
 
 
@@ -148,8 +148,10 @@ class _Readers:
         ]
         self.roots.append(Region(main, main.source.module, None, "top-level code"))
         self.reached = [
-            (Region(target.unit, target.node, target, target.title), chain)
-            for target, chain, _, _, _ in _reached(program, self.roots, {id(step)})
+            (Region(target.unit, target.node, target, target.title, shallow=applied), chain)
+            for (_, _, applied), (target, chain, _, _) in program.reach(
+                self.roots, {id(step)}
+            ).items()
         ]
 
     def first(self, unit: Unit, name: str) -> str | None:

@@ -67,6 +67,20 @@ class Registry:
 
 BAG = Bag()
 
+
+def counted(function):
+    @functools.wraps(function)
+    def wrapper(*args):
+        note(function.__name__)
+        return function(*args)
+
+    return wrapper
+
+
+@counted
+def double(v):
+    return 2 * v
+
 """
 
 
@@ -221,6 +235,16 @@ def one(v):
         "return one(1) + one(2)",
         "`SEEN` through `put` (`return put(SEEN, v)`)",
     ),
+    # a decorator's wrapper, two calls down
+    "decorator": (
+        """
+@PipelineDecorator.component(return_values=["n"])
+def one(v):
+    return double(v)
+""",
+        "return one(1) + one(2)",
+        "`one` -> `double` -> `counted` -> `note` (`SEEN.append(v)`",
+    ),
     # a helper called through functools.partial
     "partial": (
         """
@@ -260,6 +284,18 @@ def register(x):
     return len(REGISTRY)
 
 
+class Box:
+    def __init__(self):
+        self.items = []
+
+    def put(self, x):
+        self.items.append(x)
+        return len(self.items)
+
+
+BOX = Box()
+
+
 def registered():
     return list(REGISTRY)
 
@@ -272,6 +308,12 @@ LOCAL_STEPS = """
 from pipec import PipelineDecorator
 
 import mylib
+from mylib import BOX
+
+
+@PipelineDecorator.component(return_values=["n"])
+def boxed(x):
+    return BOX.put(x)
 
 
 @PipelineDecorator.component(return_values=["n"])
@@ -318,7 +360,7 @@ def test_a_local_modules_value_read_only_by_the_one_call_runs_as_in_python(tmp_p
             "n = direct(a)\n    print(mylib.REGISTRY)\n    return n",
             "step `direct` changes the module-level `mylib.REGISTRY` "
             "(`mylib.REGISTRY.append(x)`), and code outside the step reads `mylib.REGISTRY` "
-            "(line 25)",
+            "(line 31)",
         ),
         (
             "return through(a) + through(a)",
@@ -331,7 +373,12 @@ def test_a_local_modules_value_read_only_by_the_one_call_runs_as_in_python(tmp_p
             "step `through` changes the module-level `mylib.REGISTRY` through `through` -> "
             "`mylib.register` (`REGISTRY.append(x)`, mylib.py line 7), and code outside the "
             "step reads `mylib.REGISTRY` through `controller` -> `mylib.registered` "
-            "(mylib.py line 12)",
+            "(mylib.py line 24)",
+        ),
+        (
+            "return boxed(a) + boxed(a)",
+            "step `boxed` changes the module-level `mylib.BOX` through `boxed` -> `mylib.Box.put` "
+            "(`self.items.append(x)`, mylib.py line 16), and the step is called more than once",
         ),
     ],
 )
