@@ -8,9 +8,10 @@ handlers) is taken to run. A method is followed where its class can be told: `Re
 `self.add(x)` in a method of the class, `r.add(x)` after `r = Registry()` in the same function,
 `REGISTRY.add(x)` on a module-level `REGISTRY = Registry()`. Where it cannot (`obj.add(x)` on a
 parameter or on what a call returned), every method of that name of the classes read so far
-may run; naming a class may run its dunder methods. What the code reaches only through names it
-computes (`getattr(obj, name)()`, `globals()[name]`) is not followed, nor are library modules:
-what they keep is theirs, and their source is not pipec's to read.
+may run; naming a class may run its dunder methods. Not followed: what the code reaches only
+through names it computes (`getattr(obj, name)()`, `globals()[name]`), methods called on a
+module-level value bound to anything but a call of a class of its module (`R = make()`), and
+library modules: what they keep is theirs, and their source is not pipec's to read.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class Function:
     owner: cst.ClassDef | None
 
     @property
+    def is_classmethod(self) -> bool:
+        return self.owner is not None and _decorated(self.node, "classmethod")
+
+    @property
     def first_parameter(self) -> str | None:
         """`self` or `cls` of a method that takes one."""
         if self.owner is None or _decorated(self.node, "staticmethod"):
@@ -75,7 +80,6 @@ class Reference:
     # on the caller's own `self`, or neither.
     receiver: str | None = None
     on_self: bool = False
-    guessed: bool = False  # by the method's name alone: the receiver's class is not known
     # Named by a decorator of top-level code: what runs then is the decorator's own body, not
     # the wrapper it defines (that runs when the decorated function is called).
     applied: bool = False
@@ -175,7 +179,7 @@ class Program:
             pending.extend(b.value.value for b in node.bases if isinstance(b.value, cst.Name))
         return []
 
-    def _dunders(self, unit: Unit, cls: str) -> list[Function]:
+    def dunders(self, unit: Unit, cls: str) -> list[Function]:
         node = unit.classes[cls]
         names = {
             s.name.value
@@ -187,7 +191,7 @@ class Program:
             found.extend(self.methods(unit, cls, name))
         return found
 
-    def _named(self, name: str) -> list[Function]:
+    def methods_named(self, name: str) -> list[Function]:
         """Every method called `name` of the classes read so far."""
         found: list[Function] = []
         for unit in self.units():
@@ -382,12 +386,9 @@ class _References(_RegionVisitor):
         targets: list[Function],
         receiver: str | None = None,
         on_self: bool = False,
-        guessed: bool = False,
     ) -> None:
         for target in targets:
-            self.found.append(
-                Reference(node, target, receiver, on_self, guessed, applied=self.applying)
-            )
+            self.found.append(Reference(node, target, receiver, on_self, self.applying))
 
     def visit_Name(self, node: cst.Name) -> None:
         for unit, parts in self.program.resolve(self.unit, node):
@@ -414,7 +415,7 @@ class _References(_RegionVisitor):
             if cls is not None:
                 self._add(node, self.program.methods(self.unit, cls, name))
                 return
-        self._add(node, self.program._named(name), guessed=True)
+        self._add(node, self.program.methods_named(name))
 
     def _names_a_library(self, base: cst.BaseExpression) -> bool:
         """Whether `base` is an imported library module or a value of one (`os.path`)."""
@@ -427,7 +428,7 @@ class _References(_RegionVisitor):
             self._add(node, [self.program.function(unit, unit.functions[head], None)])
         elif head in unit.classes:
             if len(parts) == 1:
-                self._add(node, self.program._dunders(unit, head))
+                self._add(node, self.program.dunders(unit, head))
             elif len(parts) == 2:
                 self._add(node, self.program.methods(unit, head, parts[1]))
         elif head in unit.instances and len(parts) == 2:

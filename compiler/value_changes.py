@@ -130,17 +130,10 @@ def _value_of(
     if base.value == function.first_parameter:
         owner = function.owner
         assert owner is not None
-        if _is_classmethod(function.node):
+        if function.is_classmethod:
             return function.unit, owner.name.value
         return function.unit, SELF
     return None
-
-
-def _is_classmethod(node: cst.FunctionDef) -> bool:
-    return any(
-        isinstance(d.decorator, cst.Name) and d.decorator.value == "classmethod"
-        for d in node.decorators
-    )
 
 
 def _held_object(expression: cst.BaseExpression) -> cst.BaseExpression | None:
