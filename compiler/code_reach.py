@@ -180,12 +180,21 @@ class Program:
         return []
 
     def dunders(self, unit: Unit, cls: str) -> list[Function]:
-        node = unit.classes[cls]
-        names = {
-            s.name.value
-            for s in node.body.body
-            if isinstance(s, cst.FunctionDef) and s.name.value.startswith("__")
-        }
+        """The dunder methods `cls` has, its own or from the bases the module defines."""
+        names: set[str] = set()
+        pending, seen = [cls], set()
+        while pending:
+            current = pending.pop()
+            node = unit.classes.get(current)
+            if node is None or current in seen:
+                continue
+            seen.add(current)
+            names |= {
+                s.name.value
+                for s in node.body.body
+                if isinstance(s, cst.FunctionDef) and s.name.value.startswith("__")
+            }
+            pending.extend(b.value.value for b in node.bases if isinstance(b.value, cst.Name))
         found: list[Function] = []
         for name in sorted(names):
             found.extend(self.methods(unit, cls, name))

@@ -6,9 +6,9 @@ The eager drop-in runs every step in the controller's process, so a step that re
 the controller's code then reads. A compiled step runs in a process of its own: the change dies
 with it. Such a step is refused when something outside that one call may read the value: another
 call of the step (twice in the controller, or in a loop over a run-time value), or code outside
-the step's function: the controller, another step, top-level code, or a function of the file or
-of a local module any of them may run (`print(seen_count())`). What the step changes through the
-functions it runs counts as its own (`note(v)` where `note` does `SEEN.append(v)`, a method on a
+the step's function: the controller, another step, top-level code that may run after it (the
+`__main__` block), or a function of the file or of a local module any of them may run
+(`print(seen_count())`). What the step changes through the functions it runs counts as its own (`note(v)` where `note` does `SEEN.append(v)`, a method on a
 module-level instance, `mylib.register(x)` of a local module beside the pipeline);
 compiler/code_reach.py says which functions those are. Library modules are left alone: what a
 step does to `os.environ` or a library's settings is the step's business, and a library's source
@@ -70,7 +70,7 @@ def check_step_globals(
                     if held is None:
                         continue
                     unit, name = target.unit, held
-                where = _line_of(change.unit, change.anchor, program.main)
+                where = _line_of(target.unit, change.anchor, program.main)
                 label = unit.label(name)
                 if change.passed_to is not None:
                     chain = (*chain, change.passed_to)
@@ -146,7 +146,9 @@ class _Readers:
         self.roots += [
             Region(main, f, program.function(main, f, None), f.name.value) for f in other_steps
         ]
-        self.roots.append(Region(main, main.source.module, None, "top-level code"))
+        self.roots += [
+            Region(main, statement, None, "top-level code") for statement in _may_run_after(main)
+        ]
         self.reached = [
             (Region(target.unit, target.node, target, target.title, shallow=applied), chain)
             for (_, _, applied), (target, chain, _, _) in program.reach(
@@ -174,6 +176,37 @@ class _Readers:
             if other is unit and parts[0] == name:
                 return node
         return None
+
+
+def _may_run_after(main: Unit) -> list[cst.CSTNode]:
+    """The top-level statements that may run after a step: from the first that may run the
+    pipeline on. Before it come only definitions, imports and assignments of values that call
+    nothing (`SEEN = []`), which Python runs before any step."""
+    body: list[cst.CSTNode] = list(main.source.module.body)
+    for index, statement in enumerate(body):
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(statement, cst.SimpleStatementLine) and all(
+            isinstance(small, (cst.Import, cst.ImportFrom))
+            or (isinstance(small, (cst.Assign, cst.AnnAssign)) and not _calls(small))
+            or (isinstance(small, cst.Expr) and isinstance(small.value, cst.SimpleString))
+            for small in statement.body
+        ):
+            continue
+        return body[index:]
+    return []
+
+
+def _calls(node: cst.CSTNode) -> bool:
+    class _Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Call(self, node: cst.Call) -> None:
+            self.found = True
+
+    finder = _Finder()
+    node.visit(finder)
+    return finder.found
 
 
 def _function_named(source: SourceModule, name: str) -> cst.FunctionDef | None:

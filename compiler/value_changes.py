@@ -123,6 +123,8 @@ def _value_of(
         for unit, _parts in program.resolve(function.unit, part):
             return unit, _parts[0]
     base = chain[-1]
+    if function.owner is not None and any(_names_own_class(function, p) for p in chain):
+        return function.unit, function.owner.name.value  # `type(self).count += 1`
     if not isinstance(base, cst.Name):
         return None
     if base.value in aliases:
@@ -134,6 +136,23 @@ def _value_of(
             return function.unit, owner.name.value
         return function.unit, SELF
     return None
+
+
+def _names_own_class(function: Function, expression: cst.BaseExpression) -> bool:
+    """Whether `expression` is `type(self)` or `self.__class__` in a method."""
+    first = function.first_parameter
+    if isinstance(expression, cst.Attribute) and expression.attr.value == "__class__":
+        value = expression.value
+        return isinstance(value, cst.Name) and value.value == first
+    if isinstance(expression, cst.Call) and len(expression.args) == 1:
+        func, argument = expression.func, expression.args[0].value
+        return (
+            isinstance(func, cst.Name)
+            and func.value == "type"
+            and isinstance(argument, cst.Name)
+            and argument.value == first
+        )
+    return False
 
 
 def _held_object(expression: cst.BaseExpression) -> cst.BaseExpression | None:

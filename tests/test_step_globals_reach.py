@@ -65,6 +65,17 @@ class Registry:
         return len(cls.names)
 
 
+class Counted:
+    made = 0
+
+    def __init__(self):
+        type(self).made += 1
+
+
+class Part(Counted):
+    pass
+
+
 BAG = Bag()
 
 
@@ -138,6 +149,17 @@ def one(v):
     return put(theirs, v) + put(list(SEEN), v) + put([], v) + len(mine)
 """,
         "print(one(1), one(2), SEEN)\n    return 0",
+    ),
+    # a class attribute changed through `type(self)`: the class statement that names the class
+    # runs before any step, so it reads nothing the step changed
+    "class-counter-once": (
+        """
+@PipelineDecorator.component(return_values=["n"])
+def one(v):
+    Part()
+    return v
+""",
+        "n = one(a)\n    print(n)\n    return n",
     ),
     # a step called once whose helper changes a value nothing else reads
     "once-unread": (
@@ -244,6 +266,17 @@ def one(v):
 """,
         "return one(1) + one(2)",
         "`one` -> `double` -> `counted` -> `note` (`SEEN.append(v)`",
+    ),
+    # a class attribute changed through `type(self)`, the step called twice
+    "class-counter": (
+        """
+@PipelineDecorator.component(return_values=["n"])
+def one(v):
+    Part()
+    return v
+""",
+        "return one(1) + one(2)",
+        "`Counted` through `one` -> `Counted.__init__` (`type(self).made += 1`",
     ),
     # a helper called through functools.partial
     "partial": (
@@ -389,3 +422,13 @@ def test_a_steps_change_to_a_local_modules_value_is_refused(
     assert run.refused_codes == ["PC148"]
     (diagnostic,) = run.diagnostics
     assert diagnostic.message.startswith(message + ": in Python the change stays")
+
+
+def test_the_main_block_reads_what_the_step_changed(tmp_path: Path):
+    steps, body, _ = REFUSED["helper"]
+    body = "return one(1)"
+    main = '\nif __name__ == "__main__":\n    controller()\n    print(SEEN)\n'
+    run = Differential(tmp_path, _pipeline(steps, body) + main)
+    assert "PC148" in run.refused_codes
+    (diagnostic,) = [d for d in run.diagnostics if d.code == "PC148"]
+    assert "code outside the step reads `SEEN` (line " in diagnostic.message
