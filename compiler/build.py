@@ -171,10 +171,6 @@ def _build_parsed(
         module_level_calls, _carriers(trace, components), reporter, strict=strict_clearml
     )
     check_portable(info, components, used, source.location(controller.function), reporter)
-    check_step_globals(source, components, trace, reporter)
-    if reporter.has_errors:
-        raise UserError(reporter.diagnostics)
-
     stem_of_path = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
     local = LocalIndex(
         project,
@@ -183,6 +179,11 @@ def _build_parsed(
         wanted=imports_of_source(path, source.text),
         installed=lambda name: bool(environment.distributions(name)),
     )
+    # Before lowering: a step's change to a local module's value is refused like one of the file's.
+    check_step_globals(source, components, trace, controller.function, local.lookup, reporter)
+    if reporter.has_errors:
+        raise UserError(reporter.diagnostics)
+
     lowered = lower(
         info,
         components,
