@@ -364,18 +364,23 @@ def _pipec_save(value: "object", path: "str") -> "None":
     class NeedsCloudpickle(Exception):
         pass
 
+    home = sys.modules.get("_pipec_pipeline")
+
     class PlainPickler(Pickler):
         # NotImplemented (carry on as plain pickle would) is left out of typeshed's return type.
         def reducer_override(self, obj: "object") -> "object":  # type: ignore[override]
-            reference = _pipec_home_reference(obj)
-            if reference is not None:
-                return reference
+            # Called for every object but the plainest: what most of them are is told cheaply.
             if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__"):
+                reference = _pipec_home_reference(obj)
+                if reference is not None:
+                    return reference
                 module = getattr(obj, "__module__", None)
                 if module == "__main__" or "<locals>" in getattr(obj, "__qualname__", ""):
                     raise NeedsCloudpickle
                 if getattr(obj, "__name__", "") == "<lambda>":
                     raise NeedsCloudpickle
+            elif obj is home:
+                return _pipec_home_reference(obj)
             return NotImplemented
 
     cloudpickle_version = None
@@ -396,6 +401,9 @@ def _pipec_save(value: "object", path: "str") -> "None":
             class HomeCloudPickler(cloudpickle.Pickler):  # type: ignore[misc]
                 # cloudpickle would copy a class of `__main__` by value: a new class on load.
                 def reducer_override(self, obj: "object") -> "object":
+                    if not (isinstance(obj, type) or callable(obj) or obj is home):
+                        # cloudpickle's own override looks at classes and functions only.
+                        return NotImplemented
                     reference = _pipec_home_reference(obj)
                     if reference is not None:
                         return reference
