@@ -145,3 +145,47 @@ def test_pythons_own_traceback_names_the_files_exception_as_python_does(
     assert program.error.startswith("PipelineError: "), program.stderr
     assert f"[{where}] {program.error}\n" in compiled.stderr
     assert "_pipec_pipeline" not in compiled.stderr
+
+
+SPAWNING = """
+import multiprocessing
+
+from pipec import PipelineDecorator
+
+
+class Box:
+    def __init__(self, n):
+        self.n = n
+
+
+def grow(box):
+    return Box(box.n * 10)
+
+
+@PipelineDecorator.component(return_values=["sizes"])
+def spread(n):
+    # A spawned worker imports the script afresh and finds `grow` and `Box` in it by name.
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        boxes = pool.map_async(grow, [Box(i) for i in range(n)]).get(timeout=60)
+    return [b.n for b in boxes], type(boxes[0]) is Box, type(boxes[0]).__module__
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    print(spread(n))
+
+
+if __name__ == "__main__":
+    controller()
+"""
+
+
+@pytest.mark.parametrize("options", [[], ["--cold"]], ids=["warm", "cold"])
+def test_a_step_hands_the_files_functions_to_spawned_workers_as_python_does(
+    tmp_path: Path, options: list[str]
+):
+    run = Differential(tmp_path, SPAWNING)
+    run.run_options = options
+    program, compiled = run.as_program(), run.compiled()
+    assert program.stdout == "([0, 10, 20], True, '__main__')\n", program.stderr
+    assert compiled.stdout == program.stdout, compiled.stderr
