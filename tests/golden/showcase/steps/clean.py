@@ -870,7 +870,8 @@ def _pipec_make_home(namespace: "dict[str, object]") -> "None":
                     return found[name]
             raise AttributeError(f"module '__main__' has no attribute '{name}'")
 
-    main.__class__ = _PipecMain
+    if type(main) is ModuleType:  # a `__main__` of a class of its own (a tool's) is left as is
+        main.__class__ = _PipecMain
 
 
 def _pipec_home_reference(obj: "object") -> "tuple[object, tuple[object, ...]] | None":
