@@ -410,7 +410,7 @@ def _pipec_save(value: "object", path: "str") -> "None":
                     reference = _pipec_home_reference(obj)
                     if reference is not None:
                         return reference
-                    return super().reducer_override(obj)
+                    return cloudpickle.Pickler.reducer_override(self, obj)
 
             hashing = _PipecHashingFile(raw)
             HomeCloudPickler(hashing, protocol=5).dump(value)
@@ -867,6 +867,7 @@ def _pipec_home_reference(obj: "object") -> "tuple[object, tuple[object, ...]] |
         callable,
         getattr,
         isinstance,
+        str,
         type,
         vars,
     )
