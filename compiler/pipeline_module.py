@@ -1,7 +1,8 @@
 """The pipeline file's one importable home in the build: `steps/_pipec_pipeline.py`.
 
-Each script carries the classes and functions its own code names, and the step runner moves
-them into the module `_pipec_pipeline`, so that pickles refer to them by name. A value of a
+Each script carries the classes and functions its own code names, and the step runner makes
+the module `_pipec_pipeline` answer for them, so that pickles refer to them through it (they
+stay in `__main__`, as in `python pipeline.py`). A value of a
 class a script does not carry (glue that only passes an enum member on) is then found in this
 file, which holds every module-level class and function of the pipeline file with the imports
 and constants they need. One home keeps `isinstance`, `is` and `==` of enum members true across

@@ -307,6 +307,10 @@ def _become_step(request: dict[str, object], fds: _Fds, compiled: _Compiled) -> 
         __builtins__=sys.modules["builtins"],
     )
     sys.modules["__main__"] = main
+    if "__mp_main__" in sys.modules:
+        # multiprocessing, imported by the template, named the template's main its main: a
+        # spawned worker's result (`__mp_main__.Box`) is looked up there, as the script's own.
+        sys.modules["__mp_main__"] = main
     try:
         if compiled is not None and compiled[0] == script:
             code = compiled[1]

@@ -342,8 +342,9 @@ def _pipec_save(value: "object", path: "str") -> "None":
     """Pickle one output beside PATH, rename it into place, then write PATH.meta.json.
 
     Plain pickle is tried first; cloudpickle (slower to import) is used only for values that
-    carry functions or classes defined in this script, which plain pickle would store by a name
-    that other scripts cannot import.
+    carry lambdas, or functions or classes defined inside a function, which plain pickle would
+    store by a name that other scripts cannot import. The pipeline file's own classes and
+    functions are stored by reference to their home, `_pipec_pipeline`, either way.
     """
     import sys
     from builtins import (  # noqa: UP029
@@ -366,15 +367,23 @@ def _pipec_save(value: "object", path: "str") -> "None":
     class NeedsCloudpickle(Exception):
         pass
 
+    home = sys.modules.get("_pipec_pipeline")
+
     class PlainPickler(Pickler):
         # NotImplemented (carry on as plain pickle would) is left out of typeshed's return type.
         def reducer_override(self, obj: "object") -> "object":  # type: ignore[override]
+            # Called for every object but the plainest: what most of them are is told cheaply.
             if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__"):
+                reference = _pipec_home_reference(obj)
+                if reference is not None:
+                    return reference
                 module = getattr(obj, "__module__", None)
                 if module == "__main__" or "<locals>" in getattr(obj, "__qualname__", ""):
                     raise NeedsCloudpickle
                 if getattr(obj, "__name__", "") == "<lambda>":
                     raise NeedsCloudpickle
+            elif obj is home:
+                return _pipec_home_reference(obj)
             return NotImplemented
 
     cloudpickle_version = None
@@ -392,8 +401,19 @@ def _pipec_save(value: "object", path: "str") -> "None":
         if not plain:
             import cloudpickle
 
+            class HomeCloudPickler(cloudpickle.Pickler):  # type: ignore[misc]
+                # cloudpickle would copy a class of `__main__` by value: a new class on load.
+                def reducer_override(self, obj: "object") -> "object":
+                    if not (isinstance(obj, type) or callable(obj) or obj is home):
+                        # cloudpickle's own override looks at classes and functions only.
+                        return NotImplemented
+                    reference = _pipec_home_reference(obj)
+                    if reference is not None:
+                        return reference
+                    return cloudpickle.Pickler.reducer_override(self, obj)
+
             hashing = _PipecHashingFile(raw)
-            cloudpickle.dump(value, hashing, protocol=5)
+            HomeCloudPickler(hashing, protocol=5).dump(value)
             cloudpickle_version = cloudpickle.__version__
     meta: dict[str, object] = {
         "format": "pickle" if cloudpickle_version is None else "cloudpickle",
@@ -514,10 +534,6 @@ def _pipec_traceback(
         shown = frames(current.__traceback__) if current.__traceback__ is not None else []
         head = ["Traceback (most recent call last):\n"] if shown else []
         only = traceback.format_exception_only(type(current), current)
-        if type(current).__module__ == "_pipec_pipeline" and only:
-            # A class of the pipeline file, moved to its importable home (_pipec_make_home):
-            # Python names the classes of the program it runs without their module.
-            only[0] = only[0].removeprefix("_pipec_pipeline.")
         blocks.append("".join(head + shown + only))
         if current.__cause__ is not None:
             current = current.__cause__
@@ -772,19 +788,22 @@ def _pipec_make_home(namespace: "dict[str, object]") -> "None":
 
     Defined in a script they belong to `__main__`, which every script has: pickled by value, a
     class arrives in the next script as a copy, and `isinstance`, `==` of enum members and `is`
-    fail. So each of them moves to the module `_pipec_pipeline`, which pickles by name; in every
-    script that module answers with the script's own definition, and for one the script does
-    not carry, with the build's steps/_pipec_pipeline.py, which holds them all.
+    fail. So the module `_pipec_pipeline` answers for them, and outputs refer to them through it
+    (`_pipec_home_reference`); in every script that module answers with the script's own
+    definition, and for one the script does not carry, with the build's
+    steps/_pipec_pipeline.py, which holds them all. They keep `__module__ == "__main__"`: what
+    the user prints of them (`type(x)`, a traceback) reads as in `python pipeline.py`.
     """
     import sys
     from builtins import (  # noqa: UP029
         AttributeError,
-        TypeError,
+        ModuleNotFoundError,
         callable,
         getattr,
         isinstance,
         list,
         type,
+        vars,
     )
     from types import ModuleType
 
@@ -799,13 +818,7 @@ def _pipec_make_home(namespace: "dict[str, object]") -> "None":
             continue
         if getattr(value, "__qualname__", None) != name:
             continue
-        try:
-            value.__module__ = home_name
-        except (AttributeError, TypeError):
-            continue
         own[name] = value
-        if isinstance(value, type):
-            _pipec_move_nested(value, home_name)
 
     class _PipecHome(ModuleType):
         def __getattr__(self, name: "str") -> "object":
@@ -813,31 +826,79 @@ def _pipec_make_home(namespace: "dict[str, object]") -> "None":
                 return own[name]
             return getattr(_pipec_full_home(namespace), name)
 
-    sys.modules[home_name] = _PipecHome(home_name)
+    home = _PipecHome(home_name)
+    home.__dict__["_pipec_own"] = own
+    sys.modules[home_name] = home
+
+    main = sys.modules.get("__main__")
+    if main is None or vars(main) is not namespace:
+        return
+
+    class _PipecMain(ModuleType):
+        # In Python `__main__` holds every definition of the file; a script holds those its code
+        # names. The others are found in the full home, so that the user's own
+        # `pickle.dumps(box)` (which names `__main__.Box`) works in any step, as in Python.
+        def __getattr__(self, name: "str") -> "object":
+            if not name.startswith("__"):
+                try:
+                    found = vars(_pipec_full_home(namespace))
+                except ModuleNotFoundError:
+                    found = {}
+                if name in found:
+                    return found[name]
+            raise AttributeError(f"module '__main__' has no attribute '{name}'")
+
+    if type(main) is ModuleType:  # a `__main__` of a class of its own (a tool's) is left as is
+        main.__class__ = _PipecMain
 
 
-def _pipec_move_nested(outer: "type", home_name: "str") -> "None":
-    """Classes defined inside `outer` (`Outer.Inner`) move with it: pickle finds them through it."""
+def _pipec_home_reference(obj: "object") -> "tuple[object, tuple[object, ...]] | None":
+    """How a pickle refers to OBJ through the module `_pipec_pipeline`, when OBJ is the home
+    itself or one of the pipeline file's classes and functions it answers for; else None.
+
+    On load, `getattr(__import__("_pipec_pipeline"), "Box")`: the loading script's own
+    definition, or the full home's (`_pipec_make_home`). A nested class or a method is found
+    through its outer class (`getattr(Outer, "Inner")`), which pickle refers to the same way.
+    """
+    import sys
     from builtins import (  # noqa: UP029
-        AttributeError,
-        TypeError,
+        Exception,
+        __import__,
+        callable,
         getattr,
         isinstance,
-        list,
+        str,
         type,
         vars,
     )
 
-    for attribute, inner in list(vars(outer).items()):
-        if not isinstance(inner, type) or getattr(inner, "__module__", None) != "__main__":
-            continue
-        if getattr(inner, "__qualname__", None) != f"{outer.__qualname__}.{attribute}":
-            continue  # an alias of a class defined elsewhere
-        try:
-            inner.__module__ = home_name
-        except (AttributeError, TypeError):
-            continue
-        _pipec_move_nested(inner, home_name)
+    home = sys.modules.get("_pipec_pipeline")
+    if home is None:
+        return None
+    if obj is home:
+        return __import__, ("_pipec_pipeline",)
+    if not (isinstance(obj, type) or callable(obj)):
+        return None
+    try:
+        if getattr(obj, "__module__", None) != "__main__":
+            return None
+        qualname = getattr(obj, "__qualname__", None)
+        if not isinstance(qualname, str) or "<" in qualname:
+            return None  # a lambda, or a local function or class: only cloudpickle copies it
+        first, *rest = qualname.split(".")
+        own = vars(home).get("_pipec_own", {})
+        full = sys.modules.get("_pipec_pipeline_file")  # never loaded just to answer this
+        outer = own.get(first)
+        if outer is None and full is not None:
+            outer = vars(full).get(first)
+        parent, found = home, outer
+        for name in rest:
+            parent, found = found, getattr(found, name, None)
+    except Exception:  # noqa: BLE001 - an object whose attributes raise: pickle decides
+        return None
+    if found is not obj:
+        return None
+    return getattr, (parent, qualname.rpartition(".")[2])
 
 
 def _pipec_full_home(script: "dict[str, object]") -> "object":
@@ -869,6 +930,9 @@ def _pipec_full_home(script: "dict[str, object]") -> "object":
     for name, value in script.items():
         if not name.startswith(("_pipec_", "_Pipec", "__")):
             namespace[name] = value
+    # The rest of the file the script started: its classes and functions belong to `__main__`,
+    # as in `python pipeline.py` (pickles still find them through `_pipec_pipeline`).
+    namespace["__name__"] = "__main__"
     sys.modules["_pipec_pipeline_file"] = module
     _pipec_run_the_rest(path, namespace)
     return module
