@@ -150,6 +150,8 @@ CODES = {
     "PC616": "shared-by-unknown-call",
     "PC617": "shared-step-arguments",
     "PC618": "identity-of-copies",
+    "PC696": "id-across-step-call",
+    "PC697": "equality-of-copies",
     "PC698": "module-state-across-blocks",
     "PC699": "clearml-object-across-steps",
 }
