@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from pipec.compiler import rules, trace_sharing
+from pipec.compiler.identity_equal import module_instance_apart
 from pipec.compiler.import_kinds import holds_module
 from pipec.compiler.shared_inputs import rebuilds_branches
 from pipec.compiler.syntax import names_in
 from pipec.compiler.trace_sharing import Kind
+from pipec.compiler.value_origins import given_to
 from pipec.literals import Literal
-from pipec.manifest import Binding, Container, OutputRef, ParamRef, Select
+from pipec.manifest import Binding, Container, ParamRef, Select
 
 if TYPE_CHECKING:
     from pipec.compiler.trace_state import Context
@@ -75,7 +77,7 @@ def refuse_identity_of_copies(
     for index, (whole, left, right) in enumerate(tests):
         mine = operand_objects(t, left, code, given)
         theirs = operand_objects(t, right, code, given)
-        if not may_part(t, mine, theirs):
+        if not may_part(t, mine, theirs) and not module_instance_apart(t, left, right, given):
             continue
         at = written[index][0] if len(written) == len(tests) else originals[0]
         shown = at if at in t.source.positions else whole
@@ -249,12 +251,13 @@ def _passed_to_step(
 ) -> Iterator[_Object]:
     """What a step's output may be in Python besides itself: a step called as a plain function
     may return its argument, or something inside it (`keep(box) is box`); the compiled step
-    returns a copy of it."""
-    if not isinstance(binding, OutputRef) or binding.node in seen:
+    returns a copy of it. The same for what a fan-out gathers and the element it hands on."""
+    passed = given_to(t, binding)
+    if passed is None or passed[0] in seen:
         return
-    for argument in t.step_arguments.get(binding.node, ()):
-        passed = _objects(t, argument, Kind.ANY, True, held, seen | {binding.node})
-        for key, _, _ in passed:
+    node, values = passed
+    for value in values:
+        for key, _, _ in _objects(t, value, Kind.ANY, True, held, seen | {node}):
             yield key, True, True
 
 

@@ -79,4 +79,4 @@ def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:
 
 
 # Only controller code takes ids; a step's output holds one only if it was given one.
-_IDS = Origin("id", _takes_id, lambda _: False)
+_IDS = Origin("id", _takes_id, lambda _: False, number=True)

@@ -196,8 +196,9 @@ class Context:
         self.step_arguments: dict[str, tuple[Binding, ...]] = {}
         # What the file has that is equal only to itself, for messages; "" if nothing (found once).
         self.identity_equal: str | None = None
-        # The module-level names whose code may make such an object (found once).
-        self.identity_makers: frozenset[str] | None = None
+        # The module-level names whose code may make such an object, and the module-level
+        # values made by calling one (found once, see identity_equal).
+        self.identity_makers: tuple[frozenset[str], frozenset[str]] | None = None
         # (what is followed, a node, its output) -> whether the output may hold it (see
         # value_origins: an `id(...)`, an object whose `==` is identity).
         self.value_origins: dict[tuple[str, str, str], bool] = {}

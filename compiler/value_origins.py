@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from pipec.compiler.ir import GlueNode
+from pipec.compiler.ir import GlueNode, StepNode
 from pipec.compiler.syntax import names_in, names_of
-from pipec.manifest import Binding, Container, OutputRef, Select
+from pipec.manifest import Binding, Container, Gather, ItemRef, OutputRef, Select
 
 if TYPE_CHECKING:
     from pipec.compiler.trace_state import Context
 
-__all__ = ["Origin", "may_hold"]
+__all__ = ["Origin", "given_to", "may_hold"]
 
+_SCALARS = frozenset(["bool", "bytes", "complex", "float", "int", "str"])
 # Methods that put their arguments into their receiver (`seen.add(id(x))`).
 _STORING_METHODS = frozenset(["add", "append", "extend", "insert", "setdefault", "update"])
 
@@ -37,6 +38,7 @@ class Origin:
     name: str
     makes: Callable[[cst.CSTNode], bool]
     step_makes: Callable[[str], bool]
+    number: bool = False  # whether it is a number, which a step returning `int` may return
 
 
 def may_hold(t: Context, binding: Binding, origin: Origin) -> bool:
@@ -44,11 +46,53 @@ def may_hold(t: Context, binding: Binding, origin: Origin) -> bool:
     return _may_hold(t, binding, origin)
 
 
+def given_to(t: Context, binding: Binding) -> tuple[str, tuple[Binding, ...]] | None:
+    """For a value a step made, or an element a fan-out hands its body: the node, and the values
+    it may be (or be inside of) in Python, where nothing is copied: a step's output may be its
+    arguments (`return b`), each output a fan-out gathers those of its instance, and an element
+    is inside the values looped over."""
+    if isinstance(binding, (OutputRef, Gather)) and binding.node in t.step_arguments:
+        if _returns_scalar(t, binding.node):
+            return binding.node, ()
+        return binding.node, t.step_arguments[binding.node]
+    if isinstance(binding, ItemRef):
+        node = _node(t, binding.map)
+        if isinstance(node, GlueNode):
+            return node.name, tuple(given for _, given in node.inputs)
+    return None
+
+
+def _returns_scalar(t: Context, step: str) -> bool:
+    """Whether step node `step`'s function says it returns a number, a string or a bool
+    (`def pick(xs) -> int`): then it returns none of its arguments' objects."""
+    node = _node(t, step)
+    if not isinstance(node, StepNode):
+        return False
+    for statement in t.source.module.body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == node.component:
+            returns = statement.returns
+            return (
+                returns is not None
+                and isinstance(returns.annotation, cst.Name)
+                and returns.annotation.value in _SCALARS
+            )
+    return False
+
+
+def _node(t: Context, name: str) -> object:
+    return next((n for n in t.graph.nodes if n.name == name), None)
+
+
 def _may_hold(t: Context, binding: Binding, origin: Origin) -> bool:
     if isinstance(binding, Select):
         return any(_may_hold(t, option.binding, origin) for option in binding.options)
     if isinstance(binding, Container):
         return any(_may_hold(t, item, origin) for item in binding.items)
+    if isinstance(binding, ItemRef):
+        passed = given_to(t, binding)
+        return passed is not None and any(_may_hold(t, v, origin) for v in passed[1])
+    if isinstance(binding, Gather):
+        binding = OutputRef(binding.node, binding.output)
     if not isinstance(binding, OutputRef):
         return False
     key = (origin.name, binding.node, binding.output)
@@ -59,14 +103,14 @@ def _may_hold(t: Context, binding: Binding, origin: Origin) -> bool:
 
 
 def _output_holds(t: Context, binding: OutputRef, origin: Origin) -> bool:
-    arguments = t.step_arguments.get(binding.node)
-    if arguments is not None:
-        node = next((n for n in t.graph.nodes if n.name == binding.node), None)
-        made = node is not None and not isinstance(node, GlueNode)
-        if made and origin.step_makes(node.component):  # type: ignore[union-attr]
+    node = _node(t, binding.node)
+    if isinstance(node, StepNode):
+        if not origin.number and _returns_scalar(t, node.name):
+            return False
+        if origin.step_makes(node.component):
             return True
+        arguments = t.step_arguments.get(binding.node, ())
         return any(_may_hold(t, argument, origin) for argument in arguments)
-    node = next((n for n in t.graph.nodes if n.name == binding.node), None)
     if not isinstance(node, GlueNode):
         return False
     holding = {name for name, given in node.inputs if _may_hold(t, given, origin)}

@@ -38,6 +38,16 @@ def fresh(v):
 def size(b):
     return len(b)
 
+
+@PipelineDecorator.component(return_values=["i"])
+def last(xs) -> int:
+    return len(xs) - 1
+
+
+@PipelineDecorator.component(return_values=["i"])
+def last_unsaid(xs):
+    return len(xs) - 1
+
 """
 
 
@@ -270,3 +280,94 @@ def controller():
     )
     plain, _ = run.same()
     assert plain.stdout == "True\nTrue True 2\n"
+
+
+def test_module_level_objects_and_fanned_out_outputs_apart_from_their_copies_are_refused(
+    tmp_path: Path,
+):
+    run = pipeline(
+        tmp_path,
+        """
+MISSING = object()
+DEFAULT = Box(0)
+
+
+@PipelineDecorator.component(return_values=["b"])
+def lookup(d):
+    return d.get("k", MISSING)
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(table: dict = {"a": 1}):
+    x = table.get("k", MISSING)
+    boxes = [Box(1), Box(2)]
+    got = [keep(b) for b in boxes]
+    found = lookup(table)
+    print(x is MISSING, x == MISSING, found is MISSING, DEFAULT == DEFAULT)
+    print(got[0] is boxes[0], got[1] == boxes[1], x == DEFAULT)
+""",
+    )
+    assert sorted(_codes_and_lines(run), key=lambda found: found[1]) == [
+        ("PC618", 16),
+        ("PC618", 16),
+        ("PC697", 16),
+        ("PC618", 17),
+        ("PC697", 17),
+    ]
+
+
+def test_a_file_without_objects_equal_only_to_themselves_compares_copies_as_python_does(
+    tmp_path: Path,
+):
+    run = Differential(
+        tmp_path,
+        """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["b"])
+def keep(b):
+    return b
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(rows: list = [[1], [2]]):
+    table = {"k": rows}
+    same = keep(rows)
+    print(same == rows, rows[0] in same, table["k"] == same, same.index([2]), same != rows)
+    return same
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout == "True True True 1 False\n"
+
+
+def test_a_step_that_says_it_returns_a_number_gives_none_of_its_arguments_back(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller():
+    boxes = [Box(1), Box(2)]
+    names = {0: "first", 1: "second"}
+    i = last(boxes)
+    print(boxes[i], names[i], boxes.index(boxes[i]) == i)
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout == "Box(2) second True\n"
+
+
+def test_a_lookup_by_what_a_step_may_have_given_back_is_refused(tmp_path: Path):
+    # Without `-> int` the step may return one of the boxes, which `boxes[i]` would look up.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller():
+    boxes = [Box(1), Box(2)]
+    i = last_unsaid(boxes)
+    print(boxes[i])
+""",
+    )
+    assert _codes_and_lines(run) == [("PC697", 5)]
