@@ -27,6 +27,7 @@ from pipec.compiler.identity_equal import (
     identity_origin,
     module_instance_apart,
 )
+from pipec.compiler.syntax import names_in
 from pipec.compiler.value_origins import may_hold
 from pipec.manifest import Binding
 
@@ -40,6 +41,14 @@ _LOOKUP_METHODS = frozenset(["count", "discard", "get", "index", "remove", "setd
 
 # A comparison by `==`: the node that makes it, and the two expressions it compares.
 _Test = tuple[cst.CSTNode, cst.BaseExpression, cst.BaseExpression]
+
+
+class _Items(cst.CSTTransformer):
+    def __init__(self, items: Mapping[str, cst.BaseExpression]) -> None:
+        self.items = items
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        return self.items.get(original.value, updated)
 
 
 def refuse_equality_of_copies(
@@ -90,17 +99,72 @@ def equality_tests(node: cst.CSTNode) -> list[_Test]:
     found: list[_Test] = []
 
     class _Tests(cst.CSTVisitor):
+        def __init__(self) -> None:
+            # For each comprehension around: its variables -> an item of what they loop over.
+            self.elements: list[dict[str, cst.BaseExpression]] = []
+
+        def _add(
+            self, node: cst.CSTNode, one: cst.BaseExpression, other: cst.BaseExpression
+        ) -> None:
+            found.append((node, self._element(one), self._element(other)))
+
+        def _element(
+            self, expr: cst.BaseExpression, inner: Mapping[str, cst.BaseExpression] | None = None
+        ) -> cst.BaseExpression:
+            """`expr` with each comprehension variable read as an item of what it loops over
+            (`b == box` in `[b for b in rows if b == box]` compares an item of `rows`)."""
+            items = {k: v for mapping in self.elements for k, v in mapping.items()}
+            items.update(inner or {})
+            if not any(name in items for name in names_in(expr)):
+                return expr
+            replaced = expr.visit(_Items(items))
+            assert isinstance(replaced, cst.BaseExpression)
+            return replaced
+
+        def _enter(self, loop: cst.CompFor | None) -> None:
+            mapping: dict[str, cst.BaseExpression] = {}
+            while loop is not None:
+                first = cst.SubscriptElement(cst.Index(cst.Integer("0")))
+                item = cst.Subscript(self._element(loop.iter, mapping), [first])
+                mapping.update((name, item) for name in names_in(loop.target))
+                loop = loop.inner_for_in
+            self.elements.append(mapping)
+
+        def visit_ListComp(self, node: cst.ListComp) -> None:
+            self._enter(node.for_in)
+
+        def leave_ListComp(self, node: cst.ListComp) -> None:
+            self.elements.pop()
+
+        def visit_SetComp(self, node: cst.SetComp) -> None:
+            self._enter(node.for_in)
+
+        def leave_SetComp(self, node: cst.SetComp) -> None:
+            self.elements.pop()
+
+        def visit_DictComp(self, node: cst.DictComp) -> None:
+            self._enter(node.for_in)
+
+        def leave_DictComp(self, node: cst.DictComp) -> None:
+            self.elements.pop()
+
+        def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+            self._enter(node.for_in)
+
+        def leave_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+            self.elements.pop()
+
         def visit_Comparison(self, comparison: cst.Comparison) -> None:
             left = comparison.left
             for target in comparison.comparisons:
                 right = target.comparator
                 if isinstance(target.operator, (cst.Equal, cst.NotEqual, cst.In, cst.NotIn)):
-                    found.append((comparison, left, right))
+                    self._add(comparison, left, right)
                 left = right
 
         def visit_Subscript(self, subscript: cst.Subscript) -> None:
             if len(subscript.slice) == 1 and isinstance(subscript.slice[0].slice, cst.Index):
-                found.append((subscript, subscript.slice[0].slice.value, subscript.value))
+                self._add(subscript, subscript.slice[0].slice.value, subscript.value)
 
         def visit_Call(self, call: cst.Call) -> None:
             func = call.func
@@ -111,7 +175,7 @@ def equality_tests(node: cst.CSTNode) -> list[_Test]:
                 and not call.args[0].star
                 and call.args[0].keyword is None
             ):
-                found.append((call, call.args[0].value, func.value))
+                self._add(call, call.args[0].value, func.value)
 
         def visit_FunctionDef(self, function: cst.FunctionDef) -> bool:
             return False  # runs later, if ever, and not with these values

@@ -1074,9 +1074,10 @@ EQUALITY_OF_COPIES = Rule(
     "equality-of-copies",
     _E,
     "`{test}` compares with `==`, and {kinds} are equal only to themselves: in Python the two "
-    "sides may hold one such object (a step called as a function may return its argument; "
-    "controller code may put one object in two values), and the compiled controller hands "
-    "each value on as a copy of its own, so the comparison would answer differently",
+    "sides may hold one such object (a step called as a function may return its argument, "
+    "controller code may put one object in two values, a module-level one is one object in "
+    "one process), and the compiled controller hands each value on as a copy of its own, so "
+    "the comparison would answer differently",
     "give the class an `__eq__` (or make it a `@dataclass`), compare a field (`a.name == "
     "b.name`), or make the comparison inside a step, or before the step call that copies the "
     "values",

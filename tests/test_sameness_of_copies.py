@@ -126,7 +126,7 @@ def controller():
     print(box in rows, box not in rows, rows.index(box), rows.count(box))
     print(lookup[box], lookup.get(box), [box] == rows[:1])
     rows.remove(box)
-    print(table["k"] == MISSING)
+    print(table["k"] == MISSING, [b.v for b in rows if b != box], any(box == b for b in rows))
 """,
     )
     assert _codes_and_lines(run) == [
@@ -140,6 +140,8 @@ def controller():
         ("PC697", 12),
         ("PC697", 12),
         ("PC697", 13),
+        ("PC697", 14),
+        ("PC697", 14),
         ("PC697", 14),
     ]
     assert run.refusal is not None
@@ -161,7 +163,7 @@ def controller():
     print(other.v == box.v, made == box, made.v in [2], other == 3, made != None)
     rows = [box, made]
     lookup = {box: "first"}
-    print(rows.index(box), rows[0] == box, box in rows, lookup[box])
+    print(rows.index(box), rows[0] == box, box in rows, lookup[box], [b.v for b in rows if b == box])
     k = keep(7)
     print(k == 7, k in [7], {7: "seven"}[k], [box.v, made.v] == [1, 2], rows[1] == made)
     return k
@@ -169,7 +171,7 @@ def controller():
     )
     plain, _ = run.same()
     assert plain.stdout == (
-        "True False True False True\n0 True True first\nTrue True seven True True\n"
+        "True False True False True\n0 True True first [1]\nTrue True seven True True\n"
     )
 
 
