@@ -4,7 +4,8 @@
 A node reads each input on its own, and only what `shared_inputs` rebuilds stays one object:
 a value a glue node handed on (`if flag: x = base`, then a step call) and a module-level list
 folded into a literal (`rows = [EMPTY]`, `x = TABLE["a"]`) reach a later node as copies of
-their own. Such a test is refused at its line (PC618); one whose operand is a singleton, a
+their own, and so does what a step returns, which in Python may be what it was given
+(`other = keep(box)`, then `other is box`). Such a test is refused at its line (PC618); one whose operand is a singleton, a
 class, an enum member, `type(...)` or a new value (`[x]`), or whose values were made by the
 same node or rebuilt by it, keeps building.
 """
@@ -200,8 +201,8 @@ def operand_objects(
     for name, kind in trace_sharing.held_names(expr):
         for source, how in trace_sharing.block_sources(t, name, kind, statements, given):
             if source in given:
-                kind = how if held is None else Kind.ANY
-                found.update(_objects(t, given[source], kind, False, held))
+                relation = how if held is None else Kind.ANY
+                found.update(_objects(t, given[source], relation, False, held))
             elif held is None and not holds_module(t, source):
                 key = trace_sharing.module_value(t, source)
                 if key is not None and how in _ITSELF:

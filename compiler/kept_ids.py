@@ -4,6 +4,8 @@
 its id is too. In a compiled run each node reads its inputs as new objects (and each process
 has ids of its own), so an id kept from an earlier node never matches an id taken now. Such a
 comparison is refused at its line (PC696); ids taken and compared in one node keep working.
+`hash(...)` is held to the same rule: an object's default hash comes from its id, and a
+string's is salted afresh in each process.
 """
 
 from __future__ import annotations
@@ -58,8 +60,11 @@ def refuse_ids_across_nodes(
 
 
 def _takes_id(expr: cst.CSTNode) -> bool:
-    """Whether `expr` calls `id(...)`."""
-    return any(isinstance(call.func, cst.Name) and call.func.value == "id" for call in _calls(expr))
+    """Whether `expr` calls `id(...)` or `hash(...)`."""
+    return any(
+        isinstance(call.func, cst.Name) and call.func.value in ("id", "hash")
+        for call in _calls(expr)
+    )
 
 
 def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:

@@ -1062,10 +1062,11 @@ ID_ACROSS_STEP_CALL = Rule(
     "PC696",
     "id-across-step-call",
     _E,
-    "`{test}` compares an `id(...)` that an earlier block of controller code kept (`{name}`) "
-    "with one taken now; in Python the object is the same and so is its id, but the compiled "
-    "controller runs each block in a process of its own and reads the object there as a new "
-    "one, with another id, so the comparison would answer differently",
+    "`{test}` compares an `id(...)` or `hash(...)` that an earlier block of controller code "
+    "kept (`{name}`) with one taken now; in Python the object is the same and so is its id, "
+    "but the compiled controller runs each block in a process of its own and reads the object "
+    "there as a new one, with another id (and strings there hash with another salt), so the "
+    "comparison would answer differently",
     "compare the objects themselves (`==`), or take the id and compare it in one block of "
     "controller code (no step call between them)",
 )

@@ -250,6 +250,9 @@ def controller():
     print(id(box) in seen, names.get(id(box)), names[id(box)])
     again = keep(first)
     print(first != id(xs), again == id(xs))
+    salted = hash("key")
+    m = size(xs)
+    print(salted == hash("key"), m)
 """,
     )
     assert _codes_and_lines(run) == [
@@ -259,6 +262,7 @@ def controller():
         ("PC696", 12),
         ("PC696", 14),
         ("PC696", 14),
+        ("PC696", 17),
     ]
     assert run.refusal is not None
     assert "(`first`)" in run.refusal.diagnostics[0].message
