@@ -4,31 +4,40 @@
 A node reads each input on its own, and only what `shared_inputs` rebuilds stays one object:
 a value a glue node handed on (`if flag: x = base`, then a step call) and a module-level list
 folded into a literal (`rows = [EMPTY]`, `x = TABLE["a"]`) reach a later node as copies of
-their own. Such a test is refused at its line (PC618); one whose operand is a singleton, a
+their own, and so does what a step returns, which in Python may be what it was given
+(`other = keep(box)`, then `other is box`). Such a test is refused at its line (PC618); one whose operand is a singleton, a
 class, an enum member, `type(...)` or a new value (`[x]`), or whose values were made by the
 same node or rebuilt by it, keeps building.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from pipec.compiler import rules, trace_sharing
+from pipec.compiler.identity_equal import module_instance_apart
 from pipec.compiler.import_kinds import holds_module
 from pipec.compiler.shared_inputs import rebuilds_branches
 from pipec.compiler.syntax import names_in
 from pipec.compiler.trace_sharing import Kind
+from pipec.compiler.value_origins import given_to
 from pipec.literals import Literal
-from pipec.manifest import Binding, Container, Select
+from pipec.manifest import Binding, Container, ParamRef, Select
 
 if TYPE_CHECKING:
     from pipec.compiler.trace_state import Context
 
-__all__ = ["IdentityHelper", "refuse_identity_of_copies"]
+__all__ = [
+    "IdentityHelper",
+    "code_of",
+    "may_part",
+    "operand_objects",
+    "refuse_identity_of_copies",
+]
 
 _MUTABLE = (list, dict, set, bytearray)
 
@@ -67,20 +76,21 @@ def refuse_identity_of_copies(
     code = list(statements)
     written = [test for node in originals for test in _identity_tests(node, helpers)]
     for index, (whole, left, right) in enumerate(tests):
-        mine = _operand(t, left, code, given)
-        theirs = _operand(t, right, code, given)
-        if not _may_part(t, mine, theirs):
+        mine = operand_objects(t, left, code, given)
+        theirs = operand_objects(t, right, code, given)
+        if not may_part(t, mine, theirs) and not module_instance_apart(t, left, right, given):
             continue
         at = written[index][0] if len(written) == len(tests) else originals[0]
         shown = at if at in t.source.positions else whole
         t.reporter.report(
             rules.IDENTITY_OF_COPIES,
             t.location(at if at in t.source.positions else originals[0]),
-            test=_code(t, shown),
+            test=code_of(t, shown),
         )
 
 
-def _code(t: Context, node: cst.CSTNode) -> str:
+def code_of(t: Context, node: cst.CSTNode) -> str:
+    """The text of `node` as the user wrote it, or as the tracer rewrote it."""
     if node in t.source.positions:
         return t.source.code(node).strip()
     return cst.Module([]).code_for_node(node).strip()
@@ -172,54 +182,87 @@ def _id_of(expr: cst.BaseExpression) -> cst.BaseExpression | None:
     return None
 
 
-def _operand(
+def operand_objects(
     t: Context,
     expr: cst.BaseExpression,
     statements: Sequence[cst.BaseStatement],
     given: Mapping[str, Binding],
+    held: Callable[[Binding], bool] | None = None,
 ) -> set[_Object]:
     """The objects an operand may be: a key per object, with whether the node reads it as a
     copy apart from the same object elsewhere, and whether the operand may be something inside
-    it rather than it (`rows[0]`)."""
+    it rather than it (`rows[0]`). `held`: also what the operand's value may hold (`[x]`),
+    as `==` compares the items of lists, but only the node outputs `held` keeps (a value
+    the build worked out, or a parameter, holds only numbers, strings and their containers,
+    whose copies compare equal)."""
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "type":
         return set()  # a class: one object in every process
     found: set[_Object] = set()
     for name, kind in trace_sharing.held_names(expr):
         for source, how in trace_sharing.block_sources(t, name, kind, statements, given):
             if source in given:
-                found.update(_objects(t, given[source], how, copied=False))
-            elif not holds_module(t, source):
+                relation = how if held is None else Kind.ANY
+                found.update(_objects(t, given[source], relation, False, held))
+            elif held is None and not holds_module(t, source):
                 key = trace_sharing.module_value(t, source)
                 if key is not None and how in _ITSELF:
                     found.add((key, False, how is Kind.ANY))
     return found
 
 
-def _objects(t: Context, binding: Binding, kind: Kind, copied: bool) -> Iterator[_Object]:
+def _objects(
+    t: Context,
+    binding: Binding,
+    kind: Kind,
+    copied: bool,
+    held: Callable[[Binding], bool] | None,
+    seen: frozenset[str] = frozenset(),
+) -> Iterator[_Object]:
     """What an operand relating to `binding` as `kind` may be; nothing when it is a new value
-    that holds it (`[x]`, `x + y`): such a value is never another."""
+    that holds it (`[x]`, `x + y`): such a value is never another. `held`: as
+    `operand_objects` says."""
     if kind not in _ITSELF:
         return
     if isinstance(binding, Select):
         # A branch value the node cannot build itself is read whole, as a copy of what it holds.
         apart = copied or not rebuilds_branches(binding)
         for option in binding.options:
-            yield from _objects(t, option.binding, kind, apart)
+            yield from _objects(t, option.binding, kind, apart, held, seen)
     elif isinstance(binding, Container):
-        yield t.sharing.key(binding), copied, kind is Kind.ANY
+        if held is None:
+            yield t.sharing.key(binding), copied, kind is Kind.ANY
         for item in binding.items:
-            yield from _objects(t, item, trace_sharing.compose(kind, Kind.TOP), copied)
+            inner = trace_sharing.compose(kind, Kind.TOP)
+            yield from _objects(t, item, inner, copied, held, seen)
     elif (
         isinstance(binding, Literal)
-        and not isinstance(binding.value, _MUTABLE)
-        or trace_sharing.scalar_parameter(t, binding)
+        and (held is not None or not isinstance(binding.value, _MUTABLE))
+        or isinstance(binding, ParamRef)
+        and (held is not None or trace_sharing.scalar_parameter(t, binding))
     ):
         return
     else:
-        yield t.sharing.key(binding), copied, kind is Kind.ANY
+        if held is None or held(binding):
+            yield t.sharing.key(binding), copied, kind is Kind.ANY
+        yield from _passed_to_step(t, binding, held, seen)
 
 
-def _may_part(t: Context, mine: set[_Object], theirs: set[_Object]) -> bool:
+def _passed_to_step(
+    t: Context, binding: Binding, held: Callable[[Binding], bool] | None, seen: frozenset[str]
+) -> Iterator[_Object]:
+    """What a step's output may be in Python besides itself: a step called as a plain function
+    may return its argument, or something inside it (`keep(box) is box`); the compiled step
+    returns a copy of it. The same for what a fan-out gathers and the element it hands on."""
+    passed = given_to(t, binding)
+    if passed is None or passed[0] in seen:
+        return
+    node, values = passed
+    for value in values:
+        for key, _, _ in _objects(t, value, Kind.ANY, True, held, seen | {node}):
+            yield key, True, True
+
+
+def may_part(t: Context, mine: set[_Object], theirs: set[_Object]) -> bool:
     """Whether the two operands may be one object in Python that the node holds as two."""
     for key, copied, loose in mine:
         for other, other_copied, other_loose in theirs:

@@ -1076,10 +1076,36 @@ IDENTITY_OF_COPIES = Rule(
     "identity-of-copies",
     _E,
     "`{test}` tests whether two values are one object, and in Python they may be (controller "
-    "code built one from the other, or from a module-level value); the compiled controller "
-    "hands each value on as a copy of its own, so the test would answer differently",
+    "code built one from the other, or from a module-level value, or a step called as a "
+    "function returned what it was given); the compiled controller hands each value on as a "
+    "copy of its own, so the test would answer differently",
     "compare with `==`, or make the identity test inside a step, or in the same block of "
     "controller code that gave the values (no step call between them)",
+)
+ID_ACROSS_STEP_CALL = Rule(
+    "PC620",
+    "id-across-step-call",
+    _E,
+    "`{test}` compares an `id(...)` or `hash(...)` that an earlier block of controller code "
+    "kept (`{name}`) with one taken now; in Python the object is the same and so is its id, "
+    "but the compiled controller runs each block in a process of its own and reads the object "
+    "there as a new one, with another id (and strings there hash with another salt), so the "
+    "comparison would answer differently",
+    "compare the objects themselves (`==`), or take the id and compare it in one block of "
+    "controller code (no step call between them)",
+)
+EQUALITY_OF_COPIES = Rule(
+    "PC619",
+    "equality-of-copies",
+    _E,
+    "`{test}` compares with `==`, and {kinds} are equal only to themselves: in Python the two "
+    "sides may hold one such object (a step called as a function may return its argument, "
+    "controller code may put one object in two values, a module-level one is one object in "
+    "one process), and the compiled controller hands each value on as a copy of its own, so "
+    "the comparison would answer differently",
+    "give the class an `__eq__` (or make it a `@dataclass`), compare a field (`a.name == "
+    "b.name`), or make the comparison inside a step, or before the step call that copies the "
+    "values",
 )
 CLEARML_OBJECT_ACROSS_STEPS = Rule(
     "PC699",

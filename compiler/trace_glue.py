@@ -18,9 +18,11 @@ from pipec.compiler import (
 from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import changed_places, names_calls_may_change
+from pipec.compiler.equality_copies import refuse_equality_of_copies
 from pipec.compiler.identity_copies import refuse_identity_of_copies
 from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
+from pipec.compiler.kept_ids import refuse_ids_across_nodes
 from pipec.compiler.module_state import check_module_state
 from pipec.compiler.shared_inputs import share_inputs
 from pipec.compiler.syntax import (
@@ -538,6 +540,8 @@ def add_node(
     after = list(t.frame.last_effects) if effects and t.frame.map is None else []
     after = ordering(t, after, inputs)
     refuse_identity_of_copies(t, statements, expression, inputs, originals)
+    refuse_equality_of_copies(t, statements, expression, inputs, originals)
+    refuse_ids_across_nodes(t, statements, expression, inputs, originals)
     if kind is not NodeKind.MAP:  # a map's iterable is an expression with no statements
         sharing = share_inputs(inputs, "_pipec_shared_")
         inputs, statements = sharing.inputs, (*sharing.prelude, *statements)

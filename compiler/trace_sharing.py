@@ -234,6 +234,9 @@ def _held(expr: cst.BaseExpression, context: Kind) -> Iterator[tuple[str, Kind]]
     elif isinstance(expr, cst.Dict):
         for entry in expr.elements:
             kind = Kind.TOP if isinstance(entry, cst.DictElement) else Kind.INNER  # `**other`
+            if isinstance(entry, cst.DictElement):
+                # A key is held as it is (`{box: 1}`), and a lookup compares with it.
+                yield from _held(entry.key, _compose(context, Kind.TOP))
             yield from _held(entry.value, _compose(context, kind))
     elif isinstance(expr, cst.IfExp):
         yield from _held(expr.body, context)

@@ -193,6 +193,17 @@ class Context:
         self.module_aliases: dict[str, str] | None = None
         # Module-level functions that test the identity of their parameters (found once).
         self.identity_helpers: dict[str, IdentityHelper] | None = None
+        # A step node -> the values its call passed, as the controller had them: in Python the
+        # step may return any of them, or anything inside one.
+        self.step_arguments: dict[str, tuple[Binding, ...]] = {}
+        # What the file has that is equal only to itself, for messages; "" if nothing (found once).
+        self.identity_equal: str | None = None
+        # The module-level names whose code may make such an object, and the module-level
+        # values made by calling one (found once, see identity_equal).
+        self.identity_makers: tuple[frozenset[str], frozenset[str]] | None = None
+        # (what is followed, a node, its output) -> whether the output may hold it (see
+        # value_origins: an `id(...)`, an object whose `==` is identity).
+        self.value_origins: dict[tuple[str, str, str], bool] = {}
         # Module-level helpers that call steps (found on first use), and those being inlined.
         self.helpers: dict[str, cst.FunctionDef] | None = None
         self.inlining: list[str] = []

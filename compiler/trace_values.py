@@ -329,9 +329,11 @@ def step_call(t: Context, call: cst.Call) -> OutputRef | TupleResult | Literal |
         stand_in = tuple(OutputRef("<invalid>", o) for o in component.return_values)
         return stand_in[0] if len(stand_in) == 1 else TupleResult(stand_in, name)
     glue.flush(t)
+    arguments = tuple(binding for _, binding in inputs)
     inputs = _one_pickle_per_shared_argument(t, call, name, inputs)
     node_name = t.unique(component.step_name)
     check_step_state(t, node_name, component.function_name, call)
+    t.step_arguments[node_name] = arguments
     after = glue.ordering(t, parents(t, component), inputs)
     t.graph.nodes.append(
         StepNode(

@@ -150,6 +150,8 @@ CODES = {
     "PC616": "shared-by-unknown-call",
     "PC617": "shared-step-arguments",
     "PC618": "identity-of-copies",
+    "PC619": "equality-of-copies",
+    "PC620": "id-across-step-call",
     "PC696": "step-draws-in-runtime-loop",
     "PC697": "step-reads-process-state",
     "PC698": "module-state-across-blocks",
