@@ -205,7 +205,10 @@ def delete(t: Context, small: cst.Del, line: cst.SimpleStatementLine) -> None:
         glue.glue_statement(t, small, small, leading_comments(small, line))
         return
     for name in names:
-        if name.value in t.graph.pending.writes:
+        # Queued glue reads the name's binding when it becomes a node: it must still see the
+        # value the name had before this `del`.
+        pending = t.graph.pending
+        if name.value in pending.writes or name.value in pending.reads:
             glue.flush(t)
         # Deleting a name that is not bound raises, as reading it would. A Logger is never
         # handed on (clearml_handles): deleting it only unbinds it.
