@@ -657,6 +657,16 @@ CONDITIONAL_WALRUS = Rule(
     "this `:=` runs only when the test gets that far, in a test decided at run time",
     "assign the name in a statement of its own before the `if`",
 )
+GENERATOR_HANDED_ON = Rule(
+    "PC299",
+    "generator-handed-on",
+    _E,
+    "this generator is handed on to another process{line}: a compiled run pickles every value "
+    "that crosses from controller code to a step or to later controller code, and a generator "
+    "cannot be pickled (Python hands on the generator itself)",
+    "make a list of it here (`list(...)`, or `[... for ...]`), or consume it before the next "
+    "step call",
+)
 RECURSIVE_HELPER = Rule(
     "PC215",
     "recursive-helper",
