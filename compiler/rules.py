@@ -657,6 +657,16 @@ CONDITIONAL_WALRUS = Rule(
     "this `:=` runs only when the test gets that far, in a test decided at run time",
     "assign the name in a statement of its own before the `if`",
 )
+LATE_BOUND_LAMBDA = Rule(
+    "PC298",
+    "late-bound-lambda",
+    _E,
+    "this lambda reads `{name}`, which the controller binds again at line {line}: Python's "
+    "lambda sees the value `{name}` has when the lambda is called, but a compiled run hands the "
+    "lambda on with the value `{name}` had where the lambda was made",
+    "keep the value it has here with a default (`lambda ..., {name}={name}: ...`), or make the "
+    "lambda after the binding whose value it should see",
+)
 GENERATOR_HANDED_ON = Rule(
     "PC299",
     "generator-handed-on",

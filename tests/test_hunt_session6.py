@@ -127,3 +127,76 @@ def controller(n: int = 5):
     )
     plain, _ = run.same()
     assert plain.stdout == "1 [2, 3, 4, 5] [0, 2, 4]\n"
+
+
+_APPLY = """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def apply(fn, x):
+    return fn(x)
+
+
+@PipelineDecorator.component(return_values=["v"])
+def one(x):
+    return x
+
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        # rebound after a step call: the lambda crossed with the old value
+        ("f = lambda v: v * k\n    base = one(2)\n    k = base + 10\n    r = apply(f, 4)", 1),
+        # rebound by a constant the build folds, in the same lines of controller code
+        ("f = lambda v: v * k\n    k = 5\n    r = f(1)", 1),
+        # a step returns the lambda, which Python calls with the later value
+        ("g = one(lambda: k)\n    k = 7\n    r = g()", 1),
+        # each turn of an unrolled loop rebinds `i`: Python's lambdas all see the last one
+        ("fs = []\n    for i in [1, 2]:\n        fs.append(lambda v: v + i)\n    r = one(fs)", 3),
+    ],
+)
+def test_a_lambda_reading_a_name_bound_again_later_is_refused(tmp_path: Path, body: str, line: int):
+    run = Differential(
+        tmp_path,
+        _APPLY
+        + f"""
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(k: int = 3):
+    {body}
+    return r
+""",
+    )
+    assert run.refusal is not None
+    (diagnostic,) = run.refusal.diagnostics
+    assert diagnostic.code == "PC298"
+    lines = run.file.read_text().splitlines()
+    header = next(n for n, text in enumerate(lines, 1) if text.startswith("def controller"))
+    assert diagnostic.location.line == header + line  # the lambda's line
+    assert "k=k" in diagnostic.hint or "i=i" in diagnostic.hint
+
+
+def test_lambdas_that_see_no_later_binding_build_and_run(tmp_path: Path):
+    # A default keeps the value; a `key=` is used at once; a name never bound again is the same
+    # in both runs; a comprehension's own variable is the comprehension's.
+    run = Differential(
+        tmp_path,
+        _APPLY
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(k: int = 3, col: int = 0, off: int = 5):
+    f = lambda v, k=k: v * k
+    g = lambda v: v + off
+    rows = [(1, 9), (2, 8)]
+    first = sorted(rows, key=lambda r: r[col])
+    k = one(k + 1)
+    col = 1
+    adders = [lambda v, i=i: v + i for i in range(2)]
+    print(apply(f, 2), apply(g, 2), first, max(rows, key=lambda r: r[col]), [a(k) for a in adders])
+    return k
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout == "6 7 [(1, 9), (2, 8)] (1, 9) [4, 5]\n"
