@@ -200,3 +200,29 @@ def controller(k: int = 3, col: int = 0, off: int = 5):
     )
     plain, _ = run.same()
     assert plain.stdout == "6 7 [(1, 9), (2, 8)] (1, 9) [4, 5]\n"
+
+
+def test_an_f_string_with_equals_prints_the_step_call_as_written(tmp_path: Path):
+    # `f"{sq(a)=}"` prints the expression's text; the step call is a node whose output glue
+    # reads under another name, and the text stays the user's.
+    run = Differential(
+        tmp_path,
+        """
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["v"])
+def sq(x):
+    return x * x
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2):
+    print(f"{sq(a)=}", f"{ sq(a) = }", f"{sq(a)=:>4}", f"{sq(a)=!s}", f'{sq(a) + 1 = }')
+    d = {"k": sq(a)}
+    print(f"{d['k'] * sq(3) =}", f"{ {'z': sq(a)}['z'] = }", rf"{sq(a)=}\\n")
+    return a
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout.startswith("sq(a)=4  sq(a) = 4 sq(a)=   4 sq(a)=4 sq(a) + 1 = 5\n")
