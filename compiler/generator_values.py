@@ -68,12 +68,23 @@ def made_generators(
     originals: Sequence[cst.CSTNode],
     node: str,
 ) -> None:
-    """Remember which names the glue `node` leaves bound to a generator it made."""
+    """Remember which names the glue `node` leaves bound to a generator it made; report one it
+    returns as the pipeline's result."""
     last: dict[str, cst.CSTNode | None] = {}
     for statement, original in zip(statements, originals, strict=True):
         if not isinstance(statement, cst.SimpleStatementLine):
             continue
         for small in statement.body:
+            if isinstance(small, cst.Return) and small.value is not None:
+                returned = small.value
+                kept = isinstance(returned, cst.Name) and last.get(returned.value) is not None
+                if kept or _makes_generator(t, returned):
+                    t.reporter.report(
+                        rules.GENERATOR_HANDED_ON,
+                        t.location(original),
+                        line=" as the pipeline's result",
+                    )
+                continue
             if isinstance(small, cst.Assign):
                 targets = [target.target for target in small.targets]
                 value: cst.BaseExpression | None = small.value

@@ -657,6 +657,14 @@ CONDITIONAL_WALRUS = Rule(
     "this `:=` runs only when the test gets that far, in a test decided at run time",
     "assign the name in a statement of its own before the `if`",
 )
+NAMESPACE_READ = Rule(
+    "PC297",
+    "namespace-read",
+    _E,
+    "`{call}` lists the names of the namespace it runs in, and a compiled run runs this line in "
+    "a function and a script of its own, which hold only the values the line needs",
+    'name the values you need instead (`{{"a": a, "b": b}}`, `hasattr(obj, ...)`)',
+)
 LATE_BOUND_LAMBDA = Rule(
     "PC298",
     "late-bound-lambda",

@@ -226,3 +226,37 @@ def controller(a: int = 2):
     )
     plain, _ = run.same()
     assert plain.stdout.startswith("sq(a)=4  sq(a) = 4 sq(a)=   4 sq(a)=4 sq(a) + 1 = 5\n")
+
+
+@pytest.mark.parametrize(
+    "call", ["sorted(locals())", "sorted(vars())", "len(dir())", "'a' in globals()"]
+)
+def test_a_namespace_read_in_controller_code_is_refused(tmp_path: Path, call: str):
+    # Glue runs in a function that holds only the names it reads and writes.
+    run = Differential(
+        tmp_path,
+        _ONE
+        + f"""
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 2):
+    v = one(a)
+    print({call}, vars(v) if hasattr(v, "__dict__") else dir(v)[:1])
+    return v
+""",
+    )
+    assert run.refusal is not None
+    assert [d.code for d in run.refusal.diagnostics] == ["PC297"]
+
+
+def test_a_generator_returned_by_the_controller_is_refused(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        _GENERATORS
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4):
+    xs = make(n)
+    return (x + 1 for x in xs)
+""",
+    )
+    assert _refusals(run) == [("PC299", 5)]
