@@ -260,3 +260,22 @@ def controller(n: int = 4):
 """,
     )
     assert _refusals(run) == [("PC299", 5)]
+
+
+def test_del_of_a_name_bound_on_some_paths_fails_where_python_fails(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        _ONE
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(flag: bool = True):
+    if flag:
+        x = one(1)
+    del x
+    print("deleted")
+    return 1
+""",
+    )
+    run.same()
+    plain, _ = run.same(flag=False)
+    assert "UnboundLocalError" in plain.error
