@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from pipec.compiler.analyse import Component, analyse_components
 from pipec.compiler.clearml_calls import report_module_level_calls, report_server_calls
+from pipec.compiler.comprehension_walrus import check_comprehension_walrus
 from pipec.compiler.dag import stages
 from pipec.compiler.deep_stack import call_on_deep_stack
 from pipec.compiler.diagnostics import Diagnostic, Reporter, UserError
@@ -158,6 +159,7 @@ def _build_parsed(
     check_lazy_generators(source, controller.function, components, reporter)
     check_late_closures(source, controller.function, reporter)
     check_frame_reads(source, controller.function, reporter)
+    check_comprehension_walrus(source, controller.function, reporter)
     if info.file_in_defaults:  # said before any refusal: a default may be the refused one
         report_file_read(source, reporter)
     trace = trace_controller(

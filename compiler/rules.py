@@ -657,6 +657,16 @@ CONDITIONAL_WALRUS = Rule(
     "this `:=` runs only when the test gets that far, in a test decided at run time",
     "assign the name in a statement of its own before the `if`",
 )
+COMPREHENSION_WALRUS = Rule(
+    "PC296",
+    "comprehension-walrus",
+    _E,
+    "this `:=` inside a comprehension assigns `{name}` in the controller, as Python does, and "
+    "code outside the comprehension uses `{name}`: pipec would keep the value `{name}` had "
+    "before the comprehension there",
+    "write the comprehension as a `for` loop that assigns `{name}`, or use a name inside the "
+    "comprehension that nothing outside it uses",
+)
 NAMESPACE_READ = Rule(
     "PC297",
     "namespace-read",

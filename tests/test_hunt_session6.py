@@ -279,3 +279,39 @@ def controller(flag: bool = True):
     run.same()
     plain, _ = run.same(flag=False)
     assert "UnboundLocalError" in plain.error
+
+
+def test_a_walrus_in_a_comprehension_whose_name_is_used_outside_it_is_refused(tmp_path: Path):
+    # Python binds `y` in the controller; code after the comprehension must not see the old `y`.
+    run = Differential(
+        tmp_path,
+        _ONE
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4):
+    y = 0
+    xs = one(list(range(n)))
+    big = [y for x in xs if (y := x * x) > 1]
+    z = one(y)
+    return big, z
+""",
+    )
+    assert run.refusal is not None
+    assert [d.code for d in run.refusal.diagnostics] == ["PC296"]
+
+
+def test_a_walrus_in_a_comprehension_used_only_inside_it_builds_and_runs(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        _ONE
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4):
+    xs = one(list(range(n)))
+    big = [y + 1 for x in xs if (y := x * x) > 1]
+    print(big)
+    return big
+""",
+    )
+    plain, _ = run.same()
+    assert plain.stdout == "[5, 10]\n"

@@ -96,6 +96,7 @@ CODES = {
     "PC215": "recursive-helper",
     "PC216": "helper-not-inlinable",
     "PC217": "helper-call-mismatch",
+    "PC296": "comprehension-walrus",
     "PC297": "namespace-read",
     "PC298": "late-bound-lambda",
     "PC299": "generator-handed-on",
