@@ -36,7 +36,7 @@ def check_late_closures(
         for name in dict.fromkeys(
             use.name for use in source.uses_within(body) if use.scope is scope
         ):
-            later = _later_binding(source, scope, name, source.positions[lam], loops)
+            later = _later_binding(source, scope, name, lam, loops, finder.branches)
             if later is not None:
                 reporter.report(
                     rules.LATE_BOUND_LAMBDA, source.location(lam), name=name, line=later
@@ -48,10 +48,12 @@ def _later_binding(
     source: SourceModule,
     scope: Scope,
     name: str,
-    made: CodeRange,
+    lam: cst.Lambda,
     loops: tuple[cst.For, ...],
+    branches: list[list[cst.CSTNode]],
 ) -> int | None:
-    """The line of a binding of `name` that runs after the lambda is made, if there is one."""
+    """The line of a binding of `name` that may run after the lambda is made, if there is one."""
+    made = source.positions[lam]
     lines: list[int] = []
     around = [source.positions[loop] for loop in loops]
     for assignment in scope.assignments[name]:
@@ -60,10 +62,26 @@ def _later_binding(
             continue
         where = source.positions[node]
         after = (where.start.line, where.start.column) > (made.end.line, made.end.column)
-        # A binding in a loop around the lambda runs again after it, on the next turn.
-        if after or any(_inside(where, loop) for loop in around):
+        # A binding in a loop around the lambda runs again after it, on the next turn; one in
+        # another branch of an `if` or `match` than the lambda's never runs after it.
+        if any(_inside(where, loop) for loop in around) or (
+            after and not _exclusive(source, made, where, branches)
+        ):
             lines.append(where.start.line)
     return min(lines, default=None)
+
+
+def _exclusive(
+    source: SourceModule, one: CodeRange, other: CodeRange, branches: list[list[cst.CSTNode]]
+) -> bool:
+    """Whether `one` and `other` lie in different branches of one `if` or `match`."""
+    for blocks in branches:
+        ranges = [source.positions[block] for block in blocks if block in source.positions]
+        holding = [i for i, r in enumerate(ranges) if _inside(one, r)]
+        held = [i for i, r in enumerate(ranges) if _inside(other, r)]
+        if holding and held and holding != held:
+            return True
+    return False
 
 
 def _inside(inner: CodeRange, outer: CodeRange) -> bool:
@@ -80,6 +98,7 @@ class _LambdaFinder(cst.CSTVisitor):
         self.loops: list[cst.For] = []
         self.stack: list[cst.CSTNode] = []
         self.found: list[tuple[cst.Lambda, tuple[cst.For, ...]]] = []
+        self.branches: list[list[cst.CSTNode]] = []  # the blocks of each `if` and `match`
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
@@ -90,6 +109,10 @@ class _LambdaFinder(cst.CSTVisitor):
             return False  # a lambda inside it is made only when it runs
         if isinstance(node, cst.For):
             self.loops.append(node)
+        if isinstance(node, cst.If):
+            self.branches.append([node.body, *([node.orelse] if node.orelse else [])])
+        if isinstance(node, cst.Match):
+            self.branches.append(list(node.cases))
         self.stack.append(node)
         return True
 

@@ -315,3 +315,24 @@ def controller(n: int = 4):
     )
     plain, _ = run.same()
     assert plain.stdout == "[5, 10]\n"
+
+
+def test_a_lambda_in_one_branch_ignores_a_binding_in_the_other(tmp_path: Path):
+    run = Differential(
+        tmp_path,
+        _APPLY
+        + """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(flag: bool = True, k: int = 2):
+    if flag:
+        f = lambda v: v + k
+    else:
+        k = 10
+        f = lambda v: v - k
+    r = apply(f, 1)
+    print(r)
+    return r
+""",
+    )
+    run.same()
+    run.same(flag=False)
