@@ -20,9 +20,11 @@ from pipec.compiler.emit import emit_build, generator_name
 from pipec.compiler.enclosed_pipeline import Lifting, lift_enclosed_pipeline, restore_locations
 from pipec.compiler.file_defaults import BuildPlace
 from pipec.compiler.file_reads import pin_build, report_file_read
+from pipec.compiler.frame_reads import check_frame_reads
 from pipec.compiler.import_kinds import ModulePlaces
 from pipec.compiler.import_order import reads_before_binding
 from pipec.compiler.ir import StepNode, Trace
+from pipec.compiler.late_closures import check_late_closures
 from pipec.compiler.lazy_generators import check_generator_controller, check_lazy_generators
 from pipec.compiler.local_modules import LocalIndex, LocalModule, ProjectFiles, imports_of_source
 from pipec.compiler.lower import lower
@@ -154,6 +156,8 @@ def _build_parsed(
     info = analyse_pipeline(parsed, controller, reporter, place)
     check_generator_controller(source, controller.function, reporter)
     check_lazy_generators(source, controller.function, components, reporter)
+    check_late_closures(source, controller.function, reporter)
+    check_frame_reads(source, controller.function, reporter)
     if info.file_in_defaults:  # said before any refusal: a default may be the refused one
         report_file_read(source, reporter)
     trace = trace_controller(

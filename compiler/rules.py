@@ -657,6 +657,34 @@ CONDITIONAL_WALRUS = Rule(
     "this `:=` runs only when the test gets that far, in a test decided at run time",
     "assign the name in a statement of its own before the `if`",
 )
+NAMESPACE_READ = Rule(
+    "PC297",
+    "namespace-read",
+    _E,
+    "`{call}` lists the names of the namespace it runs in, and a compiled run runs this line in "
+    "a function and a script of its own, which hold only the values the line needs",
+    'name the values you need instead (`{{"a": a, "b": b}}`, `hasattr(obj, ...)`)',
+)
+LATE_BOUND_LAMBDA = Rule(
+    "PC298",
+    "late-bound-lambda",
+    _E,
+    "this lambda reads `{name}`, which the controller binds again at line {line}: Python's "
+    "lambda sees the value `{name}` has when the lambda is called, but a compiled run hands the "
+    "lambda on with the value `{name}` had where the lambda was made",
+    "keep the value it has here with a default (`lambda ..., {name}={name}: ...`), or make the "
+    "lambda after the binding whose value it should see",
+)
+GENERATOR_HANDED_ON = Rule(
+    "PC299",
+    "generator-handed-on",
+    _E,
+    "this generator is handed on to another process{line}: a compiled run pickles every value "
+    "that crosses from controller code to a step or to later controller code, and a generator "
+    "cannot be pickled (Python hands on the generator itself)",
+    "make a list of it here (`list(...)`, or `[... for ...]`), or consume it before the next "
+    "step call",
+)
 RECURSIVE_HELPER = Rule(
     "PC215",
     "recursive-helper",

@@ -193,7 +193,54 @@ class Replacer(cst.CSTTransformer):
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
     ) -> cst.CSTNode:
         name = self.replacements.get(original_node)
-        return cst.Name(name) if name is not None else updated_node
+        if name is not None:
+            return cst.Name(name)
+        if isinstance(original_node, cst.FormattedString) and isinstance(
+            updated_node, cst.FormattedString
+        ):
+            return _spell_out_equals(original_node, updated_node)
+        return updated_node
+
+
+def _spell_out_equals(
+    original: cst.FormattedString, updated: cst.FormattedString
+) -> cst.FormattedString:
+    """`f"{step(x)=}"` prints the expression's own text: keep that text where a part of the
+    expression was replaced with a name, as plain text before the value."""
+    raw = "r" in updated.prefix.lower()
+    parts: list[cst.BaseFormattedStringContent] = []
+    for before, after in zip(original.parts, updated.parts, strict=True):
+        if (
+            not isinstance(before, cst.FormattedStringExpression)
+            or not isinstance(after, cst.FormattedStringExpression)
+            or not isinstance(before.equal, cst.AssignEqual)
+            or before.expression.deep_equals(after.expression)
+        ):
+            parts.append(after)
+            continue
+        code = cst.Module([]).code_for_node
+        text = "".join(
+            [
+                code(before.whitespace_before_expression),
+                code(before.expression),
+                code(before.whitespace_after_expression),
+                code(before.equal),
+            ]
+        )
+        text = text.replace("{", "{{").replace("}", "}}")
+        if not raw:
+            quote = updated.end[0]
+            text = text.replace("\\", "\\\\").replace(quote, "\\" + quote)
+        # Python formats the value with repr() unless a conversion or a format spec is given.
+        conversion = before.conversion or (None if before.format_spec else "r")
+        parts.append(cst.FormattedStringText(text))
+        parts.append(
+            after.with_changes(
+                equal=None,
+                conversion=conversion,
+            )
+        )
+    return updated.with_changes(parts=parts)
 
 
 class ImpureCallFinder(cst.CSTVisitor):

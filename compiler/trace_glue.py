@@ -19,6 +19,7 @@ from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import changed_places, names_calls_may_change
 from pipec.compiler.equality_copies import refuse_equality_of_copies
+from pipec.compiler.generator_values import made_generators
 from pipec.compiler.identity_copies import refuse_identity_of_copies
 from pipec.compiler.import_kinds import holds_module, mutable_module_value
 from pipec.compiler.ir import RETURN_OUTPUT, GlueNode
@@ -456,6 +457,7 @@ def flush(t: Context) -> str | None:
     for written in pending.writes:
         t.frame.env[written] = OutputRef(name, written)
     trace_sharing.record_glue(t, name, pending.statements, inputs, pending.writes)
+    made_generators(t, pending.statements, pending.originals, name)
     clearml_handles.keep_loggers(t, loggers)
     check_module_state(t, name, pending.originals)
     for written in maybe:

@@ -210,6 +210,10 @@ class Context:
         self.star_modules = star_modules(self.source)
         # Names only a star import can define -> (name, where it is first read).
         self.star_reads: dict[cst.Name, tuple[str, Location]] = {}
+        # Generators glue made and left in names: (node, name) -> where (generator_values).
+        self.generator_functions: frozenset[str] | None = None
+        self.generator_outputs: dict[tuple[str, str], cst.CSTNode] = {}
+        self.generators_reported: set[tuple[str, str]] = set()
 
     # ---- names -------------------------------------------------------------------------------
 

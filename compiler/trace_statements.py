@@ -205,11 +205,24 @@ def delete(t: Context, small: cst.Del, line: cst.SimpleStatementLine) -> None:
         glue.glue_statement(t, small, small, leading_comments(small, line))
         return
     for name in names:
-        if name.value in t.graph.pending.writes:
+        # Queued glue reads the name's binding when it becomes a node: it must still see the
+        # value the name had before this `del`.
+        pending = t.graph.pending
+        if name.value in pending.writes or name.value in pending.reads:
             glue.flush(t)
         # Deleting a name that is not bound raises, as reading it would. A Logger is never
         # handed on (clearml_handles): deleting it only unbinds it.
         symbol = t.frame.env.get(name.value)
+        if isinstance(symbol, Select) and trace_values.split_unbound(symbol) is not None:
+            # Bound on some paths only: the `del` runs in glue, which fails where Python's does.
+            glue.glue_statement(t, small, small, leading_comments(small, line))
+            if name.value not in t.graph.pending.reads:
+                t.graph.pending.reads.append(name.value)
+            if name.value in t.graph.pending.writes:
+                t.graph.pending.writes.remove(name.value)
+            glue.flush(t)
+            t.frame.env[name.value] = OutputRef(UNBOUND, name.value)
+            continue
         if (
             not clearml_handles.holds_logger(t, name.value)
             and trace_values.binding_of(t, symbol, name, name.value) is None

@@ -16,6 +16,7 @@ from pipec.compiler import trace_loops as loops
 from pipec.compiler.analyse import Component, ParameterKind
 from pipec.compiler.call_blame import relating_call
 from pipec.compiler.clearml_handles import report_shared
+from pipec.compiler.generator_values import refuse_generator_read, refuse_handed_on
 from pipec.compiler.ir import StepNode
 from pipec.compiler.later_reads import may_read_after
 from pipec.compiler.literals import NOT_LITERAL
@@ -79,8 +80,21 @@ def binding_of(t: Context, symbol: Symbol | None, node: cst.CSTNode, name: str) 
         if symbol.rule is not None:
             t.reporter.report(symbol.rule, t.location(node), **symbol.fields)
         return None
+    # Reported, and traced on as if it could cross: the build stops with the error anyway, and
+    # the names this read binds stay quiet.
+    for ref in _output_refs(symbol):
+        refuse_generator_read(t, ref.node, ref.output, node)
     # A name unbound on every path (`del x`) fails only where it is read: under these guards.
     return _unbound_fails(t, symbol, t.frame.guards, node)
+
+
+def _output_refs(symbol: Symbol) -> list[OutputRef]:
+    """The node outputs a name's value is, on the paths a `Select` stands for."""
+    if isinstance(symbol, OutputRef):
+        return [symbol]
+    if isinstance(symbol, Select):
+        return [o.binding for o in symbol.options if isinstance(o.binding, OutputRef)]
+    return []
 
 
 def _unbound_fails(
@@ -268,6 +282,8 @@ def bind(t: Context, expr: cst.BaseExpression, what: str, in_map: bool = False) 
         binding = binding_of(t, symbol, expr, what)
         if binding is None or not in_map or _made_in(binding, t):
             return binding
+    if refuse_handed_on(t, expr):
+        return None
     # Anything else is computed by a glue node of its own.
     temp = t.temporary(what)
     value = expr
