@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from pipec.compiler import rules
-from pipec.compiler.identity_copies import code_of, may_part, operand_objects
+from pipec.compiler.identity_copies import may_part, operand_objects, written_at
 from pipec.compiler.identity_equal import (
     identity_equal_kinds,
     identity_origin,
@@ -78,14 +78,8 @@ def refuse_equality_of_copies(
         theirs = operand_objects(t, right, code, given, lambda b: may_hold(t, b, origin))
         if not may_part(t, mine, theirs) and not module_instance_apart(t, left, right, given):
             continue
-        at = written[index][0] if len(written) == len(tests) else originals[0]
-        shown = at if at in t.source.positions else whole
-        t.reporter.report(
-            rules.EQUALITY_OF_COPIES,
-            t.location(at if at in t.source.positions else originals[0]),
-            test=code_of(t, shown),
-            kinds=kinds,
-        )
+        location, test = written_at(t, index, whole, written, len(tests), originals)
+        t.reporter.report(rules.EQUALITY_OF_COPIES, location, test=test, kinds=kinds)
 
 
 def _field(expr: cst.BaseExpression) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from pipec.compiler import rules, trace_sharing
+from pipec.compiler.diagnostics import Location
 from pipec.compiler.identity_equal import module_instance_apart
 from pipec.compiler.import_kinds import holds_module
 from pipec.compiler.shared_inputs import rebuilds_branches
@@ -35,6 +36,7 @@ __all__ = [
     "IdentityHelper",
     "code_of",
     "may_part",
+    "written_at",
     "operand_objects",
     "refuse_identity_of_copies",
 ]
@@ -80,13 +82,24 @@ def refuse_identity_of_copies(
         theirs = operand_objects(t, right, code, given)
         if not may_part(t, mine, theirs) and not module_instance_apart(t, left, right, given):
             continue
-        at = written[index][0] if len(written) == len(tests) else originals[0]
-        shown = at if at in t.source.positions else whole
-        t.reporter.report(
-            rules.IDENTITY_OF_COPIES,
-            t.location(at if at in t.source.positions else originals[0]),
-            test=code_of(t, shown),
-        )
+        location, test = written_at(t, index, whole, written, len(tests), originals)
+        t.reporter.report(rules.IDENTITY_OF_COPIES, location, test=test)
+
+
+def written_at(
+    t: Context,
+    index: int,
+    whole: cst.CSTNode,
+    written: Sequence[tuple[cst.CSTNode, ...]],
+    count: int,
+    originals: Sequence[cst.CSTNode],
+) -> tuple[Location, str]:
+    """Where test number `index` of a node's code (`whole`, of `count`) stands in the file,
+    and its text: the same test of the code as written (`written`) when the tracer's rewrite
+    kept them in step, else the node's first statement."""
+    at = written[index][0] if len(written) == count else originals[0]
+    shown = at if at in t.source.positions else whole
+    return t.location(at if at in t.source.positions else originals[0]), code_of(t, shown)
 
 
 def code_of(t: Context, node: cst.CSTNode) -> str:

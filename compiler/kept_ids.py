@@ -17,7 +17,7 @@ import libcst as cst
 
 from pipec.compiler import rules
 from pipec.compiler.equality_copies import equality_tests
-from pipec.compiler.identity_copies import code_of
+from pipec.compiler.identity_copies import written_at
 from pipec.compiler.syntax import names_in
 from pipec.compiler.value_origins import Origin, may_hold
 from pipec.manifest import Binding
@@ -48,14 +48,8 @@ def refuse_ids_across_nodes(
             name = next((n for n in names_in(stored) if n in kept), None)
             if name is None or not _takes_id(taken):
                 continue
-            at = written[index][0] if len(written) == len(tests) else originals[0]
-            shown = at if at in t.source.positions else whole
-            t.reporter.report(
-                rules.ID_ACROSS_STEP_CALL,
-                t.location(at if at in t.source.positions else originals[0]),
-                test=code_of(t, shown),
-                name=name,
-            )
+            location, test = written_at(t, index, whole, written, len(tests), originals)
+            t.reporter.report(rules.ID_ACROSS_STEP_CALL, location, test=test, name=name)
             break
 
 

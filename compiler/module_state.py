@@ -9,7 +9,7 @@ readers run together and the answer is Python's; across blocks the build refuses
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -93,27 +93,19 @@ def check_module_state(t: Context, node: str, originals: Sequence[cst.CSTNode]) 
     reads = _Reads()
     for original in originals:
         original.visit(reads)
-    seeded = _set_at_import(t) | t.module_state.keys()
-    draws: list[tuple[str, cst.BaseExpression]] = []
-    for read in reads.found:
-        for name in sorted(_imported(t, read)):
-            qualified = _state_read(name)
-            stream = _drawn_stream(name)
-            if stream is not None and stream in seeded:
-                draws.append((stream, read))
-            for part, (setter_node, text, line) in list(t.module_state.items()):
-                inside = qualified == part or qualified.startswith(part + ".")
-                if setter_node == node or not (inside or part.startswith(qualified + ".")):
-                    continue
-                del t.module_state[part]  # one error per setting call
-                t.reporter.report(
-                    rules.MODULE_STATE_ACROSS_BLOCKS,
-                    t.location(read),
-                    module=part,
-                    read=t.source.code(read).strip(),
-                    call=text,
-                    line=line,
-                )
+    draws = []
+    for read, part, text, line, stream in _state_reads(t, node, reads, _imported, set()):
+        if part is None:
+            draws.append((stream, read))
+            continue
+        t.reporter.report(
+            rules.MODULE_STATE_ACROSS_BLOCKS,
+            t.location(read),
+            module=part,
+            read=t.source.code(read).strip(),
+            call=text,
+            line=line,
+        )
     for call in reads.calls:
         called = t.source.qualified_names(call.func) | qualified_through_aliases(t, call.func)
         parts = {_STATE_SETTERS[setter] for setter in called & _STATE_SETTERS.keys()}
@@ -146,33 +138,23 @@ def check_step_state(t: Context, node: str, function_name: str, call: cst.Call) 
     changes = _StateChanges(t)
     for function in functions:
         function.visit(changes)
-    seeded = _set_at_import(t) | t.module_state.keys()
     own = {_STATE_SETTERS[q] for c in reads.calls for q in _called(t, c) & _STATE_SETTERS.keys()}
     own |= {part for part, _ in changes.found}
-    draws: list[tuple[str, cst.BaseExpression]] = []
-    for read in reads.found:
-        for name in sorted(_step_imported(t, read)):
-            qualified = _state_read(name)
-            stream = _drawn_stream(name)
-            if stream is not None and stream in seeded:
-                draws.append((stream, read))
-            for part, (setter_node, text, line) in list(t.module_state.items()):
-                inside = qualified == part or qualified.startswith(part + ".")
-                if setter_node == node or part in own:
-                    continue
-                if not (inside or part.startswith(qualified + ".")):
-                    continue
-                del t.module_state[part]  # one error per change
-                t.reporter.report(
-                    rules.STEP_READS_PROCESS_STATE,
-                    t.source.location(read),
-                    module=part,
-                    read=quoted_code(t.source.code(read), limit=50),
-                    call=text,
-                    line=line,
-                    step=function_name,
-                    called=t.location(call).line,
-                )
+    draws = []
+    for read, part, text, line, stream in _state_reads(t, node, reads, _step_imported, own):
+        if part is None:
+            draws.append((stream, read))
+            continue
+        t.reporter.report(
+            rules.STEP_READS_PROCESS_STATE,
+            t.source.location(read),
+            module=part,
+            read=quoted_code(t.source.code(read), limit=50),
+            call=text,
+            line=line,
+            step=function_name,
+            called=t.location(call).line,
+        )
     if t.frame.map is not None:
         for stream, read in draws:
             if stream not in own:
@@ -196,6 +178,34 @@ def check_step_state(t: Context, node: str, function_name: str, call: cst.Call) 
     for stream, read in draws:
         short = quoted_code(t.source.code(read), limit=50)
         t.module_state[stream] = (node, short, t.source.location(read).line)
+
+
+def _state_reads(
+    t: Context,
+    node: str,
+    reads: _Reads,
+    imported: Callable[[Context, cst.BaseExpression], set[str]],
+    own: set[str],
+) -> Iterator[tuple[cst.BaseExpression, str | None, str, int, str]]:
+    """For each read of node `node` of state an earlier node changed (not one of the `own`
+    parts, which the node sets itself): (the read, the part, the change's text and line, "").
+    Each change is told once and then forgotten. A draw from a generator seeded at import or
+    by an earlier node comes as (the read, None, "", 0, the generator's module)."""
+    seeded = _set_at_import(t) | t.module_state.keys()
+    for read in reads.found:
+        for name in sorted(imported(t, read)):
+            qualified = _state_read(name)
+            stream = _drawn_stream(name)
+            if stream is not None and stream in seeded:
+                yield read, None, "", 0, stream
+            for part, (setter_node, text, line) in list(t.module_state.items()):
+                inside = qualified == part or qualified.startswith(part + ".")
+                if setter_node == node or part in own:
+                    continue
+                if not (inside or part.startswith(qualified + ".")):
+                    continue
+                del t.module_state[part]  # one error per change
+                yield read, part, text, line, ""
 
 
 def _functions_called(module: cst.Module, name: str) -> list[cst.FunctionDef]:
