@@ -103,8 +103,11 @@ def _inspect(args: argparse.Namespace, scratch: Path) -> int:
         print(spec["print"])
         return 0
     python = args.python or _run_interpreter(record.python.executable)
+    # Values of the pipeline file's classes are pickled by reference to the build's home module
+    # (steps/_pipec_pipeline.py); the build's local modules are beside it.
+    steps = str(Path(record.build_dir) / "steps")
     done = subprocess.run(
-        [python, "-c", _LOADER, json.dumps(spec)], stdin=subprocess.DEVNULL, check=False
+        [python, "-c", _LOADER, json.dumps(spec), steps], stdin=subprocess.DEVNULL, check=False
     )
     return 0 if done.returncode == 0 else 1
 
@@ -386,7 +389,7 @@ def _run_interpreter(recorded: str) -> str:
 
 # Runs in the run's interpreter: rebuilds the value from a spec of checked files and literals.
 _LOADER = r"""
-import ast, json, pprint, sys
+import ast, json, os, pprint, sys
 
 here = "%d.%d" % sys.version_info[:2]
 
@@ -418,6 +421,8 @@ def build(spec):
         return tuple(build(item) for item in body)
     return {key: build(item) for key, item in body}
 
+if os.path.isfile(os.path.join(sys.argv[2], "_pipec_pipeline.py")):
+    sys.path.insert(0, sys.argv[2])
 value = build(json.loads(sys.argv[1]))
 try:
     pprint.pp(value, width=100)

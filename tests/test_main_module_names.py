@@ -189,3 +189,48 @@ def test_a_step_hands_the_files_functions_to_spawned_workers_as_python_does(
     program, compiled = run.as_program(), run.compiled()
     assert program.stdout == "([0, 10, 20], True, '__main__')\n", program.stderr
     assert compiled.stdout == program.stdout, compiled.stderr
+
+
+def test_pipec_inspect_prints_a_value_of_a_class_of_the_file(tmp_path: Path):
+    # Such a value is pickled by reference to the build's home of the file's classes, which
+    # `pipec inspect` finds in the build's steps/ folder (it failed with ModuleNotFoundError).
+    import subprocess
+
+    run = Differential(
+        tmp_path,
+        """
+from dataclasses import dataclass
+
+from pipec import PipelineDecorator
+
+
+@dataclass
+class Box:
+    v: int
+
+
+@PipelineDecorator.component(return_values=["box"])
+def make(v: int):
+    return Box(v)
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(v: int = 2):
+    return make(v)
+""",
+    )
+    ran = subprocess.run(
+        [str(PIPEC), "run", str(run.build_dir)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stderr
+    (record,) = tmp_path.rglob("run.json")
+    run_dir = record.parent
+    shown = subprocess.run(
+        [str(PIPEC), "inspect", str(run_dir), "make"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == "Box(v=2)\n"
