@@ -857,7 +857,8 @@ UNSUPPORTED_MAP_COMPREHENSION = Rule(
     "unsupported-map-comprehension",
     _E,
     "this comprehension over a run-time value is not supported",
-    "write `[step(x) for x in values]` with one `for` and no `if`, or a `for` loop",
+    "write `[step(x) for x in values if test(x)]` with one `for`, filters that call no step "
+    "and no `:=`, or a `for` loop",
 )
 FOR_ELSE_OVER_RUNTIME_VALUE = Rule(
     "PC410",

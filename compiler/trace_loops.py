@@ -507,11 +507,11 @@ def _glue(
 
 
 def map_comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:
-    if (
-        not isinstance(expr, (cst.ListComp, cst.GeneratorExp))
-        or expr.for_in.ifs
-        or expr.for_in.inner_for_in
-    ):
+    if not isinstance(expr, (cst.ListComp, cst.GeneratorExp)) or expr.for_in.inner_for_in:
+        t.reporter.report(rules.UNSUPPORTED_MAP_COMPREHENSION, t.location(expr))
+        return None
+    filters = expr.for_in.ifs
+    if any(contains(f.test, cst.NamedExpr) for f in filters):
         t.reporter.report(rules.UNSUPPORTED_MAP_COMPREHENSION, t.location(expr))
         return None
     collected: dict[str, Gather] = {}
@@ -526,6 +526,10 @@ def map_comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol
     before = {n: t.frame.env[n] for n in names if n in t.frame.env}
     with _inside(t, expr):
         over = _runtime_values(t, expr.for_in.iter, target, expr)
+        if over is not None and filters:
+            # The filters run first, in glue, over every element: the fan-out runs over those
+            # they keep, as the comprehension calls the step for those only.
+            over = map_loops.keep_elements(t, over, target, filters)
         if over is not None:
             map_(t, over, expr.for_in.iter, target, body)
     # A comprehension's variables are its own: the controller's names of the same spelling

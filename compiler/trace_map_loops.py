@@ -33,6 +33,7 @@ __all__ = [
     "loop_target_names",
     "names_read_later",
     "segments",
+    "keep_elements",
     "skip_elements",
     "stop_elements",
     "unpack_element",
@@ -246,6 +247,29 @@ def stop_elements(
     return _filter_elements(t, over, target, stops, rest, (), stop=True)
 
 
+def keep_elements(
+    t: Context,
+    over: Binding,
+    target: cst.BaseAssignTargetExpression,
+    filters: Sequence[cst.CompIf],
+) -> Binding | None:
+    """A glue node that keeps the elements a comprehension's filters pass
+    (`[step(f) for f in files if f.endswith(".csv")]`): the values the fan-out then runs over."""
+    skips = [
+        cst.If(
+            test=cst.UnaryOperation(
+                cst.Not(), f.test.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            ),
+            body=cst.IndentedBlock([_line(cst.Continue())]),
+        )
+        for f in filters
+    ]
+    kept = _filter_elements(
+        t, over, target, skips, (), (), stop=False, written=[f.test for f in filters]
+    )
+    return None if kept is None else kept[0]
+
+
 def _filter_elements(
     t: Context,
     over: Binding,
@@ -255,10 +279,16 @@ def _filter_elements(
     carried: Sequence[tuple[str, Binding]],
     *,
     stop: bool,
+    written: Sequence[cst.BaseExpression] | None = None,
 ) -> tuple[Binding, Binding] | None:
+    """`written`: each test as the file has it, where the tracer wrote `tests` itself."""
+    conditions = list(written) if written is not None else [s.test for s in tests]
+    anchors: list[cst.CSTNode] = list(written) if written is not None else list(tests)
     refusal = rules.BREAK_UNDER_TEST_IN_RUNTIME_LOOP if stop else rules.IF_IN_RUNTIME_LOOP
-    if any(t.units(s.test) for s in tests):
-        t.reporter.report(refusal, t.location(tests[0]))
+    if written is not None:
+        refusal = rules.UNSUPPORTED_MAP_COMPREHENSION
+    if any(t.units(condition) for condition in conditions):
+        t.reporter.report(refusal, t.location(anchors[0]))
         return None
     names = [n for n, _ in carried]
     target = carrying_target(target, names)
@@ -266,16 +296,16 @@ def _filter_elements(
     changed = _changed_names(t, rest)
     reads: list[str] = []
     globals_read: set[str] = set()
-    for test in tests:
-        uses = list(t.name_uses(test.test, []))
+    for condition, anchor in zip(conditions, anchors, strict=True):
+        uses = list(t.name_uses(condition, []))
         if any(use.value in changed and use.value not in targets for _, use in uses):
-            t.reporter.report(refusal, t.location(test))
+            t.reporter.report(refusal, t.location(anchor))
             return None
         if not glue.sort_reads(t, uses, targets, reads, globals_read):
             return None
     glue.flush(t)
     hoisted: list[cst.BaseStatement] = []
-    inputs = glue.read_bindings(t, reads, [], tests[0], hoisted)
+    inputs = glue.read_bindings(t, reads, [], anchors[0], hoisted)
     if inputs is None:
         return None
     values, element, kept = t.temporary("values"), t.temporary("element"), t.temporary("kept")
@@ -309,8 +339,8 @@ def _filter_elements(
         for n in (kept, *([reached] if stop else []))
     ]
     finder = ImpureCallFinder()
-    for test in tests:
-        test.test.visit(finder)
+    for condition in conditions:
+        condition.visit(finder)
     name = t.numbered("glue")
     glue.add_node(
         t,
@@ -320,7 +350,7 @@ def _filter_elements(
         None,
         [*inputs, (values, over), *((c, b) for c, (_, b) in zip(columns, carried, strict=True))],
         (kept, reached) if stop else (kept,),
-        list(tests),
+        anchors,
         globals_read,
         finder.impure,
     )

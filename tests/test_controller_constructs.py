@@ -455,3 +455,31 @@ def controller(n: int = 1):
 """,
     )
     assert run.refused_codes == ["PC406"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "out = [process(f['path']) for f in listing(n) if f['size'] % 2 == 0]\n    print(out)",
+        "files = listing(n)\n"
+        "    out = [process(f['path']) for f in files if f['size'] > 0 if f['size'] != n - 1]\n"
+        "    print(out, sum(len(process(f['path'])) for f in files if f['size']))",
+    ],
+)
+def test_a_comprehension_over_a_step_output_with_filters_fans_out_over_what_they_keep(
+    tmp_path: Path, body: str
+):
+    # It was refused (PC409): the filters now run first, in glue, and the fan-out runs over the
+    # elements they keep.
+    run = pipeline(
+        tmp_path,
+        f"""
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 4):
+    {body}
+""",
+    )
+    assert run.refusal is None, run.refusal
+    run.same()
+    run.same(n=1)
+    run.same(n=0)
