@@ -10,7 +10,8 @@ and its `is` test), a name for `os.environ` read or changed, step calls nested
 in glue or unpacked, aliases and changes in place (by method, by a module helper, by
 `random.Random(n).shuffle`), prints,
 asserts, `if`/`elif`/`else` decided at compile time or at run time, loops unrolled at compile
-time, fan-outs over lists, early `return` and `raise`.
+time, fan-outs over lists (also filtered: `[inc(v) for v in xs if v != n]`), early `return`
+and `raise`.
 
 The grammar tracks which names hold an int and which a list, so most programs run; the ones
 that fail (an index out of range, a division by zero, a failed assert) must fail the same way
@@ -265,6 +266,11 @@ def _list(draw: Choices, scope: _Scope, depth: int, steps: bool = True) -> str:
         choices += [
             lambda: f"upto({_int(draw, scope, sub, steps)})",
             lambda: f"[inc(v) for v in {draw.pick(scope.lists)}]",
+            # A filter decided at build time, at run time over a known list, or before a fan-out.
+            lambda: (
+                f"[inc(v) for v in {_list(draw, scope, sub, False)} "
+                f"if v != {_int(draw, scope, sub, False)}]"
+            ),
         ]
     return draw.pick(choices)()
 
