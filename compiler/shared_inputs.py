@@ -97,6 +97,13 @@ def _parts(binding: Binding) -> Iterable[Binding]:
         yield from _parts(inner)
 
 
+def _reaches(binding: Binding, value: Binding) -> bool:
+    """Whether `value` (a step's output, a value a branch gives) is `binding` or inside it."""
+    return any(
+        part is value or isinstance(value, OutputRef) and part == value for part in _parts(binding)
+    )
+
+
 def _always_there(binding: Binding) -> bool:
     """Whether `binding` can be read whatever branches ran: a constant or a parameter."""
     if isinstance(binding, Container):
@@ -250,10 +257,18 @@ class _Sharing:
         step's output a skipped branch would have given is not there to read."""
         if _always_there(binding):
             return binding
+        # A value held by an object that several branches give (the list the paths that kept
+        # nothing share) is there wherever any of them ran.
+        value = binding
         for select, index in reversed(self.branches):
             binding = Select(
                 tuple(
-                    SelectOption(option.when, binding if at == index else Literal.of(absent))
+                    SelectOption(
+                        option.when,
+                        binding
+                        if at == index or _reaches(option.binding, value)
+                        else Literal.of(absent),
+                    )
                     for at, option in enumerate(select.options)
                 )
             )

@@ -483,3 +483,30 @@ def controller(n: int = 4):
     run.same()
     run.same(n=1)
     run.same(n=0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "out = [process(i) for i in range(3) if i != n if i != n + 1]\n    print(out)",
+        "out = []\n    for i in range(3):\n        if i != n:\n            if i != n + 1:\n"
+        "                out.append(process(i))\n    print(out)",
+    ],
+)
+def test_a_list_that_several_paths_keep_alike_holds_its_values_on_each(tmp_path: Path, body: str):
+    # Two tests per value: the paths where a later test skips and where an earlier one does keep
+    # the same list. Glue that printed it read the step's output on the first path only and
+    # printed None for it on the other ([None] where Python prints ['<0>']).
+    run = pipeline(
+        tmp_path,
+        f"""
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 1):
+    {body}
+    return out
+""",
+    )
+    assert run.refusal is None, run.refusal
+    run.same()
+    run.same(n=0)
+    run.same(n=5)
