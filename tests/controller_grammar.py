@@ -269,7 +269,8 @@ def _list(draw: Choices, scope: _Scope, depth: int, steps: bool = True) -> str:
             # A filter decided at build time, at run time over a known list, or before a fan-out.
             lambda: (
                 f"[inc(v) for v in {_list(draw, scope, sub, False)} "
-                f"if v != {_int(draw, scope, sub, False)}]"
+                f"if v != {_int(draw, scope, sub, False)}"
+                + (f" if v > {_int(draw, scope, sub, False)}]" if draw.coin() else "]")
             ),
         ]
     return draw.pick(choices)()
