@@ -174,6 +174,7 @@ def branches(
         glue.flush(t)
         outcomes.append(t.frame)
     t.frame = _join(outer, *outcomes)
+    _pick_many_choices(t, anchor)
     true, false = outcomes
     # A side that returned on some of its paths only (`if a: if b: return x`) goes on under
     # guards of its own; the code after the `if` runs where either side went on, which one
@@ -181,6 +182,52 @@ def branches(
     partly = any(len(frame.guards) > len(outer.guards) + 1 for frame in outcomes)
     if partly and not true.terminated and not false.terminated and anchor is not None:
         _gate_on_paths_going_on(t, true.guards, false.guards, anchor)
+
+
+def _pick_many_choices(t: Context, anchor: cst.CSTNode | None) -> None:
+    """A name that chooses between many values after this `if` (one per path through the
+    `if`s before it: `if x != q: xs.append(one(x))` in each pass of a loop) is picked by a glue
+    node, so that the next `if` starts from one value and the build grows with the passes, not
+    with their square. The glue hands on a copy: only a value no other name holds any part of,
+    made of nodes' outputs and numbers or strings, is picked."""
+    if t.frame.map is not None:
+        return
+    for name, symbol in list(t.frame.env.items()):
+        if not isinstance(symbol, Select) or not trace_values.many_choices(symbol):
+            continue
+        parts = trace_values.value_parts(symbol)
+        if not all(
+            isinstance(part, OutputRef) and part.node != UNBOUND or isinstance(part, Literal)
+            for part in parts
+        ):
+            continue
+        held = [
+            part
+            for other, value in t.frame.env.items()
+            if other != name
+            for part in trace_values.value_parts(value)
+        ]
+        if any(
+            part is other or isinstance(part, OutputRef) and part == other
+            for part in parts
+            if not (isinstance(part, Literal) and not isinstance(part.value, (list, dict, set)))
+            for other in held
+        ):
+            continue
+        node = t.numbered("glue")
+        glue.add_node(
+            t,
+            node,
+            NodeKind.GLUE,
+            (),
+            None,
+            [(name, symbol)],
+            (name,),
+            [anchor if anchor is not None else t.controller.function],
+            set(),
+            False,
+        )
+        t.frame.env[name] = OutputRef(node, name)
 
 
 def _gate_on_paths_going_on(

@@ -58,6 +58,7 @@ __all__ = [
     "item_of",
     "leaf_items",
     "list_items",
+    "value_parts",
     "make_dict",
     "make_list",
     "many_choices",
@@ -738,6 +739,22 @@ def extended(
 # A list grown under run-time `if`s is one choice per path through them: past this many, glue
 # grows it at run time instead, and the build stays linear in the number of `if`s.
 _MAX_CHOICES = 8
+
+
+def value_parts(symbol: object) -> list[Binding]:
+    """The values `symbol` is made of, on every path: what its choices and containers hold,
+    down to values that hold no others (nodes' outputs, literals, parameters)."""
+    found: list[Binding] = []
+    pending = [symbol]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Select):
+            pending.extend(option.binding for option in current.options)
+        elif isinstance(current, (Container, TupleResult)):
+            pending.extend(current.items)
+        elif current is not None:
+            found.append(current)  # type: ignore[arg-type]  # a binding, or a marker a name holds
+    return found
 
 
 def leaf_items(symbol: Symbol | None) -> list[Binding]:
