@@ -19,6 +19,7 @@ from pipec.compiler import trace_statements as statements
 from pipec.compiler.analyse import collect_support
 from pipec.compiler.call_effects import changed_places, names_calls_may_change
 from pipec.compiler.equality_copies import refuse_equality_of_copies
+from pipec.compiler.frame_reads import parameter_locals, parameter_names
 from pipec.compiler.generator_values import made_generators
 from pipec.compiler.identity_copies import refuse_identity_of_copies
 from pipec.compiler.import_kinds import holds_module, mutable_module_value
@@ -620,6 +621,16 @@ def hoist(
         temp = t.temporary(base)
         t.frame.env[temp] = binding
         replaced[unit] = temp
+    # `PipelineParams(**locals())` first thing in the controller: the dict of its parameters.
+    for call in parameter_locals(t.source, t.controller.function):
+        if node in t.source.positions and within(t.source.extent(call), t.source.extent(node)):
+            names = parameter_names(t.controller.function)
+            entries = {
+                n: trace_values.as_binding(t.frame.env[n]) for n in names if n in t.frame.env
+            }
+            temp = t.temporary("locals_dict")  # the name messages give it
+            t.frame.env[temp] = trace_values.make_dict(entries)
+            replaced[call] = temp
     return replaced
 
 

@@ -529,3 +529,34 @@ def controller(skip: int = 3):
     )
     assert run.refusal is None, run.refusal
     assert (run.build_dir / "manifest.json").stat().st_size < 5_000_000
+
+
+def test_locals_first_thing_in_the_controller_is_the_dict_of_its_parameters(tmp_path: Path):
+    # `params = Params(**locals())` opens real pipelines; a compiled run gave the block `{}`.
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3, tag: str = "a", sizes: list = [1, 2]):
+    \"\"\"The parameters, taken whole.\"\"\"
+    params, names = dict(**locals()), sorted(vars())
+    print(params, names)
+    return process(len(params)), params
+""",
+    )
+    assert run.refusal is None, run.refusal
+    run.same()
+    run.same(n=1, sizes=[])
+
+
+def test_locals_after_the_first_statement_is_still_refused(tmp_path: Path):
+    run = pipeline(
+        tmp_path,
+        """
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(n: int = 3):
+    files = listing(n)
+    print(sorted(locals()))
+""",
+    )
+    assert run.refused_codes == ["PC297"]
