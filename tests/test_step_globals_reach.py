@@ -432,3 +432,42 @@ def test_the_main_block_reads_what_the_step_changed(tmp_path: Path):
     assert "PC148" in run.refused_codes
     (diagnostic,) = [d for d in run.diagnostics if d.code == "PC148"]
     assert "code outside the step reads `SEEN` (line " in diagnostic.message
+
+
+def test_a_change_to_one_local_modules_value_from_another_modules_function_is_refused(
+    tmp_path: Path,
+):
+    # `helpers.keep` changes `store.ITEMS`: the change is located in helpers.py, the value is
+    # store's (the shape of the crash commit 88c5502 fixed).
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "store.py").write_text("ITEMS = []\n", encoding="utf-8")
+    (tmp_path / "helpers.py").write_text(
+        "import store\n\n\ndef keep(x):\n    store.ITEMS.append(x)\n    return x\n",
+        encoding="utf-8",
+    )
+    run = Differential(
+        tmp_path,
+        """
+import helpers
+import store
+
+from pipec import PipelineDecorator
+
+
+@PipelineDecorator.component(return_values=["n"])
+def save(x):
+    return helpers.keep(x)
+
+
+@PipelineDecorator.pipeline(name="p", project="t", version="1")
+def controller(a: int = 3):
+    n = save(a)
+    print(store.ITEMS)
+    return n
+""",
+    )
+    assert run.refused_codes == ["PC148"]
+    (diagnostic,) = run.diagnostics
+    assert "through `save` -> `helpers.keep` (`store.ITEMS.append(x)`, helpers.py line 5)" in (
+        diagnostic.message
+    )
