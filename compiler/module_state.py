@@ -231,6 +231,8 @@ def _called(t: Context, call: cst.Call) -> set[str]:
 
 
 def _step_imported(t: Context, read: cst.BaseExpression) -> set[str]:
+    """What an imported name or dotted name read in a step's code is; a step has no names for
+    modules of the controller's (`r = random`)."""
     return {
         qualified
         for qualified in t.source.qualified_names(read)
@@ -317,11 +319,7 @@ def _imported(t: Context, read: cst.BaseExpression) -> set[str]:
     """What an imported name or dotted name read here is (`numpy.random.rand` for
     `np.random.rand`, `random.random` for `r.random` after `r = random`); nothing for the
     controller's other names."""
-    return {
-        qualified
-        for qualified in t.source.qualified_names(read)
-        if "<locals>" not in qualified and not qualified.startswith("builtins.")
-    } | qualified_through_aliases(t, read)
+    return _step_imported(t, read) | qualified_through_aliases(t, read)
 
 
 class _Reads(cst.CSTVisitor):

@@ -214,20 +214,7 @@ def _pick_many_choices(t: Context, anchor: cst.CSTNode | None) -> None:
             for other in held
         ):
             continue
-        node = t.numbered("glue")
-        glue.add_node(
-            t,
-            node,
-            NodeKind.GLUE,
-            (),
-            None,
-            [(name, symbol)],
-            (name,),
-            [anchor if anchor is not None else t.controller.function],
-            set(),
-            False,
-        )
-        t.frame.env[name] = OutputRef(node, name)
+        glue.rebind(t, name, anchor if anchor is not None else t.controller.function)
 
 
 def _gate_on_paths_going_on(

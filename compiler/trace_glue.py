@@ -592,6 +592,31 @@ def add_node(
     t.frame.barriers = (name,)
 
 
+def rebind(
+    t: Context,
+    name: str,
+    anchor: cst.CSTNode,
+    code: str | None = None,
+    more: Sequence[tuple[str, Binding]] = (),
+) -> None:
+    """A glue node that hands on controller value `name` as one value (whatever path made it),
+    after running `code` on it and on `more`; `name` then holds that node's output."""
+    node = t.numbered("glue")
+    add_node(
+        t,
+        node,
+        NodeKind.GLUE,
+        () if code is None else (cst.parse_statement(code),),
+        None,
+        [(name, trace_values.as_binding(t.frame.env[name])), *more],
+        (name,),
+        [anchor],
+        set(),
+        False,
+    )
+    t.frame.env[name] = OutputRef(node, name)
+
+
 def hoist(
     t: Context, node: cst.CSTNode, done: Sequence[cst.CSTNode] = ()
 ) -> dict[cst.CSTNode, str] | None:
@@ -622,7 +647,9 @@ def hoist(
         t.frame.env[temp] = binding
         replaced[unit] = temp
     # `PipelineParams(**locals())` first thing in the controller: the dict of its parameters.
-    for call in parameter_locals(t.source, t.controller.function):
+    if t.parameter_locals is None:
+        t.parameter_locals = parameter_locals(t.source, t.controller.function)
+    for call in t.parameter_locals:
         if node in t.source.positions and within(t.source.extent(call), t.source.extent(node)):
             names = parameter_names(t.controller.function)
             entries = {

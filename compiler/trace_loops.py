@@ -454,7 +454,7 @@ def _filter_at_run_time(
             failed = True
         else:
             value = f"{temp}_value"
-            _glue(t, temp, f"{temp} = [*{temp}, {value}]", [(value, item)], expr)
+            glue.rebind(t, temp, expr, f"{temp} = [*{temp}, {value}]", [(value, item)])
 
     passed(tests)
     return not failed
@@ -470,7 +470,7 @@ def _settled(t: Context, temp: str, anchor: cst.CSTNode, first_node: int) -> boo
         return True
     if not _own_values(t, trace_values.leaf_items(current), first_node):
         return False
-    _glue(t, temp, f"{temp} = list({temp})", [], anchor)
+    glue.rebind(t, temp, anchor)
     return True
 
 
@@ -483,27 +483,6 @@ def _own_values(t: Context, items: list[Binding], first_node: int) -> bool:
         and not isinstance(item.value, (list, dict, set))
         for item in items
     )
-
-
-def _glue(
-    t: Context, temp: str, code: str, more: list[tuple[str, Binding]], anchor: cst.CSTNode
-) -> None:
-    """A glue node running `code` on controller value `temp` (and `more`), which it hands on."""
-    node = t.numbered("glue")
-    current = trace_values.as_binding(t.frame.env[temp])
-    glue.add_node(
-        t,
-        node,
-        NodeKind.GLUE,
-        (cst.parse_statement(code),),
-        None,
-        [(temp, current), *more],
-        (temp,),
-        [anchor],
-        set(),
-        False,
-    )
-    t.frame.env[temp] = OutputRef(node, temp)
 
 
 def map_comprehension(t: Context, expr: cst.BaseExpression, what: str) -> Symbol | None:

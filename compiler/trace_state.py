@@ -189,6 +189,8 @@ class Context:
         self.module_state: dict[str, tuple[str, str, int]] = {}
         # The modules whose state the file's module-level code sets (found once).
         self.state_set_at_import: frozenset[str] | None = None
+        # `locals()` calls of the controller's first statement (frame_reads), found once.
+        self.parameter_locals: list[cst.Call] | None = None
         # Controller names that stand for a module's object (`env = os.environ`), found once.
         self.module_aliases: dict[str, str] | None = None
         # Module-level functions that test the identity of their parameters (found once).
